@@ -1,0 +1,152 @@
+# outpost - build, test, bench. `make help` lists the targets.
+#
+# Folders are layers (docs/ARCHITECTURE.md): hal/ store/ net/ config/ make
+# liboutpost.a; firmware/ makes the daemon; tools/ link liboutpost.a only.
+# Every file is picked up by wildcard: adding a module needs no edit here.
+
+CROSS ?=
+CURL ?= static
+SAN ?=
+VERSION := 0.1.0
+GIT_REV := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+BUILD_EPOCH := $(shell git log -1 --format=%ct 2>/dev/null || date +%s)
+
+ifneq ($(CROSS),)
+BUILD ?= build/$(CROSS)
+CC := $(CROSS)-gcc
+AR := $(CROSS)-ar
+SETUP_KIND := cross
+else ifneq ($(SAN),)
+BUILD ?= build/san
+SETUP_KIND := base
+else
+BUILD ?= build
+SETUP_KIND := base
+endif
+ifeq ($(CURL),system)
+SETUP_KIND := system-curl
+endif
+
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wmissing-declarations -Wformat=2 \
+	-fno-strict-aliasing -D_GNU_SOURCE -I. -MMD -MP \
+	-DOUTPOST_VERSION='"$(VERSION)"' -DOUTPOST_GIT_REV='"$(GIT_REV)"' \
+	-DOUTPOST_BUILD_EPOCH=$(BUILD_EPOCH)
+ifneq ($(SAN),)
+CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+ifeq ($(CURL),system)
+CURL_CFLAGS := $(shell pkg-config --cflags libcurl 2>/dev/null)
+CURL_LIBS := $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
+CURL_DEP :=
+else
+CURL_DIR := build/$(if $(CROSS),$(CROSS)/,)curl
+CURL_CFLAGS := -I$(CURL_DIR)/include -DCURL_STATICLIB
+CURL_LIBS := $(CURL_DIR)/lib/libcurl.a
+CURL_DEP := $(CURL_DIR)/lib/libcurl.a
+endif
+CFLAGS += $(CURL_CFLAGS)
+
+LIBS := $(CURL_LIBS) -lmosquitto -llmdb -lmbedtls -lmbedx509 -lmbedcrypto -lcjson -lpthread -lm
+
+LIB_SRC := $(wildcard hal/*.c store/*.c net/*.c net/providers/*.c config/*.c)
+FW_SRC := $(filter-out firmware/main.c,$(wildcard firmware/*.c))
+CTL_SRC := $(wildcard tools/outpostctl/*.c)
+SIM_SRC := $(wildcard tools/twilio-sim/*.c)
+PUB_SRC := $(wildcard tools/loadgen/*.c)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+LIB_A := $(BUILD)/liboutpost.a
+FW_A := $(BUILD)/libfirmware.a
+UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+SETUP := $(BUILD)/.setup/$(SETUP_KIND)
+
+ifneq ($(CROSS),)
+all: $(BUILD)/outpostd
+else
+all: $(BUILD)/outpostd $(BUILD)/outpostctl $(BUILD)/twilio-sim $(BUILD)/outpost-pub
+endif
+
+$(SETUP): scripts/setup.sh
+	OUTPOST_SETUP_STAMP=$(BUILD)/.setup scripts/setup.sh $(SETUP_KIND)
+
+$(CURL_DIR)/lib/libcurl.a: scripts/build-curl.sh | $(SETUP)
+	scripts/build-curl.sh $(CURL_DIR) $(CROSS)
+
+$(BUILD)/obj/%.o: %.c | $(SETUP) $(CURL_DEP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(LIB_A): $(call obj,$(LIB_SRC))
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(FW_A): $(call obj,$(FW_SRC))
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/outpostd: $(call obj,firmware/main.c) $(FW_A) $(LIB_A) $(CURL_DEP)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(LIBS)
+
+$(BUILD)/outpostctl: $(call obj,$(CTL_SRC)) $(LIB_A)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/twilio-sim: $(call obj,$(SIM_SRC)) $(LIB_A)
+	$(CC) $(LDFLAGS) -o $@ $^ -lmicrohttpd $(LIBS)
+
+$(BUILD)/outpost-pub: $(call obj,$(PUB_SRC)) $(LIB_A)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(FW_A) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LIBS)
+
+.PHONY: all setup unit e2e check demo bench clean help san-check valgrind-check
+setup: $(SETUP)
+
+unit: $(UNIT_BIN)
+	@tests/run-unit.sh $(UNIT_BIN)
+
+e2e: all
+	@BUILD=$(BUILD) tests/e2e/run.sh
+
+# The whole suite: unit and end-to-end tests, then the unit tests and one
+# end-to-end test again under ASan+UBSan, and a valgrind memcheck run.
+check: all
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory e2e
+	@$(MAKE) --no-print-directory san-check
+	@$(MAKE) --no-print-directory valgrind-check
+
+san-check:
+	@$(MAKE) --no-print-directory SAN=1 unit
+	@$(MAKE) --no-print-directory SAN=1 all
+	@BUILD=build/san E2E_ONLY="$(SAN_E2E)" tests/e2e/run.sh
+
+SAN_E2E ?= bad_input restart
+valgrind-check: all
+	@BUILD=$(BUILD) E2E_VALGRIND=1 E2E_ONLY=bad_input tests/e2e/run.sh
+
+demo: all
+	@BUILD=$(BUILD) scripts/demo.sh
+
+bench: all
+	@BUILD=$(BUILD) tools/bench/run.sh
+
+clean:
+	rm -rf build
+
+help:
+	@echo "make            build build/outpostd, outpostctl, twilio-sim, outpost-pub"
+	@echo "make demo       run broker + twilio-sim + outpostd on loopback with sample events"
+	@echo "make check      build and run every test (unit, end-to-end, sanitizers, valgrind)"
+	@echo "make bench      measure ingest, sends/s, latency and RSS (docs/BENCHMARKS.md)"
+	@echo "make CROSS=aarch64-linux-gnu   cross-compile the daemon for arm64"
+	@echo "make CURL=system               link Debian's libcurl instead of ours on mbedTLS"
+	@echo "make setup      install the Debian packages the build and tests need"
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

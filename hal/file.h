@@ -1,0 +1,23 @@
+/*
+ * file.h - files: bounded reads, secret-file checks, atomic writes, dirs.
+ */
+#ifndef HAL_FILE_H
+#define HAL_FILE_H
+
+#include <stddef.h>
+
+/* Reads a whole file of at most `max` bytes into a NUL-terminated malloc'd
+ * buffer (*out, caller frees). ERR_TOOBIG if larger, ERR_NOTFOUND, ERR_IO. */
+int hal_file_read(const char *path, size_t max, char **out, size_t *len);
+
+/* ERR_OK only if `path` is a regular file owned by the effective user with
+ * no permission bits for group or others (mode 0600 or 0400). */
+int hal_file_check_private(const char *path, char *why, size_t whylen);
+
+/* Writes data to path atomically: temp file, fsync, rename, dir fsync. */
+int hal_file_write_atomic(const char *path, const void *data, size_t len, unsigned mode);
+
+/* mkdir -p with `mode` for the directories it creates. */
+int hal_dir_make(const char *path, unsigned mode);
+
+#endif
