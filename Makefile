@@ -27,6 +27,8 @@ ifeq ($(CURL),system)
 SETUP_KIND := system-curl
 endif
 
+# V=1 shows every command line.
+Q := $(if $(V),,@echo "  CC    $<";)
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wmissing-declarations -Wformat=2 \
 	-fno-strict-aliasing -D_GNU_SOURCE -I. -MMD -MP \
@@ -79,7 +81,7 @@ $(CURL_DIR)/lib/libcurl.a: scripts/build-curl.sh | $(SETUP)
 
 $(BUILD)/obj/%.o: %.c | $(SETUP) $(CURL_DEP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
 $(LIB_A): $(call obj,$(LIB_SRC))
 	@rm -f $@

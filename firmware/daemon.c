@@ -1,0 +1,283 @@
+/*
+ * daemon.c - lifecycle: start the parts in order, run the loop, reload on
+ * SIGHUP, drain and stop on SIGTERM/SIGINT.
+ *
+ * Start order follows the data: store first (nothing is accepted without
+ * it), then the sender and its HTTP engine, the control socket, and the
+ * broker link last, so no event arrives before it can be committed.
+ */
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config.h"
+#include "config/secrets.h"
+#include "config/topic.h"
+#include "firmware/daemon.h"
+#include "firmware/fw.h"
+#include "hal/clock.h"
+#include "hal/err.h"
+#include "hal/log.h"
+#include "net/http.h"
+#include "net/mqtt.h"
+#include "store/store.h"
+
+#define STOP_POLL_MS 50
+#define STOP_GRACE_MS 2000
+
+void fw_error(struct fw *fw, const char *fmt, ...)
+{
+	static struct hal_ratelimit rl;
+	char *slot = fw->last_errors[fw->last_error_pos].text;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(slot, FW_ERROR_TEXT, fmt, ap);
+	va_end(ap);
+	fw->last_errors[fw->last_error_pos].at_ms = hal_now_ms();
+	fw->last_error_pos = (fw->last_error_pos + 1) % FW_LAST_ERRORS;
+	if (hal_ratelimit_ok(&rl, 20, 10000))
+		log_err("%s", slot);
+}
+
+void fw_fatal(struct fw *fw, const char *what, int err)
+{
+	log_err("store failure while %s: %s; stopping so the supervisor restarts us "
+		"(unacknowledged events stay with the broker)", what, hal_strerror(err));
+	fw->exit_code = 1;
+	fw->stopping = true;
+	hal_loop_stop(fw->loop);
+}
+
+/* Reads config and secrets; prints every problem. */
+int fw_load_config(const char *path, struct cfg **cfg, struct cfg_secrets **sec)
+{
+	struct cfg_errors errs = {0};
+	char why[300];
+	int rc;
+
+	rc = cfg_load(path, cfg, &errs);
+	if (rc != ERR_OK) {
+		for (unsigned i = 0; i < errs.n; i++)
+			log_err("%s: %s: %s", path, errs.e[i].path, errs.e[i].msg);
+		if (errs.dropped)
+			log_err("%s: %u more errors not shown", path, errs.dropped);
+		return ERR_CONFIG;
+	}
+	rc = cfg_secrets_load((*cfg)->secrets_file, sec, why, sizeof(why));
+	if (rc != ERR_OK) {
+		log_err("%s: $.secrets_file: %s", path, why);
+		goto fail;
+	}
+	for (unsigned i = 0; i < (*cfg)->n_accounts; i++) {
+		const struct cfg_account *a = &(*cfg)->accounts[i];
+		if (!cfg_secrets_find(*sec, a->credentials)) {
+			log_err("%s: $.accounts.%s.credentials: no entry \"%s\" in %s", path, a->name,
+				a->credentials, (*cfg)->secrets_file);
+			rc = ERR_CONFIG;
+		}
+	}
+	if (rc == ERR_OK)
+		return ERR_OK;
+fail:
+	cfg_secrets_free(*sec);
+	cfg_free(*cfg);
+	*sec = NULL;
+	*cfg = NULL;
+	return ERR_CONFIG;
+}
+
+static int subscribe_routes(struct fw *fw)
+{
+	const char *filters[256];
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < fw->cfg->n_routes && n < 256; i++) {
+		bool seen = false;
+		for (unsigned k = 0; k < n; k++)
+			seen |= strcmp(filters[k], fw->cfg->routes[i].topic) == 0;
+		if (!seen)
+			filters[n++] = fw->cfg->routes[i].topic;
+	}
+	return net_mqtt_subscribe(fw->mqtt, filters, n);
+}
+
+static void reload(struct fw *fw)
+{
+	struct cfg *cfg;
+	struct cfg_secrets *sec;
+
+	log_info("reloading %s", fw->cfg_path);
+	if (fw_load_config(fw->cfg_path, &cfg, &sec) != ERR_OK) {
+		fw_error(fw, "reload refused: %s is invalid; keeping the running configuration",
+			 fw->cfg_path);
+		return;
+	}
+	if (strcmp(cfg->store.path, fw->cfg->store.path) || strcmp(cfg->mqtt.host, fw->cfg->mqtt.host) ||
+	    cfg->mqtt.port != fw->cfg->mqtt.port || strcmp(cfg->gateway_id, fw->cfg->gateway_id))
+		log_warn("reload: store, broker and gateway_id changes take effect after a restart");
+	struct cfg *old_cfg = fw->cfg;
+	struct cfg_secrets *old_sec = fw->secrets;
+	fw->cfg = cfg;
+	fw->secrets = sec;
+	if (fw_sender_reconfigure(fw) != ERR_OK || subscribe_routes(fw) != ERR_OK) {
+		fw->cfg = old_cfg;
+		fw->secrets = old_sec;
+		cfg_secrets_free(sec);
+		cfg_free(cfg);
+		fw_error(fw, "reload failed (out of memory); keeping the running configuration");
+		return;
+	}
+	cfg_secrets_free(old_sec);
+	cfg_free(old_cfg);
+	log_info("reload: %u routes, %u templates, %u accounts", cfg->n_routes, cfg->n_templates,
+		 cfg->n_accounts);
+}
+
+static void on_stop_check(struct hal_timer *t)
+{
+	struct fw *fw = container_of(t, struct fw, stop_check);
+
+	if (fw_sender_idle(fw) || hal_now_ms() >= fw->stop_deadline) {
+		hal_loop_stop(fw->loop);
+		return;
+	}
+	hal_timer_set(fw->loop, &fw->stop_check, STOP_POLL_MS);
+}
+
+static void begin_stop(struct fw *fw, int signo)
+{
+	if (fw->stopping)
+		return;
+	log_info("%s: no new events; waiting for %u requests in flight", strsignal(signo),
+		 net_http_inflight(fw->http));
+	fw->stopping = true;
+	net_mqtt_pause(fw->mqtt, true);
+	fw_sender_stop(fw);
+	fw->stop_deadline = hal_now_ms() + fw->cfg->sender.request_timeout_ms + STOP_GRACE_MS;
+	hal_timer_set(fw->loop, &fw->stop_check, 0);
+}
+
+static void on_signal(struct hal_signal *s, int signo)
+{
+	struct fw *fw = container_of(s, struct fw, sig);
+
+	if (signo == SIGHUP)
+		reload(fw);
+	else
+		begin_stop(fw, signo);
+}
+
+static void on_message(void *arg, const char *topic, const void *payload, size_t len)
+{
+	fw_router_message(arg, topic, payload, len);
+}
+
+static int on_batch_end(void *arg, bool keep)
+{
+	return fw_router_batch_end(arg, keep);
+}
+
+static void on_link(void *arg, bool up)
+{
+	struct fw *fw = arg;
+
+	if (up)
+		net_mqtt_publish(fw->mqtt, fw->status_topic, "online", 6, 1, true);
+}
+
+static int start_mqtt(struct fw *fw)
+{
+	const struct cfg_secret *sec = fw->cfg->mqtt.credentials ?
+		cfg_secrets_find(fw->secrets, fw->cfg->mqtt.credentials) : NULL;
+	struct net_mqtt_opts o = {
+		.host = fw->cfg->mqtt.host,
+		.port = fw->cfg->mqtt.port,
+		.client_id = fw->cfg->mqtt.client_id,
+		.username = fw->cfg->mqtt.username ? fw->cfg->mqtt.username : sec ? sec->user : NULL,
+		.password = sec ? sec->password : NULL,
+		.keepalive_s = fw->cfg->mqtt.keepalive_s,
+		.will_topic = fw->status_topic,
+		.will_payload = "offline",
+		.max_batch = 512,
+	};
+	struct net_mqtt_handler h = {on_message, on_batch_end, on_link, fw};
+	int rc = net_mqtt_init(fw->loop, &o, &h, &fw->mqtt);
+
+	return rc == ERR_OK ? subscribe_routes(fw) : rc;
+}
+
+static int start(struct fw *fw)
+{
+	static const int sigs[] = {SIGTERM, SIGINT, SIGHUP, 0};
+	struct net_http_opts ho = {
+		.max_concurrent = fw->cfg->sender.concurrency,
+		.connect_timeout_ms = fw->cfg->sender.connect_timeout_ms,
+		.total_timeout_ms = fw->cfg->sender.request_timeout_ms,
+		.low_speed_time_s = fw->cfg->sender.low_speed_time_s,
+		.max_response = 65536,
+	};
+	int rc;
+
+	snprintf(fw->status_topic, sizeof(fw->status_topic), "outpost/%s/status", fw->cfg->gateway_id);
+	if ((rc = store_open(fw->cfg->store.path, fw->cfg->store.max_size_mb, &fw->store)) != ERR_OK)
+		return rc;
+	if ((rc = hal_loop_init(&fw->loop)) != ERR_OK)
+		return rc;
+	fw->sig.cb = on_signal;
+	fw->stop_check.cb = on_stop_check;
+	if ((rc = hal_signal_open(fw->loop, &fw->sig, sigs)) != ERR_OK)
+		return rc;
+	if ((rc = net_http_init(fw->loop, &ho, &fw->http)) != ERR_OK)
+		return rc;
+	if ((rc = fw_sender_init(fw)) != ERR_OK || (rc = fw_sender_recover(fw)) != ERR_OK)
+		return rc;
+	if ((rc = fw_control_init(fw)) != ERR_OK)
+		return rc;
+	return start_mqtt(fw);
+}
+
+static void finish(struct fw *fw)
+{
+	net_mqtt_free(fw->mqtt, "offline");
+	fw->mqtt = NULL;
+	fw_control_free(fw);
+	/* Transfers still out past the grace time end here; their records stay
+	 * SENDING only if the commit below fails, and are then ambiguous at the
+	 * next start. */
+	net_http_free(fw->http);
+	fw->http = NULL;
+	if (fw->exit_code == 0)
+		fw_sender_drain(fw);
+	fw_sender_free(fw);
+	hal_signal_close(fw->loop, &fw->sig);
+	hal_loop_free(fw->loop);
+	store_close(fw->store);
+	cfg_secrets_free(fw->secrets);
+	cfg_free(fw->cfg);
+}
+
+int fw_daemon_run(const char *cfg_path)
+{
+	struct fw fw = {.cfg_path = cfg_path, .started_ms = hal_now_ms()};
+	int rc;
+
+	srandom((unsigned)(hal_now_ms() ^ (uint64_t)hal_wall_ms()));
+	if (fw_load_config(cfg_path, &fw.cfg, &fw.secrets) != ERR_OK)
+		return 3;
+	rc = start(&fw);
+	if (rc == ERR_OK) {
+		log_info("outpostd %s running: gateway %s, store %s, %u routes", OUTPOST_VERSION,
+			 fw.cfg->gateway_id, fw.cfg->store.path, fw.cfg->n_routes);
+		if (hal_loop_run(fw.loop) != ERR_OK)
+			fw.exit_code = 1;
+	} else {
+		log_err("start-up failed: %s", hal_strerror(rc));
+		fw.exit_code = 1;
+	}
+	finish(&fw);
+	log_info("outpostd stopped (exit %d)", fw.exit_code);
+	return fw.exit_code;
+}

@@ -1,0 +1,97 @@
+/*
+ * fw.h - the daemon's parts and how they are wired. Only firmware/ sees this.
+ *
+ * struct fw owns everything: the loop, the configuration, the store, the
+ * broker link, the HTTP engine, the router, the sender and the control
+ * socket. Each part keeps a back pointer to fw and reaches its neighbours
+ * through it; none of them owns another.
+ */
+#ifndef FW_FW_H
+#define FW_FW_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hal/loop.h"
+#include "hal/signal.h"
+
+struct cfg;
+struct cfg_secrets;
+struct store;
+struct store_txn;
+struct net_mqtt;
+struct net_http;
+struct fw_sender;
+struct fw_control;
+
+#define FW_LAST_ERRORS 16
+#define FW_ERROR_TEXT 200
+
+/* Counters for status; every outcome of an event is counted somewhere. */
+struct fw_counters {
+	uint64_t events, acked, rejected, duplicates, queued;
+	uint64_t sent, failed, expired, retries, ambiguous;
+	uint64_t commit_failures;
+};
+
+struct fw_router {
+	struct store_txn *txn; /* the open batch, NULL between batches */
+	unsigned batch_events, batch_msgs;
+	int batch_err;         /* first store error of the batch */
+	uint64_t event_seq;    /* first record of the event being routed */
+};
+
+struct fw {
+	struct hal_loop *loop;
+	struct hal_signal sig;
+	const char *cfg_path;
+	struct cfg *cfg;
+	struct cfg_secrets *secrets;
+	struct store *store;
+	struct net_mqtt *mqtt;
+	struct net_http *http;
+	struct fw_router router;
+	struct fw_sender *sender;
+	struct fw_control *control;
+	struct fw_counters n;
+	uint64_t started_ms;
+	bool stopping, ingest_paused;
+	int exit_code;
+	char status_topic[160];
+	struct hal_timer stop_check;
+	uint64_t stop_deadline;
+	struct {
+		uint64_t at_ms;
+		char text[FW_ERROR_TEXT];
+	} last_errors[FW_LAST_ERRORS];
+	unsigned last_error_pos;
+};
+
+/* Records an error for `outpostctl status` and logs it (rate-limited). */
+void fw_error(struct fw *fw, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A store failure that leaves the store unusable: log and stop with status 1
+ * so the supervisor restarts us; nothing unacknowledged is lost. */
+void fw_fatal(struct fw *fw, const char *what, int err);
+
+/* router.c: MQTT events into outbox records, committed per batch. */
+void fw_router_message(struct fw *fw, const char *topic, const void *payload, size_t len);
+int fw_router_batch_end(struct fw *fw, bool keep);
+
+/* sender.c */
+int fw_sender_init(struct fw *fw);
+void fw_sender_free(struct fw *fw);
+int fw_sender_reconfigure(struct fw *fw);
+void fw_sender_kick(struct fw *fw);
+void fw_sender_stop(struct fw *fw);      /* take nothing new */
+void fw_sender_drain(struct fw *fw);     /* commit completions now (at exit) */
+int fw_sender_recover(struct fw *fw);    /* SENDING records of a previous run */
+bool fw_sender_idle(const struct fw *fw); /* nothing in flight or pending commit */
+const char *fw_sender_hold_reason(const struct fw *fw);
+struct cJSON;
+void fw_sender_status(const struct fw *fw, struct cJSON *accounts);
+
+/* control.c */
+int fw_control_init(struct fw *fw);
+void fw_control_free(struct fw *fw);
+
+#endif

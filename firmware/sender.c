@@ -1,0 +1,614 @@
+/*
+ * sender.c - takes due records from the outbox and sends them.
+ *
+ * One turn: in one write transaction, take up to `batch` due records (from
+ * the due index, never by scanning), mark them SENDING and commit - so a
+ * crash while a request is out finds them SENDING and knows the outcome is
+ * ambiguous. Then submit one HTTP request each. Completions that arrive in
+ * the same loop turn are committed together in one transaction (a 0 ms
+ * timer collects them), so a burst costs one fsync, not one per message.
+ *
+ * Request contexts come from a pool sized by sender.concurrency at start:
+ * memory does not grow with the backlog. Each context copies what its
+ * request needs, so a config reload never pulls strings from under it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "config/config.h"
+#include "config/phone.h"
+#include "config/secrets.h"
+#include "firmware/fw.h"
+#include "firmware/retry.h"
+#include "hal/clock.h"
+#include "hal/err.h"
+#include "hal/log.h"
+#include "net/http.h"
+#include "net/providers/provider.h"
+#include "store/outbox.h"
+#include "store/store.h"
+
+#define IDLE_RECHECK_MS 1000
+#define AUTH_PAUSE_MS (5 * 60 * 1000)
+#define NAME_MAX_ 64
+
+struct account {
+	char name[NAME_MAX_];
+	const struct net_provider *drv;
+	struct net_send_msg msg;   /* api_base, credentials, from: shared by its requests */
+	char *ca_file;
+	double rate, tokens;
+	unsigned burst;
+	uint64_t refilled_ms;
+	uint64_t paused_until;     /* monotonic ms, 0 = not paused */
+	char pause_reason[FW_ERROR_TEXT];
+	uint64_t sent, failed;
+	struct account *next;
+};
+
+struct ctx {
+	struct net_http_req req;
+	struct fw *fw;
+	uint64_t seq;
+	struct account *acct;
+	char *url, *body;
+	struct net_send_outcome out;
+	char why[FW_ERROR_TEXT + 320];
+	bool busy, done;
+	struct ctx *next_done;
+};
+
+struct fw_sender {
+	struct fw *fw;
+	struct hal_timer tick, flush;
+	struct account *accounts;
+	struct ctx *pool;
+	unsigned pool_n, inflight;
+	struct ctx *done_head;
+	struct fw_retry_policy policy;
+	bool stopping;
+	const char *hold;
+	uint64_t *seqs;
+};
+
+static struct account *account_find(struct fw_sender *s, const char *name)
+{
+	for (struct account *a = s->accounts; a; a = a->next)
+		if (strcmp(a->name, name) == 0)
+			return a;
+	return NULL;
+}
+
+static void account_free(struct account *a)
+{
+	free((char *)a->msg.api_base);
+	free((char *)a->msg.account_id);
+	if (a->msg.password)
+		memset((char *)a->msg.password, 0, strlen(a->msg.password));
+	free((char *)a->msg.user);
+	free((char *)a->msg.password);
+	free((char *)a->msg.from);
+	free(a->ca_file);
+	free(a);
+}
+
+static struct account *account_new(struct fw *fw, const struct cfg_account *ca)
+{
+	const struct cfg_secret *sec = cfg_secrets_find(fw->secrets, ca->credentials);
+	struct account *a = calloc(1, sizeof(*a));
+
+	if (!a)
+		return NULL;
+	snprintf(a->name, sizeof(a->name), "%s", ca->name);
+	a->drv = net_provider_find("twilio");
+	a->rate = ca->rate_per_s;
+	a->burst = ca->burst ? ca->burst : 1;
+	a->tokens = a->burst;
+	a->refilled_ms = hal_now_ms();
+	a->msg.api_base = strdup(ca->api_base);
+	a->msg.from = strdup(ca->from);
+	a->ca_file = strdup(ca->ca_file);
+	if (sec) {
+		a->msg.account_id = strdup(sec->account_sid ? sec->account_sid : "");
+		a->msg.user = strdup(sec->user ? sec->user : "");
+		a->msg.password = strdup(sec->password ? sec->password : "");
+	} else {
+		a->paused_until = UINT64_MAX;
+		snprintf(a->pause_reason, sizeof(a->pause_reason),
+			 "no credentials entry '%s' in the secrets file", ca->credentials);
+	}
+	if (!a->msg.api_base || !a->msg.from || !a->ca_file ||
+	    (sec && (!a->msg.account_id || !a->msg.user || !a->msg.password))) {
+		account_free(a);
+		return NULL;
+	}
+	return a;
+}
+
+int fw_sender_reconfigure(struct fw *fw)
+{
+	struct fw_sender *s = fw->sender;
+	struct account *list = NULL;
+	const struct cfg *c = fw->cfg;
+
+	for (unsigned i = 0; i < c->n_accounts; i++) {
+		struct account *a = account_new(fw, &c->accounts[i]), *old;
+
+		if (!a)
+			goto fail;
+		old = account_find(s, a->name);
+		if (old) {
+			a->sent = old->sent;
+			a->failed = old->failed;
+		}
+		a->next = list;
+		list = a;
+	}
+	/* In-flight contexts point at old accounts; repoint them by name. */
+	for (unsigned i = 0; i < s->pool_n; i++)
+		if (s->pool[i].busy) {
+			struct account *a = NULL;
+			for (struct account *n = list; n; n = n->next)
+				if (strcmp(n->name, s->pool[i].acct->name) == 0)
+					a = n;
+			s->pool[i].acct = a;
+		}
+	while (s->accounts) {
+		struct account *next = s->accounts->next;
+		account_free(s->accounts);
+		s->accounts = next;
+	}
+	s->accounts = list;
+	s->policy = (struct fw_retry_policy){
+		.max_attempts = c->sender.max_attempts,
+		.base_ms = c->sender.backoff_base_ms,
+		.cap_ms = c->sender.backoff_cap_ms,
+		.retry_after_max_s = c->sender.retry_after_max_s,
+	};
+	fw_sender_kick(fw);
+	return ERR_OK;
+fail:
+	while (list) {
+		struct account *next = list->next;
+		account_free(list);
+		list = next;
+	}
+	return ERR_NOMEM;
+}
+
+/* Token bucket: refills continuously at `rate`, holds at most `burst`. */
+static bool take_token(struct account *a, uint64_t now, uint64_t *wait_ms)
+{
+	a->tokens += (double)(now - a->refilled_ms) * a->rate / 1000.0;
+	if (a->tokens > a->burst)
+		a->tokens = a->burst;
+	a->refilled_ms = now;
+	if (a->tokens >= 1.0) {
+		a->tokens -= 1.0;
+		return true;
+	}
+	*wait_ms = (uint64_t)((1.0 - a->tokens) * 1000.0 / a->rate) + 1;
+	return false;
+}
+
+static struct ctx *ctx_get(struct fw_sender *s)
+{
+	for (unsigned i = 0; i < s->pool_n; i++)
+		if (!s->pool[i].busy)
+			return &s->pool[i];
+	return NULL;
+}
+
+static void ctx_release(struct ctx *c)
+{
+	free(c->url);
+	free(c->body);
+	c->url = c->body = NULL;
+	c->busy = c->done = false;
+	c->next_done = NULL;
+}
+
+static void on_done(struct net_http_req *req, const struct net_http_result *res)
+{
+	struct ctx *c = container_of(req, struct ctx, req);
+	struct fw_sender *s = c->fw->sender;
+
+	if (c->acct)
+		c->acct->drv->outcome(res, &c->out);
+	else
+		c->out = (struct net_send_outcome){.cls = NET_TRANSIENT};
+	c->done = true;
+	c->next_done = s->done_head;
+	s->done_head = c;
+	if (!s->flush.pending)
+		hal_timer_set(c->fw->loop, &s->flush, 0);
+}
+
+static void submit(struct fw_sender *s, struct ctx *c, const struct store_msg *m)
+{
+	struct net_send_msg msg = c->acct->msg;
+	int rc;
+
+	msg.to = m->to;
+	msg.content_sid = m->content_sid;
+	msg.vars_json = m->vars_json;
+	rc = c->acct->drv->build(&msg, &c->url, &c->body);
+	if (rc == ERR_OK) {
+		c->req = (struct net_http_req){
+			.method = NET_HTTP_POST, .url = c->url, .body = c->body,
+			.body_len = strlen(c->body), .user = c->acct->msg.user,
+			.password = c->acct->msg.password, .ca_file = c->acct->ca_file,
+			.done = on_done,
+		};
+		rc = net_http_submit(s->fw->http, &c->req);
+	}
+	if (rc != ERR_OK) {
+		/* Nothing left the machine: a plain retry, not ambiguous. */
+		struct net_http_result res = {.err = ERR_CONN};
+		snprintf(res.error, sizeof(res.error), "request not submitted: %s", hal_strerror(rc));
+		on_done(&c->req, &res);
+	}
+	s->inflight++;
+}
+
+/* Decides whether a due record may go now; if not, moves it on in time. */
+static bool admit(struct fw_sender *s, struct store_msg *m, struct account **ap,
+		  int64_t wall, uint64_t now)
+{
+	struct account *a = account_find(s, m->account);
+	uint64_t wait = 0;
+
+	if (m->expires_ms == 0) /* ingested before the clock was valid */
+		m->expires_ms = wall + (int64_t)m->ttl_s * 1000;
+	if (wall >= m->expires_ms || !a) {
+		m->state = STORE_EXPIRED;
+		m->err_text = a ? "time to live ran out before it could be sent"
+				: "its account is no longer configured";
+		s->fw->n.expired++;
+		return false;
+	}
+	if (a->paused_until > now)
+		wait = a->paused_until == UINT64_MAX ? 60000 : a->paused_until - now;
+	else if (!take_token(a, now, &wait))
+		wait = wait < 10 ? 10 : wait;
+	if (wait) {
+		m->due_ms = wall + (int64_t)(wait > 60000 ? 60000 : wait);
+		return false;
+	}
+	a->paused_until = 0;
+	*ap = a;
+	m->state = STORE_SENDING;
+	m->attempts++;
+	return true;
+}
+
+static void take_due(struct fw_sender *s, unsigned room, int64_t *next_due)
+{
+	struct fw *fw = s->fw;
+	struct store_txn *t;
+	struct ctx *picked[256];
+	unsigned n = 0, np = 0;
+	int64_t wall = hal_wall_ms();
+	uint64_t now = hal_now_ms();
+	int rc;
+
+	if (room > 256)
+		room = 256;
+	rc = store_begin(fw->store, 0, &t);
+	if (rc == ERR_OK)
+		rc = store_outbox_due(t, wall, room, s->seqs, &n, next_due);
+	for (unsigned i = 0; rc == ERR_OK && i < n; i++) {
+		struct store_msg m;
+		struct account *a = NULL;
+
+		rc = store_outbox_get(t, s->seqs[i], &m);
+		if (rc != ERR_OK)
+			break;
+		m.updated_ms = wall;
+		if (admit(s, &m, &a, wall, now)) {
+			struct ctx *c = ctx_get(s);
+			c->busy = true;
+			c->fw = fw;
+			c->seq = m.seq;
+			c->acct = a;
+			picked[np++] = c;
+		} else if (m.state != STORE_EXPIRED) {
+			*next_due = *next_due < 0 || m.due_ms < *next_due ? m.due_ms : *next_due;
+		}
+		rc = store_outbox_update(t, &m);
+	}
+	rc = rc == ERR_OK ? store_commit(t) : (store_abort(t), rc);
+	if (rc != ERR_OK) {
+		for (unsigned i = 0; i < np; i++)
+			ctx_release(picked[i]);
+		fw_fatal(fw, "marking messages as sending", rc);
+		return;
+	}
+	/* Committed as SENDING: only now may the requests go out. */
+	rc = store_begin(fw->store, STORE_RDONLY, &t);
+	for (unsigned i = 0; i < np; i++) {
+		struct store_msg m;
+		if (rc == ERR_OK && store_outbox_get(t, picked[i]->seq, &m) == ERR_OK) {
+			submit(s, picked[i], &m);
+		} else {
+			struct net_http_result res = {.err = ERR_CONN};
+			on_done(&picked[i]->req, &res);
+			s->inflight++;
+		}
+	}
+	if (rc == ERR_OK)
+		store_abort(t);
+}
+
+static void on_tick(struct hal_timer *t)
+{
+	struct fw_sender *s = container_of(t, struct fw_sender, tick);
+	struct fw *fw = s->fw;
+	int64_t next_due = -1;
+	unsigned room;
+
+	if (s->stopping || fw->stopping)
+		return;
+	if (!hal_clock_valid()) {
+		/* TLS cannot verify a certificate in 1970, and expiry times
+		 * would be wrong: hold every send, lose nothing. */
+		s->hold = "waiting for a valid wall clock (it reads before the build date)";
+		hal_timer_set(fw->loop, &s->tick, IDLE_RECHECK_MS);
+		return;
+	}
+	s->hold = NULL;
+	room = s->pool_n - s->inflight;
+	if (room > fw->cfg->sender.batch)
+		room = fw->cfg->sender.batch;
+	if (room)
+		take_due(s, room, &next_due);
+	if (s->inflight >= s->pool_n)
+		return; /* a completion kicks us */
+	int64_t wait = next_due < 0 ? IDLE_RECHECK_MS : next_due - hal_wall_ms();
+	if (wait > IDLE_RECHECK_MS)
+		wait = IDLE_RECHECK_MS;
+	hal_timer_set(fw->loop, &s->tick, wait < 0 ? 0 : (uint64_t)wait);
+}
+
+static void pause_account(struct fw *fw, struct account *a, const struct net_send_outcome *o)
+{
+	if (a->paused_until > hal_now_ms())
+		return;
+	a->paused_until = hal_now_ms() + AUTH_PAUSE_MS;
+	snprintf(a->pause_reason, sizeof(a->pause_reason),
+		 "credentials refused (code %d: %.120s); sends paused, retrying in 5 min or on reload",
+		 o->code, o->text);
+	fw_error(fw, "account %s: %s", a->name, a->pause_reason);
+}
+
+/* Applies one attempt's outcome to its record. */
+static void settle(struct fw_sender *s, struct ctx *c, struct store_msg *m, int64_t wall)
+{
+	const struct net_send_outcome *o = &c->out;
+	uint64_t delay = 0;
+	enum fw_next next = fw_retry_next(o->cls, m->attempts, o->retry_after_s, &s->policy,
+					  (uint32_t)random(), &delay);
+
+	m->updated_ms = wall;
+	m->err_class = (uint8_t)o->cls;
+	m->err_code = o->code;
+	m->err_text = o->text;
+	if (o->cls == NET_AMBIGUOUS) {
+		m->flags |= STORE_F_AMBIGUOUS;
+		s->fw->n.ambiguous++;
+	}
+	switch (next) {
+	case FW_NEXT_SENT:
+		m->state = STORE_SENT;
+		m->provider_id = o->id;
+		m->err_text = "";
+		s->fw->n.sent++;
+		if (c->acct)
+			c->acct->sent++;
+		break;
+	case FW_NEXT_PAUSE:
+		if (c->acct)
+			pause_account(s->fw, c->acct, o);
+		m->attempts--; /* a refused credential is not the message's fault */
+		m->state = STORE_QUEUED;
+		m->due_ms = wall;
+		break;
+	case FW_NEXT_FAILED:
+		m->state = STORE_FAILED;
+		s->fw->n.failed++;
+		if (c->acct)
+			c->acct->failed++;
+		fw_error(s->fw, "message #%llu failed: %s %d: %.120s", (unsigned long long)m->seq,
+			 net_class_name(o->cls), o->code, o->text);
+		break;
+	case FW_NEXT_EXPIRED:
+		snprintf(c->why, sizeof(c->why), "gave up after %u attempts; last: %s",
+			 m->attempts, o->text);
+		m->err_text = c->why;
+		m->state = STORE_EXPIRED;
+		s->fw->n.expired++;
+		break;
+	case FW_NEXT_RETRY:
+		m->state = STORE_RETRY;
+		m->due_ms = wall + (int64_t)delay;
+		s->fw->n.retries++;
+		break;
+	}
+}
+
+static void flush_done(struct fw_sender *s)
+{
+	struct ctx *list = s->done_head;
+	struct store_txn *txn;
+	int64_t wall = hal_wall_ms();
+	int rc;
+
+	s->done_head = NULL;
+	rc = store_begin(s->fw->store, 0, &txn);
+	for (struct ctx *c = list; rc == ERR_OK && c; c = c->next_done) {
+		struct store_msg m;
+
+		rc = store_outbox_get(txn, c->seq, &m);
+		if (rc != ERR_OK)
+			break;
+		settle(s, c, &m, wall);
+		rc = store_outbox_update(txn, &m);
+	}
+	rc = rc == ERR_OK ? store_commit(txn) : (store_abort(txn), rc);
+	while (list) {
+		struct ctx *next = list->next_done;
+		ctx_release(list);
+		s->inflight--;
+		list = next;
+	}
+	if (rc != ERR_OK) {
+		fw_fatal(s->fw, "recording send results", rc);
+		return;
+	}
+	fw_sender_kick(s->fw);
+}
+
+static void on_flush(struct hal_timer *t)
+{
+	flush_done(container_of(t, struct fw_sender, flush));
+}
+
+void fw_sender_drain(struct fw *fw)
+{
+	if (fw->sender && fw->sender->done_head)
+		flush_done(fw->sender);
+}
+
+static int collect(const struct store_msg *m, void *arg)
+{
+	struct fw_sender *s = arg;
+
+	s->seqs[s->inflight++] = m->seq;
+	return 0;
+}
+
+/*
+ * Records found SENDING at start were out when we died: the provider may
+ * or may not have them. They are marked ambiguous, counted, and retried.
+ */
+int fw_sender_recover(struct fw *fw)
+{
+	struct fw_sender *s = fw->sender;
+	unsigned total = 0;
+	int rc;
+
+	do {
+		struct store_txn *t;
+
+		s->inflight = 0;
+		rc = store_begin(fw->store, 0, &t);
+		if (rc != ERR_OK)
+			return rc;
+		rc = store_outbox_list(t, STORE_SENDING, 0, 256, collect, s);
+		for (unsigned i = 0; rc == ERR_OK && i < s->inflight; i++) {
+			struct store_msg m;
+			rc = store_outbox_get(t, s->seqs[i], &m);
+			if (rc != ERR_OK)
+				break;
+			m.state = STORE_RETRY;
+			m.flags |= STORE_F_AMBIGUOUS;
+			m.due_ms = 0;
+			m.err_class = NET_AMBIGUOUS;
+			m.err_text = "was being sent when outpostd stopped; outcome unknown";
+			rc = store_outbox_update(t, &m);
+		}
+		rc = rc == ERR_OK ? store_commit(t) : (store_abort(t), rc);
+		total += s->inflight;
+	} while (rc == ERR_OK && s->inflight == 256);
+	s->inflight = 0;
+	fw->n.ambiguous += total;
+	if (total)
+		log_warn("sender: %u messages were in flight at the last stop; retrying them (ambiguous, may duplicate)",
+			 total);
+	return rc;
+}
+
+void fw_sender_kick(struct fw *fw)
+{
+	struct fw_sender *s = fw->sender;
+
+	if (s && !s->stopping && !(s->tick.pending && hal_timer_remaining(&s->tick) == 0))
+		hal_timer_set(fw->loop, &s->tick, 0);
+}
+
+int fw_sender_init(struct fw *fw)
+{
+	struct fw_sender *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return ERR_NOMEM;
+	fw->sender = s;
+	s->fw = fw;
+	s->tick.cb = on_tick;
+	s->flush.cb = on_flush;
+	s->pool_n = fw->cfg->sender.concurrency;
+	s->pool = calloc(s->pool_n, sizeof(*s->pool));
+	s->seqs = calloc(256, sizeof(*s->seqs));
+	if (!s->pool || !s->seqs)
+		return ERR_NOMEM;
+	return fw_sender_reconfigure(fw);
+}
+
+void fw_sender_stop(struct fw *fw)
+{
+	fw->sender->stopping = true;
+	hal_timer_cancel(fw->loop, &fw->sender->tick);
+}
+
+bool fw_sender_idle(const struct fw *fw)
+{
+	return !fw->sender || (fw->sender->inflight == 0 && !fw->sender->done_head);
+}
+
+const char *fw_sender_hold_reason(const struct fw *fw)
+{
+	return fw->sender ? fw->sender->hold : NULL;
+}
+
+void fw_sender_free(struct fw *fw)
+{
+	struct fw_sender *s = fw->sender;
+
+	if (!s)
+		return;
+	hal_timer_cancel(fw->loop, &s->tick);
+	hal_timer_cancel(fw->loop, &s->flush);
+	for (unsigned i = 0; i < s->pool_n; i++)
+		ctx_release(&s->pool[i]);
+	while (s->accounts) {
+		struct account *next = s->accounts->next;
+		account_free(s->accounts);
+		s->accounts = next;
+	}
+	free(s->pool);
+	free(s->seqs);
+	free(s);
+	fw->sender = NULL;
+}
+
+void fw_sender_status(const struct fw *fw, cJSON *arr)
+{
+	uint64_t now = hal_now_ms();
+
+	for (struct account *a = fw->sender->accounts; a; a = a->next) {
+		cJSON *o = cJSON_CreateObject();
+		bool paused = a->paused_until > now;
+
+		cJSON_AddStringToObject(o, "name", a->name);
+		cJSON_AddStringToObject(o, "provider", a->drv ? a->drv->name : "?");
+		cJSON_AddStringToObject(o, "state", paused ? "paused" : "ok");
+		cJSON_AddStringToObject(o, "reason", paused ? a->pause_reason : "");
+		cJSON_AddNumberToObject(o, "sent", (double)a->sent);
+		cJSON_AddNumberToObject(o, "failed", (double)a->failed);
+		cJSON_AddNumberToObject(o, "rate_per_s", a->rate);
+		cJSON_AddItemToArray(arr, o);
+	}
+}

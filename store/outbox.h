@@ -1,0 +1,105 @@
+/*
+ * outbox.h - the durable outbox: one record per accepted event, with a
+ * due-time index for the sender, a state index for listings, per-state
+ * counters and the event-id dedup index.
+ *
+ * Every function works inside a caller's struct store_txn (store.h), so a
+ * batch of ingested events, their dedup entries and counters commit together
+ * or not at all. Functions that write need a write txn (ERR_INVAL otherwise);
+ * a failure after a write has started poisons the txn (see store.h).
+ *
+ * Pointers: the strings of a struct store_msg filled by get or list point
+ * into the LMDB map and stay valid until the txn ends (like MDB_val) or until
+ * a write in the same txn touches that record; copy what must live longer.
+ * Strings passed to add/update may point anywhere, the map included: the
+ * record is encoded before anything is rewritten. A list callback must not
+ * write to the outbox in the txn it is called from.
+ *
+ * The store does not police transitions between states: that policy is the
+ * sender's. It keeps the indexes and counters true to whatever it is given.
+ */
+#ifndef STORE_OUTBOX_H
+#define STORE_OUTBOX_H
+
+#include <stdint.h>
+
+#include "store/store.h"
+
+enum store_state {
+	STORE_QUEUED = 1,
+	STORE_SENDING,
+	STORE_RETRY,
+	STORE_SENT,
+	STORE_DELIVERED,
+	STORE_READ,
+	STORE_UNDELIVERED,
+	STORE_FAILED,
+	STORE_EXPIRED,
+	STORE_REJECTED,
+	STORE_SUPPRESSED,
+	STORE__STATES
+};
+
+const char *store_state_name(int state); /* "queued", ...; "unknown" */
+int store_state_parse(const char *name); /* 0 if unknown */
+
+enum { STORE_F_AMBIGUOUS = 1, STORE_F_CLOCK_UNSET = 2 }; /* store_msg.flags */
+
+/* Limits. An encoded record holds the vars of a 64 KiB event with room to
+ * spare; every string but vars_json is at most 65535 bytes. Event ids are
+ * dedup keys and LMDB keys are at most 511 bytes: longer ids are refused
+ * (ERR_TOOBIG) rather than hashed, so an id in the index is the id itself. */
+#define STORE_REC_MAX (256u * 1024)
+#define STORE_EVENT_ID_MAX 256u
+
+struct store_msg {
+	uint64_t seq;       /* assigned by store_outbox_add */
+	uint8_t state;      /* enum store_state */
+	uint8_t err_class;  /* the sender's error class, opaque to the store */
+	uint16_t attempts;
+	uint32_t flags;     /* STORE_F_* */
+	int32_t err_code;   /* provider code, 0 if none */
+	uint32_t ttl_s;
+	int64_t created_ms; /* wall clock at ingest */
+	int64_t due_ms;     /* wall ms of the next attempt; 0 (or less) = now */
+	int64_t expires_ms; /* 0 = not known yet (clock was invalid at ingest) */
+	int64_t updated_ms;
+	/* NUL-terminated, never NULL after a get ("" when empty); NULL is taken
+	 * as "" by add/update. */
+	const char *event_id, *topic, *route, *account, *to, *template_name,
+		*content_sid, *vars_json, *provider_id, *err_text;
+};
+
+/* Appends m as the newest record and sets m->seq (1, 2, ... never reused,
+ * also across restarts). ERR_TOOBIG if the record is over STORE_REC_MAX. */
+int store_outbox_add(struct store_txn *t, struct store_msg *m);
+/* ERR_NOTFOUND; ERR_STORE for a corrupt record (logged). */
+int store_outbox_get(struct store_txn *t, uint64_t seq, struct store_msg *m);
+/* Rewrites record m->seq and moves it between the due and state indexes
+ * and counters as its state and due time changed. ERR_NOTFOUND. */
+int store_outbox_update(struct store_txn *t, const struct store_msg *m);
+
+/* Seqs of QUEUED/RETRY records with due_ms <= now_ms, earliest due first
+ * (seq order among equal due times), at most max. *next_due_ms is the due
+ * time of the earliest record not returned, -1 if none. Walks the due index
+ * only: costs O(max + log n), whatever the backlog. */
+int store_outbox_due(struct store_txn *t, int64_t now_ms, unsigned max, uint64_t *seqs,
+		     unsigned *n, int64_t *next_due_ms);
+
+/* Calls cb for records newest first, only those in `state` unless it is 0,
+ * with seq < before_seq unless it is 0; stops after `limit` records (0 = no
+ * limit) or when cb returns non-zero. One record is decoded at a time. */
+int store_outbox_list(struct store_txn *t, int state, uint64_t before_seq, unsigned limit,
+		      int (*cb)(const struct store_msg *m, void *arg), void *arg);
+
+/* counts[s] for each state s, from counters kept in the same txns as the
+ * records (never by scanning); counts[0] is the total. */
+int store_outbox_counts(struct store_txn *t, uint64_t counts[STORE__STATES]);
+
+/* Event id -> seq of the record it produced. ERR_NOTFOUND; ERR_TOOBIG over
+ * STORE_EVENT_ID_MAX; ERR_INVAL for "". put gives ERR_EXISTS (and leaves
+ * the txn usable) if the id is already there. */
+int store_dedup_get(struct store_txn *t, const char *event_id, uint64_t *seq);
+int store_dedup_put(struct store_txn *t, const char *event_id, uint64_t seq);
+
+#endif

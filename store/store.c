@@ -1,0 +1,323 @@
+/*
+ * store.c - the LMDB environment: open/close, transactions, error codes.
+ *
+ * Durability is LMDB's default on purpose (reference/reliability.md §1.2):
+ * NOMETASYNC could undo the last commit after a power cut, and that commit
+ * holds events whose PUBACK already went out. Throughput comes from the
+ * caller grouping a read batch into one txn, not from weaker flags. WRITEMAP
+ * is avoided because a full disk then raises SIGBUS instead of ENOSPC.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "hal/err.h"
+#include "hal/file.h"
+#include "hal/log.h"
+#include "store/store_impl.h"
+
+#define STORE_SCHEMA 1
+/* The outbox DBs plus room for the ledger, log ring and vault to come. */
+#define STORE_MAXDBS 16
+#define STORE_LOCK_NAME "outpost.lock"
+
+static const char *const db_names[STORE_DB__COUNT] = {
+	[STORE_DB_MSG] = "msg",     [STORE_DB_DUE] = "due",   [STORE_DB_STATE] = "state",
+	[STORE_DB_DEDUP] = "dedup", [STORE_DB_META] = "meta",
+};
+
+void store_be64_put(unsigned char *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--) {
+		p[i] = (unsigned char)v;
+		v >>= 8;
+	}
+}
+
+uint64_t store_be64_get(const unsigned char *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static int translate(int rc)
+{
+	switch (rc) {
+	case MDB_SUCCESS: return ERR_OK;
+	case MDB_NOTFOUND: return ERR_NOTFOUND;
+	case MDB_KEYEXIST: return ERR_EXISTS;
+	case MDB_MAP_FULL:
+	case ENOSPC: return ERR_FULL;
+	/* Too many dirty pages in one txn: the batch is too big, the store is
+	 * not full. The caller commits smaller batches. */
+	case MDB_TXN_FULL: return ERR_LIMIT;
+	case MDB_BAD_VALSIZE: return ERR_TOOBIG;
+	case ENOMEM: return ERR_NOMEM;
+	case EACCES:
+	case EPERM: return ERR_PERM;
+	default: return ERR_STORE;
+	}
+}
+
+int store_mdb_err(struct store_txn *t, int rc, const char *what)
+{
+	int err = translate(rc);
+
+	/* Answers, not failures: lmdb leaves the txn usable after these. */
+	if (rc == MDB_SUCCESS || rc == MDB_NOTFOUND || rc == MDB_KEYEXIST)
+		return err;
+	/* While full, every ingest batch hits this until space comes back:
+	 * log it once in a while, the daemon's backpressure state says the rest. */
+	if (err == ERR_FULL && t) {
+		if (hal_ratelimit_ok(&t->s->full_rl, 1, 60000))
+			log_warn("store: %s: %s", what, mdb_strerror(rc));
+	} else {
+		log_err("store: %s: %s", what, mdb_strerror(rc));
+	}
+	if (t && !t->rdonly && t->err == ERR_OK)
+		t->err = err;
+	return err;
+}
+
+int store_txn_writable(struct store_txn *t)
+{
+	if (!t || t->rdonly)
+		return ERR_INVAL;
+	return t->err;
+}
+
+/* flock, not fcntl: fcntl locks belong to the process, so a second open in
+ * the same process would not see the first, and closing any fd on the file
+ * would drop them (the same reason lmdb forbids opening one env twice). */
+static int lock_take(const char *dir, int *fd_out)
+{
+	char path[4096];
+	int fd, n;
+
+	n = snprintf(path, sizeof(path), "%s/%s", dir, STORE_LOCK_NAME);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return ERR_INVAL;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		log_err("store: %s: %s", path, strerror(errno));
+		return errno == EACCES ? ERR_PERM : ERR_IO;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+
+		close(fd);
+		if (e == EWOULDBLOCK) {
+			log_err("store: %s is in use by another outpostd (lock %s held)", dir, path);
+			return ERR_EXISTS;
+		}
+		log_err("store: flock %s: %s", path, strerror(e));
+		return ERR_IO;
+	}
+	/* The pid is for the operator wondering who holds it; a failed write
+	 * does not weaken the lock. */
+	if (ftruncate(fd, 0) == 0)
+		dprintf(fd, "%ld\n", (long)getpid());
+	*fd_out = fd;
+	return ERR_OK;
+}
+
+static int env_open(struct store *s, const char *dir, unsigned max_size_mb)
+{
+	int rc, dead = 0;
+
+	rc = mdb_env_create(&s->env);
+	if (rc == MDB_SUCCESS)
+		rc = mdb_env_set_mapsize(s->env, (size_t)max_size_mb << 20);
+	if (rc == MDB_SUCCESS)
+		rc = mdb_env_set_maxdbs(s->env, STORE_MAXDBS);
+	/* NOTLS: a read txn (outpostctl listing) may run beside the write txn
+	 * in the one daemon thread. No durability flag is weakened here. */
+	if (rc == MDB_SUCCESS)
+		rc = mdb_env_open(s->env, dir, MDB_NOTLS, 0600);
+	if (rc != MDB_SUCCESS)
+		return store_mdb_err(NULL, rc, dir);
+	/* A process killed inside a read txn leaves its reader slot behind, and
+	 * a stale slot stops lmdb from reusing freed pages: the file grows. */
+	rc = mdb_reader_check(s->env, &dead);
+	if (rc != MDB_SUCCESS)
+		return store_mdb_err(NULL, rc, "reader check");
+	if (dead > 0)
+		log_warn("store: cleared %d reader slot(s) left by dead processes", dead);
+	return ERR_OK;
+}
+
+/* A store written by a later format must not be half-understood. */
+static int schema_check(struct store_txn *t)
+{
+	MDB_val key = {6, "schema"}, val;
+	unsigned char buf[8];
+	int rc;
+
+	rc = mdb_get(t->txn, t->s->dbi[STORE_DB_META], &key, &val);
+	if (rc == MDB_NOTFOUND) {
+		store_be64_put(buf, STORE_SCHEMA);
+		val.mv_size = sizeof(buf);
+		val.mv_data = buf;
+		rc = mdb_put(t->txn, t->s->dbi[STORE_DB_META], &key, &val, 0);
+		return store_mdb_err(t, rc, "schema put");
+	}
+	if (rc != MDB_SUCCESS)
+		return store_mdb_err(t, rc, "schema get");
+	if (val.mv_size != 8 || store_be64_get(val.mv_data) != STORE_SCHEMA) {
+		log_err("store: unknown schema (this outpostd knows schema %d)", STORE_SCHEMA);
+		return ERR_STORE;
+	}
+	return ERR_OK;
+}
+
+/* All DBs are opened once, in one txn, so no later txn opens a handle that
+ * an abort would then lose. */
+static int dbs_open(struct store *s)
+{
+	struct store_txn *t = NULL;
+	int err, rc = MDB_SUCCESS;
+
+	err = store_begin(s, 0, &t);
+	if (err != ERR_OK)
+		goto out;
+	for (int i = 0; i < STORE_DB__COUNT && rc == MDB_SUCCESS; i++)
+		rc = mdb_dbi_open(t->txn, db_names[i], MDB_CREATE, &s->dbi[i]);
+	err = store_mdb_err(t, rc, "open DBs");
+	if (err == ERR_OK)
+		err = schema_check(t);
+	if (err == ERR_OK) {
+		err = store_commit(t);
+		t = NULL;
+	}
+out:
+	store_abort(t);
+	return err;
+}
+
+int store_open(const char *dir, unsigned max_size_mb, struct store **out)
+{
+	struct store *s = NULL;
+	int err;
+
+	*out = NULL;
+	/* The shift check catches a map that a 32-bit size_t cannot express. */
+	if (!dir || !*dir || max_size_mb == 0 || ((size_t)max_size_mb << 20) >> 20 != max_size_mb)
+		return ERR_INVAL;
+	err = hal_dir_make(dir, 0700);
+	if (err != ERR_OK) {
+		log_err("store: cannot create %s: %s", dir, hal_strerror(err));
+		goto out;
+	}
+	err = ERR_NOMEM;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		goto out;
+	s->lock_fd = -1;
+	err = lock_take(dir, &s->lock_fd);
+	if (err == ERR_OK)
+		err = env_open(s, dir, max_size_mb);
+	if (err == ERR_OK)
+		err = dbs_open(s);
+	if (err == ERR_OK) {
+		*out = s;
+		s = NULL;
+	}
+out:
+	store_close(s);
+	return err;
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	if (s->env)
+		mdb_env_close(s->env);
+	/* Closing the fd drops the flock: only after lmdb is done with dir. */
+	if (s->lock_fd >= 0)
+		close(s->lock_fd);
+	free(s->scratch);
+	free(s);
+}
+
+int store_begin(struct store *s, unsigned flags, struct store_txn **out)
+{
+	struct store_txn *t;
+	int rc, err = ERR_OK;
+
+	*out = NULL;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return ERR_NOMEM;
+	t->s = s;
+	t->rdonly = (flags & STORE_RDONLY) != 0;
+	rc = mdb_txn_begin(s->env, NULL, t->rdonly ? MDB_RDONLY : 0, &t->txn);
+	if (rc != MDB_SUCCESS) {
+		err = store_mdb_err(NULL, rc, "begin");
+		free(t);
+		goto out;
+	}
+	*out = t;
+out:
+	return err;
+}
+
+int store_commit(struct store_txn *t)
+{
+	int rc, err;
+
+	if (!t)
+		return ERR_INVAL;
+	err = t->err;
+	if (err != ERR_OK) {
+		/* lmdb would refuse it anyway (MDB_BAD_TXN); the first error is
+		 * the one the caller can act on. */
+		mdb_txn_abort(t->txn);
+		goto out;
+	}
+	rc = mdb_txn_commit(t->txn);
+	err = store_mdb_err(t, rc, "commit");
+	/* Anything but a full map or disk means the env may be poisoned
+	 * (MDB_PANIC after a failed meta write): restart, don't retry. */
+	if (err != ERR_OK && err != ERR_FULL)
+		err = ERR_STORE;
+out:
+	free(t);
+	return err;
+}
+
+void store_abort(struct store_txn *t)
+{
+	if (!t)
+		return;
+	mdb_txn_abort(t->txn);
+	free(t);
+}
+
+int store_size(struct store *s, uint64_t *used_bytes, uint64_t *map_bytes)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+	int rc;
+
+	rc = mdb_env_info(s->env, &info);
+	if (rc == MDB_SUCCESS)
+		rc = mdb_env_stat(s->env, &st);
+	if (rc != MDB_SUCCESS)
+		return store_mdb_err(NULL, rc, "size");
+	*used_bytes = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+	*map_bytes = info.me_mapsize;
+	return ERR_OK;
+}
+
+const char *store_lmdb_version(void)
+{
+	return mdb_version(NULL, NULL, NULL);
+}

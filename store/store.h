@@ -1,0 +1,49 @@
+/*
+ * store.h - the LMDB environment that holds everything outpostd must not lose.
+ *
+ * One struct store per process owns one LMDB env in one directory, opened
+ * with LMDB's default durability (no NOSYNC, NOMETASYNC or WRITEMAP): when
+ * store_commit() returns ERR_OK the transaction is on disk, and only then may
+ * an MQTT event be acknowledged. A flock'd lock file in the directory keeps a
+ * second daemon off the same store (LMDB itself would let two writers in).
+ *
+ * A struct store_txn is a read or write transaction. Only one write txn runs
+ * at a time; read txns may run alongside it in the same thread (the env is
+ * opened MDB_NOTLS). Pointers that store_* functions return into the map stay
+ * valid until the txn that produced them ends, like lmdb's MDB_val.
+ *
+ * Once any write operation fails, the txn is poisoned: later operations fail
+ * with the same code and store_commit() aborts and returns it. ERR_FULL (map
+ * or disk full) is the backpressure signal: abort, stop acknowledging MQTT.
+ */
+#ifndef STORE_STORE_H
+#define STORE_STORE_H
+
+#include <stdint.h>
+
+struct store;
+struct store_txn;
+
+enum { STORE_RDONLY = 1 };
+
+/* Opens or creates the store in `dir` (created 0700) with a map of at most
+ * max_size_mb MiB. ERR_EXISTS if another process (or another store_open in
+ * this one) holds the store; ERR_INVAL, ERR_IO, ERR_PERM, ERR_NOMEM,
+ * ERR_STORE. Clears reader slots left by dead processes. */
+int store_open(const char *dir, unsigned max_size_mb, struct store **out);
+void store_close(struct store *s); /* accepts NULL; no txn may be open */
+
+/* A write txn unless flags has STORE_RDONLY. */
+int store_begin(struct store *s, unsigned flags, struct store_txn **out);
+/* Frees t either way. ERR_OK (durable); ERR_FULL for a full map or disk;
+ * ERR_STORE for anything else (EIO, MDB_PANIC: restart the daemon); or the
+ * error that poisoned the txn earlier. A read txn just ends. */
+int store_commit(struct store_txn *t);
+void store_abort(struct store_txn *t); /* accepts NULL */
+
+/* used_bytes is the high-water mark of the data file (pages ever used, free
+ * pages inside it included); map_bytes is the size limit. */
+int store_size(struct store *s, uint64_t *used_bytes, uint64_t *map_bytes);
+const char *store_lmdb_version(void); /* mdb_version() text */
+
+#endif

@@ -1,0 +1,60 @@
+/*
+ * store_impl.h - internals shared by the files of store/ (and white-box
+ * tests). Nothing outside store/ includes this: the rest of the daemon sees
+ * only the opaque structs of store.h.
+ */
+#ifndef STORE_STORE_IMPL_H
+#define STORE_STORE_IMPL_H
+
+#include <lmdb.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hal/log.h"
+#include "store/store.h"
+
+/* The named DBs, all opened once in store_open() so that a txn never has to
+ * open one (mdb_dbi_open inside a txn that later aborts loses the handle). */
+enum store_db {
+	STORE_DB_MSG,   /* seq (8B BE) -> encoded record */
+	STORE_DB_DUE,   /* due_ms (8B BE) ++ seq (8B BE) -> empty */
+	STORE_DB_STATE, /* state (1B) ++ seq (8B BE) -> empty */
+	STORE_DB_DEDUP, /* event id -> seq (8B BE) */
+	STORE_DB_META,  /* "schema", "seq/last", "count/<state>" -> BE integers */
+	STORE_DB__COUNT
+};
+
+struct store {
+	MDB_env *env;
+	MDB_dbi dbi[STORE_DB__COUNT];
+	int lock_fd;
+	/* Records are encoded here before mdb_put: the caller's strings may
+	 * point into the very pages the put rewrites. Grows to the largest
+	 * record written, bounded by STORE_REC_MAX. */
+	unsigned char *scratch;
+	size_t scratch_cap;
+	struct hal_ratelimit full_rl;
+};
+
+struct store_txn {
+	struct store *s;
+	MDB_txn *txn;
+	int err; /* first error of a write op: the txn can only be aborted */
+	bool rdonly;
+};
+
+/* Translates an lmdb return code to ERR_*, logging mdb_strerror() once
+ * (MDB_NOTFOUND is not logged: it is an answer, not a failure). A failure
+ * in a write txn poisons it (see store.h). */
+int store_mdb_err(struct store_txn *t, int rc, const char *what);
+
+/* ERR_OK if t can take a write op: ERR_INVAL for a read txn, the
+ * poisoning error for a failed one. */
+int store_txn_writable(struct store_txn *t);
+
+/* Big-endian helpers: the on-disk format is the same on armhf, arm64, x86. */
+void store_be64_put(unsigned char *p, uint64_t v);
+uint64_t store_be64_get(const unsigned char *p);
+
+#endif

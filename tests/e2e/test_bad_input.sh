@@ -1,0 +1,66 @@
+#!/bin/bash
+# Bad input mixed with good: outpostd stays up, each bad event is recorded as
+# rejected with its reason (visible in outpostctl outbox), every good one is
+# delivered.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/outpost.sh"
+e2e_setup bad_input
+start_broker
+start_sim
+write_config '.templates.promo = {"twilio_content_sid": "HX0000000000000000000000000000b001", "variables": 1, "status": "pending"}' \
+	'.routes += [{"name": "promo", "topic": "site/+/promo/#", "template": "promo", "to": "{phone}", "vars": {"1": "{id}"}}]'
+start_outpostd
+
+big=$(head -c 70000 /dev/zero | tr '\0' 'x')
+publish -n 100 --kind mixed --id-prefix good-a
+mpub site/1/payments/card '{"id": "bad-json", "customer": {'
+mpub site/1/payments/card '{"customer": {"name": "Ana", "phone": "+491701234567"}, "amount": "1.00", "currency": "EUR"}'
+mpub site/1/payments/card '{"id": "bad-phone", "customer": {"name": "Ana", "phone": "+12"}, "amount": "1.00", "currency": "EUR"}'
+mpub site/1/payments/card '{"id": "bad-letters", "customer": {"name": "Ana", "phone": "call me"}, "amount": "1.00", "currency": "EUR"}'
+mpub site/1/payments/card '{"id": "bad-newline", "customer": {"name": "Ana\nBob", "phone": "+491701234567"}, "amount": "1.00", "currency": "EUR"}'
+mpub site/1/payments/card '{"id": "bad-missing", "customer": {"phone": "+491701234567"}, "amount": "1.00", "currency": "EUR"}'
+mpub site/1/payments/card '{"id": "bad-spaces", "customer": {"name": "Ana      Bob", "phone": "+491701234567"}, "amount": "1.00", "currency": "EUR"}'
+mpub site/1/payments/card "{\"id\": \"bad-big\", \"pad\": \"$big\"}"
+mpub site/1/promo/x '{"id": "bad-template", "phone": "+491701234567"}'
+mpub site/1/payments/card '[1, 2, 3]'
+head -c 300 /dev/urandom >"$E2E_DIR/garbage.bin"
+mosquitto_pub -h 127.0.0.1 -p "$BROKER_PORT" -q 1 -t site/1/alerts/door -f "$E2E_DIR/garbage.bin" ||
+	fail "publishing garbage failed"
+publish -n 100 --kind mixed --id-prefix good-b
+
+wait_sent 200 60 || fail "only $(outbox_count sent) of 200 good events sent"
+check_unique_refs 200
+kill -0 "$OUTPOSTD_PID" || fail "outpostd died"
+
+rejected=$(ctl outbox --state rejected --limit 100)
+expect() { # expect EVENT_ID_OR_EMPTY REGEX
+	jq -e --arg id "$1" --arg re "$2" \
+		'[.messages[] | select(.event_id == $id and (.error.text | test($re)))] | length == 1' \
+		<<<"$rejected" >/dev/null || fail "no rejection of '$1' matching /$2/: $(jq -c '[.messages[] | {event_id, t: .error.text}]' <<<"$rejected")"
+}
+expect "" "malformed JSON"
+expect "" "event id field 'id' is missing"
+expect bad-phone "recipient.*too short"
+expect bad-letters "recipient.*not a phone number"
+expect bad-newline "newline"
+expect bad-missing "missing field 'customer.name'"
+expect bad-spaces "consecutive spaces"
+expect "" "over the 65536-byte limit"
+expect bad-template "not approved"
+expect "" "not an object"
+n=$(jq '.messages | length' <<<"$rejected")
+[ "$n" -eq 11 ] || fail "$n rejected records, expected 11"
+[ "$(outbox_count rejected)" -eq 11 ] || fail "status counts $(outbox_count rejected) rejected"
+
+# The same in the human view a technician reads.
+"$BUILD/outpostctl" -s "$OUTPOST_SOCK" outbox --state rejected --limit 20 >"$E2E_DIR/ctl.txt" ||
+	fail "outpostctl outbox failed"
+grep -q "not approved" "$E2E_DIR/ctl.txt" || fail "outpostctl outbox does not show the reasons"
+
+# A redelivered or repeated event id is suppressed, not sent twice.
+mpub site/1/payments/card '{"id": "good-a-1", "customer": {"name": "Ana", "phone": "+491701234567"}, "amount": "9.99", "currency": "EUR"}'
+wait_for '[ "$(outbox_count suppressed)" -ge 1 ]' 10 || fail "repeated event id not suppressed"
+sleep 0.5
+[ "$(sim_count)" -eq 200 ] || fail "the repeated event was sent again"
+stop_outpostd || fail "outpostd exited non-zero"
+pass "11 bad events rejected with reasons, 200 good delivered, repeat suppressed"
