@@ -107,6 +107,7 @@ $(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(FW_A) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LIBS)
 
+.SECONDARY:
 .PHONY: all setup unit e2e check demo bench clean help san-check valgrind-check
 setup: $(SETUP)
 

@@ -146,9 +146,20 @@ static cJSON *cmd_status(struct fw *fw)
 	return r;
 }
 
+/* A page stops short of the frame limit; next_before continues it. */
+#define PAGE_BYTES (NET_CTL_MAX_FRAME * 3 / 4)
+
+struct page {
+	cJSON *arr;
+	size_t bytes;
+	unsigned n;
+	uint64_t last_seq;
+};
+
 static int list_one(const struct store_msg *m, void *arg)
 {
-	cJSON *a = arg, *o = cJSON_CreateObject(), *e;
+	struct page *p = arg;
+	cJSON *a = p->arr, *o = cJSON_CreateObject(), *e;
 	char masked[CFG_PHONE_MAX];
 
 	cJSON_AddNumberToObject(o, "seq", (double)m->seq);
@@ -171,7 +182,12 @@ static int list_one(const struct store_msg *m, void *arg)
 	cJSON_AddStringToObject(e, "text", m->err_text);
 	cJSON_AddStringToObject(o, "provider_id", m->provider_id);
 	cJSON_AddItemToArray(a, o);
-	return 0;
+	/* JSON escaping can at most sextuple a byte (\u00XX); 400 covers keys. */
+	p->bytes += 400 + 6 * (strlen(m->event_id) + strlen(m->topic) + strlen(m->err_text) +
+			       strlen(m->route) + strlen(m->template_name) + strlen(m->provider_id));
+	p->n++;
+	p->last_seq = m->seq;
+	return p->bytes > PAGE_BYTES;
 }
 
 static cJSON *cmd_outbox(struct fw *fw, const cJSON *req, char *err, size_t errlen)
@@ -183,7 +199,8 @@ static cJSON *cmd_outbox(struct fw *fw, const cJSON *req, char *err, size_t errl
 	unsigned limit = 20;
 	uint64_t before = 0;
 	struct store_txn *t;
-	cJSON *r, *msgs, *last;
+	struct page page = {0};
+	cJSON *r;
 
 	if (cJSON_IsString(st) && !(state = store_state_parse(st->valuestring))) {
 		snprintf(err, errlen, "unknown state '%.40s'", st->valuestring);
@@ -200,13 +217,12 @@ static cJSON *cmd_outbox(struct fw *fw, const cJSON *req, char *err, size_t errl
 	r = cJSON_CreateObject();
 	cJSON_AddBoolToObject(r, "ok", true);
 	add_counts(cJSON_AddObjectToObject(r, "counts"), t);
-	msgs = cJSON_AddArrayToObject(r, "messages");
-	store_outbox_list(t, state, before, limit, list_one, msgs);
+	page.arr = cJSON_AddArrayToObject(r, "messages");
+	store_outbox_list(t, state, before, limit, list_one, &page);
 	store_abort(t);
-	last = cJSON_GetArrayItem(msgs, cJSON_GetArraySize(msgs) - 1);
+	/* A full page may have more behind it; a short one is the end. */
 	cJSON_AddNumberToObject(r, "next_before",
-				cJSON_GetArraySize(msgs) == (int)limit && last ?
-				cJSON_GetObjectItem(last, "seq")->valuedouble : 0);
+				page.n == limit || page.bytes > PAGE_BYTES ? (double)page.last_seq : 0);
 	return r;
 }
 

@@ -7,7 +7,7 @@
 #   scripts/setup.sh system-curl  also Debian's libcurl (for make CURL=system)
 set -eu
 
-PKGS="build-essential pkg-config ca-certificates openssl jq
+PKGS="build-essential pkg-config ca-certificates openssl jq curl iproute2
 libmosquitto-dev liblmdb-dev lmdb-utils libmbedtls-dev libcjson-dev libcmocka-dev
 libmicrohttpd-dev mosquitto mosquitto-clients valgrind dpkg-dev"
 SYSCURL_PKGS="libcurl4-openssl-dev"

@@ -23,22 +23,26 @@ mpub site/1/payments/card '{"id": "bad-spaces", "customer": {"name": "Ana      B
 mpub site/1/payments/card "{\"id\": \"bad-big\", \"pad\": \"$big\"}"
 mpub site/1/promo/x '{"id": "bad-template", "phone": "+491701234567"}'
 mpub site/1/payments/card '[1, 2, 3]'
+# Fan-out: one alert to a list of two recipients, one of them invalid.
+mpub site/1/alerts/door '{"id": "fan-1", "panel": "Gate", "zone": "1", "level": "alarm", "notify": ["+14155550177", "12"]}'
 head -c 300 /dev/urandom >"$E2E_DIR/garbage.bin"
 mosquitto_pub -h 127.0.0.1 -p "$BROKER_PORT" -q 1 -t site/1/alerts/door -f "$E2E_DIR/garbage.bin" ||
 	fail "publishing garbage failed"
 publish -n 100 --kind mixed --id-prefix good-b
 
-wait_sent 200 60 || fail "only $(outbox_count sent) of 200 good events sent"
-check_unique_refs 200
+wait_sent 201 60 || fail "only $(outbox_count sent) of 201 good messages sent"
+check_unique_refs 201
+jq -s -e 'any(.[]; .vars["4"] == "fan-1" and .to == "whatsapp:+14155550177")' "$SIM_RECORD" >/dev/null ||
+	fail "the valid recipient of the fan-out alert got nothing"
 kill -0 "$OUTPOSTD_PID" || fail "outpostd died"
 
 rejected=$(ctl outbox --state rejected --limit 100)
-expect() { # expect EVENT_ID_OR_EMPTY REGEX
-	jq -e --arg id "$1" --arg re "$2" \
-		'[.messages[] | select(.event_id == $id and (.error.text | test($re)))] | length == 1' \
+expect() { # expect EVENT_ID_OR_EMPTY REGEX [COUNT]
+	jq -e --arg id "$1" --arg re "$2" --argjson n "${3:-1}" \
+		'[.messages[] | select(.event_id == $id and (.error.text | test($re)))] | length == $n' \
 		<<<"$rejected" >/dev/null || fail "no rejection of '$1' matching /$2/: $(jq -c '[.messages[] | {event_id, t: .error.text}]' <<<"$rejected")"
 }
-expect "" "malformed JSON"
+expect "" "malformed JSON" 2 # the truncated object and the binary garbage
 expect "" "event id field 'id' is missing"
 expect bad-phone "recipient.*too short"
 expect bad-letters "recipient.*not a phone number"
@@ -48,9 +52,10 @@ expect bad-spaces "consecutive spaces"
 expect "" "over the 65536-byte limit"
 expect bad-template "not approved"
 expect "" "not an object"
+expect fan-1 "recipient \"12\""
 n=$(jq '.messages | length' <<<"$rejected")
-[ "$n" -eq 11 ] || fail "$n rejected records, expected 11"
-[ "$(outbox_count rejected)" -eq 11 ] || fail "status counts $(outbox_count rejected) rejected"
+[ "$n" -eq 12 ] || fail "$n rejected records, expected 12"
+[ "$(outbox_count rejected)" -eq 12 ] || fail "status counts $(outbox_count rejected) rejected"
 
 # The same in the human view a technician reads.
 "$BUILD/outpostctl" -s "$OUTPOST_SOCK" outbox --state rejected --limit 20 >"$E2E_DIR/ctl.txt" ||
@@ -61,6 +66,6 @@ grep -q "not approved" "$E2E_DIR/ctl.txt" || fail "outpostctl outbox does not sh
 mpub site/1/payments/card '{"id": "good-a-1", "customer": {"name": "Ana", "phone": "+491701234567"}, "amount": "9.99", "currency": "EUR"}'
 wait_for '[ "$(outbox_count suppressed)" -ge 1 ]' 10 || fail "repeated event id not suppressed"
 sleep 0.5
-[ "$(sim_count)" -eq 200 ] || fail "the repeated event was sent again"
+[ "$(sim_count)" -eq 201 ] || fail "the repeated event was sent again"
 stop_outpostd || fail "outpostd exited non-zero"
-pass "11 bad events rejected with reasons, 200 good delivered, repeat suppressed"
+pass "12 bad inputs rejected with reasons, 201 good messages delivered, repeat suppressed"

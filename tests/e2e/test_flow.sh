@@ -21,7 +21,7 @@ bad=$(jq -r --arg p "$T_PAY" --arg t "$T_TICKET" --arg a "$T_ALERT" '
 	  or (.content_sid == $p and (.vars | length) != 3)
 	  or (.content_sid == $t and (.vars | length) != 3)
 	  or (.content_sid == $a and (.vars | length) != 4)
-	  or ([$p, $t, $a] | index(.content_sid) | not))
+	  or (.content_sid as $c | [$p, $t, $a] | index($c) | not))
 	| .sid' "$SIM_RECORD" | wc -l)
 [ "$bad" -eq 0 ] || fail "$bad requests at the sim are malformed"
 for kind in "$T_PAY" "$T_TICKET" "$T_ALERT"; do
@@ -29,8 +29,8 @@ for kind in "$T_PAY" "$T_TICKET" "$T_ALERT"; do
 	[ "$n" -ge 300 ] || fail "only $n requests for template $kind (expected a third of 1000)"
 done
 # A payment's amount variable is "<amount> <currency>" from the event.
-jq -e --arg p "$T_PAY" 'select(.content_sid == $p) | .vars["2"] | test("^[0-9]+\\.[0-9]{2} [A-Z]{3}$")' \
-	"$SIM_RECORD" >/dev/null || fail "payment amount variable not rendered as '<amount> <currency>'"
+jq -s -e --arg p "$T_PAY" 'map(select(.content_sid == $p)) | length > 0 and
+	all(.[]; .vars["2"] | test("^[0-9]+\\.[0-9]{2} [A-Z]{3}$"))' "$SIM_RECORD" >/dev/null || fail "payment amount variable not rendered as '<amount> <currency>'"
 [ "$(outbox_count rejected)" -eq 0 ] || fail "$(outbox_count rejected) events rejected"
 stop_outpostd || fail "outpostd exited non-zero on SIGTERM"
 pass "1000 events -> 1000 correct requests, none twice"

@@ -1,0 +1,501 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config.h"
+#include "config/render.h"
+#include "config/route.h"
+#include "config/schema.h"
+#include "hal/err.h"
+#include "hal/file.h"
+
+#define ACCOUNTS_MAX 64
+#define TEMPLATES_MAX CFG_TEMPLATES_MAX
+#define SUN_PATH_MAX 107 /* sockaddr_un.sun_path less the NUL */
+
+#define CFG_OFF(m) offsetof(struct cfg, m)
+#define ACC_OFF(m) offsetof(struct cfg_account, m)
+#define TPL_OFF(m) offsetof(struct cfg_template, m)
+
+/* ---- value rules used by the tables ---- */
+
+static bool all_of(const char *s, const char *set, size_t min, size_t max)
+{
+	size_t n = strspn(s, set);
+
+	return s[n] == '\0' && n >= min && n <= max;
+}
+
+static bool check_from(const char *s)
+{
+	if (strncmp(s, "whatsapp:+", 10) != 0 || s[10] < '1' || s[10] > '9')
+		return false;
+	return all_of(s + 10, "0123456789", 8, 15);
+}
+
+static bool check_content_sid(const char *s)
+{
+	return strncmp(s, "HX", 2) == 0 && all_of(s + 2, "0123456789abcdefABCDEF", 32, 32);
+}
+
+static bool check_https(const char *s)
+{
+	return strncmp(s, "https://", 8) == 0 && s[8] != '\0' && !strpbrk(s, " \t\r\n");
+}
+
+static bool check_socket_path(const char *s)
+{
+	return strlen(s) <= SUN_PATH_MAX;
+}
+
+static bool check_host(const char *s)
+{
+	return all_of(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]_", 1,
+		      253);
+}
+
+static bool check_printable(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s <= ' ' || *s == 0x7f)
+			return false;
+	return true;
+}
+
+static bool check_country(const char *s)
+{
+	return s[0] >= '1' && s[0] <= '9' && all_of(s, "0123456789", 1, 3);
+}
+
+static bool check_field_path(const char *s)
+{
+	char expr[CFG_PATH_MAX + 3], why[8];
+
+	snprintf(expr, sizeof(expr), "{%s}", s);
+	return strlen(s) < CFG_PATH_MAX && cfg_expr_lone_field(expr, why, sizeof(why)) &&
+	       cfg_expr_valid(expr, why, sizeof(why));
+}
+
+/* ---- tables ---- */
+
+static const struct cfg_field mqtt_fields[] = {
+	{ .key = "host", .type = CFG_F_STR, .off = CFG_OFF(mqtt.host), .def_str = "127.0.0.1",
+	  .check = check_host, .expect = "a host name or IP address" },
+	{ .key = "port", .type = CFG_F_INT, .off = CFG_OFF(mqtt.port), .min = 1, .max = 65535,
+	  .def_num = 1883 },
+	{ .key = "client_id", .type = CFG_F_STR, .off = CFG_OFF(mqtt.client_id), .max = 256,
+	  .check = check_printable, .expect = "printable text without spaces" },
+	{ .key = "username", .type = CFG_F_STR, .off = CFG_OFF(mqtt.username), .max = 256 },
+	{ .key = "credentials", .type = CFG_F_STR, .off = CFG_OFF(mqtt.credentials),
+	  .check = cfg_ident_valid, .expect = "a secrets entry name (" CFG_IDENT_EXPECT ")" },
+	{ .key = "keepalive_s", .type = CFG_F_UINT, .off = CFG_OFF(mqtt.keepalive_s), .min = 5,
+	  .max = 65535, .def_num = 30 },
+	{ 0 }
+};
+
+static const struct cfg_field store_fields[] = {
+	{ .key = "path", .type = CFG_F_STR, .off = CFG_OFF(store.path),
+	  .def_str = "/var/lib/outpost" },
+	{ .key = "max_size_mb", .type = CFG_F_UINT, .off = CFG_OFF(store.max_size_mb), .min = 1,
+	  .max = 65536, .def_num = 256 },
+	{ 0 }
+};
+
+static const struct cfg_field control_fields[] = {
+	{ .key = "socket", .type = CFG_F_STR, .off = CFG_OFF(control.socket),
+	  .def_str = "/run/outpost/outpostd.sock", .check = check_socket_path,
+	  .expect = "a path of at most 107 bytes" },
+	{ 0 }
+};
+
+#define SENDER_UINT(k, lo, hi, def)                                                       \
+	{ .key = #k, .type = CFG_F_UINT, .off = CFG_OFF(sender.k), .min = lo, .max = hi, \
+	  .def_num = def }
+
+static const struct cfg_field sender_fields[] = {
+	SENDER_UINT(concurrency, 1, 256, 8),
+	SENDER_UINT(connect_timeout_ms, 100, 300000, 10000),
+	SENDER_UINT(request_timeout_ms, 1000, 600000, 30000),
+	SENDER_UINT(low_speed_time_s, 1, 600, 20),
+	SENDER_UINT(max_attempts, 1, 1000, 10),
+	SENDER_UINT(backoff_base_ms, 1, 3600000, 2000),
+	SENDER_UINT(backoff_cap_ms, 1, 86400000, 900000),
+	SENDER_UINT(retry_after_max_s, 0, 86400, 3600),
+	SENDER_UINT(batch, 1, 1024, 64),
+	{ 0 }
+};
+
+static const struct cfg_field events_fields[] = {
+	{ .key = "id_field", .type = CFG_F_STR, .off = CFG_OFF(events.id_field), .def_str = "id",
+	  .check = check_field_path, .expect = "a field path like \"id\" or \"meta.id\"" },
+	{ .key = "default_country", .type = CFG_F_STR, .off = CFG_OFF(events.default_country),
+	  .check = check_country, .expect = "a country calling code of 1..3 digits like \"49\"" },
+	{ .key = "max_payload", .type = CFG_F_UINT, .off = CFG_OFF(events.max_payload),
+	  .min = 1024, .max = 1048576, .def_num = 65536 },
+	{ 0 }
+};
+
+static const struct cfg_enum provider_names[] = { { "twilio", CFG_PROVIDER_TWILIO }, { 0 } };
+
+static const struct cfg_field account_fields[] = {
+	{ .key = "provider", .type = CFG_F_ENUM, .off = ACC_OFF(provider), .enums = provider_names,
+	  .def_num = CFG_PROVIDER_TWILIO },
+	{ .key = "from", .type = CFG_F_STR, .off = ACC_OFF(from), .required = true,
+	  .check = check_from, .expect = "\"whatsapp:+<E.164>\"" },
+	{ .key = "credentials", .type = CFG_F_STR, .off = ACC_OFF(credentials), .required = true,
+	  .check = cfg_ident_valid, .expect = "a secrets entry name (" CFG_IDENT_EXPECT ")" },
+	{ .key = "api_base", .type = CFG_F_STR, .off = ACC_OFF(api_base),
+	  .def_str = "https://api.twilio.com", .check = check_https,
+	  .expect = "a URL starting with \"https://\"" },
+	{ .key = "ca_file", .type = CFG_F_STR, .off = ACC_OFF(ca_file),
+	  .def_str = "/etc/ssl/certs/ca-certificates.crt" },
+	{ .key = "rate_per_s", .type = CFG_F_DOUBLE, .off = ACC_OFF(rate_per_s), .min = 0,
+	  .min_excl = true, .max = 10000, .def_num = 80 },
+	/* 0 means "not given": burst then follows rate_per_s (see finish()) */
+	{ .key = "burst", .type = CFG_F_UINT, .off = ACC_OFF(burst), .min = 1, .max = 100000 },
+	{ 0 }
+};
+
+static const struct cfg_enum status_names[] = { { "approved", CFG_TPL_APPROVED },
+						{ "pending", CFG_TPL_PENDING },
+						{ "rejected", CFG_TPL_REJECTED },
+						{ 0 } };
+
+static const struct cfg_field template_fields[] = {
+	{ .key = "twilio_content_sid", .type = CFG_F_STR, .off = TPL_OFF(content_sid),
+	  .required = true, .check = check_content_sid,
+	  .expect = "\"HX\" followed by 32 hex digits" },
+	{ .key = "variables", .type = CFG_F_UINT, .off = TPL_OFF(variables), .required = true,
+	  .min = 0, .max = CFG_TEMPLATE_VARS_MAX },
+	{ .key = "status", .type = CFG_F_ENUM, .off = TPL_OFF(status), .required = true,
+	  .enums = status_names },
+	{ .key = "preview", .type = CFG_F_STR, .off = TPL_OFF(preview), .max = 1024 },
+	{ 0 }
+};
+
+static void parse_accounts(struct cfg_pctx *px, const cJSON *v, void *base, const char *path);
+static void parse_templates(struct cfg_pctx *px, const cJSON *v, void *base, const char *path);
+
+/* Order matters: routes refer to the accounts and templates parsed before. */
+static const struct cfg_field top_fields[] = {
+	{ .key = "gateway_id", .type = CFG_F_STR, .off = CFG_OFF(gateway_id), .required = true,
+	  .check = cfg_ident_valid, .expect = CFG_IDENT_EXPECT },
+	{ .key = "mqtt", .type = CFG_F_OBJ, .sub = mqtt_fields },
+	{ .key = "store", .type = CFG_F_OBJ, .sub = store_fields },
+	{ .key = "control", .type = CFG_F_OBJ, .sub = control_fields },
+	{ .key = "sender", .type = CFG_F_OBJ, .sub = sender_fields },
+	{ .key = "events", .type = CFG_F_OBJ, .sub = events_fields },
+	{ .key = "secrets_file", .type = CFG_F_STR, .off = CFG_OFF(secrets_file),
+	  .required = true },
+	{ .key = "accounts", .type = CFG_F_CUSTOM, .required = true, .custom = parse_accounts },
+	{ .key = "templates", .type = CFG_F_CUSTOM, .required = true, .custom = parse_templates },
+	{ .key = "routes", .type = CFG_F_CUSTOM, .required = true, .custom = cfg_routes_parse },
+	{ 0 }
+};
+
+/* ---- accounts and templates: JSON objects of name -> object ---- */
+
+_Static_assert(offsetof(struct cfg_account, name) == 0, "parse_map stores names at offset 0");
+_Static_assert(offsetof(struct cfg_template, name) == 0, "parse_map stores names at offset 0");
+
+struct map_spec {
+	const char *what; /* "account" */
+	unsigned max;
+	size_t elem;
+	const struct cfg_field *fields;
+};
+
+/* bad (optional, ms->max entries) flags the entries that had errors. */
+static void *parse_map(struct cfg_pctx *px, const cJSON *v, const char *path,
+		       const struct map_spec *ms, unsigned *n_out, bool *bad)
+{
+	char sub[CFG_PATH_LEN];
+	const cJSON *c;
+	unsigned n, i = 0;
+	char *arr;
+
+	if (!cJSON_IsObject(v)) {
+		cfg_err_add(px->errs, path, "expected an object of %ss by name, got %s", ms->what,
+			    cfg_json_type(v));
+		return NULL;
+	}
+	n = (unsigned)cJSON_GetArraySize(v);
+	if (n == 0 || n > ms->max) {
+		cfg_err_add(px->errs, path, "expected 1..%u %ss, got %u", ms->max, ms->what, n);
+		return NULL;
+	}
+	arr = calloc(n, ms->elem);
+	if (!arr) {
+		px->nomem = true;
+		return NULL;
+	}
+	cfg_schema_check_keys(px, v, NULL, path); /* duplicate names */
+	for (c = v->child; c; c = c->next, i++) {
+		char *item = arr + i * ms->elem;
+
+		cfg_path_key(sub, path, c->string);
+		if (!cfg_ident_valid(c->string))
+			cfg_err_add(px->errs, sub, "%s name: expected %s", ms->what, CFG_IDENT_EXPECT);
+		else
+			*(char **)item = cfg_schema_strdup(px, c->string);
+		unsigned before = px->errs->n + px->errs->dropped;
+
+		if (!cJSON_IsObject(c))
+			cfg_err_add(px->errs, sub, "expected an object, got %s", cfg_json_type(c));
+		else
+			cfg_schema_parse(px, c, ms->fields, item, sub);
+		if (bad)
+			bad[i] = px->errs->n + px->errs->dropped != before;
+	}
+	*n_out = n;
+	return arr;
+}
+
+static void parse_accounts(struct cfg_pctx *px, const cJSON *v, void *base, const char *path)
+{
+	static const struct map_spec ms = { .what = "account", .max = ACCOUNTS_MAX,
+					    .elem = sizeof(struct cfg_account),
+					    .fields = account_fields };
+	struct cfg *cfg = base;
+
+	cfg->accounts = parse_map(px, v, path, &ms, &cfg->n_accounts, NULL);
+}
+
+static void parse_templates(struct cfg_pctx *px, const cJSON *v, void *base, const char *path)
+{
+	static const struct map_spec ms = { .what = "template", .max = TEMPLATES_MAX,
+					    .elem = sizeof(struct cfg_template),
+					    .fields = template_fields };
+	struct cfg *cfg = base;
+
+	cfg->templates = parse_map(px, v, path, &ms, &cfg->n_templates, px->tpl_bad);
+}
+
+/* ---- rules across fields ---- */
+
+/* Highest {{n}} in a preview, so a preview that disagrees with "variables"
+ * is noticed when the config is written, not when a message reads oddly. */
+static unsigned preview_max_var(const char *p)
+{
+	unsigned max = 0, k;
+
+	while (p && (p = strstr(p, "{{")) != NULL) {
+		p += 2;
+		for (k = 0; *p >= '0' && *p <= '9' && k < 1000; p++)
+			k = k * 10 + (unsigned)(*p - '0');
+		if (p[0] == '}' && p[1] == '}' && k > max)
+			max = k;
+	}
+	return max;
+}
+
+static void finish_templates(struct cfg_pctx *px)
+{
+	const struct cfg *cfg = px->cfg;
+	char path[CFG_PATH_LEN];
+	unsigned i, m;
+
+	for (i = 0; i < cfg->n_templates; i++) {
+		const struct cfg_template *t = &cfg->templates[i];
+
+		if (!t->name || !t->preview)
+			continue;
+		m = preview_max_var(t->preview);
+		cfg_path_key(path, "$.templates", t->name);
+		if (m != t->variables)
+			cfg_err_add(px->warns, path, "preview uses {{%u}} at most but \"variables\" "
+				    "is %u", m, t->variables);
+	}
+}
+
+static void finish(struct cfg_pctx *px)
+{
+	struct cfg *cfg = px->cfg;
+	size_t n;
+	unsigned i;
+
+	if (!cfg->mqtt.client_id && cfg->gateway_id) {
+		n = strlen("outpostd-") + strlen(cfg->gateway_id) + 1;
+		cfg->mqtt.client_id = malloc(n);
+		if (!cfg->mqtt.client_id) {
+			px->nomem = true;
+			return;
+		}
+		snprintf(cfg->mqtt.client_id, n, "outpostd-%s", cfg->gateway_id);
+	}
+	/* A bucket of one second's worth lets a burst of events go out at
+	 * once without exceeding the provider's per-second rate. */
+	for (i = 0; i < cfg->n_accounts; i++)
+		if (cfg->accounts[i].burst == 0)
+			cfg->accounts[i].burst = cfg->accounts[i].rate_per_s >= 1 ?
+						 (unsigned)cfg->accounts[i].rate_per_s : 1;
+	if (cfg->sender.backoff_base_ms > cfg->sender.backoff_cap_ms)
+		cfg_err_add(px->errs, "$.sender.backoff_base_ms",
+			    "expected at most backoff_cap_ms (%u), got %u", cfg->sender.backoff_cap_ms,
+			    cfg->sender.backoff_base_ms);
+	finish_templates(px);
+	cfg_routes_check(px);
+}
+
+/* ---- public API ---- */
+
+static void json_position(const char *json, size_t len, const char *at, unsigned *line,
+			  unsigned *col)
+{
+	size_t i, off = at && at >= json && at <= json + len ? (size_t)(at - json) : 0;
+
+	*line = 1;
+	*col = 1;
+	for (i = 0; i < off; i++) {
+		if (json[i] == '\n') {
+			(*line)++;
+			*col = 1;
+		} else {
+			(*col)++;
+		}
+	}
+}
+
+static cJSON *parse_json(const char *json, size_t len, struct cfg_errors *errs)
+{
+	const char *end = NULL;
+	unsigned line, col;
+	cJSON *root;
+
+	root = cJSON_ParseWithLengthOpts(json, len, &end, false);
+	if (root && end) {
+		while (end < json + len && strchr(" \t\r\n", *end) && *end)
+			end++;
+		if (end == json + len)
+			return root;
+		cJSON_Delete(root);
+		root = NULL;
+		json_position(json, len, end, &line, &col);
+		cfg_err_add(errs, "$", "invalid JSON: unexpected text after the value at line %u, "
+			    "column %u", line, col);
+		return NULL;
+	}
+	if (!root) {
+		json_position(json, len, end ? end : cJSON_GetErrorPtr(), &line, &col);
+		cfg_err_add(errs, "$", "invalid JSON at line %u, column %u", line, col);
+	}
+	return root;
+}
+
+int cfg_parse(const char *json, size_t len, struct cfg **out, struct cfg_errors *errs)
+{
+	struct cfg_errors local;
+	struct cfg_pctx px;
+	struct cfg *cfg;
+	cJSON *root = NULL;
+	int rc = ERR_CONFIG;
+
+	*out = NULL;
+	if (!errs)
+		errs = &local;
+	memset(errs, 0, sizeof(*errs));
+	cfg = calloc(1, sizeof(*cfg));
+	if (!cfg)
+		return ERR_NOMEM;
+	px = (struct cfg_pctx){ .cfg = cfg, .errs = errs, .warns = &cfg->warnings };
+	root = parse_json(json, len, errs);
+	if (!root)
+		goto out;
+	if (!cJSON_IsObject(root)) {
+		cfg_err_add(errs, "$", "expected an object, got %s", cfg_json_type(root));
+		goto out;
+	}
+	cfg_schema_parse(&px, root, top_fields, cfg, "$");
+	if (!px.nomem)
+		finish(&px);
+	rc = px.nomem ? ERR_NOMEM : errs->n || errs->dropped ? ERR_CONFIG : ERR_OK;
+	if (rc == ERR_OK) {
+		*out = cfg;
+		cfg = NULL;
+	}
+out:
+	cJSON_Delete(root);
+	cfg_free(cfg);
+	return rc;
+}
+
+int cfg_load(const char *path, struct cfg **out, struct cfg_errors *errs)
+{
+	struct cfg_errors local;
+	char *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	*out = NULL;
+	if (!errs)
+		errs = &local;
+	rc = hal_file_read(path, CFG_FILE_MAX, &buf, &len);
+	if (rc != ERR_OK) {
+		memset(errs, 0, sizeof(*errs));
+		cfg_err_add(errs, "$", "cannot read %s: %s", path,
+			    rc == ERR_TOOBIG ? "larger than 1 MiB" : hal_strerror(rc));
+		return rc;
+	}
+	rc = cfg_parse(buf, len, out, errs);
+	free(buf);
+	return rc;
+}
+
+void cfg_free(struct cfg *cfg)
+{
+	unsigned i;
+
+	if (!cfg)
+		return;
+	for (i = 0; i < cfg->n_routes; i++)
+		cfg_route_free(&cfg->routes[i], cfg->routes[i].template ?
+				 cfg->routes[i].template->variables : 0);
+	free(cfg->routes);
+	for (i = 0; i < cfg->n_templates; i++) {
+		free(cfg->templates[i].name);
+		free(cfg->templates[i].content_sid);
+		free(cfg->templates[i].preview);
+	}
+	free(cfg->templates);
+	for (i = 0; i < cfg->n_accounts; i++) {
+		struct cfg_account *a = &cfg->accounts[i];
+
+		free(a->name);
+		free(a->from);
+		free(a->credentials);
+		free(a->api_base);
+		free(a->ca_file);
+	}
+	free(cfg->accounts);
+	free(cfg->gateway_id);
+	free(cfg->mqtt.host);
+	free(cfg->mqtt.client_id);
+	free(cfg->mqtt.username);
+	free(cfg->mqtt.credentials);
+	free(cfg->store.path);
+	free(cfg->control.socket);
+	free(cfg->events.id_field);
+	free(cfg->events.default_country);
+	free(cfg->secrets_file);
+	free(cfg);
+}
+
+const struct cfg_account *cfg_account_find(const struct cfg *cfg, const char *name)
+{
+	unsigned i;
+
+	for (i = 0; cfg && name && i < cfg->n_accounts; i++)
+		if (cfg->accounts[i].name && strcmp(cfg->accounts[i].name, name) == 0)
+			return &cfg->accounts[i];
+	return NULL;
+}
+
+const struct cfg_template *cfg_template_find(const struct cfg *cfg, const char *name)
+{
+	unsigned i;
+
+	for (i = 0; cfg && name && i < cfg->n_templates; i++)
+		if (cfg->templates[i].name && strcmp(cfg->templates[i].name, name) == 0)
+			return &cfg->templates[i];
+	return NULL;
+}

@@ -1,0 +1,130 @@
+/*
+ * config.h - the configuration model and its parser/validator.
+ *
+ * One JSON file, validated as a whole before use: cfg_parse() collects every
+ * error (up to 32, counting the rest), each naming its JSON path and what was
+ * expected, e.g.
+ *   $.routes[2].template: unknown template "paymnt" (known: payment_received, ticket_ready)
+ * Unknown keys are errors too, so a typo never silently becomes a default.
+ * A null value counts as an absent key.
+ *
+ * A struct cfg owns every string and array reachable from it; the pointers
+ * between its parts (route -> template, route -> account) stay valid until
+ * cfg_free(). A cfg is immutable after parsing, so a reload builds a new one
+ * and frees the old one once nothing points into it. Secrets are never in
+ * the config: accounts name an entry of the secrets file (config/secrets.h).
+ * Relative paths (store, ca_file, secrets_file, socket) are relative to the
+ * daemon's working directory; they are kept as written.
+ */
+#ifndef CFG_CONFIG_H
+#define CFG_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CFG_VAR_MAX 1024  /* bytes per template variable value */
+#define CFG_PHONE_MAX 17  /* "+" + up to 15 digits + NUL */
+#define CFG_TO_MAX 16     /* recipient expressions per route */
+#define CFG_FILE_MAX (1024 * 1024)
+
+enum cfg_provider { CFG_PROVIDER_TWILIO = 1 };
+enum cfg_tpl_status { CFG_TPL_APPROVED = 1, CFG_TPL_PENDING, CFG_TPL_REJECTED };
+
+struct cfg_account {
+	char *name;
+	enum cfg_provider provider; /* "provider": "twilio" (the default, the only one for now) */
+	char *from;                 /* "whatsapp:+14155550100" */
+	char *credentials;          /* name of an entry in the secrets file */
+	char *api_base;             /* default "https://api.twilio.com"; https:// only */
+	char *ca_file;              /* default "/etc/ssl/certs/ca-certificates.crt" */
+	double rate_per_s;          /* default 80, (0, 10000] */
+	unsigned burst;             /* token bucket depth; default max(1, (unsigned)rate_per_s) */
+};
+
+struct cfg_template {
+	char *name;
+	char *content_sid;          /* JSON "twilio_content_sid": "HX" + 32 hex digits */
+	unsigned variables;         /* number of {{n}} placeholders, 0..100 */
+	enum cfg_tpl_status status; /* "approved" | "pending" | "rejected" */
+	char *preview;              /* optional, NULL if absent */
+};
+
+struct cfg_route {
+	char *name;  /* unique */
+	char *topic; /* MQTT topic filter */
+	const struct cfg_template *template;
+	char **to;   /* "to": a string or an array of 1..16 strings, each an expression */
+	unsigned n_to;
+	char **vars; /* vars[i] = expression for {{i+1}}; template->variables entries;
+			JSON "vars": {"1": "{customer.name}", "2": "{amount} {currency}"} */
+	const struct cfg_account *account; /* may be omitted when there is one account */
+	int64_t ttl_s; /* "72h" | "30m" | "45s" | "7d" | integer seconds; default 72h; 60 s .. 30 d */
+};
+
+struct cfg_errors {
+	unsigned n, dropped; /* dropped counts errors past the 32 kept */
+	struct {
+		char path[96];
+		char msg[192];
+	} e[32];
+};
+
+struct cfg {
+	char *gateway_id; /* [A-Za-z0-9_-]{1,64} */
+	struct {
+		char *host;        /* default 127.0.0.1 */
+		int port;          /* default 1883 */
+		char *client_id;   /* default "outpostd-<gateway_id>" */
+		char *username;    /* default NULL */
+		char *credentials; /* secrets entry whose password is the MQTT password; NULL */
+		unsigned keepalive_s; /* default 30, 5..65535 */
+	} mqtt;
+	struct {
+		char *path;           /* default "/var/lib/outpost" */
+		unsigned max_size_mb; /* default 256, 1..65536 */
+	} store;
+	struct {
+		char *socket; /* default "/run/outpost/outpostd.sock" */
+	} control;
+	struct {
+		unsigned concurrency;        /* default 8, 1..256 */
+		unsigned connect_timeout_ms; /* default 10000, 100..300000 */
+		unsigned request_timeout_ms; /* default 30000, 1000..600000 */
+		unsigned low_speed_time_s;   /* default 20, 1..600 */
+		unsigned max_attempts;       /* default 10, 1..1000 */
+		unsigned backoff_base_ms;    /* default 2000, 1..3600000, <= backoff_cap_ms */
+		unsigned backoff_cap_ms;     /* default 900000 (15 min), 1..86400000 */
+		unsigned retry_after_max_s;  /* default 3600, 0..86400 */
+		unsigned batch;              /* records per sender turn, default 64, 1..1024 */
+	} sender;
+	struct {
+		char *id_field;        /* default "id" (a field path) */
+		char *default_country; /* default NULL; e.g. "49": 1..3 digits */
+		unsigned max_payload;  /* default 65536, 1024..1048576 */
+	} events;
+	char *secrets_file;
+	struct cfg_account *accounts; /* JSON object name -> account, >= 1 */
+	unsigned n_accounts;
+	struct cfg_template *templates; /* JSON object name -> template, >= 1 */
+	unsigned n_templates;
+	struct cfg_route *routes; /* JSON array, >= 1 */
+	unsigned n_routes;
+	/* Things that are allowed but probably not meant, e.g. a route to a
+	 * template that is not approved (the router rejects its events). */
+	struct cfg_errors warnings;
+};
+
+/* ERR_OK, ERR_CONFIG (errs filled, *out NULL) or ERR_NOMEM. errs may be NULL. */
+int cfg_parse(const char *json, size_t len, struct cfg **out, struct cfg_errors *errs);
+
+/* Reads at most CFG_FILE_MAX bytes; a read failure is one error with path "$"
+ * naming the file and the reason (ERR_CONFIG). */
+int cfg_load(const char *path, struct cfg **out, struct cfg_errors *errs);
+
+void cfg_free(struct cfg *cfg); /* accepts NULL */
+
+/* NULL if there is no such name; the result lives as long as cfg. */
+const struct cfg_account *cfg_account_find(const struct cfg *cfg, const char *name);
+const struct cfg_template *cfg_template_find(const struct cfg *cfg, const char *name);
+
+#endif

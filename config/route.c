@@ -1,0 +1,291 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/render.h"
+#include "config/route.h"
+#include "config/topic.h"
+
+#define ROUTES_MAX 256
+#define EXPR_MAX 1024
+#define RT_OFF(m) offsetof(struct cfg_route, m)
+
+static void route_template(struct cfg_pctx *px, const cJSON *v, void *base, const char *path);
+static void route_to(struct cfg_pctx *px, const cJSON *v, void *base, const char *path);
+static void route_vars(struct cfg_pctx *px, const cJSON *v, void *base, const char *path);
+static void route_account(struct cfg_pctx *px, const cJSON *v, void *base, const char *path);
+
+/* Order matters: "vars" is checked against the template found before it. */
+static const struct cfg_field route_fields[] = {
+	{ .key = "name", .type = CFG_F_STR, .off = RT_OFF(name), .required = true,
+	  .check = cfg_ident_valid, .expect = CFG_IDENT_EXPECT },
+	{ .key = "topic", .type = CFG_F_STR, .off = RT_OFF(topic), .required = true,
+	  .max = CFG_TOPIC_MAX, .check = cfg_topic_filter_valid,
+	  .expect = "an MQTT topic filter ('+' and '#' alone in their level, '#' last)" },
+	{ .key = "template", .type = CFG_F_CUSTOM, .required = true, .custom = route_template },
+	{ .key = "to", .type = CFG_F_CUSTOM, .required = true, .custom = route_to },
+	{ .key = "vars", .type = CFG_F_CUSTOM, .custom = route_vars },
+	{ .key = "account", .type = CFG_F_CUSTOM, .custom = route_account },
+	{ .key = "ttl", .type = CFG_F_DURATION, .off = RT_OFF(ttl_s), .min = 60, .max = 30 * 86400,
+	  .def_num = 72 * 3600 },
+	{ 0 }
+};
+
+void cfg_routes_parse(struct cfg_pctx *px, const cJSON *v, void *base, const char *path)
+{
+	struct cfg *cfg = base;
+	char sub[CFG_PATH_LEN];
+	const cJSON *c;
+	unsigned n, i = 0;
+
+	if (!cJSON_IsArray(v)) {
+		cfg_err_add(px->errs, path, "expected an array of routes, got %s", cfg_json_type(v));
+		return;
+	}
+	n = (unsigned)cJSON_GetArraySize(v);
+	if (n == 0 || n > ROUTES_MAX) {
+		cfg_err_add(px->errs, path, "expected 1..%u routes, got %u", ROUTES_MAX, n);
+		return;
+	}
+	cfg->routes = calloc(n, sizeof(*cfg->routes));
+	if (!cfg->routes) {
+		px->nomem = true;
+		return;
+	}
+	cfg->n_routes = n;
+	for (c = v->child; c; c = c->next, i++) {
+		cfg_path_index(sub, path, i);
+		if (!cJSON_IsObject(c))
+			cfg_err_add(px->errs, sub, "expected an object, got %s", cfg_json_type(c));
+		else
+			cfg_schema_parse(px, c, route_fields, &cfg->routes[i], sub);
+	}
+}
+
+/* ---- route fields that refer to other parts or hold expressions ---- */
+
+static void route_template(struct cfg_pctx *px, const cJSON *v, void *base, const char *path)
+{
+	struct cfg_route *r = base;
+	const struct cfg *cfg = px->cfg;
+	char known[160], q[64];
+
+	if (!cJSON_IsString(v)) {
+		cfg_err_add(px->errs, path, "expected a template name, got %s", cfg_json_type(v));
+		return;
+	}
+	r->template = cfg_template_find(cfg, v->valuestring);
+	if (r->template)
+		return;
+	cfg_quote(q, sizeof(q), v->valuestring);
+	cfg_known_names(known, sizeof(known), cfg->templates, sizeof(*cfg->templates),
+		    cfg->n_templates);
+	cfg_err_add(px->errs, path, "unknown template %s (known: %s)", q, known);
+}
+
+static void route_account(struct cfg_pctx *px, const cJSON *v, void *base, const char *path)
+{
+	struct cfg_route *r = base;
+	const struct cfg *cfg = px->cfg;
+	char known[160], q[64];
+
+	cfg_known_names(known, sizeof(known), cfg->accounts, sizeof(*cfg->accounts), cfg->n_accounts);
+	if (!v) {
+		/* With one account there is nothing to choose; with several a
+		 * silent pick would send from the wrong number. */
+		if (cfg->n_accounts == 1)
+			r->account = &cfg->accounts[0];
+		else if (cfg->n_accounts > 1)
+			cfg_err_add(px->errs, path,
+				    "required when there is more than one account (known: %s)", known);
+		return;
+	}
+	if (!cJSON_IsString(v)) {
+		cfg_err_add(px->errs, path, "expected an account name, got %s", cfg_json_type(v));
+		return;
+	}
+	r->account = cfg_account_find(cfg, v->valuestring);
+	if (!r->account) {
+		cfg_quote(q, sizeof(q), v->valuestring);
+		cfg_err_add(px->errs, path, "unknown account %s (known: %s)", q, known);
+	}
+}
+
+/* A string holding a valid expression, copied; NULL (error added) if not. */
+static char *expr_dup(struct cfg_pctx *px, const cJSON *v, const char *path)
+{
+	char why[128];
+
+	if (!cJSON_IsString(v)) {
+		cfg_err_add(px->errs, path, "expected an expression string, got %s",
+			    cfg_json_type(v));
+		return NULL;
+	}
+	if (strnlen(v->valuestring, EXPR_MAX + 1) > EXPR_MAX) {
+		cfg_err_add(px->errs, path, "expression longer than %d bytes", EXPR_MAX);
+		return NULL;
+	}
+	if (!cfg_expr_valid(v->valuestring, why, sizeof(why))) {
+		cfg_err_add(px->errs, path, "invalid expression: %s", why);
+		return NULL;
+	}
+	return cfg_schema_strdup(px, v->valuestring);
+}
+
+static void route_to(struct cfg_pctx *px, const cJSON *v, void *base, const char *path)
+{
+	struct cfg_route *r = base;
+	char sub[CFG_PATH_LEN];
+	const cJSON *c;
+	unsigned n = 1, i = 0;
+
+	if (cJSON_IsArray(v))
+		n = (unsigned)cJSON_GetArraySize(v);
+	else if (!cJSON_IsString(v)) {
+		cfg_err_add(px->errs, path, "expected a string or an array of strings, got %s",
+			    cfg_json_type(v));
+		return;
+	}
+	if (n == 0 || n > CFG_TO_MAX) {
+		cfg_err_add(px->errs, path, "expected 1..%d recipients, got %u", CFG_TO_MAX, n);
+		return;
+	}
+	r->to = calloc(n, sizeof(*r->to));
+	if (!r->to) {
+		px->nomem = true;
+		return;
+	}
+	r->n_to = n;
+	if (cJSON_IsString(v)) {
+		r->to[0] = expr_dup(px, v, path);
+		return;
+	}
+	for (c = v->child; c; c = c->next, i++) {
+		cfg_path_index(sub, path, i);
+		r->to[i] = expr_dup(px, c, sub);
+	}
+}
+
+/* "1".."max" without leading zeros, or 0. */
+static unsigned var_index(const char *key, unsigned max)
+{
+	unsigned k = 0;
+
+	if (key[0] < '1' || key[0] > '9' || strlen(key) > 3 || key[strspn(key, "0123456789")])
+		return 0;
+	for (; *key; key++)
+		k = k * 10 + (unsigned)(*key - '0');
+	return k <= max ? k : 0;
+}
+
+static void vars_missing(struct cfg_pctx *px, const struct cfg_template *t, const bool *seen,
+			 const char *path)
+{
+	unsigned i;
+
+	for (i = 0; i < t->variables; i++)
+		if (!seen[i]) {
+			cfg_err_add(px->errs, path, "missing key \"%u\": template \"%s\" has %u "
+				    "variables, keys must be \"1\"..\"%u\"", i + 1, t->name,
+				    t->variables, t->variables);
+			return;
+		}
+}
+
+static void vars_unknown_key(struct cfg_pctx *px, const struct cfg_template *t, unsigned max,
+			     const char *path)
+{
+	if (t && max == 0)
+		cfg_err_add(px->errs, path, "unknown key: template \"%s\" has no variables",
+			    t->name);
+	else
+		cfg_err_add(px->errs, path, "unknown key: keys must be \"1\"..\"%u\"%s%s", max,
+			    t ? " for template " : "", t ? t->name : "");
+}
+
+static void route_vars(struct cfg_pctx *px, const cJSON *v, void *base, const char *path)
+{
+	struct cfg_route *r = base;
+	const struct cfg_template *t = r->template;
+	bool seen[CFG_TEMPLATE_VARS_MAX] = { false };
+	char sub[CFG_PATH_LEN];
+	const cJSON *c;
+	unsigned max, k;
+
+	if (t && px->tpl_bad[t - px->cfg->templates])
+		t = NULL;
+	max = t ? t->variables : CFG_TEMPLATE_VARS_MAX;
+	if (v && !cJSON_IsObject(v)) {
+		cfg_err_add(px->errs, path, "expected an object like {\"1\": \"{name}\"}, got %s",
+			    cfg_json_type(v));
+		return;
+	}
+	if (t && t->variables > 0) {
+		/* freed by cfg_free() with r->template->variables entries */
+		r->vars = calloc(t->variables, sizeof(*r->vars));
+		if (!r->vars) {
+			px->nomem = true;
+			return;
+		}
+	}
+	for (c = v ? v->child : NULL; c; c = c->next) {
+		cfg_path_key(sub, path, c->string);
+		k = var_index(c->string, max);
+		if (k && seen[k - 1]) {
+			cfg_err_add(px->errs, sub, "duplicate key");
+			continue;
+		}
+		if (k == 0) {
+			vars_unknown_key(px, t, max, sub);
+			continue;
+		}
+		seen[k - 1] = true;
+		if (r->vars)
+			r->vars[k - 1] = expr_dup(px, c, sub);
+		else
+			free(expr_dup(px, c, sub));
+	}
+	if (t)
+		vars_missing(px, t, seen, path);
+}
+
+void cfg_routes_check(struct cfg_pctx *px)
+{
+	static const char *const status[] = { "", "approved", "pending", "rejected" };
+	const struct cfg *cfg = px->cfg;
+	char path[CFG_PATH_LEN];
+	unsigned i, j;
+
+	for (i = 0; i < cfg->n_routes; i++) {
+		const struct cfg_route *r = &cfg->routes[i];
+
+		for (j = 0; r->name && j < i; j++)
+			if (cfg->routes[j].name && strcmp(cfg->routes[j].name, r->name) == 0) {
+				snprintf(path, sizeof(path), "$.routes[%u].name", i);
+				cfg_err_add(px->errs, path, "duplicate route name \"%s\" (also "
+					    "$.routes[%u])", r->name, j);
+				break;
+			}
+		if (r->template && r->template->status != CFG_TPL_APPROVED) {
+			snprintf(path, sizeof(path), "$.routes[%u].template", i);
+			cfg_err_add(px->warns, path, "template \"%s\" is %s: its events will be "
+				    "rejected until it is approved", r->template->name,
+				    status[r->template->status]);
+		}
+	}
+}
+
+void cfg_route_free(struct cfg_route *r, unsigned vars)
+{
+	unsigned i;
+
+	free(r->name);
+	free(r->topic);
+	for (i = 0; r->to && i < r->n_to; i++)
+		free(r->to[i]);
+	free(r->to);
+	for (i = 0; r->vars && i < vars; i++)
+		free(r->vars[i]);
+	free(r->vars);
+}
+

@@ -1,0 +1,223 @@
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "config/secrets.h"
+#include "hal/err.h"
+#include "hal/file.h"
+
+#define ENTRIES_MAX 256
+#define VALUE_MAX 1024
+
+struct cfg_secrets {
+	struct cfg_secret *v;
+	unsigned n;
+};
+
+/* The keys an entry may have; which combination makes which kind. */
+enum { K_ACCOUNT_SID, K_AUTH_TOKEN, K_API_KEY_SID, K_API_KEY_SECRET, K_USERNAME, K_PASSWORD, K_N };
+static const char *const key_names[K_N] = {
+	[K_ACCOUNT_SID] = "account_sid", [K_AUTH_TOKEN] = "auth_token",
+	[K_API_KEY_SID] = "api_key_sid", [K_API_KEY_SECRET] = "api_key_secret",
+	[K_USERNAME] = "username",       [K_PASSWORD] = "password",
+};
+
+static void wipe_str(char *s)
+{
+	if (s)
+		explicit_bzero(s, strlen(s));
+	free(s);
+}
+
+/* cJSON_Delete() frees without clearing: wipe the parsed values first. */
+static void wipe_json(cJSON *node)
+{
+	for (; node; node = node->next) {
+		if (node->valuestring)
+			explicit_bzero(node->valuestring, strlen(node->valuestring));
+		wipe_json(node->child);
+	}
+}
+
+static bool sid_valid(const char *s, const char *prefix)
+{
+	size_t n = strspn(s + 2, "0123456789abcdefABCDEF");
+
+	return strncmp(s, prefix, 2) == 0 && n == 32 && s[34] == '\0';
+}
+
+/* Fills vals[] from the entry's keys; false with why naming entry and key. */
+static bool entry_keys(const cJSON *e, const char **vals, const char *path, char *why,
+		       size_t whylen)
+{
+	const cJSON *c;
+	int i;
+
+	for (c = e->child; c; c = c->next) {
+		for (i = 0; i < K_N && strcmp(key_names[i], c->string) != 0; i++)
+			;
+		if (i == K_N) {
+			snprintf(why, whylen, "%s: entry \"%s\": unknown key \"%.32s\"", path,
+				 e->string, c->string);
+			return false;
+		}
+		if (!cJSON_IsString(c) || !c->valuestring[0] ||
+		    strnlen(c->valuestring, VALUE_MAX + 1) > VALUE_MAX ||
+		    vals[i]) {
+			snprintf(why, whylen, "%s: entry \"%s\": \"%s\" must be given once, as a "
+				 "string of 1..%d bytes", path, e->string, c->string, VALUE_MAX);
+			return false;
+		}
+		vals[i] = c->valuestring;
+	}
+	return true;
+}
+
+static const char *entry_shape(const char **vals)
+{
+	bool sid = vals[K_ACCOUNT_SID], tok = vals[K_AUTH_TOKEN];
+	bool ksid = vals[K_API_KEY_SID], ksec = vals[K_API_KEY_SECRET];
+	bool user = vals[K_USERNAME], pass = vals[K_PASSWORD];
+
+	if (sid && !sid_valid(vals[K_ACCOUNT_SID], "AC"))
+		return "\"account_sid\" must be \"AC\" followed by 32 hex digits";
+	if (ksid && !sid_valid(vals[K_API_KEY_SID], "SK"))
+		return "\"api_key_sid\" must be \"SK\" followed by 32 hex digits";
+	if (sid && tok && !ksid && !ksec && !user && !pass)
+		return NULL;
+	if (sid && !tok && ksid && ksec && !user && !pass)
+		return NULL;
+	if (!sid && !tok && !ksid && !ksec && user && pass)
+		return NULL;
+	return "expected account_sid + auth_token, account_sid + api_key_sid + api_key_secret, "
+	       "or username + password";
+}
+
+static int entry_fill(struct cfg_secret *s, const cJSON *e, const char *path, char *why,
+		      size_t whylen)
+{
+	const char *vals[K_N] = { NULL }, *bad;
+	bool key = false;
+
+	if (!cJSON_IsObject(e)) {
+		snprintf(why, whylen, "%s: entry \"%s\" is not an object", path, e->string);
+		return ERR_CONFIG;
+	}
+	if (!entry_keys(e, vals, path, why, whylen))
+		return ERR_CONFIG;
+	bad = entry_shape(vals);
+	if (bad) {
+		snprintf(why, whylen, "%s: entry \"%s\": %s", path, e->string, bad);
+		return ERR_CONFIG;
+	}
+	key = vals[K_API_KEY_SID] != NULL;
+	s->name = strdup(e->string);
+	s->account_sid = vals[K_ACCOUNT_SID] ? strdup(vals[K_ACCOUNT_SID]) : NULL;
+	s->user = strdup(key ? vals[K_API_KEY_SID] :
+			 vals[K_ACCOUNT_SID] ? vals[K_ACCOUNT_SID] : vals[K_USERNAME]);
+	s->password = strdup(key ? vals[K_API_KEY_SECRET] :
+			     vals[K_AUTH_TOKEN] ? vals[K_AUTH_TOKEN] : vals[K_PASSWORD]);
+	if (!s->name || !s->user || !s->password || (vals[K_ACCOUNT_SID] && !s->account_sid))
+		return ERR_NOMEM;
+	return ERR_OK;
+}
+
+static int parse_entries(struct cfg_secrets *s, const cJSON *root, const char *path, char *why,
+			 size_t whylen)
+{
+	const cJSON *e, *d;
+	int rc = ERR_OK;
+
+	if (!cJSON_IsObject(root) || !root->child) {
+		snprintf(why, whylen, "%s: expected a JSON object of named entries", path);
+		return ERR_CONFIG;
+	}
+	if (cJSON_GetArraySize(root) > ENTRIES_MAX) {
+		snprintf(why, whylen, "%s: more than %d entries", path, ENTRIES_MAX);
+		return ERR_CONFIG;
+	}
+	s->v = calloc((size_t)cJSON_GetArraySize(root), sizeof(*s->v));
+	if (!s->v)
+		return ERR_NOMEM;
+	for (e = root->child; e && rc == ERR_OK; e = e->next) {
+		for (d = root->child; d != e; d = d->next)
+			if (strcmp(d->string, e->string) == 0) {
+				snprintf(why, whylen, "%s: entry \"%s\" given twice", path, e->string);
+				return ERR_CONFIG;
+			}
+		rc = entry_fill(&s->v[s->n++], e, path, why, whylen);
+	}
+	return rc;
+}
+
+int cfg_secrets_load(const char *path, struct cfg_secrets **out, char *why, size_t whylen)
+{
+	struct cfg_secrets *s = NULL;
+	cJSON *root = NULL;
+	char *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	*out = NULL;
+	rc = hal_file_check_private(path, why, whylen);
+	if (rc != ERR_OK)
+		goto out;
+	rc = hal_file_read(path, CFG_SECRETS_FILE_MAX, &buf, &len);
+	if (rc != ERR_OK) {
+		snprintf(why, whylen, "%s: %s", path, hal_strerror(rc));
+		goto out;
+	}
+	root = cJSON_ParseWithLength(buf, len);
+	if (!root) {
+		/* no position: the text around it could be a secret */
+		snprintf(why, whylen, "%s: invalid JSON", path);
+		rc = ERR_CONFIG;
+		goto out;
+	}
+	s = calloc(1, sizeof(*s));
+	rc = s ? parse_entries(s, root, path, why, whylen) : ERR_NOMEM;
+	if (rc == ERR_OK) {
+		*out = s;
+		s = NULL;
+	}
+out:
+	if (buf) {
+		explicit_bzero(buf, len);
+		free(buf);
+	}
+	wipe_json(root);
+	cJSON_Delete(root);
+	cfg_secrets_free(s);
+	if (rc == ERR_NOMEM)
+		snprintf(why, whylen, "%s: out of memory", path);
+	return rc;
+}
+
+const struct cfg_secret *cfg_secrets_find(const struct cfg_secrets *s, const char *name)
+{
+	unsigned i;
+
+	for (i = 0; s && name && i < s->n; i++)
+		if (s->v[i].name && strcmp(s->v[i].name, name) == 0)
+			return &s->v[i];
+	return NULL;
+}
+
+void cfg_secrets_free(struct cfg_secrets *s)
+{
+	unsigned i;
+
+	if (!s)
+		return;
+	for (i = 0; i < s->n; i++) {
+		free(s->v[i].name);
+		wipe_str(s->v[i].account_sid);
+		wipe_str(s->v[i].user);
+		wipe_str(s->v[i].password);
+	}
+	free(s->v);
+	free(s);
+}

@@ -1,0 +1,42 @@
+/*
+ * secrets.h - the credentials file, until the encrypted vault replaces it.
+ *
+ * A JSON object of named entries, referenced by name from the config:
+ *   {"twilio-main": {"account_sid": "AC<32 hex>", "auth_token": "..."},
+ *    "twilio-key":  {"account_sid": "AC...", "api_key_sid": "SK<32 hex>", "api_key_secret": "..."},
+ *    "mqtt-local":  {"username": "u", "password": "p"}}
+ * The file is refused unless it is a regular file owned by the effective user
+ * with mode 0600 or 0400. Error texts name the file, entry and key, never a
+ * value. The loaded secrets are owned by struct cfg_secrets; entries stay
+ * valid until cfg_secrets_free(), which wipes every string before freeing.
+ */
+#ifndef CFG_SECRETS_H
+#define CFG_SECRETS_H
+
+#include <stddef.h>
+
+#define CFG_SECRETS_FILE_MAX (64 * 1024)
+
+/* Twilio: user = api_key_sid or account_sid, password = api_key_secret or
+ * auth_token (HTTP basic auth), account_sid for the URL. MQTT: user and
+ * password from username/password; account_sid is NULL. */
+struct cfg_secret {
+	char *name;
+	char *account_sid;
+	char *user;
+	char *password;
+};
+
+struct cfg_secrets;
+
+/* ERR_OK; ERR_PERM (file mode or owner: why names the path and the fix);
+ * ERR_NOTFOUND, ERR_IO, ERR_TOOBIG; ERR_CONFIG (malformed: why names the
+ * entry and key); ERR_NOMEM. */
+int cfg_secrets_load(const char *path, struct cfg_secrets **out, char *why, size_t whylen);
+
+/* NULL if there is no entry of that name. */
+const struct cfg_secret *cfg_secrets_find(const struct cfg_secrets *s, const char *name);
+
+void cfg_secrets_free(struct cfg_secrets *s); /* accepts NULL */
+
+#endif

@@ -1,0 +1,555 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "hal/err.h"
+#include "hal/log.h"
+#include "net/http.h"
+
+/*
+ * One curl easy handle and what must live exactly as long as it. Idle ones
+ * wait on a free list: a reset handle keeps nothing of the last request, and
+ * reusing it saves an allocation round per send on a small gateway.
+ */
+struct http_easy {
+	CURL *curl;
+	struct net_http_req *req;    /* NULL while idle */
+	int werr;                    /* why the write callback refused: ERR_TOOBIG, ERR_NOMEM */
+	char errbuf[CURL_ERROR_SIZE];
+	struct http_easy *next;      /* free list or active list */
+};
+
+/* A socket curl asked us to watch. Freed from a 0 ms timer after curl says
+ * CURL_POLL_REMOVE, because that can happen inside this socket's own fd
+ * callback (hal/loop.h forbids freeing a handle from its callback). */
+struct http_sock {
+	struct hal_fd w;
+	struct net_http *h;
+	bool dead;
+	struct http_sock *next;
+};
+
+struct net_http {
+	struct hal_loop *loop;
+	struct net_http_opts opts;
+	CURLM *multi;
+	struct curl_slist *hdrs;   /* shared by every request, read-only */
+	struct hal_timer timer;    /* the one timeout curl asks for */
+	struct hal_timer reap;     /* frees dead sockets */
+	struct http_easy *idle;
+	struct http_easy *active;
+	unsigned inflight;
+	struct http_sock *socks;   /* live and dead */
+	bool global;               /* curl_global_init succeeded */
+	bool closing;
+};
+
+#define SETOPT(c, opt, val)                                   \
+	do {                                                  \
+		if (rc == CURLE_OK)                           \
+			rc = curl_easy_setopt((c), (opt), (val)); \
+	} while (0)
+
+static void harvest(struct net_http *h);
+
+/* ---- sockets and the timer: curl tells us what to wait for ---- */
+
+static void kick(struct net_http *h, curl_socket_t s, int mask)
+{
+	int running;
+	CURLMcode mc = curl_multi_socket_action(h->multi, s, mask, &running);
+
+	/* A stale event for a socket curl already dropped gives BAD_SOCKET:
+	 * harmless, the transfers are unaffected. */
+	if (mc != CURLM_OK && mc != CURLM_BAD_SOCKET)
+		log_err("http: curl_multi_socket_action: %s", curl_multi_strerror(mc));
+	harvest(h);
+}
+
+static void sock_ready(struct hal_fd *w, unsigned events)
+{
+	struct http_sock *sk = container_of(w, struct http_sock, w);
+	int mask = 0;
+
+	if (events & HAL_IN)
+		mask |= CURL_CSELECT_IN;
+	if (events & HAL_OUT)
+		mask |= CURL_CSELECT_OUT;
+	if (events & HAL_ERR)
+		mask |= CURL_CSELECT_ERR;
+	kick(sk->h, w->fd, mask);
+}
+
+static void reap_socks(struct hal_timer *t)
+{
+	struct net_http *h = container_of(t, struct net_http, reap);
+	struct http_sock **pp = &h->socks;
+
+	while (*pp) {
+		struct http_sock *sk = *pp;
+
+		if (sk->dead) {
+			*pp = sk->next;
+			free(sk);
+		} else {
+			pp = &sk->next;
+		}
+	}
+}
+
+static struct http_sock *sock_new(struct net_http *h, curl_socket_t s)
+{
+	struct http_sock *sk = calloc(1, sizeof(*sk));
+
+	if (!sk)
+		return NULL;
+	sk->w.fd = s;
+	sk->w.cb = sock_ready;
+	sk->h = h;
+	if (curl_multi_assign(h->multi, s, sk) != CURLM_OK) {
+		free(sk);
+		return NULL;
+	}
+	sk->next = h->socks;
+	h->socks = sk;
+	return sk;
+}
+
+/* CURLMOPT_SOCKETFUNCTION; may run at any time, curl_multi_cleanup included. */
+static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
+{
+	struct net_http *h = userp;
+	struct http_sock *sk = socketp;
+	unsigned ev = 0;
+
+	(void)e;
+	if (what == CURL_POLL_REMOVE) {
+		if (sk && !sk->dead) {
+			hal_fd_unwatch(h->loop, &sk->w);
+			sk->dead = true;
+			hal_timer_set(h->loop, &h->reap, 0);
+		}
+		return 0;
+	}
+	if (!sk && !(sk = sock_new(h, s))) {
+		log_err("http: out of memory for a socket watch");
+		return -1;
+	}
+	if (what & CURL_POLL_IN)
+		ev |= HAL_IN;
+	if (what & CURL_POLL_OUT)
+		ev |= HAL_OUT;
+	return hal_fd_watch(h->loop, &sk->w, ev) == ERR_OK ? 0 : -1;
+}
+
+/* CURLMOPT_TIMERFUNCTION: only (re)arm; curl must not be called from here. */
+static int on_timer(CURLM *m, long timeout_ms, void *userp)
+{
+	struct net_http *h = userp;
+
+	(void)m;
+	if (timeout_ms < 0)
+		hal_timer_cancel(h->loop, &h->timer);
+	else
+		hal_timer_set(h->loop, &h->timer, (uint64_t)timeout_ms);
+	return 0;
+}
+
+static void timer_fired(struct hal_timer *t)
+{
+	kick(container_of(t, struct net_http, timer), CURL_SOCKET_TIMEOUT, 0);
+}
+
+/* ---- easy handles ---- */
+
+static struct http_easy *easy_get(struct net_http *h)
+{
+	struct http_easy *he = h->idle;
+
+	if (he) {
+		h->idle = he->next;
+		he->next = NULL;
+		return he;
+	}
+	he = calloc(1, sizeof(*he));
+	if (he && !(he->curl = curl_easy_init())) {
+		free(he);
+		he = NULL;
+	}
+	return he;
+}
+
+/* The pool never outgrows max_concurrent: at most that many are ever out. */
+static void easy_put(struct net_http *h, struct http_easy *he)
+{
+	curl_easy_reset(he->curl);
+	he->req = NULL;
+	he->werr = ERR_OK;
+	he->errbuf[0] = '\0';
+	he->next = h->idle;
+	h->idle = he;
+}
+
+static void active_unlink(struct net_http *h, struct http_easy *he)
+{
+	struct http_easy **pp;
+
+	for (pp = &h->active; *pp; pp = &(*pp)->next) {
+		if (*pp == he) {
+			*pp = he->next;
+			break;
+		}
+	}
+	he->next = NULL;
+	h->inflight--;
+}
+
+/* CURLOPT_WRITEFUNCTION: collects the body, keeping it NUL-terminated. */
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
+{
+	struct http_easy *he = ud;
+	struct net_http_req *req = he->req;
+	size_t max = req->owner->opts.max_response, len = size * n, cap;
+	char *nb;
+
+	if (len > max - req->rlen) {
+		he->werr = ERR_TOOBIG;
+		return 0;
+	}
+	if (req->rlen + len + 1 > req->rcap) {
+		for (cap = req->rcap ? req->rcap : 1024; cap < req->rlen + len + 1; cap *= 2)
+			;
+		cap = cap > max + 1 ? max + 1 : cap;
+		if (!(nb = realloc(req->rbuf, cap))) {
+			he->werr = ERR_NOMEM;
+			return 0;
+		}
+		req->rbuf = nb;
+		req->rcap = cap;
+	}
+	memcpy(req->rbuf + req->rlen, p, len);
+	req->rlen += len;
+	req->rbuf[req->rlen] = '\0';
+	return len;
+}
+
+/* ---- results ---- */
+
+static int map_curlcode(CURLcode code, int werr, bool sent)
+{
+	switch (code) {
+	case CURLE_OK:
+		return ERR_OK;
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_CONNECT:
+		return ERR_CONN;
+	case CURLE_OPERATION_TIMEDOUT:
+		/* Before any request byte left, a timeout is a connect failure:
+		 * safe to retry. After, the server may have acted on it. */
+		return sent ? ERR_TIMEOUT : ERR_CONN;
+	case CURLE_FILESIZE_EXCEEDED:
+		return ERR_TOOBIG;
+	case CURLE_WRITE_ERROR:
+		return werr ? werr : ERR_HTTP;
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CRL_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+	case CURLE_SSL_ENGINE_INITFAILED:
+	case CURLE_SSL_CLIENTCERT:
+		return ERR_TLS;
+	default:
+		return ERR_HTTP;
+	}
+}
+
+static void fill_result(struct http_easy *he, CURLcode code, bool cancelled,
+			struct net_http_result *res)
+{
+	long status = 0, sent = 0;
+	curl_off_t retry_after = 0;
+	const char *text;
+
+	curl_easy_getinfo(he->curl, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_getinfo(he->curl, CURLINFO_REQUEST_SIZE, &sent);
+	curl_easy_getinfo(he->curl, CURLINFO_RETRY_AFTER, &retry_after);
+	res->status = status;
+	res->maybe_sent = sent > 0;
+	res->retry_after_s = (long)retry_after;
+	res->err = cancelled ? ERR_CLOSED : map_curlcode(code, he->werr, res->maybe_sent);
+	if (res->err == ERR_OK)
+		return;
+	if (cancelled)
+		text = "cancelled at shutdown";
+	else if (he->werr == ERR_TOOBIG)
+		text = "response body over its limit";
+	else
+		text = he->errbuf[0] ? he->errbuf : curl_easy_strerror(code);
+	snprintf(res->error, sizeof(res->error), "%s", text);
+	/* An outage fails every request alike: a few lines say so, the rest
+	 * are counted and the outcome goes into each record anyway. */
+	static struct hal_ratelimit rl;
+	if (hal_ratelimit_ok(&rl, 5, 10000))
+		log_warn("http: %s: %s%s%s", hal_strerror(res->err), res->error,
+			 res->maybe_sent ? " (request was sent)" : "",
+			 rl.suppressed ? " (similar lines suppressed)" : "");
+}
+
+/* Detaches everything from req before done() so done() may reuse req and
+ * submit again; the body buffer is freed only after done() returns. */
+static void complete(struct net_http *h, struct http_easy *he, CURLcode code, bool cancelled)
+{
+	struct net_http_req *req = he->req;
+	struct net_http_result res;
+	char *body = req->rbuf;
+
+	memset(&res, 0, sizeof(res));
+	fill_result(he, code, cancelled, &res);
+	curl_multi_remove_handle(h->multi, he->curl);
+	active_unlink(h, he);
+	res.body = body ? body : "";
+	res.body_len = req->rlen;
+	easy_put(h, he);
+	req->easy = NULL;
+	req->owner = NULL;
+	req->rbuf = NULL;
+	req->rlen = req->rcap = 0;
+	req->done(req, &res);
+	free(body);
+}
+
+static void harvest(struct net_http *h)
+{
+	CURLMsg *msg;
+	int left;
+
+	while ((msg = curl_multi_info_read(h->multi, &left))) {
+		CURL *c = msg->easy_handle;
+		CURLcode code = msg->data.result;
+		struct http_easy *he = NULL;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(c, CURLINFO_PRIVATE, (char **)&he);
+		if (he)
+			complete(h, he, code, false);
+	}
+}
+
+/* ---- setup ---- */
+
+static CURLcode set_common(struct net_http *h, struct http_easy *he)
+{
+	const struct net_http_opts *o = &h->opts;
+	CURL *c = he->curl;
+	CURLcode rc = CURLE_OK;
+
+	SETOPT(c, CURLOPT_PRIVATE, (void *)he);
+	SETOPT(c, CURLOPT_ERRORBUFFER, he->errbuf);
+	SETOPT(c, CURLOPT_NOSIGNAL, 1L);
+	SETOPT(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	SETOPT(c, CURLOPT_FOLLOWLOCATION, 0L);
+	/* No switch turns these off (DESIGN invariant 8). */
+	SETOPT(c, CURLOPT_SSL_VERIFYPEER, 1L);
+	SETOPT(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	SETOPT(c, CURLOPT_CONNECTTIMEOUT_MS, (long)o->connect_timeout_ms);
+	SETOPT(c, CURLOPT_TIMEOUT_MS, (long)o->total_timeout_ms);
+	/* Catches a server that took the body and went silent. */
+	SETOPT(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	SETOPT(c, CURLOPT_LOW_SPEED_TIME, (long)o->low_speed_time_s);
+	/* Keep-alive probes notice a dead NAT mapping on idle cached links. */
+	SETOPT(c, CURLOPT_TCP_KEEPALIVE, 1L);
+	SETOPT(c, CURLOPT_TCP_KEEPIDLE, 30L);
+	SETOPT(c, CURLOPT_TCP_KEEPINTVL, 15L);
+	SETOPT(c, CURLOPT_USERAGENT, "outpost/0.1");
+	SETOPT(c, CURLOPT_HTTPHEADER, h->hdrs);
+	/* Refuses an announced oversized body before reading any of it. */
+	SETOPT(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_response);
+	SETOPT(c, CURLOPT_WRITEFUNCTION, on_body);
+	SETOPT(c, CURLOPT_WRITEDATA, (void *)he);
+	return rc;
+}
+
+static CURLcode set_request(CURL *c, const struct net_http_req *req)
+{
+	CURLcode rc = CURLE_OK;
+
+	SETOPT(c, CURLOPT_URL, req->url);
+	if (req->method == NET_HTTP_POST) {
+		/* Not COPYPOSTFIELDS: the caller keeps the body until done(). */
+		SETOPT(c, CURLOPT_POST, 1L);
+		SETOPT(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+		SETOPT(c, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+	} else {
+		SETOPT(c, CURLOPT_HTTPGET, 1L);
+	}
+	if (req->user) {
+		SETOPT(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		SETOPT(c, CURLOPT_USERNAME, req->user);
+		SETOPT(c, CURLOPT_PASSWORD, req->password ? req->password : "");
+	}
+	if (req->ca_file)
+		SETOPT(c, CURLOPT_CAINFO, req->ca_file);
+	return rc;
+}
+
+/* Configures he for he->req and hands it to the multi. */
+static int start(struct net_http *h, struct http_easy *he)
+{
+	CURLcode rc = set_common(h, he);
+	CURLMcode mc;
+
+	if (rc == CURLE_OK)
+		rc = set_request(he->curl, he->req);
+	if (rc != CURLE_OK) {
+		log_err("http: curl_easy_setopt: %s", curl_easy_strerror(rc));
+		return rc == CURLE_OUT_OF_MEMORY ? ERR_NOMEM : ERR_INVAL;
+	}
+	/* curl answers through on_timer(0); the transfer starts on the next
+	 * loop turn, never inside this call, so done() cannot recurse here. */
+	mc = curl_multi_add_handle(h->multi, he->curl);
+	if (mc != CURLM_OK) {
+		log_err("http: curl_multi_add_handle: %s", curl_multi_strerror(mc));
+		return mc == CURLM_OUT_OF_MEMORY ? ERR_NOMEM : ERR_HTTP;
+	}
+	return ERR_OK;
+}
+
+int net_http_submit(struct net_http *h, struct net_http_req *req)
+{
+	struct http_easy *he;
+	int err;
+
+	if (!h || !req || !req->url || !req->done ||
+	    (req->method != NET_HTTP_GET && req->method != NET_HTTP_POST))
+		return ERR_INVAL;
+	if (h->closing)
+		return ERR_CLOSED;
+	if (h->inflight >= h->opts.max_concurrent)
+		return ERR_LIMIT;
+	if (!(he = easy_get(h)))
+		return ERR_NOMEM;
+	req->owner = h;
+	req->easy = he;
+	req->rbuf = NULL;
+	req->rlen = req->rcap = 0;
+	req->hdrs = NULL;
+	he->req = req;
+	err = start(h, he);
+	if (err != ERR_OK) {
+		easy_put(h, he);
+		req->easy = NULL;
+		req->owner = NULL;
+		return err;
+	}
+	he->next = h->active;
+	h->active = he;
+	h->inflight++;
+	return ERR_OK;
+}
+
+/* ---- lifecycle ---- */
+
+static int setup_multi(struct net_http *h)
+{
+	CURLMcode mc = CURLM_OK;
+
+	if (!(h->multi = curl_multi_init()))
+		return ERR_NOMEM;
+	mc = curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+	if (mc == CURLM_OK)
+		mc = curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, (void *)h);
+	if (mc == CURLM_OK)
+		mc = curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+	if (mc == CURLM_OK)
+		mc = curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, (void *)h);
+	if (mc != CURLM_OK) {
+		log_err("http: curl_multi_setopt: %s", curl_multi_strerror(mc));
+		return ERR_HTTP;
+	}
+	/* Twilio answers JSON; no Expect: 100-continue round trip per POST. */
+	h->hdrs = curl_slist_append(NULL, "Accept: application/json");
+	if (h->hdrs && !curl_slist_append(h->hdrs, "Expect:"))
+		return ERR_NOMEM;
+	return h->hdrs ? ERR_OK : ERR_NOMEM;
+}
+
+int net_http_init(struct hal_loop *loop, const struct net_http_opts *opts, struct net_http **out)
+{
+	struct net_http *h = NULL;
+	CURLcode rc;
+	int err;
+
+	if (!loop || !opts || !out || !opts->max_concurrent || !opts->connect_timeout_ms ||
+	    !opts->total_timeout_ms || !opts->max_response || opts->max_response >= SIZE_MAX / 2)
+		return ERR_INVAL;
+	if (!(h = calloc(1, sizeof(*h))))
+		return ERR_NOMEM;
+	h->loop = loop;
+	h->opts = *opts;
+	h->timer.cb = timer_fired;
+	h->reap.cb = reap_socks;
+	rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (rc != CURLE_OK) {
+		log_err("http: curl_global_init: %s", curl_easy_strerror(rc));
+		err = ERR_HTTP;
+		goto out;
+	}
+	h->global = true;
+	err = setup_multi(h);
+	if (err != ERR_OK)
+		goto out;
+	*out = h;
+	h = NULL;
+out:
+	net_http_free(h);
+	return err;
+}
+
+void net_http_free(struct net_http *h)
+{
+	struct http_easy *he;
+	struct http_sock *sk;
+
+	if (!h)
+		return;
+	h->closing = true;
+	while ((he = h->active))
+		complete(h, he, CURLE_OK, true);
+	/* May still call on_socket(REMOVE) and on_timer(-1): h stays whole. */
+	if (h->multi)
+		curl_multi_cleanup(h->multi);
+	hal_timer_cancel(h->loop, &h->timer);
+	hal_timer_cancel(h->loop, &h->reap);
+	while ((he = h->idle)) {
+		h->idle = he->next;
+		curl_easy_cleanup(he->curl);
+		free(he);
+	}
+	while ((sk = h->socks)) {
+		h->socks = sk->next;
+		hal_fd_unwatch(h->loop, &sk->w);
+		free(sk);
+	}
+	curl_slist_free_all(h->hdrs);
+	if (h->global)
+		curl_global_cleanup();
+	free(h);
+}
+
+unsigned net_http_inflight(const struct net_http *h)
+{
+	return h ? h->inflight : 0;
+}
+
+const char *net_http_version(void)
+{
+	return curl_version();
+}

@@ -1,0 +1,84 @@
+/*
+ * http.h - the HTTP engine: libcurl's multi interface driven by the one
+ * hal_loop, so no transfer ever blocks the daemon.
+ *
+ * net_http_submit() hands a caller-owned struct net_http_req to curl; the
+ * request, its url, body and credentials must stay valid and untouched until
+ * its done() callback has run. done() is called exactly once per accepted
+ * submit, from the loop (never from inside net_http_submit). The result and
+ * the body it points to are valid only during done(). done() may submit
+ * again, the same req included; it must not call net_http_free().
+ *
+ * TLS verification is always on (peer and host name); the only knob is the
+ * CA file. Redirects are never followed. Transfers in flight are bounded by
+ * opts.max_concurrent, response bodies by opts.max_response.
+ *
+ * Duplicates: libcurl 7.88 silently resends a request on a fresh connection
+ * when a reused one dies before any response byte. A POST may then reach the
+ * server twice; that is part of the duplicate budget (DESIGN invariant 5).
+ */
+#ifndef NET_HTTP_H
+#define NET_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "hal/loop.h"
+
+enum { NET_HTTP_GET = 1, NET_HTTP_POST };
+
+struct net_http;
+
+struct net_http_opts {
+	unsigned max_concurrent;     /* transfers in flight at most; submit beyond -> ERR_LIMIT */
+	unsigned connect_timeout_ms; /* DNS+TCP+TLS */
+	unsigned total_timeout_ms;   /* whole transfer */
+	unsigned low_speed_time_s;   /* abort if < 1 byte/s for this long */
+	size_t max_response;         /* response body limit, e.g. 65536; over -> err ERR_TOOBIG */
+};
+
+struct net_http_result {
+	/* ERR_OK when an HTTP response arrived (any status); else ERR_CONN
+	 * (nothing sent: refused, DNS, connect timeout), ERR_TLS (handshake or
+	 * verification), ERR_TIMEOUT, ERR_HTTP, ERR_TOOBIG, ERR_CLOSED (cancelled
+	 * by net_http_free). */
+	int err;
+	/* The request may have reached the server: true whenever any request
+	 * bytes were sent (CURLINFO_REQUEST_SIZE > 0); a timeout or reset is then
+	 * ambiguous. */
+	bool maybe_sent;
+	long status;        /* HTTP status, 0 if none */
+	long retry_after_s; /* CURLINFO_RETRY_AFTER, 0 if absent; may be negative for a past date */
+	const char *body;   /* NUL-terminated response body, valid only during done() */
+	size_t body_len;
+	char error[256];    /* curl's error text when err != ERR_OK */
+};
+
+struct net_http_req {
+	/* set by the caller; owned by the caller and untouched until done() has run */
+	int method;
+	const char *url;
+	const char *body;
+	size_t body_len;              /* POST body, application/x-www-form-urlencoded */
+	const char *user, *password;  /* HTTP Basic, may be NULL */
+	const char *ca_file;          /* CURLOPT_CAINFO, NULL = built-in bundle */
+	void (*done)(struct net_http_req *req, const struct net_http_result *res);
+	/* private */
+	void *easy;
+	char *rbuf;
+	size_t rlen, rcap;
+	void *hdrs;
+	struct net_http *owner;
+};
+
+int net_http_init(struct hal_loop *loop, const struct net_http_opts *opts, struct net_http **out);
+/* Cancels transfers still in flight, calling done() for each with
+ * err = ERR_CLOSED and maybe_sent as known. Accepts NULL. */
+void net_http_free(struct net_http *h);
+/* ERR_OK (done() will run later), ERR_INVAL, ERR_LIMIT, ERR_NOMEM, ERR_CLOSED. */
+int net_http_submit(struct net_http *h, struct net_http_req *req);
+unsigned net_http_inflight(const struct net_http *h);
+/* curl_version(), e.g. "libcurl/7.88.1 mbedTLS/2.28.3"; static storage. */
+const char *net_http_version(void);
+
+#endif

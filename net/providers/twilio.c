@@ -1,0 +1,368 @@
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "hal/err.h"
+#include "net/providers/twilio.h"
+
+/*
+ * Twilio error codes and what the sender does about them (reference
+ * providers.md section 2). Codes not listed are permanent: retrying an
+ * unknown refusal only burns attempts and rate budget.
+ */
+static const struct twilio_code {
+	int code;
+	int cls;
+} twilio_codes[] = {
+	{20003, NET_AUTH},      /* credentials refused: pause the account */
+	{20429, NET_RATE},      /* REST concurrency; never processed */
+	{21610, NET_OPTED_OUT}, /* STOP */
+	{63014, NET_OPTED_OUT}, /* user blocked the business */
+	{63016, NET_WINDOW},    /* free-form outside the 24 h window */
+	{63027, NET_TEMPLATE},  /* template missing for language, wrong params */
+	{63028, NET_TEMPLATE},  /* parameter count mismatch */
+	{21654, NET_TEMPLATE},  /* ContentVariables without ContentSid */
+	{63030, NET_TEMPLATE},  /* unsupported parameter for the message type */
+	{63018, NET_RATE},      /* Meta messaging limit / sandbox pace */
+	{63017, NET_RATE},      /* account over 2000 MPS */
+	{63038, NET_RATE},      /* daily account limit */
+	{63012, NET_TRANSIENT}, /* channel provider internal error */
+	{30008, NET_TRANSIENT}, /* unknown downstream error */
+	{20500, NET_TRANSIENT}, /* on a 4xx only; a 5xx POST stays ambiguous */
+	{20503, NET_TRANSIENT},
+	{21211, NET_PERMANENT}, /* invalid To */
+	{21614, NET_PERMANENT}, /* To not a mobile number */
+	{63003, NET_PERMANENT}, /* not a WhatsApp user */
+	{63024, NET_PERMANENT}, /* invalid recipient */
+	{21408, NET_PERMANENT}, /* geo permission */
+};
+
+int net_twilio_code_class(int code)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(twilio_codes) / sizeof(twilio_codes[0]); i++)
+		if (twilio_codes[i].code == code)
+			return twilio_codes[i].cls;
+	return NET_PERMANENT;
+}
+
+/* ---- request ---- */
+
+static bool alnum(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+/* RFC 3986 unreserved; done by hand because curl_easy_escape needs a handle
+ * and the locale must not change what isalnum() says. */
+static bool unreserved(unsigned char c)
+{
+	return alnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+/* Percent-encodes s at dst (when dst is not NULL); returns the encoded
+ * length, so one function both sizes and fills the buffer. */
+static size_t enc(char *dst, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = 0;
+
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (unreserved(c)) {
+			if (dst)
+				dst[n] = (char)c;
+			n++;
+			continue;
+		}
+		if (dst) {
+			dst[n] = '%';
+			dst[n + 1] = hex[c >> 4];
+			dst[n + 2] = hex[c & 15];
+		}
+		n += 3;
+	}
+	return n;
+}
+
+static size_t raw(char *dst, const char *s, size_t len)
+{
+	if (dst)
+		memcpy(dst, s, len);
+	return len;
+}
+
+struct form_field {
+	const char *key, *prefix, *value; /* value NULL or "" = left out */
+};
+
+static size_t form_put(char *dst, const struct form_field *f, size_t nf)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < nf; i++) {
+		if (!f[i].value || !*f[i].value)
+			continue;
+		if (n)
+			n += raw(dst ? dst + n : NULL, "&", 1);
+		n += enc(dst ? dst + n : NULL, f[i].key);
+		n += raw(dst ? dst + n : NULL, "=", 1);
+		n += enc(dst ? dst + n : NULL, f[i].prefix);
+		n += enc(dst ? dst + n : NULL, f[i].value);
+	}
+	if (dst)
+		dst[n] = '\0';
+	return n;
+}
+
+static char *build_body(const struct net_send_msg *m)
+{
+	/* To is a bare E.164 number in the outbox; tolerate a configured prefix. */
+	bool prefixed = strncmp(m->to, "whatsapp:", 9) == 0;
+	const struct form_field f[] = {
+		{"To", prefixed ? "" : "whatsapp:", m->to},
+		{"From", "", m->from},
+		{"ContentSid", "", m->content_sid},
+		{"ContentVariables", "", m->vars_json},
+	};
+	size_t nf = sizeof(f) / sizeof(f[0]);
+	char *body = malloc(form_put(NULL, f, nf) + 1);
+
+	if (body)
+		form_put(body, f, nf);
+	return body;
+}
+
+static char *build_url(const struct net_send_msg *m)
+{
+	static const char head[] = "/2010-04-01/Accounts/", tail[] = "/Messages.json";
+	size_t blen = strlen(m->api_base), n = 0;
+	char *url;
+
+	if (blen && m->api_base[blen - 1] == '/')
+		blen--;
+	url = malloc(blen + sizeof(head) - 1 + enc(NULL, m->account_id) + sizeof(tail));
+	if (!url)
+		return NULL;
+	n += raw(url + n, m->api_base, blen);
+	n += raw(url + n, head, sizeof(head) - 1);
+	n += enc(url + n, m->account_id);
+	n += raw(url + n, tail, sizeof(tail)); /* with its NUL */
+	return url;
+}
+
+static bool filled(const char *s)
+{
+	return s && *s;
+}
+
+static int twilio_build(const struct net_send_msg *m, char **url_out, char **body_out)
+{
+	char *url = NULL, *body = NULL;
+	int err = ERR_INVAL;
+
+	if (!m || !url_out || !body_out || !filled(m->api_base) || !filled(m->account_id) ||
+	    !filled(m->from) || !filled(m->to) || !filled(m->content_sid))
+		goto out;
+	err = ERR_NOMEM;
+	if (!(url = build_url(m)) || !(body = build_body(m)))
+		goto out;
+	*url_out = url;
+	*body_out = body;
+	url = body = NULL;
+	err = ERR_OK;
+out:
+	free(url);
+	free(body);
+	return err;
+}
+
+/* ---- response ---- */
+
+/* What we take from a Twilio reply; anything else in it is ignored. */
+struct reply {
+	bool object;       /* the body was a JSON object */
+	bool sid_whole;    /* sid present and not truncated */
+	int code;          /* 0 if absent or not a sane number */
+	char sid[64];
+	char status[24];
+	char message[256];
+};
+
+enum { F_STR, F_CODE };
+
+static const struct reply_field {
+	const char *key;
+	int type;
+	size_t off, size;
+} reply_fields[] = {
+	{"sid", F_STR, offsetof(struct reply, sid), sizeof(((struct reply *)0)->sid)},
+	{"status", F_STR, offsetof(struct reply, status), sizeof(((struct reply *)0)->status)},
+	{"message", F_STR, offsetof(struct reply, message), sizeof(((struct reply *)0)->message)},
+	{"code", F_CODE, offsetof(struct reply, code), sizeof(int)},
+};
+
+/* Copies at most size-1 bytes, control characters blanked so the text is
+ * safe in a log line; returns false if it had to truncate. */
+static bool copy_text(char *dst, size_t size, const char *src)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < size && src[i]; i++) {
+		unsigned char c = (unsigned char)src[i];
+
+		dst[i] = c < 0x20 || c == 0x7f ? ' ' : (char)c;
+	}
+	dst[i] = '\0';
+	return src[i] == '\0';
+}
+
+/* Twilio sends codes as JSON integers; a numeric string is tolerated. */
+static int read_code(const cJSON *v)
+{
+	double d = -1;
+	char *end;
+
+	if (cJSON_IsNumber(v))
+		d = v->valuedouble;
+	else if (cJSON_IsString(v) && v->valuestring[0]) {
+		d = strtod(v->valuestring, &end);
+		if (*end)
+			d = -1;
+	}
+	return d >= 1 && d <= 999999 && d == (int)d ? (int)d : 0;
+}
+
+static void read_field(const cJSON *obj, const struct reply_field *f, struct reply *r)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, f->key);
+	char *dst = (char *)r + f->off;
+	bool whole;
+
+	if (!v)
+		return;
+	if (f->type == F_CODE) {
+		*(int *)(void *)dst = read_code(v);
+		return;
+	}
+	if (!cJSON_IsString(v) || !v->valuestring)
+		return;
+	whole = copy_text(dst, f->size, v->valuestring);
+	if (f->off == offsetof(struct reply, sid))
+		r->sid_whole = whole && dst[0];
+}
+
+static void parse_reply(const struct net_http_result *res, struct reply *r)
+{
+	cJSON *root;
+	size_t i;
+
+	memset(r, 0, sizeof(*r));
+	if (!res->body || !res->body_len)
+		return;
+	root = cJSON_ParseWithLength(res->body, res->body_len);
+	if (cJSON_IsObject(root)) {
+		r->object = true;
+		for (i = 0; i < sizeof(reply_fields) / sizeof(reply_fields[0]); i++)
+			read_field(root, &reply_fields[i], r);
+	}
+	cJSON_Delete(root);
+}
+
+/* A message id is what we poll and reconcile by: accept only plain ones. */
+static bool sid_valid(const struct reply *r)
+{
+	const char *p;
+
+	if (!r->sid_whole)
+		return false;
+	for (p = r->sid; *p; p++)
+		if (!alnum((unsigned char)*p))
+			return false;
+	return true;
+}
+
+static void transport_outcome(const struct net_http_result *res, struct net_send_outcome *out)
+{
+	/* Nothing left the gateway (refused, DNS, TLS handshake e.g. with a
+	 * clock still in 1970): a plain retry is safe. Once request bytes went
+	 * out, Twilio may have created the message: reconcile first. */
+	out->cls = res->maybe_sent ? NET_AMBIGUOUS : NET_TRANSIENT;
+	out->code = (int)res->status;
+	snprintf(out->text, sizeof(out->text), "%s%s: %.200s", hal_strerror(res->err),
+		 res->maybe_sent ? " after the request was sent" : "", res->error);
+}
+
+static void success_outcome(const struct net_http_result *res, const struct reply *r,
+			    struct net_send_outcome *out)
+{
+	out->code = (int)res->status;
+	if (!sid_valid(r)) {
+		/* Twilio took it, but we cannot tell which message it made. */
+		out->cls = NET_AMBIGUOUS;
+		snprintf(out->text, sizeof(out->text), "2xx without sid");
+		return;
+	}
+	out->cls = NET_OK;
+	snprintf(out->id, sizeof(out->id), "%s", r->sid);
+	snprintf(out->status, sizeof(out->status), "%s", r->status);
+}
+
+static int error_class(long status, const struct reply *r)
+{
+	if (status == 429 || r->code == 20429)
+		return NET_RATE;
+	if (status == 401 || r->code == 20003)
+		return NET_AUTH;
+	if (status >= 500 && status < 600)
+		return NET_AMBIGUOUS; /* a failed POST may still have been processed */
+	if (status >= 400 && status < 500 && r->code)
+		return net_twilio_code_class(r->code);
+	return NET_PERMANENT;
+}
+
+static void error_outcome(const struct net_http_result *res, const struct reply *r,
+			  struct net_send_outcome *out)
+{
+	long st = res->status;
+
+	out->cls = error_class(st, r);
+	out->code = r->code ? r->code : (int)st;
+	if (r->message[0])
+		snprintf(out->text, sizeof(out->text), "%s", r->message);
+	else if (st >= 400 && st < 500 && !r->code)
+		snprintf(out->text, sizeof(out->text), "HTTP %ld with unparseable body", st);
+	else if (st < 400)
+		snprintf(out->text, sizeof(out->text), "unexpected HTTP %ld", st);
+	else
+		snprintf(out->text, sizeof(out->text), "HTTP %ld", st);
+}
+
+static void twilio_outcome(const struct net_http_result *res, struct net_send_outcome *out)
+{
+	struct reply r;
+
+	memset(out, 0, sizeof(*out));
+	/* A past HTTP-date gives a negative value in curl 7.88. */
+	out->retry_after_s = res->retry_after_s > 0 ? res->retry_after_s : 0;
+	if (res->err != ERR_OK) {
+		transport_outcome(res, out);
+		return;
+	}
+	parse_reply(res, &r);
+	if (res->status >= 200 && res->status < 300)
+		success_outcome(res, &r, out);
+	else
+		error_outcome(res, &r, out);
+}
+
+const struct net_provider net_twilio_provider = {
+	.name = "twilio",
+	.build = twilio_build,
+	.outcome = twilio_outcome,
+};

@@ -1,0 +1,600 @@
+/* Config parser/validator and secrets file. Bad configs are made by editing
+ * the good one, so each test changes one thing and names the path it broke. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <cjson/cJSON.h>
+
+#include "config/config.h"
+#include "config/secrets.h"
+#include "hal/err.h"
+#include "hal/file.h"
+
+#define GOOD "tests/data/config/good.json"
+
+static char *good_text;
+static struct cfg_errors errs;
+
+static int group_setup(void **state)
+{
+	(void)state;
+	return hal_file_read(GOOD, CFG_FILE_MAX, &good_text, NULL) == ERR_OK ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	free(good_text);
+	return 0;
+}
+
+static cJSON *good_tree(void)
+{
+	cJSON *root = cJSON_Parse(good_text);
+
+	assert_non_null(root);
+	return root;
+}
+
+/* "accounts.main", "routes.2.vars": object keys, or indexes into arrays. */
+static cJSON *at(cJSON *root, const char *path)
+{
+	char seg[64];
+	size_t n;
+
+	while (root && *path) {
+		n = strcspn(path, ".");
+		snprintf(seg, sizeof(seg), "%.*s", (int)n, path);
+		root = cJSON_IsArray(root) ? cJSON_GetArrayItem(root, (int)strtol(seg, NULL, 10))
+					   : cJSON_GetObjectItemCaseSensitive(root, seg);
+		path += n + (path[n] == '.');
+	}
+	assert_non_null(root);
+	return root;
+}
+
+static void set(cJSON *root, const char *obj, const char *key, cJSON *item)
+{
+	cJSON *o = obj ? at(root, obj) : root;
+
+	cJSON_DeleteItemFromObjectCaseSensitive(o, key);
+	cJSON_AddItemToObject(o, key, item);
+}
+
+static void del(cJSON *root, const char *obj, const char *key)
+{
+	cJSON_DeleteItemFromObjectCaseSensitive(obj ? at(root, obj) : root, key);
+}
+
+static int parse_tree(cJSON *root, struct cfg **out)
+{
+	char *s = cJSON_PrintUnformatted(root);
+	int rc;
+
+	assert_non_null(s);
+	rc = cfg_parse(s, strlen(s), out, &errs);
+	free(s);
+	return rc;
+}
+
+static void dump(const struct cfg_errors *e)
+{
+	unsigned i;
+
+	for (i = 0; i < e->n; i++)
+		print_message("  %s: %s\n", e->e[i].path, e->e[i].msg);
+}
+
+static bool has_error(const struct cfg_errors *e, const char *path, const char *substr)
+{
+	unsigned i;
+
+	for (i = 0; i < e->n; i++)
+		if (strcmp(e->e[i].path, path) == 0 && strstr(e->e[i].msg, substr))
+			return true;
+	return false;
+}
+
+static void assert_error(const char *path, const char *substr)
+{
+	if (!has_error(&errs, path, substr)) {
+		print_message("no error \"%s: ...%s...\" among:\n", path, substr);
+		dump(&errs);
+		fail();
+	}
+}
+
+/* Parses root (consumed), expects ERR_CONFIG and an error at path. */
+static void expect_bad(cJSON *root, const char *path, const char *substr)
+{
+	struct cfg *c = (struct cfg *)1;
+
+	assert_int_equal(parse_tree(root, &c), ERR_CONFIG);
+	assert_null(c);
+	assert_error(path, substr);
+	cJSON_Delete(root);
+}
+
+static void test_good(void **state)
+{
+	const struct cfg_route *r;
+	struct cfg *c = NULL;
+
+	(void)state;
+	assert_int_equal(cfg_load(GOOD, &c, &errs), ERR_OK);
+	assert_int_equal(errs.n, 0);
+	assert_int_equal(c->warnings.n, 0);
+	assert_string_equal(c->gateway_id, "site-042");
+	assert_string_equal(c->mqtt.host, "127.0.0.1");
+	assert_int_equal(c->mqtt.port, 1883);
+	assert_string_equal(c->mqtt.client_id, "outpostd-site-042");
+	assert_int_equal(c->store.max_size_mb, 256);
+	assert_string_equal(c->events.default_country, "49");
+	assert_int_equal(c->n_accounts, 1);
+	assert_string_equal(c->accounts[0].api_base, "https://localhost:8443");
+	assert_int_equal(c->accounts[0].provider, CFG_PROVIDER_TWILIO);
+	assert_int_equal(c->accounts[0].burst, 80);
+	assert_int_equal(c->n_templates, 3);
+	assert_ptr_equal(cfg_template_find(c, "alert_raised"), &c->templates[2]);
+	assert_int_equal(c->templates[2].variables, 3);
+	assert_int_equal(c->templates[2].status, CFG_TPL_APPROVED);
+	assert_null(cfg_template_find(c, "nope"));
+	assert_int_equal(c->n_routes, 3);
+	r = &c->routes[0];
+	assert_string_equal(r->name, "payments");
+	assert_string_equal(r->topic, "site/+/payments/#");
+	assert_ptr_equal(r->template, cfg_template_find(c, "payment_received"));
+	assert_ptr_equal(r->account, cfg_account_find(c, "main"));
+	assert_int_equal(r->n_to, 1);
+	assert_string_equal(r->to[0], "{customer.phone}");
+	assert_string_equal(r->vars[1], "{amount} {currency}");
+	assert_int_equal(r->ttl_s, 72 * 3600);
+	assert_int_equal(c->routes[1].ttl_s, 24 * 3600);
+	r = &c->routes[2];
+	assert_int_equal(r->ttl_s, 3600);
+	assert_int_equal(r->n_to, 2);
+	assert_string_equal(r->to[1], "+4917012345678");
+	assert_string_equal(r->vars[2], "{alert.level}");
+	assert_ptr_equal(r->account, &c->accounts[0]); /* omitted: the only account */
+	cfg_free(c);
+}
+
+static const char minimal[] =
+	"{\"gateway_id\": \"gw1\", \"secrets_file\": \"s.json\","
+	" \"accounts\": {\"a\": {\"from\": \"whatsapp:+14155550100\", \"credentials\": \"c\","
+	"   \"rate_per_s\": 0.5}},"
+	" \"templates\": {\"t\": {\"twilio_content_sid\": \"HXaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\","
+	"   \"variables\": 0, \"status\": \"approved\", \"preview\": null}},"
+	" \"routes\": [{\"name\": \"r\", \"topic\": \"#\", \"template\": \"t\", \"to\": \"{p}\"}]}";
+
+static void test_defaults(void **state)
+{
+	struct cfg *c = NULL;
+
+	(void)state;
+	assert_int_equal(cfg_parse(minimal, strlen(minimal), &c, &errs), ERR_OK);
+	assert_string_equal(c->mqtt.host, "127.0.0.1");
+	assert_int_equal(c->mqtt.port, 1883);
+	assert_string_equal(c->mqtt.client_id, "outpostd-gw1");
+	assert_null(c->mqtt.username);
+	assert_null(c->mqtt.credentials);
+	assert_int_equal(c->mqtt.keepalive_s, 30);
+	assert_string_equal(c->store.path, "/var/lib/outpost");
+	assert_int_equal(c->store.max_size_mb, 256);
+	assert_string_equal(c->control.socket, "/run/outpost/outpostd.sock");
+	assert_int_equal(c->sender.concurrency, 8);
+	assert_int_equal(c->sender.connect_timeout_ms, 10000);
+	assert_int_equal(c->sender.request_timeout_ms, 30000);
+	assert_int_equal(c->sender.low_speed_time_s, 20);
+	assert_int_equal(c->sender.max_attempts, 10);
+	assert_int_equal(c->sender.backoff_base_ms, 2000);
+	assert_int_equal(c->sender.backoff_cap_ms, 900000);
+	assert_int_equal(c->sender.retry_after_max_s, 3600);
+	assert_int_equal(c->sender.batch, 64);
+	assert_string_equal(c->events.id_field, "id");
+	assert_null(c->events.default_country);
+	assert_int_equal(c->events.max_payload, 65536);
+	assert_string_equal(c->accounts[0].api_base, "https://api.twilio.com");
+	assert_string_equal(c->accounts[0].ca_file, "/etc/ssl/certs/ca-certificates.crt");
+	assert_true(c->accounts[0].rate_per_s == 0.5);
+	assert_int_equal(c->accounts[0].burst, 1);
+	assert_null(c->templates[0].preview);
+	assert_null(c->routes[0].vars);
+	assert_int_equal(c->routes[0].ttl_s, 72 * 3600);
+	cfg_free(c);
+	cfg_free(NULL);
+}
+
+static void test_invalid_json(void **state)
+{
+	static const char bad[] = "{\n  \"gateway_id\": \"x\",\n  \"mqtt\": {\"port\": 18 83}\n}";
+	static const char trailing[] = "{\"gateway_id\": \"x\"} x";
+	struct cfg *c = NULL;
+
+	(void)state;
+	assert_int_equal(cfg_parse(bad, strlen(bad), &c, &errs), ERR_CONFIG);
+	assert_null(c);
+	assert_int_equal(errs.n, 1);
+	assert_error("$", "invalid JSON at line 3, column");
+	assert_int_equal(cfg_parse(trailing, strlen(trailing), &c, &errs), ERR_CONFIG);
+	assert_error("$", "unexpected text after the value at line 1, column 21");
+	assert_int_equal(cfg_parse("[1]", 3, &c, &errs), ERR_CONFIG);
+	assert_error("$", "expected an object, got an array");
+}
+
+static void test_missing_required(void **state)
+{
+	cJSON *root = good_tree();
+
+	(void)state;
+	del(root, NULL, "gateway_id");
+	expect_bad(root, "$.gateway_id", "required key is missing");
+	root = good_tree();
+	del(root, "routes.1", "template");
+	expect_bad(root, "$.routes[1].template", "required key is missing");
+	root = good_tree();
+	del(root, "routes.0", "vars");
+	expect_bad(root, "$.routes[0].vars", "missing key \"1\"");
+}
+
+static void test_unknown_key(void **state)
+{
+	cJSON *root = good_tree();
+
+	(void)state;
+	set(root, "mqtt", "hots", cJSON_CreateString("localhost"));
+	expect_bad(root, "$.mqtt.hots", "unknown key (did you mean \"host\"?)");
+	root = good_tree();
+	set(root, "routes.2", "colour", cJSON_CreateString("red"));
+	expect_bad(root, "$.routes[2].colour", "unknown key");
+	root = good_tree();
+	set(root, "templates.ticket_ready", "bad key\n", cJSON_CreateTrue());
+	expect_bad(root, "$.templates.ticket_ready[\"bad key?\"]", "unknown key");
+}
+
+static void test_wrong_type(void **state)
+{
+	cJSON *root = good_tree();
+
+	(void)state;
+	set(root, "mqtt", "port", cJSON_CreateString("1883"));
+	expect_bad(root, "$.mqtt.port", "expected an integer, got a string");
+	root = good_tree();
+	set(root, "mqtt", "port", cJSON_CreateNumber(70000));
+	expect_bad(root, "$.mqtt.port", "expected an integer in [1..65535], got 70000");
+	root = good_tree();
+	set(root, NULL, "sender", cJSON_CreateObject());
+	set(root, "sender", "batch", cJSON_CreateNumber(1.5));
+	expect_bad(root, "$.sender.batch", "got 1.5");
+	root = good_tree();
+	set(root, NULL, "store", cJSON_CreateArray());
+	expect_bad(root, "$.store", "expected an object, got an array");
+	root = good_tree();
+	set(root, "accounts.main", "rate_per_s", cJSON_CreateNumber(0));
+	expect_bad(root, "$.accounts.main.rate_per_s", "expected a number in (0..10000]");
+	root = good_tree();
+	set(root, "templates.alert_raised", "status", cJSON_CreateString("aproved"));
+	expect_bad(root, "$.templates.alert_raised.status",
+		   "expected one of \"approved\", \"pending\", \"rejected\", got \"aproved\"");
+	root = good_tree();
+	set(root, NULL, "routes", cJSON_CreateObject());
+	expect_bad(root, "$.routes", "expected an array of routes, got an object");
+}
+
+static void test_unknown_template(void **state)
+{
+	cJSON *root = good_tree();
+
+	(void)state;
+	set(root, "routes.2", "template", cJSON_CreateString("paymnt"));
+	expect_bad(root, "$.routes[2].template",
+		   "unknown template \"paymnt\" (known: payment_received, ticket_ready, "
+		   "alert_raised)");
+}
+
+static void test_unknown_account(void **state)
+{
+	cJSON *root = good_tree(), *second;
+
+	(void)state;
+	set(root, "routes.0", "account", cJSON_CreateString("backup"));
+	expect_bad(root, "$.routes[0].account", "unknown account \"backup\" (known: main)");
+	/* With two accounts a route must say which one. */
+	root = good_tree();
+	second = cJSON_Duplicate(at(root, "accounts.main"), true);
+	set(root, "accounts", "backup", second);
+	expect_bad(root, "$.routes[2].account", "required when there is more than one account");
+}
+
+static void test_bad_content_sid(void **state)
+{
+	cJSON *root = good_tree();
+
+	(void)state;
+	set(root, "templates.ticket_ready", "twilio_content_sid",
+	    cJSON_CreateString("HX0123456789abcdef0123456789abcdeg"));
+	expect_bad(root, "$.templates.ticket_ready.twilio_content_sid",
+		   "expected \"HX\" followed by 32 hex digits");
+	root = good_tree();
+	set(root, "templates.ticket_ready", "twilio_content_sid",
+	    cJSON_CreateString("HX0123456789abcdef0123456789abcdef0"));
+	expect_bad(root, "$.templates.ticket_ready.twilio_content_sid", "32 hex digits");
+}
+
+static void test_bad_from(void **state)
+{
+	static const char *const bad[] = { "+1415", "whatsapp:+1415", "whatsapp:14155550100",
+					   "whatsapp:+04155550100", "whatsapp:+1415555010x",
+					   "whatsapp:+1234567890123456" };
+	cJSON *root;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		root = good_tree();
+		set(root, "accounts.main", "from", cJSON_CreateString(bad[i]));
+		expect_bad(root, "$.accounts.main.from", "expected \"whatsapp:+<E.164>\", got \"");
+	}
+	assert_true(strstr(errs.e[0].msg, "1234567890123456") != NULL);
+}
+
+static void test_bad_vars(void **state)
+{
+	cJSON *root = good_tree();
+
+	(void)state;
+	set(root, "routes.0.vars", "3", cJSON_CreateString("{x}"));
+	expect_bad(root, "$.routes[0].vars.3",
+		   "unknown key: keys must be \"1\"..\"2\" for template payment_received");
+	root = good_tree();
+	del(root, "routes.2.vars", "2");
+	expect_bad(root, "$.routes[2].vars", "missing key \"2\"");
+	root = good_tree();
+	del(root, "routes.1.vars", "1");
+	set(root, "routes.1.vars", "01", cJSON_CreateString("{x}"));
+	expect_bad(root, "$.routes[1].vars.01", "unknown key");
+	assert_error("$.routes[1].vars", "missing key \"1\"");
+	root = good_tree();
+	set(root, "routes.1.vars", "2", cJSON_CreateString("{ticket.number"));
+	expect_bad(root, "$.routes[1].vars.2", "invalid expression: unclosed '{' at offset 0");
+	root = good_tree();
+	set(root, "routes.1", "to", cJSON_CreateString("{a..b}"));
+	expect_bad(root, "$.routes[1].to", "invalid expression: field path 'a..b': empty name");
+	root = good_tree();
+	cJSON_AddItemToArray(at(root, "routes.2.to"), cJSON_CreateString("x}"));
+	expect_bad(root, "$.routes[2].to[2]", "unmatched '}'");
+}
+
+static void test_bad_ttl(void **state)
+{
+	static const char *const bad[] = { "5x", "59s", "31d", "h", "72hh", "-1h", "" };
+	cJSON *root;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		root = good_tree();
+		set(root, "routes.1", "ttl", cJSON_CreateString(bad[i]));
+		expect_bad(root, "$.routes[1].ttl", "expected a duration like \"72h\"");
+	}
+	root = good_tree();
+	set(root, "routes.1", "ttl", cJSON_CreateNumber(30));
+	expect_bad(root, "$.routes[1].ttl", "60..2592000 s, got 30");
+}
+
+static void test_bad_topic(void **state)
+{
+	static const char *const bad[] = { "site/#/x", "site/a+/x", "", "site/+b" };
+	cJSON *root;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		root = good_tree();
+		set(root, "routes.0", "topic", cJSON_CreateString(bad[i]));
+		expect_bad(root, "$.routes[0].topic", i == 2 ? "expected a string of 1.." :
+							       "expected an MQTT topic filter");
+	}
+}
+
+static void test_duplicate_route(void **state)
+{
+	cJSON *root = good_tree();
+
+	(void)state;
+	set(root, "routes.2", "name", cJSON_CreateString("payments"));
+	expect_bad(root, "$.routes[2].name", "duplicate route name \"payments\" (also $.routes[0])");
+}
+
+static void test_gateway_id(void **state)
+{
+	cJSON *root = good_tree();
+
+	(void)state;
+	set(root, NULL, "gateway_id", cJSON_CreateString("site 042"));
+	expect_bad(root, "$.gateway_id", "expected 1..64 characters of A-Z a-z 0-9 _ -");
+}
+
+static void test_many_errors(void **state)
+{
+	cJSON *root = good_tree();
+	struct cfg *c = NULL;
+	unsigned i;
+	char key[16];
+
+	(void)state;
+	del(root, NULL, "gateway_id");
+	set(root, "mqtt", "hots", cJSON_CreateString("x"));
+	set(root, "accounts.main", "from", cJSON_CreateString("+1415"));
+	set(root, "routes.2", "template", cJSON_CreateString("paymnt"));
+	set(root, NULL, "sender", cJSON_CreateObject());
+	set(root, "sender", "backoff_base_ms", cJSON_CreateNumber(1000000));
+	assert_int_equal(parse_tree(root, &c), ERR_CONFIG);
+	assert_int_equal(errs.n, 5);
+	assert_error("$.gateway_id", "missing");
+	assert_error("$.mqtt.hots", "unknown key");
+	assert_error("$.accounts.main.from", "expected \"whatsapp:+<E.164>\", got \"+1415\"");
+	assert_error("$.routes[2].template", "unknown template \"paymnt\"");
+	assert_error("$.sender.backoff_base_ms", "expected at most backoff_cap_ms (900000)");
+	/* Past 32 errors the rest are counted, not lost silently. */
+	for (i = 0; i < 40; i++) {
+		snprintf(key, sizeof(key), "typo%u", i);
+		set(root, "store", key, cJSON_CreateNull());
+	}
+	assert_int_equal(parse_tree(root, &c), ERR_CONFIG);
+	assert_int_equal(errs.n, 32);
+	assert_int_equal(errs.dropped, 45 - 32);
+	cJSON_Delete(root);
+}
+
+/* A template's own error is reported once, not again by every route using it. */
+static void test_no_cascade(void **state)
+{
+	cJSON *root = good_tree();
+	struct cfg *c = NULL;
+
+	(void)state;
+	set(root, "templates.ticket_ready", "variables", cJSON_CreateNumber(101));
+	assert_int_equal(parse_tree(root, &c), ERR_CONFIG);
+	assert_int_equal(errs.n, 1);
+	assert_error("$.templates.ticket_ready.variables", "expected an integer in [0..100]");
+	cJSON_Delete(root);
+}
+
+static void test_warnings(void **state)
+{
+	cJSON *root = good_tree();
+	struct cfg *c = NULL;
+
+	(void)state;
+	set(root, "templates.ticket_ready", "status", cJSON_CreateString("pending"));
+	set(root, "templates.alert_raised", "preview", cJSON_CreateString("Only {{1}} and {{2}}"));
+	assert_int_equal(parse_tree(root, &c), ERR_OK);
+	assert_int_equal(c->warnings.n, 2);
+	assert_true(has_error(&c->warnings, "$.routes[1].template", "\"ticket_ready\" is pending"));
+	assert_true(has_error(&c->warnings, "$.templates.alert_raised", "{{2}} at most"));
+	assert_int_equal(c->templates[1].status, CFG_TPL_PENDING);
+	cfg_free(c);
+	cJSON_Delete(root);
+}
+
+static void test_load_missing(void **state)
+{
+	struct cfg *c = (struct cfg *)1;
+
+	(void)state;
+	assert_int_equal(cfg_load("/nonexistent/outpost.json", &c, &errs), ERR_NOTFOUND);
+	assert_null(c);
+	assert_int_equal(errs.n, 1);
+	assert_error("$", "cannot read /nonexistent/outpost.json: not found");
+}
+
+/* ---- secrets ---- */
+
+static const char secrets_json[] =
+	"{\"twilio-main\": {\"account_sid\": \"AC0123456789abcdef0123456789abcdef\","
+	"  \"auth_token\": \"tok-SECRET-1\"},"
+	" \"twilio-key\": {\"account_sid\": \"AC0123456789abcdef0123456789abcdef\","
+	"  \"api_key_sid\": \"SK0123456789abcdef0123456789abcdef\", \"api_key_secret\": \"ks-SECRET-2\"},"
+	" \"mqtt-local\": {\"username\": \"u\", \"password\": \"pw-SECRET-3\"}}";
+
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+static void test_secrets(void **state)
+{
+	char dir[] = "/tmp/outpost-secrets-XXXXXX", path[64], why[256];
+	struct cfg_secrets *s = NULL;
+	const struct cfg_secret *e;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/secrets.json", dir);
+	write_file(path, secrets_json, 0644);
+	assert_int_equal(cfg_secrets_load(path, &s, why, sizeof(why)), ERR_PERM);
+	assert_null(s);
+	assert_non_null(strstr(why, path));
+	assert_non_null(strstr(why, "chmod 600"));
+	assert_int_equal(chmod(path, 0600), 0);
+	assert_int_equal(cfg_secrets_load(path, &s, why, sizeof(why)), ERR_OK);
+	e = cfg_secrets_find(s, "twilio-main");
+	assert_non_null(e);
+	assert_string_equal(e->user, "AC0123456789abcdef0123456789abcdef");
+	assert_string_equal(e->password, "tok-SECRET-1");
+	e = cfg_secrets_find(s, "twilio-key");
+	assert_string_equal(e->account_sid, "AC0123456789abcdef0123456789abcdef");
+	assert_string_equal(e->user, "SK0123456789abcdef0123456789abcdef");
+	assert_string_equal(e->password, "ks-SECRET-2");
+	e = cfg_secrets_find(s, "mqtt-local");
+	assert_null(e->account_sid);
+	assert_string_equal(e->user, "u");
+	assert_string_equal(e->password, "pw-SECRET-3");
+	assert_null(cfg_secrets_find(s, "twilio-other"));
+	cfg_secrets_free(s);
+	cfg_secrets_free(NULL);
+
+	/* A malformed entry is named without showing any value. */
+	write_file(path, "{\"t\": {\"account_sid\": \"ACshort\", \"auth_token\": \"tok-SECRET-9\"}}",
+		   0600);
+	assert_int_equal(cfg_secrets_load(path, &s, why, sizeof(why)), ERR_CONFIG);
+	assert_non_null(strstr(why, "entry \"t\": \"account_sid\" must be"));
+	assert_null(strstr(why, "SECRET"));
+	assert_null(strstr(why, "ACshort"));
+	write_file(path, "{\"t\": {\"username\": \"u\", \"pasword\": \"tok-SECRET-9\"}}", 0600);
+	assert_int_equal(cfg_secrets_load(path, &s, why, sizeof(why)), ERR_CONFIG);
+	assert_non_null(strstr(why, "unknown key \"pasword\""));
+	assert_null(strstr(why, "SECRET"));
+	write_file(path, "{\"t\": {\"username\": \"u\"}}", 0600);
+	assert_int_equal(cfg_secrets_load(path, &s, why, sizeof(why)), ERR_CONFIG);
+	assert_non_null(strstr(why, "or username + password"));
+	write_file(path, "{\"t\": {\"username\": \"u\", \"password\": tok-SECRET}", 0600);
+	assert_int_equal(cfg_secrets_load(path, &s, why, sizeof(why)), ERR_CONFIG);
+	assert_null(strstr(why, "SECRET"));
+	unlink(path);
+	assert_int_equal(cfg_secrets_load(path, &s, why, sizeof(why)), ERR_NOTFOUND);
+	rmdir(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_good),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_invalid_json),
+		cmocka_unit_test(test_missing_required),
+		cmocka_unit_test(test_unknown_key),
+		cmocka_unit_test(test_wrong_type),
+		cmocka_unit_test(test_unknown_template),
+		cmocka_unit_test(test_unknown_account),
+		cmocka_unit_test(test_bad_content_sid),
+		cmocka_unit_test(test_bad_from),
+		cmocka_unit_test(test_bad_vars),
+		cmocka_unit_test(test_bad_ttl),
+		cmocka_unit_test(test_bad_topic),
+		cmocka_unit_test(test_duplicate_route),
+		cmocka_unit_test(test_gateway_id),
+		cmocka_unit_test(test_many_errors),
+		cmocka_unit_test(test_no_cascade),
+		cmocka_unit_test(test_warnings),
+		cmocka_unit_test(test_load_missing),
+		cmocka_unit_test(test_secrets),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

@@ -1,0 +1,404 @@
+/*
+ * test_twilio.c - the Twilio driver: request building and outcome
+ * classification. Pure functions, no network.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "hal/err.h"
+#include "net/providers/provider.h"
+#include "net/providers/twilio.h"
+
+static const struct net_provider *tw(void)
+{
+	const struct net_provider *p = net_provider_find("twilio");
+
+	assert_non_null(p);
+	return p;
+}
+
+static struct net_send_msg base_msg(void)
+{
+	struct net_send_msg m = {
+		.api_base = "https://api.twilio.com",
+		.account_id = "AC0123456789abcdef0123456789abcdef",
+		.user = "AC0123456789abcdef0123456789abcdef",
+		.password = "secret-token",
+		.from = "whatsapp:+14155550100",
+		.to = "+491701234567",
+		.content_sid = "HX0123456789abcdef0123456789abcdef",
+		.vars_json = "{\"1\":\"Ana\",\"2\":\"12.50 EUR\"}",
+	};
+	return m;
+}
+
+static void build_ok(const struct net_send_msg *m, char **url, char **body)
+{
+	assert_int_equal(tw()->build(m, url, body), ERR_OK);
+	assert_non_null(*url);
+	assert_non_null(*body);
+}
+
+/* ---- building ---- */
+
+static void test_find(void **state)
+{
+	(void)state;
+	assert_string_equal(tw()->name, "twilio");
+	assert_null(net_provider_find("meta"));
+	assert_null(net_provider_find(""));
+	assert_null(net_provider_find(NULL));
+}
+
+static void test_class_names(void **state)
+{
+	static const char *const want[] = {"ok", "transient", "rate-limited", "permanent",
+					   "opted-out", "outside-window", "auth", "template",
+					   "ambiguous"};
+	int i;
+
+	(void)state;
+	for (i = NET_OK; i <= NET_AMBIGUOUS; i++)
+		assert_string_equal(net_class_name(i), want[i]);
+	assert_string_equal(net_class_name(-1), "unknown");
+	assert_string_equal(net_class_name(99), "unknown");
+}
+
+static void test_build_basic(void **state)
+{
+	struct net_send_msg m = base_msg();
+	char *url, *body;
+
+	(void)state;
+	build_ok(&m, &url, &body);
+	assert_string_equal(url, "https://api.twilio.com/2010-04-01/Accounts/"
+				 "AC0123456789abcdef0123456789abcdef/Messages.json");
+	assert_string_equal(body, "To=whatsapp%3A%2B491701234567"
+				  "&From=whatsapp%3A%2B14155550100"
+				  "&ContentSid=HX0123456789abcdef0123456789abcdef"
+				  "&ContentVariables=%7B%221%22%3A%22Ana%22%2C%222%22%3A%2212.50%20EUR%22%7D");
+	assert_null(strstr(body, "secret"));
+	assert_null(strstr(url, "secret"));
+	free(url);
+	free(body);
+}
+
+static void test_build_trailing_slash_and_sim(void **state)
+{
+	struct net_send_msg m = base_msg();
+	char *url, *body;
+
+	(void)state;
+	m.api_base = "https://localhost:8443/";
+	m.account_id = "AC1";
+	build_ok(&m, &url, &body);
+	assert_string_equal(url, "https://localhost:8443/2010-04-01/Accounts/AC1/Messages.json");
+	free(url);
+	free(body);
+}
+
+static void test_build_account_is_one_path_segment(void **state)
+{
+	struct net_send_msg m = base_msg();
+	char *url, *body;
+
+	(void)state;
+	m.account_id = "AC1/../Keys?x=1";
+	build_ok(&m, &url, &body);
+	assert_string_equal(url, "https://api.twilio.com/2010-04-01/Accounts/"
+				 "AC1%2F..%2FKeys%3Fx%3D1/Messages.json");
+	free(url);
+	free(body);
+}
+
+static void test_build_utf8_and_specials(void **state)
+{
+	struct net_send_msg m = base_msg();
+	char *url, *body;
+
+	(void)state;
+	/* ë = C3 AB, € = E2 82 AC; & and = inside a value must not split fields */
+	m.vars_json = "{\"1\":\"Zo\xc3\xab & Co=\xe2\x82\xac+5\"}";
+	build_ok(&m, &url, &body);
+	assert_non_null(strstr(body, "&ContentVariables=%7B%221%22%3A%22Zo%C3%AB%20%26%20Co%3D"
+				     "%E2%82%AC%2B5%22%7D"));
+	assert_int_equal(strchr(body, '+') == NULL, 1);
+	free(url);
+	free(body);
+}
+
+static int unhex(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+static bool raw_ok(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c && strchr("-._~", c));
+}
+
+/* Every byte 1..255 survives a decode, and only unreserved bytes go raw. */
+static void test_build_every_byte_roundtrips(void **state)
+{
+	struct net_send_msg m = base_msg();
+	char vars[256], dec[256], *url, *body, *p;
+	size_t n = 0;
+	int i;
+
+	(void)state;
+	for (i = 1; i < 256; i++)
+		vars[i - 1] = (char)i;
+	vars[255] = '\0';
+	m.vars_json = vars;
+	build_ok(&m, &url, &body);
+	p = strstr(body, "&ContentVariables=");
+	assert_non_null(p);
+	for (p += strlen("&ContentVariables="); *p; n++) {
+		if (*p == '%') {
+			assert_true(unhex(p[1]) >= 0 && unhex(p[2]) >= 0);
+			dec[n] = (char)(unhex(p[1]) * 16 + unhex(p[2]));
+			p += 3;
+		} else {
+			assert_true(raw_ok(*p));
+			dec[n] = *p++;
+		}
+	}
+	assert_int_equal(n, 255);
+	assert_memory_equal(dec, vars, 255);
+	free(url);
+	free(body);
+}
+
+static void test_build_variants(void **state)
+{
+	struct net_send_msg m = base_msg();
+	char *url, *body;
+
+	(void)state;
+	m.vars_json = NULL;
+	m.to = "whatsapp:+15551234567";
+	build_ok(&m, &url, &body);
+	assert_null(strstr(body, "ContentVariables"));
+	assert_non_null(strstr(body, "To=whatsapp%3A%2B15551234567&"));
+	assert_null(strstr(body, "whatsapp%3Awhatsapp"));
+	free(url);
+	free(body);
+}
+
+static void test_build_rejects_missing(void **state)
+{
+	const char **fields[] = {NULL, NULL, NULL, NULL, NULL};
+	struct net_send_msg m = base_msg();
+	char *url = NULL, *body = NULL;
+	size_t i;
+
+	(void)state;
+	fields[0] = &m.api_base;
+	fields[1] = &m.account_id;
+	fields[2] = &m.from;
+	fields[3] = &m.to;
+	fields[4] = &m.content_sid;
+	for (i = 0; i < 5; i++) {
+		const char *keep = *fields[i];
+
+		*fields[i] = NULL;
+		assert_int_equal(tw()->build(&m, &url, &body), ERR_INVAL);
+		*fields[i] = "";
+		assert_int_equal(tw()->build(&m, &url, &body), ERR_INVAL);
+		*fields[i] = keep;
+	}
+	assert_null(url);
+	assert_null(body);
+	assert_int_equal(tw()->build(NULL, &url, &body), ERR_INVAL);
+}
+
+/* ---- outcomes ---- */
+
+struct ocase {
+	int err;
+	bool sent;
+	long status, retry_after;
+	const char *body;
+	int cls, code;
+	long want_retry;
+	const char *text; /* substring of out.text, NULL = not checked */
+	const char *id;
+};
+
+static void check(const struct ocase *c, int line)
+{
+	struct net_http_result res;
+	struct net_send_outcome out;
+
+	memset(&res, 0, sizeof(res));
+	memset(&out, 0x5a, sizeof(out));
+	res.err = c->err;
+	res.maybe_sent = c->sent;
+	res.status = c->status;
+	res.retry_after_s = c->retry_after;
+	res.body = c->body ? c->body : "";
+	res.body_len = strlen(res.body);
+	if (c->err != ERR_OK)
+		snprintf(res.error, sizeof(res.error), "curl says %d", c->err);
+	tw()->outcome(&res, &out);
+	if (out.cls != c->cls || out.code != c->code || out.retry_after_s != c->want_retry)
+		fail_msg("case at line %d: cls %s code %d retry %ld (%s)", line,
+			 net_class_name(out.cls), out.code, out.retry_after_s, out.text);
+	if (c->text && !strstr(out.text, c->text))
+		fail_msg("case at line %d: text '%s' lacks '%s'", line, out.text, c->text);
+	assert_string_equal(out.id, c->id ? c->id : "");
+	assert_true(memchr(out.text, '\0', sizeof(out.text)) != NULL);
+	assert_true(memchr(out.status, '\0', sizeof(out.status)) != NULL);
+}
+
+#define OC(e, s, st, ra, b, cls, code, wr, text) \
+	check(&(struct ocase){e, s, st, ra, b, cls, code, wr, text, NULL}, __LINE__)
+#define OCID(e, s, st, ra, b, cls, code, wr, text, id) \
+	check(&(struct ocase){e, s, st, ra, b, cls, code, wr, text, id}, __LINE__)
+
+static void test_outcome_success(void **state)
+{
+	(void)state;
+	OCID(ERR_OK, true, 201, 0, "{\"sid\":\"SM0123456789abcdef0123456789abcdef\",\"status\":\"queued\","
+				 "\"error_code\":null}",
+	   NET_OK, 201, 0, NULL, "SM0123456789abcdef0123456789abcdef");
+	OCID(ERR_OK, true, 200, 0, "{\"sid\":\"SM1\",\"status\":\"accepted\"}", NET_OK, 200, 0, NULL, "SM1");
+	/* 2xx we cannot tie to a message: ambiguous, never ok, never failed */
+	OC(ERR_OK, true, 201, 0, "{\"status\":\"queued\"}", NET_AMBIGUOUS, 201, 0, "2xx without sid");
+	OC(ERR_OK, true, 201, 0, "", NET_AMBIGUOUS, 201, 0, "2xx without sid");
+	OC(ERR_OK, true, 201, 0, "<html>ok</html>", NET_AMBIGUOUS, 201, 0, "2xx without sid");
+	OC(ERR_OK, true, 201, 0, "{\"sid\":12345}", NET_AMBIGUOUS, 201, 0, "2xx without sid");
+	OC(ERR_OK, true, 201, 0, "{\"sid\":\"\"}", NET_AMBIGUOUS, 201, 0, NULL);
+	OC(ERR_OK, true, 201, 0, "{\"sid\":\"SM1/../x\"}", NET_AMBIGUOUS, 201, 0, NULL);
+	OC(ERR_OK, true, 201, 0, "[{\"sid\":\"SM1\"}]", NET_AMBIGUOUS, 201, 0, NULL);
+	OC(ERR_OK, true, 201, 0, "{\"sid\":\"SM1\"", NET_AMBIGUOUS, 201, 0, NULL);
+	OC(ERR_OK, true, 201, 0, "{\"sid\":\"SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}",
+	   NET_AMBIGUOUS, 201, 0, NULL);
+}
+
+static void test_outcome_success_status_truncated(void **state)
+{
+	struct net_http_result res = {.err = ERR_OK, .maybe_sent = true, .status = 201};
+	struct net_send_outcome out;
+
+	(void)state;
+	res.body = "{\"sid\":\"SM9\",\"status\":\"a-very-long-status-text-from-a-broken-server\"}";
+	res.body_len = strlen(res.body);
+	tw()->outcome(&res, &out);
+	assert_int_equal(out.cls, NET_OK);
+	assert_string_equal(out.id, "SM9");
+	assert_int_equal(strlen(out.status), sizeof(out.status) - 1);
+}
+
+static void test_outcome_codes_400(void **state)
+{
+	static const struct {
+		int code, cls;
+	} t[] = {
+		{21610, NET_OPTED_OUT}, {63014, NET_OPTED_OUT}, {63016, NET_WINDOW},
+		{63027, NET_TEMPLATE},  {63028, NET_TEMPLATE},  {21654, NET_TEMPLATE},
+		{63030, NET_TEMPLATE},  {63018, NET_RATE},      {63017, NET_RATE},
+		{63038, NET_RATE},      {63012, NET_TRANSIENT}, {30008, NET_TRANSIENT},
+		{20500, NET_TRANSIENT}, {20503, NET_TRANSIENT}, {21211, NET_PERMANENT},
+		{21614, NET_PERMANENT}, {63003, NET_PERMANENT}, {63024, NET_PERMANENT},
+		{21408, NET_PERMANENT}, {21658, NET_PERMANENT}, {99999, NET_PERMANENT},
+	};
+	char body[256];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		snprintf(body, sizeof(body),
+			 "{\"code\":%d,\"message\":\"reason %d\",\"more_info\":\"https://x\",\"status\":400}",
+			 t[i].code, t[i].code);
+		OC(ERR_OK, true, 400, 0, body, t[i].cls, t[i].code, 0, "reason");
+		assert_int_equal(net_twilio_code_class(t[i].code), t[i].cls);
+	}
+}
+
+static void test_outcome_auth_rate_5xx(void **state)
+{
+	(void)state;
+	OC(ERR_OK, true, 401, 0, "{\"status\":401,\"message\":\"Authenticate\",\"code\":20003}",
+	   NET_AUTH, 20003, 0, "Authenticate");
+	OC(ERR_OK, true, 401, 0, "Unauthorized", NET_AUTH, 401, 0, NULL);
+	OC(ERR_OK, true, 403, 0, "{\"code\":20003,\"message\":\"Permission denied\"}", NET_AUTH, 20003, 0,
+	   "Permission denied");
+	OC(ERR_OK, true, 429, 7, "{\"code\":20429,\"message\":\"Too Many Requests\"}", NET_RATE, 20429, 7,
+	   "Too Many");
+	OC(ERR_OK, true, 429, 30, "", NET_RATE, 429, 30, NULL);
+	OC(ERR_OK, true, 429, -5, "", NET_RATE, 429, 0, NULL); /* past HTTP-date */
+	OC(ERR_OK, true, 500, 0, "{\"code\":20500,\"message\":\"Internal\"}", NET_AMBIGUOUS, 20500, 0,
+	   "Internal");
+	OC(ERR_OK, true, 503, 4, "<html>busy</html>", NET_AMBIGUOUS, 503, 4, "HTTP 503");
+	OC(ERR_OK, true, 502, 0, NULL, NET_AMBIGUOUS, 502, 0, NULL);
+}
+
+static void test_outcome_transport(void **state)
+{
+	(void)state;
+	OC(ERR_TIMEOUT, true, 0, 0, NULL, NET_AMBIGUOUS, 0, 0, "curl says");
+	OC(ERR_TIMEOUT, true, 0, 0, NULL, NET_AMBIGUOUS, 0, 0, "after the request was sent");
+	OC(ERR_CONN, false, 0, 0, NULL, NET_TRANSIENT, 0, 0, "could not connect");
+	OC(ERR_HTTP, true, 0, 0, NULL, NET_AMBIGUOUS, 0, 0, NULL);  /* reset after send */
+	OC(ERR_HTTP, false, 0, 0, NULL, NET_TRANSIENT, 0, 0, NULL);
+	OC(ERR_TLS, false, 0, 0, NULL, NET_TRANSIENT, 0, 0, "TLS error: curl says");
+	OC(ERR_CLOSED, true, 0, 0, NULL, NET_AMBIGUOUS, 0, 0, NULL);
+	OC(ERR_TOOBIG, true, 201, 0, NULL, NET_AMBIGUOUS, 201, 0, NULL);
+}
+
+static void test_outcome_garbage(void **state)
+{
+	static const char head[] = "{\"code\":21211,\"message\":\"";
+	char big[3000];
+
+	(void)state;
+	OC(ERR_OK, true, 400, 0, "garbage<html>", NET_PERMANENT, 400, 0, "HTTP 400 with unparseable body");
+	OC(ERR_OK, true, 400, 0, "", NET_PERMANENT, 400, 0, "HTTP 400 with unparseable body");
+	OC(ERR_OK, true, 404, 0, "[21610]", NET_PERMANENT, 404, 0, "HTTP 404 with unparseable body");
+	OC(ERR_OK, true, 400, 0, "null", NET_PERMANENT, 400, 0, NULL);
+	OC(ERR_OK, true, 400, 0, "{\"code\":\"abc\"}", NET_PERMANENT, 400, 0, "unparseable");
+	OC(ERR_OK, true, 400, 0, "{\"code\":63016.5}", NET_PERMANENT, 400, 0, NULL);
+	OC(ERR_OK, true, 400, 0, "{\"code\":-63016}", NET_PERMANENT, 400, 0, NULL);
+	OC(ERR_OK, true, 400, 0, "{\"code\":1e300}", NET_PERMANENT, 400, 0, NULL);
+	OC(ERR_OK, true, 400, 0, "{\"code\":\"63016\"}", NET_WINDOW, 63016, 0, NULL);
+	OC(ERR_OK, true, 400, 0, "{\"code\":63016,\"message\":42}", NET_WINDOW, 63016, 0, "HTTP 400");
+	OC(ERR_OK, true, 400, 0, "{\"code\":63016,\"message\":\"a\\nb\\u0001c\"}", NET_WINDOW, 63016, 0,
+	   "a b c");
+	OC(ERR_OK, true, 302, 0, "", NET_PERMANENT, 302, 0, "unexpected HTTP 302");
+	memcpy(big, head, sizeof(head) - 1);
+	memset(big + sizeof(head) - 1, 'm', sizeof(big) - sizeof(head) - 2);
+	memcpy(big + sizeof(big) - 3, "\"}", 3);
+	OC(ERR_OK, true, 400, 0, big, NET_PERMANENT, 21211, 0, "mmmm");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_find),
+		cmocka_unit_test(test_class_names),
+		cmocka_unit_test(test_build_basic),
+		cmocka_unit_test(test_build_trailing_slash_and_sim),
+		cmocka_unit_test(test_build_account_is_one_path_segment),
+		cmocka_unit_test(test_build_utf8_and_specials),
+		cmocka_unit_test(test_build_every_byte_roundtrips),
+		cmocka_unit_test(test_build_variants),
+		cmocka_unit_test(test_build_rejects_missing),
+		cmocka_unit_test(test_outcome_success),
+		cmocka_unit_test(test_outcome_success_status_truncated),
+		cmocka_unit_test(test_outcome_codes_400),
+		cmocka_unit_test(test_outcome_auth_rate_5xx),
+		cmocka_unit_test(test_outcome_transport),
+		cmocka_unit_test(test_outcome_garbage),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

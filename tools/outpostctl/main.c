@@ -1,0 +1,339 @@
+/*
+ * main.c - outpostctl: options, finding the control socket, one request and
+ * one answer, exit codes. What each command asks and shows is in its own
+ * file (status.c, outbox.c).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hal/err.h"
+#include "hal/file.h"
+#include "net/ctl.h"
+#include "tools/outpostctl/octl.h"
+
+#ifndef OUTPOST_VERSION
+#define OUTPOST_VERSION "unknown"
+#endif
+
+#define DEFAULT_SOCKET "/run/outpost/outpostd.sock"
+#define DEFAULT_TIMEOUT_MS 5000
+#define MAX_TIMEOUT_MS 3600000
+#define MAX_LIMIT 1000
+/* A config file is a few KiB; anything near this is not one. */
+#define MAX_CONFIG_BYTES (4u << 20)
+
+static const struct octl_cmd *const cmds[] = {&octl_cmd_status, &octl_cmd_outbox};
+#define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
+
+static void usage(FILE *f)
+{
+	size_t i;
+
+	fputs("Usage: outpostctl [OPTIONS] COMMAND [COMMAND OPTIONS]\n"
+	      "\n"
+	      "Asks outpostd, the WhatsApp notification daemon on this gateway, how it\n"
+	      "is doing, through its control socket. Needs no network.\n"
+	      "\n"
+	      "Commands:\n",
+	      f);
+	for (i = 0; i < N_CMDS; i++)
+		fprintf(f, "  %-8s %s\n", cmds[i]->name, cmds[i]->summary);
+	fputs("  help     help on a command: outpostctl help outbox\n"
+	      "\n"
+	      "Options:\n"
+	      "  -s, --socket PATH  outpostd's control socket (default: control.socket of\n"
+	      "                     the config given with -c, else " DEFAULT_SOCKET ")\n"
+	      "  -c, --config FILE  take the socket path from this outpost.json\n"
+	      "      --json         print outpostd's answer as JSON on one line, for scripts\n"
+	      "      --timeout MS   wait at most MS milliseconds for an answer (default 5000)\n"
+	      "  -h, --help         this help; outpostctl COMMAND --help explains a command\n"
+	      "  -V, --version      print the version\n"
+	      "\n"
+	      "Exit status: 0 done; 1 outpostd answered with an error; 2 wrong usage;\n"
+	      "3 outpostd cannot be reached (not running, wrong socket, no answer in time).\n",
+	      f);
+}
+
+static const struct octl_cmd *find_cmd(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < N_CMDS; i++)
+		if (strcmp(cmds[i]->name, name) == 0)
+			return cmds[i];
+	return NULL;
+}
+
+/* Whole decimal number in [min, max]; no sign, no junk, no overflow. */
+static bool parse_num(const char *s, unsigned long long min, unsigned long long max,
+		      unsigned long long *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+static const struct option long_opts[] = {
+	{"socket", required_argument, NULL, 's'},
+	{"config", required_argument, NULL, 'c'},
+	{"json", no_argument, NULL, 'j'},
+	{"timeout", required_argument, NULL, 'T'},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, 'V'},
+	{"state", required_argument, NULL, 'S'},
+	{"limit", required_argument, NULL, 'L'},
+	{"before", required_argument, NULL, 'B'},
+	{NULL, 0, NULL, 0},
+};
+
+/* Handles one option; returns false after reporting a bad value. */
+static bool take_opt(int c, struct octl_opts *o, unsigned *used)
+{
+	unsigned long long v;
+
+	switch (c) {
+	case 's': o->socket = optarg; return true;
+	case 'c': o->config = optarg; return true;
+	case 'j': o->json = true; return true;
+	case 'h': o->help = true; return true;
+	case 'S': o->state = optarg; *used |= OCTL_OPT_STATE; return true;
+	case 'T':
+		if (!parse_num(optarg, 1, MAX_TIMEOUT_MS, &v)) {
+			fprintf(stderr, "outpostctl: --timeout wants milliseconds, 1 to %d\n",
+				MAX_TIMEOUT_MS);
+			return false;
+		}
+		o->timeout_ms = (int)v;
+		return true;
+	case 'L':
+		if (!parse_num(optarg, 1, MAX_LIMIT, &v)) {
+			fprintf(stderr, "outpostctl: --limit wants a number, 1 to %d\n", MAX_LIMIT);
+			return false;
+		}
+		o->limit = (long)v;
+		*used |= OCTL_OPT_LIMIT;
+		return true;
+	case 'B':
+		/* Sequence numbers travel as JSON numbers: exact up to 2^53. */
+		if (!parse_num(optarg, 0, 1ull << 53, &v)) {
+			fprintf(stderr, "outpostctl: --before wants a sequence number\n");
+			return false;
+		}
+		o->before = v;
+		*used |= OCTL_OPT_BEFORE;
+		return true;
+	default:
+		return false;
+	}
+}
+
+static const char *opt_name(unsigned bit)
+{
+	return bit == OCTL_OPT_STATE ? "--state" : bit == OCTL_OPT_LIMIT ? "--limit" : "--before";
+}
+
+/* Returns -1 to go on, or the exit code. */
+static int parse_args(int argc, char **argv, struct octl_opts *o, const struct octl_cmd **cmd)
+{
+	unsigned used = 0, bit;
+	const char *name;
+	int c;
+
+	opterr = 0; /* our own words, without the full path of argv[0] */
+	while ((c = getopt_long(argc, argv, ":s:c:hV", long_opts, NULL)) != -1) {
+		if (c == '?' || c == ':') {
+			fprintf(stderr, "outpostctl: %s '%s' (see outpostctl --help)\n",
+				c == '?' ? "unknown option" : "missing value for", argv[optind - 1]);
+			return OCTL_EXIT_USAGE;
+		}
+		if (c == 'V') {
+			printf("outpostctl %s\n", OUTPOST_VERSION);
+			return OCTL_EXIT_OK;
+		}
+		if (!take_opt(c, o, &used))
+			return OCTL_EXIT_USAGE;
+	}
+	name = optind < argc ? argv[optind++] : NULL;
+	if (name && strcmp(name, "help") == 0) {
+		o->help = true;
+		name = optind < argc ? argv[optind++] : NULL;
+	}
+	if (!name) {
+		usage(o->help ? stdout : stderr);
+		return o->help ? OCTL_EXIT_OK : OCTL_EXIT_USAGE;
+	}
+	*cmd = find_cmd(name);
+	if (!*cmd) {
+		fprintf(stderr, "outpostctl: unknown command '%s' (see outpostctl --help)\n", name);
+		return OCTL_EXIT_USAGE;
+	}
+	if (o->help) {
+		fputs((*cmd)->help, stdout);
+		return OCTL_EXIT_OK;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "outpostctl: %s: unexpected argument '%s'\n", name, argv[optind]);
+		return OCTL_EXIT_USAGE;
+	}
+	for (bit = 1; bit <= OCTL_OPT_BEFORE; bit <<= 1) {
+		if ((used & bit) && !((*cmd)->opts & bit)) {
+			fprintf(stderr, "outpostctl: %s is not an option of %s\n", opt_name(bit), name);
+			return OCTL_EXIT_USAGE;
+		}
+	}
+	return -1;
+}
+
+/* Only .control.socket is read here: outpostctl must work even when the rest
+ * of the config is one the daemon would refuse, which is when it is needed. */
+static int socket_from_config(const char *file, char *out, size_t outlen)
+{
+	const cJSON *control, *sock;
+	cJSON *root = NULL;
+	char *text = NULL;
+	int rc, ex = -1;
+
+	rc = hal_file_read(file, MAX_CONFIG_BYTES, &text, NULL);
+	if (rc) {
+		fprintf(stderr, "outpostctl: cannot read config %s: %s\n", file,
+			rc == ERR_NOTFOUND ? strerror(ENOENT) : hal_strerror(rc));
+		ex = OCTL_EXIT_USAGE;
+		goto out;
+	}
+	root = cJSON_Parse(text);
+	if (!cJSON_IsObject(root)) {
+		fprintf(stderr, "outpostctl: config %s is not a JSON object\n", file);
+		ex = OCTL_EXIT_USAGE;
+		goto out;
+	}
+	control = cJSON_GetObjectItemCaseSensitive(root, "control");
+	sock = cJSON_GetObjectItemCaseSensitive(control, "socket");
+	if (cJSON_IsString(sock) && sock->valuestring[0])
+		snprintf(out, outlen, "%s", sock->valuestring);
+out:
+	cJSON_Delete(root);
+	free(text);
+	return ex;
+}
+
+static const char *connect_hint(int rc)
+{
+	switch (rc) {
+	case ERR_NOTFOUND:
+	case ERR_CONN:
+		return " (is outpostd running? see -s)";
+	case ERR_PERM:
+		return " (run it as root or as outpostd's user)";
+	case ERR_AGAIN:
+		return " (outpostd is busy; try again)";
+	default:
+		return " (see -s)";
+	}
+}
+
+/* Connects and asks; returns -1 when *resp holds the answer, else the exit
+ * code after saying what went wrong. */
+static int ask(const struct octl_opts *o, const char *path, const char *req, char **resp)
+{
+	char why[128];
+	int fd = -1, rc, ex = -1;
+
+	rc = net_ctl_connect(path, &fd, why, sizeof(why));
+	if (rc) {
+		fprintf(stderr, "outpostctl: cannot connect to %s: %s%s\n", path, why,
+			connect_hint(rc));
+		return OCTL_EXIT_CONNECT;
+	}
+	rc = net_ctl_call(fd, req, resp, o->timeout_ms);
+	if (rc == ERR_TIMEOUT) {
+		fprintf(stderr, "outpostctl: no answer from outpostd on %s within %d ms "
+				"(busy or stuck? see --timeout)\n", path, o->timeout_ms);
+		ex = OCTL_EXIT_CONNECT;
+	} else if (rc == ERR_TOOBIG) {
+		fprintf(stderr, "outpostctl: the answer from outpostd is over %d bytes "
+				"(try a smaller --limit)\n", NET_CTL_MAX_FRAME);
+		ex = OCTL_EXIT_DAEMON;
+	} else if (rc == ERR_CLOSED) {
+		fprintf(stderr, "outpostctl: outpostd on %s hung up without answering\n", path);
+		ex = OCTL_EXIT_CONNECT;
+	} else if (rc) {
+		fprintf(stderr, "outpostctl: talking to outpostd on %s: %s\n", path,
+			hal_strerror(rc));
+		ex = OCTL_EXIT_CONNECT;
+	}
+	close(fd);
+	return ex;
+}
+
+static int answer(const struct octl_opts *o, const struct octl_cmd *cmd, const char *text)
+{
+	cJSON *resp = cJSON_Parse(text);
+	const char *err;
+	int ex = OCTL_EXIT_OK;
+
+	if (o->json)
+		printf("%s\n", text);
+	if (!cJSON_IsObject(resp)) {
+		fprintf(stderr, "outpostctl: outpostd sent an answer that is not a JSON object\n");
+		ex = OCTL_EXIT_DAEMON;
+		goto out;
+	}
+	if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(resp, "ok"))) {
+		err = octl_str(resp, "error");
+		fputs("outpostctl: outpostd: ", stderr);
+		octl_put_text(stderr, err ? err : "failed, without saying why", 0, 0);
+		fputc('\n', stderr);
+		ex = OCTL_EXIT_DAEMON;
+		goto out;
+	}
+	if (!o->json)
+		cmd->show(o, resp);
+out:
+	cJSON_Delete(resp);
+	return ex;
+}
+
+int main(int argc, char **argv)
+{
+	struct octl_opts o = {.timeout_ms = DEFAULT_TIMEOUT_MS, .limit = 20};
+	const struct octl_cmd *cmd = NULL;
+	char path[512] = DEFAULT_SOCKET;
+	char *req = NULL, *resp = NULL;
+	cJSON *rj = NULL;
+	int ex;
+
+	ex = parse_args(argc, argv, &o, &cmd);
+	if (ex >= 0)
+		goto out;
+	if (o.socket)
+		snprintf(path, sizeof(path), "%s", o.socket);
+	else if (o.config && (ex = socket_from_config(o.config, path, sizeof(path))) >= 0)
+		goto out;
+	rj = cmd->request(&o);
+	req = rj ? cJSON_PrintUnformatted(rj) : NULL;
+	if (!req) {
+		ex = OCTL_EXIT_USAGE;
+		goto out;
+	}
+	ex = ask(&o, path, req, &resp);
+	if (ex >= 0)
+		goto out;
+	ex = answer(&o, cmd, resp);
+out:
+	cJSON_Delete(rj);
+	free(req);
+	free(resp);
+	return ex;
+}

@@ -1,0 +1,81 @@
+/*
+ * octl.h - outpostctl's internals: the command table, and the helpers its
+ * commands share to read the daemon's JSON and print it for a person.
+ *
+ * The daemon's answers are read defensively: a field that is missing or of
+ * another type shows as "?" (or its line is left out); nothing here trusts
+ * the daemon's JSON to have any shape. Text from the daemon may carry bytes
+ * from device events, so it is printed through octl_put_text(), which
+ * escapes control characters: a technician's terminal must never receive
+ * escape sequences from an MQTT payload.
+ */
+#ifndef OCTL_H
+#define OCTL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <cjson/cJSON.h>
+
+/* Exit codes, part of the tool's interface for scripts. */
+enum {
+	OCTL_EXIT_OK = 0,
+	OCTL_EXIT_DAEMON = 1, /* the daemon answered ok:false, or nonsense */
+	OCTL_EXIT_USAGE = 2,
+	OCTL_EXIT_CONNECT = 3, /* cannot connect, or no answer in time */
+};
+
+struct octl_opts {
+	const char *socket;
+	const char *config;
+	bool json;
+	int timeout_ms;
+	const char *state; /* outbox */
+	long limit;        /* outbox */
+	uint64_t before;   /* outbox */
+	bool help;
+};
+
+struct octl_cmd {
+	const char *name;
+	const char *summary; /* one line for the tool's help */
+	const char *help;    /* the command's --help */
+	unsigned opts;       /* OCTL_OPT_* the command accepts */
+	/* Builds the request; returns NULL on a usage error it has reported. */
+	cJSON *(*request)(const struct octl_opts *o);
+	/* Prints an ok:true answer for a person. */
+	void (*show)(const struct octl_opts *o, const cJSON *resp);
+};
+
+enum { OCTL_OPT_STATE = 1, OCTL_OPT_LIMIT = 2, OCTL_OPT_BEFORE = 4 };
+
+extern const struct octl_cmd octl_cmd_status;
+extern const struct octl_cmd octl_cmd_outbox;
+
+/* Field readers: NULL / false when missing or of another type. */
+const char *octl_str(const cJSON *obj, const char *key);
+bool octl_num(const cJSON *obj, const char *key, double *out);
+
+/* "12 s", "4 min", "2 h 5 min", "3 d 4 h"; compact drops the spaces and
+ * keeps one unit: "12s", "4m", "2h", "3d". */
+void octl_fmt_duration(char *buf, size_t len, double seconds, bool compact);
+/* "512 B", "1.5 MiB". */
+void octl_fmt_bytes(char *buf, size_t len, double bytes);
+
+/* Prints s with control characters escaped, cut to maxcols columns (0: no
+ * limit) with "..." when cut; pads with spaces to width. Returns the columns
+ * printed before padding. */
+size_t octl_put_text(FILE *f, const char *s, size_t maxcols, size_t width);
+/* Columns s takes when printed by octl_put_text(). */
+size_t octl_text_cols(const char *s);
+
+/* Prints the numeric members of obj as "name N, name N", non-zero ones
+ * first, zero ones on a second line as "(0: a, b)"; lines wrapped after
+ * the indent. For outbox counts and counters of any future shape. */
+void octl_put_counts(FILE *f, const cJSON *obj, const char *indent);
+
+/* Columns of the terminal on stdout, or 0 when it is not a terminal. */
+size_t octl_term_cols(void);
+
+#endif

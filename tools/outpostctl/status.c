@@ -1,0 +1,272 @@
+/*
+ * status.c - `outpostctl status`: one screen that tells a technician whether
+ * the gateway is doing its job, and if not, which part is stuck.
+ *
+ * States that need attention are written in capitals (NOT CONNECTED, PAUSED,
+ * NOT VALID) so they stand out on a monochrome serial console.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "tools/outpostctl/octl.h"
+
+#define LABEL_W 11 /* "counters:  " */
+#define INDENT "           "
+/* Error texts are cut here when stdout is not a terminal. */
+#define TEXT_COLS 100
+
+static void label(const char *name)
+{
+	printf("%-*s", LABEL_W, name);
+}
+
+/* The value of key as text, or "?" so that a missing field shows. */
+static void put_str(const cJSON *obj, const char *key)
+{
+	const char *s = octl_str(obj, key);
+
+	octl_put_text(stdout, s ? s : "?", 60, 0);
+}
+
+/* before, the integer at key (or "?"), after. */
+static void put_int(const char *before, const cJSON *obj, const char *key, const char *after)
+{
+	double v;
+	char num[32] = "?";
+
+	if (octl_num(obj, key, &v))
+		snprintf(num, sizeof(num), "%.0f", v);
+	printf("%s%s%s", before, num, after);
+}
+
+static void show_head(const cJSON *r)
+{
+	double up;
+	char buf[32] = "?";
+
+	label("outpostd:");
+	put_str(r, "version");
+	fputs(" on ", stdout);
+	put_str(r, "gateway_id");
+	if (octl_num(r, "uptime_s", &up))
+		octl_fmt_duration(buf, sizeof(buf), up, false);
+	printf(", up %s\n", buf);
+}
+
+static void show_mqtt(const cJSON *m)
+{
+	const cJSON *conn = cJSON_GetObjectItemCaseSensitive(m, "connected");
+	const char *ingest = octl_str(m, "ingest");
+
+	if (!cJSON_IsObject(m))
+		return;
+	label("mqtt:");
+	fputs(cJSON_IsTrue(conn) ? "connected to " : cJSON_IsFalse(conn) ? "NOT CONNECTED to " : "? ",
+	      stdout);
+	put_str(m, "broker");
+	put_int(", ", m, "reconnects", " reconnects");
+	if (ingest && strncmp(ingest, "paused", 6) == 0) {
+		fputs(", ingest PAUSED", stdout);
+		octl_put_text(stdout, ingest + 6, 60, 0);
+	} else {
+		fputs(", ingest ", stdout);
+		octl_put_text(stdout, ingest ? ingest : "?", 60, 0);
+	}
+	fputc('\n', stdout);
+}
+
+static void show_clock(const cJSON *c)
+{
+	const cJSON *valid = cJSON_GetObjectItemCaseSensitive(c, "valid");
+	const char *reason = octl_str(c, "reason");
+
+	if (!cJSON_IsObject(c))
+		return;
+	label("clock:");
+	if (cJSON_IsTrue(valid))
+		fputs("valid", stdout);
+	else if (cJSON_IsFalse(valid))
+		fputs("NOT VALID - sending is held until it is", stdout);
+	else
+		fputs("?", stdout);
+	if (reason && *reason) {
+		fputs(" (", stdout);
+		octl_put_text(stdout, reason, 60, 0);
+		fputc(')', stdout);
+	}
+	fputc('\n', stdout);
+}
+
+static void show_store(const cJSON *s)
+{
+	double used, map;
+	char ub[32] = "?", mb[32] = "?";
+	bool have_used = octl_num(s, "used_bytes", &used);
+	bool have_map = octl_num(s, "map_bytes", &map);
+
+	if (!cJSON_IsObject(s))
+		return;
+	label("store:");
+	put_str(s, "path");
+	if (have_used)
+		octl_fmt_bytes(ub, sizeof(ub), used);
+	if (have_map)
+		octl_fmt_bytes(mb, sizeof(mb), map);
+	printf(", %s used of %s", ub, mb);
+	if (have_used && have_map && map > 0)
+		printf(" (%.0f%%)", used * 100 / map);
+	fputc('\n', stdout);
+}
+
+static void show_outbox(const cJSON *o)
+{
+	if (!cJSON_IsObject(o))
+		return;
+	label("outbox:");
+	octl_put_counts(stdout, o, INDENT);
+}
+
+static size_t name_width(const cJSON *accounts)
+{
+	const cJSON *a;
+	size_t w = 4, n;
+
+	cJSON_ArrayForEach(a, accounts) {
+		n = octl_text_cols(octl_str(a, "name"));
+		if (n > w)
+			w = n;
+	}
+	return w > 16 ? 16 : w;
+}
+
+static void show_account(const cJSON *a, size_t w)
+{
+	const char *state = octl_str(a, "state");
+	const char *reason = octl_str(a, "reason");
+	double rate;
+
+	label("account:");
+	octl_put_text(stdout, octl_str(a, "name") ? octl_str(a, "name") : "?", w, w + 2);
+	octl_put_text(stdout, octl_str(a, "provider") ? octl_str(a, "provider") : "?", 10, 10);
+	if (!state)
+		fputs("?     ", stdout);
+	else if (strcmp(state, "ok") == 0)
+		fputs("ok    ", stdout);
+	else if (strcmp(state, "paused") == 0)
+		fputs("PAUSED", stdout);
+	else
+		octl_put_text(stdout, state, 12, 6);
+	put_int("  sent ", a, "sent", "");
+	put_int(", failed ", a, "failed", "");
+	if (octl_num(a, "rate_per_s", &rate))
+		printf(", %g/s", rate);
+	if (reason && *reason) {
+		fputs("  ", stdout);
+		octl_put_text(stdout, reason, 60, 0);
+	}
+	fputc('\n', stdout);
+}
+
+static void show_accounts(const cJSON *accounts)
+{
+	const cJSON *a;
+	size_t w;
+
+	if (!cJSON_IsArray(accounts))
+		return;
+	if (cJSON_GetArraySize(accounts) == 0) {
+		label("accounts:");
+		fputs("none configured\n", stdout);
+		return;
+	}
+	w = name_width(accounts);
+	cJSON_ArrayForEach(a, accounts)
+		show_account(a, w);
+}
+
+static void show_counters(const cJSON *c)
+{
+	if (!cJSON_IsObject(c))
+		return;
+	label("counters:");
+	octl_put_counts(stdout, c, INDENT);
+}
+
+static void show_errors(const cJSON *errors)
+{
+	const cJSON *e;
+	size_t cols = octl_term_cols();
+	double ago;
+	char dur[32], when[40];
+	bool first = true;
+
+	if (!cJSON_IsArray(errors))
+		return;
+	label("errors:");
+	if (cJSON_GetArraySize(errors) == 0)
+		fputs("none\n", stdout);
+	cJSON_ArrayForEach(e, errors) {
+		if (!first)
+			fputs(INDENT, stdout);
+		first = false;
+		snprintf(dur, sizeof(dur), "?");
+		if (octl_num(e, "ago_s", &ago))
+			octl_fmt_duration(dur, sizeof(dur), ago, false);
+		snprintf(when, sizeof(when), "%s ago", dur);
+		/* Padded so that the texts line up for ages up to "23 h 59 min". */
+		printf("%-15s  ", when);
+		octl_put_text(stdout, octl_str(e, "text") ? octl_str(e, "text") : "?",
+			      cols > LABEL_W + 40 ? cols - LABEL_W - 18 : TEXT_COLS, 0);
+		fputc('\n', stdout);
+	}
+}
+
+static cJSON *status_request(const struct octl_opts *o)
+{
+	cJSON *req = cJSON_CreateObject();
+
+	(void)o;
+	if (req && !cJSON_AddStringToObject(req, "cmd", "status")) {
+		cJSON_Delete(req);
+		return NULL;
+	}
+	return req;
+}
+
+static void status_show(const struct octl_opts *o, const cJSON *r)
+{
+	(void)o;
+	show_head(r);
+	show_mqtt(cJSON_GetObjectItemCaseSensitive(r, "mqtt"));
+	show_clock(cJSON_GetObjectItemCaseSensitive(r, "clock"));
+	show_store(cJSON_GetObjectItemCaseSensitive(r, "store"));
+	show_outbox(cJSON_GetObjectItemCaseSensitive(r, "outbox"));
+	show_accounts(cJSON_GetObjectItemCaseSensitive(r, "accounts"));
+	show_counters(cJSON_GetObjectItemCaseSensitive(r, "counters"));
+	show_errors(cJSON_GetObjectItemCaseSensitive(r, "last_errors"));
+}
+
+const struct octl_cmd octl_cmd_status = {
+	.name = "status",
+	.summary = "is the gateway working? MQTT link, clock, store, outbox, accounts",
+	.help =
+		"Usage: outpostctl status [--json]\n"
+		"\n"
+		"Shows in one screen whether outpostd is doing its job:\n"
+		"  outpostd  version, gateway id and how long it has been running\n"
+		"  mqtt      link to the site broker; \"ingest PAUSED\" means outpostd has\n"
+		"            stopped taking events (the broker keeps them meanwhile)\n"
+		"  clock     sending waits until the gateway clock is valid (NTP or RTC)\n"
+		"  store     where the outbox lives and how full it is\n"
+		"  outbox    how many messages are in each state, non-zero first\n"
+		"  account   one line per provider account; PAUSED and its reason mean\n"
+		"            messages wait (e.g. wrong credentials: fix and reload)\n"
+		"  counters  events received, acknowledged, duplicates, retries\n"
+		"  errors    the last errors, newest first\n"
+		"\n"
+		"Words in capitals need attention. --json prints the daemon's answer as\n"
+		"it is, for scripts.\n",
+	.opts = 0,
+	.request = status_request,
+	.show = status_show,
+};

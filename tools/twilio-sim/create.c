@@ -1,0 +1,310 @@
+/*
+ * create.c - POST .../Messages.json: form parsing, Twilio's validation
+ * errors, the magic recipients and the create-path faults; plus the fetch
+ * of one stored message.
+ *
+ * Checks run in the order a client can observe at Twilio: 429 before
+ * anything is read (a 429 is never processed), then the parameters, then
+ * the recipient, then the injected 500/drop faults. A request that fails
+ * any check is not recorded; a dropped one is (Twilio processed it, the
+ * client just never heard back), which is the ambiguous case tests need.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "tools/twilio-sim/sim.h"
+
+/* The form parameters the sim looks at; others are accepted and ignored
+ * like Twilio's optional ones (StatusCallback, ValidityPeriod, ...). */
+enum field { F_TO, F_FROM, F_CONTENT_SID, F_CONTENT_VARS, F__N };
+static const char *const field_names[F__N] = {
+	[F_TO] = "To",
+	[F_FROM] = "From",
+	[F_CONTENT_SID] = "ContentSid",
+	[F_CONTENT_VARS] = "ContentVariables",
+};
+
+struct form {
+	const char *v[F__N]; /* NULL if absent; point into the request body */
+};
+
+/* Recipients that always fail, so error handling is testable end to end. */
+static const struct magic {
+	const char *to;
+	unsigned status;
+	int code;
+	const char *message;
+} magic[] = {
+	{"whatsapp:+15005550001", 400, 21211,
+	 "The 'To' number whatsapp:+15005550001 is not a valid phone number."},
+	{"whatsapp:+15005550002", 400, 63003, "Channel could not find To address"},
+	{"whatsapp:+15005550003", 400, 21610, "Attempt to send to unsubscribed recipient"},
+	{"whatsapp:+15005550009", 500, 20500, "Internal Server Error"},
+};
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* application/x-www-form-urlencoded, decoded in place (never longer).
+ * A malformed %-escape is kept literally, as most servers do. */
+static void url_decode(char *s)
+{
+	char *out = s;
+
+	for (; *s; s++) {
+		if (*s == '+') {
+			*out++ = ' ';
+		} else if (*s == '%' && hexval(s[1]) >= 0 && hexval(s[2]) >= 0) {
+			*out++ = (char)(hexval(s[1]) * 16 + hexval(s[2]));
+			s += 2;
+		} else {
+			*out++ = *s;
+		}
+	}
+	*out = '\0';
+}
+
+static void parse_form(char *body, struct form *f)
+{
+	char *pair = body;
+
+	memset(f, 0, sizeof(*f));
+	while (pair && *pair) {
+		char *next = strchr(pair, '&');
+		char *eq;
+
+		if (next)
+			*next++ = '\0';
+		eq = strchr(pair, '=');
+		if (eq) {
+			*eq = '\0';
+			url_decode(pair);
+			url_decode(eq + 1);
+			for (int i = 0; i < F__N; i++)
+				if (strcmp(pair, field_names[i]) == 0)
+					f->v[i] = eq + 1; /* the last one wins */
+		}
+		pair = next;
+	}
+}
+
+static bool is_hex(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (hexval(s[i]) < 0)
+			return false;
+	return true;
+}
+
+bool sim_sid_valid(const char *s, const char *prefix)
+{
+	return strlen(s) == SIM_SID_LEN && strncmp(s, prefix, 2) == 0 && is_hex(s + 2, 32);
+}
+
+/* whatsapp:+ then E.164: up to 15 digits, no leading zero. Fewer than 7
+ * digits is not a dialable international number anywhere. */
+static bool valid_address(const char *s)
+{
+	static const char pfx[] = "whatsapp:+";
+	size_t n;
+
+	if (strncmp(s, pfx, sizeof(pfx) - 1) != 0)
+		return false;
+	s += sizeof(pfx) - 1;
+	n = strspn(s, "0123456789");
+	return s[n] == '\0' && n >= 7 && n <= 15 && s[0] != '0';
+}
+
+/* ContentVariables: a JSON object of string values, at most 100 pairs.
+ * Returns the object re-serialised (cJSON-allocated) and its size. */
+static char *parse_vars(const char *text, int *count)
+{
+	cJSON *obj, *it;
+	char *out = NULL;
+
+	obj = cJSON_Parse(text ? text : "{}");
+	if (!cJSON_IsObject(obj))
+		goto out;
+	*count = cJSON_GetArraySize(obj);
+	if (*count > SIM_MAX_VARS)
+		goto out;
+	cJSON_ArrayForEach(it, obj)
+		if (!cJSON_IsString(it))
+			goto out;
+	out = cJSON_PrintUnformatted(obj);
+out:
+	cJSON_Delete(obj);
+	return out;
+}
+
+static const struct sim_template *find_template(const struct sim_config *cfg, const char *sid)
+{
+	for (size_t i = 0; i < cfg->n_templates; i++)
+		if (strcasecmp(cfg->templates[i].sid, sid) == 0)
+			return &cfg->templates[i];
+	return NULL;
+}
+
+static bool check_addresses(const struct form *f, struct sim_reply *r)
+{
+	if (!f->v[F_TO] || !*f->v[F_TO]) {
+		sim_reply_error(r, 400, 21604, "A 'To' phone number is required.");
+		return false;
+	}
+	if (!f->v[F_FROM] || !*f->v[F_FROM]) {
+		sim_reply_error(r, 400, 21603, "A 'From' phone number is required.");
+		return false;
+	}
+	if (!valid_address(f->v[F_TO])) {
+		sim_reply_error(r, 400, 21211, "The 'To' number %.64s is not a valid phone number.",
+				f->v[F_TO]);
+		return false;
+	}
+	if (!valid_address(f->v[F_FROM])) {
+		sim_reply_error(r, 400, 21212,
+				"The 'From' number %.64s is not a valid phone number, shortcode, "
+				"or alphanumeric sender ID.",
+				f->v[F_FROM]);
+		return false;
+	}
+	return true;
+}
+
+/* Returns the serialised variables on success (caller cJSON_free()s). */
+static char *check_content(const struct sim_config *cfg, const struct form *f,
+			   struct sim_reply *r)
+{
+	const char *sid = f->v[F_CONTENT_SID];
+	const struct sim_template *t;
+	char *vars;
+	int count = 0;
+
+	if (!sid || !*sid) {
+		sim_reply_error(r, 400, 21619, "A text message body or media url must be specified.");
+		return NULL;
+	}
+	if (!sim_sid_valid(sid, "HX")) {
+		sim_reply_error(r, 400, 21655, "The ContentSid is Invalid");
+		return NULL;
+	}
+	vars = parse_vars(f->v[F_CONTENT_VARS], &count);
+	if (!vars) {
+		sim_reply_error(r, 400, 21656, "The ContentVariables Parameter is invalid");
+		return NULL;
+	}
+	t = find_template(cfg, sid);
+	if (t && (unsigned)count != t->nvars) {
+		sim_reply_error(r, 400, 63028,
+				"Number of parameters does not match the expected number of "
+				"parameters (got %d, template %s expects %u)",
+				count, sid, t->nvars);
+		cJSON_free(vars);
+		return NULL;
+	}
+	return vars;
+}
+
+static bool check_magic(const char *to, struct sim_reply *r)
+{
+	for (size_t i = 0; i < sizeof(magic) / sizeof(magic[0]); i++) {
+		if (strcmp(to, magic[i].to) == 0) {
+			sim_reply_error(r, magic[i].status, magic[i].code, "%s", magic[i].message);
+			return true;
+		}
+	}
+	return false;
+}
+
+static void accept_message(const struct sim_config *cfg, const struct form *f,
+			   const char *vars, struct sim_reply *r)
+{
+	struct sim_msg m = {.to = f->v[F_TO], .from = f->v[F_FROM],
+			    .content_sid = f->v[F_CONTENT_SID], .vars_json = vars};
+	struct sim_buf b = {0};
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	m.recv_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	if (sim_store_add(&m, r->drop) != 0) {
+		r->drop = false;
+		sim_reply_error(r, 500, 20500, "Internal Server Error (twilio-sim could not record)");
+		return;
+	}
+	sim_render_message(&b, cfg, &m);
+	r->json = sim_buf_take(&b);
+	r->status = r->json ? 201 : 500;
+}
+
+void sim_create(const struct sim_config *cfg, char *body, struct sim_reply *r)
+{
+	struct form f;
+	char *vars = NULL;
+
+	r->delay = true;
+	if (sim_fault_over_rate()) {
+		sim_reply_error(r, 429, 20429, "Too Many Requests");
+		r->retry_after = true;
+		return;
+	}
+	parse_form(body, &f);
+	if (!check_addresses(&f, r))
+		return;
+	vars = check_content(cfg, &f, r);
+	if (!vars || check_magic(f.v[F_TO], r))
+		goto out;
+	if (sim_fault_flip(cfg->fail_rate)) {
+		sim_reply_error(r, 500, 20500, "Internal Server Error (injected by --fail-rate)");
+		goto out;
+	}
+	r->drop = sim_fault_flip(cfg->drop_rate);
+	accept_message(cfg, &f, vars, r);
+out:
+	cJSON_free(vars);
+}
+
+static const char *str_field(const cJSON *obj, const char *name)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, name);
+
+	return cJSON_IsString(it) ? it->valuestring : "";
+}
+
+void sim_fetch_message(const struct sim_config *cfg, const char *sid, struct sim_reply *r)
+{
+	char *line = sim_store_get(sid);
+	cJSON *rec = line ? cJSON_Parse(line) : NULL;
+	struct sim_msg m = {0};
+	struct sim_buf b = {0};
+
+	if (!rec) {
+		sim_reply_error(r, 404, 20404,
+				"The requested resource /2010-04-01/Accounts/%s/Messages/%.40s.json "
+				"was not found",
+				cfg->account, sid);
+		goto out;
+	}
+	snprintf(m.sid, sizeof(m.sid), "%s", sid);
+	m.to = str_field(rec, "to");
+	m.from = str_field(rec, "from");
+	m.content_sid = str_field(rec, "content_sid");
+	m.recv_us = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(rec, "recv_us"));
+	sim_render_message(&b, cfg, &m);
+	r->json = sim_buf_take(&b);
+	r->status = r->json ? 200 : 500;
+out:
+	cJSON_Delete(rec);
+	free(line);
+}

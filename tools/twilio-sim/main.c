@@ -1,0 +1,397 @@
+/*
+ * main.c - twilio-sim's command line, lifecycle and the --down-from window.
+ *
+ * SIGTERM/SIGINT are blocked before any thread starts and collected with
+ * sigtimedwait() in the main loop, so no signal handler runs at all; the
+ * same loop opens and closes the outage window on a 100 ms tick.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "hal/clock.h"
+#include "hal/err.h"
+#include "hal/file.h"
+#include "hal/log.h"
+#include "tools/twilio-sim/sim.h"
+
+#define PEM_MAX (1024 * 1024)
+
+static const char usage_text[] =
+	"usage: twilio-sim --port N --cert FILE --key FILE --account AC... --token TOKEN\n"
+	"                  --record FILE [options]\n"
+	"\n"
+	"A Twilio Messages API fake for tests, demos and benchmarks (HTTPS only).\n"
+	"\n"
+	"  --port N             TCP port; 0 picks a free one (printed, see --port-file)\n"
+	"  --bind ADDR          IPv4 address to listen on (default 127.0.0.1)\n"
+	"  --port-file F        write the bound port to F once listening\n"
+	"  --cert F, --key F    PEM server certificate (chain) and private key\n"
+	"  --account AC...      the one account SID (AC + 32 hex)\n"
+	"  --token TOKEN        its auth token (Basic auth password)\n"
+	"  --api-key SK..:SEC   also accept API key SK.. with secret SEC (up to 8)\n"
+	"  --template HX..:N    template HX.. takes exactly N variables, else 63028\n"
+	"                       (up to 64; unregistered ContentSids take any count)\n"
+	"  --record F           append one JSON line per accepted message to F:\n"
+	"                       {sid,to,from,content_sid,vars,recv_us,n[,dropped]}\n"
+	"  --keep N             messages kept in memory for GET (default 200000)\n"
+	"  --threads N          HTTP worker threads (default 2)\n"
+	"  --idle-timeout S     close idle keep-alive connections after S s (default 60)\n"
+	"\n"
+	"Faults (creates only):\n"
+	"  --fail-rate F        answer a fraction F (0..1) of valid creates with 500/20500,\n"
+	"                       not recorded\n"
+	"  --drop-after-read F  close the connection without answering for a fraction F\n"
+	"                       of valid creates; they ARE recorded, with \"dropped\":true\n"
+	"  --seed N             PRNG seed for the two above (default 1)\n"
+	"  --rate-limit N       more than N creates in one second get 429/20429 and\n"
+	"                       Retry-After: 1\n"
+	"  --latency-ms N       answer every create N ms late (connections not blocked)\n"
+	"  --down-from S --down-for D\n"
+	"                       during [S, S+D) s after start: close the listener and every\n"
+	"                       connection (clients get connection refused), then listen\n"
+	"                       again on the same port\n"
+	"\n"
+	"Magic recipients (To):\n"
+	"  whatsapp:+15005550001  400, code 21211 (invalid To number)\n"
+	"  whatsapp:+15005550002  400, code 63003 (channel could not find To address)\n"
+	"  whatsapp:+15005550003  400, code 21610 (recipient unsubscribed)\n"
+	"  whatsapp:+15005550009  500, code 20500 (internal error)\n"
+	"\n"
+	"Routes: POST /2010-04-01/Accounts/{AC}/Messages.json (201),\n"
+	"GET .../Messages/{SM}.json, GET .../Messages.json (empty page),\n"
+	"GET /2010-04-01/Accounts/{AC}.json. Errors use Twilio's JSON shape\n"
+	"{code,message,more_info,status}. See tools/twilio-sim/README.md.\n";
+
+enum opt {
+	O_PORT = 256, O_BIND, O_PORT_FILE, O_CERT, O_KEY, O_ACCOUNT, O_TOKEN, O_API_KEY,
+	O_TEMPLATE, O_RECORD, O_KEEP, O_THREADS, O_IDLE, O_FAIL, O_DROP, O_SEED, O_RATE,
+	O_LATENCY, O_DOWN_FROM, O_DOWN_FOR, O_HELP,
+};
+
+static const struct option long_opts[] = {
+	{"port", required_argument, NULL, O_PORT},
+	{"bind", required_argument, NULL, O_BIND},
+	{"port-file", required_argument, NULL, O_PORT_FILE},
+	{"cert", required_argument, NULL, O_CERT},
+	{"key", required_argument, NULL, O_KEY},
+	{"account", required_argument, NULL, O_ACCOUNT},
+	{"token", required_argument, NULL, O_TOKEN},
+	{"api-key", required_argument, NULL, O_API_KEY},
+	{"template", required_argument, NULL, O_TEMPLATE},
+	{"record", required_argument, NULL, O_RECORD},
+	{"keep", required_argument, NULL, O_KEEP},
+	{"threads", required_argument, NULL, O_THREADS},
+	{"idle-timeout", required_argument, NULL, O_IDLE},
+	{"fail-rate", required_argument, NULL, O_FAIL},
+	{"drop-after-read", required_argument, NULL, O_DROP},
+	{"seed", required_argument, NULL, O_SEED},
+	{"rate-limit", required_argument, NULL, O_RATE},
+	{"latency-ms", required_argument, NULL, O_LATENCY},
+	{"down-from", required_argument, NULL, O_DOWN_FROM},
+	{"down-for", required_argument, NULL, O_DOWN_FOR},
+	{"help", no_argument, NULL, O_HELP},
+	{NULL, 0, NULL, 0},
+};
+
+static bool parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || *end || s[0] == '-' || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+static bool parse_uint(const char *s, unsigned max, unsigned *out)
+{
+	uint64_t v;
+
+	if (!parse_u64(s, max, &v))
+		return false;
+	*out = (unsigned)v;
+	return true;
+}
+
+static bool parse_fraction(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !(v >= 0.0 && v <= 1.0))
+		return false;
+	*out = v;
+	return true;
+}
+
+/* "HX<32 hex>:N" */
+static bool add_template(struct sim_config *cfg, const char *arg)
+{
+	const char *colon = strrchr(arg, ':');
+	struct sim_template *t;
+
+	if (cfg->n_templates >= SIM_MAX_TEMPLATES || !colon ||
+	    (size_t)(colon - arg) != SIM_SID_LEN)
+		return false;
+	t = &cfg->templates[cfg->n_templates];
+	memcpy(t->sid, arg, SIM_SID_LEN);
+	t->sid[SIM_SID_LEN] = '\0';
+	if (!sim_sid_valid(t->sid, "HX") || !parse_uint(colon + 1, SIM_MAX_VARS, &t->nvars))
+		return false;
+	cfg->n_templates++;
+	return true;
+}
+
+/* "SK<32 hex>:secret" */
+static bool add_key(struct sim_config *cfg, const char *arg)
+{
+	const char *colon = strchr(arg, ':');
+	struct sim_apikey *k;
+
+	if (cfg->n_keys >= SIM_MAX_KEYS || !colon || (size_t)(colon - arg) != SIM_SID_LEN ||
+	    !colon[1])
+		return false;
+	k = &cfg->keys[cfg->n_keys];
+	memcpy(k->sid, arg, SIM_SID_LEN);
+	k->sid[SIM_SID_LEN] = '\0';
+	k->secret = colon + 1;
+	if (!sim_sid_valid(k->sid, "SK"))
+		return false;
+	cfg->n_keys++;
+	return true;
+}
+
+static bool apply_fault_opt(struct sim_config *cfg, int opt, const char *arg)
+{
+	uint64_t v;
+
+	switch (opt) {
+	case O_FAIL:
+		return parse_fraction(arg, &cfg->fail_rate);
+	case O_DROP:
+		return parse_fraction(arg, &cfg->drop_rate);
+	case O_SEED:
+		return parse_u64(arg, UINT64_MAX, &cfg->seed);
+	case O_RATE:
+		return parse_uint(arg, 10000000, &cfg->rate_limit);
+	case O_LATENCY:
+		return parse_uint(arg, 600000, &cfg->latency_ms);
+	case O_DOWN_FROM:
+		if (!parse_u64(arg, 86400 * 365, &v))
+			return false;
+		cfg->down_from_s = (long)v;
+		return true;
+	case O_DOWN_FOR:
+		if (!parse_u64(arg, 86400 * 365, &v))
+			return false;
+		cfg->down_for_s = (long)v;
+		return true;
+	}
+	return false;
+}
+
+static bool apply_opt(struct sim_config *cfg, int opt, const char *arg)
+{
+	uint64_t v;
+
+	switch (opt) {
+	case O_PORT: return parse_uint(arg, 65535, &cfg->port);
+	case O_BIND: cfg->bind = arg; return true;
+	case O_PORT_FILE: cfg->port_file = arg; return true;
+	case O_CERT: cfg->cert_file = arg; return true;
+	case O_KEY: cfg->key_file = arg; return true;
+	case O_ACCOUNT: cfg->account = arg; return sim_sid_valid(arg, "AC");
+	case O_TOKEN: cfg->token = arg; return *arg != '\0';
+	case O_API_KEY: return add_key(cfg, arg);
+	case O_TEMPLATE: return add_template(cfg, arg);
+	case O_RECORD: cfg->record = arg; return true;
+	case O_THREADS: return parse_uint(arg, 64, &cfg->threads) && cfg->threads > 0;
+	case O_IDLE: return parse_uint(arg, 86400, &cfg->idle_timeout_s);
+	case O_KEEP:
+		if (!parse_u64(arg, 100000000, &v) || v == 0)
+			return false;
+		cfg->keep = (size_t)v;
+		return true;
+	}
+	return apply_fault_opt(cfg, opt, arg);
+}
+
+static const char *opt_name(int opt)
+{
+	for (const struct option *o = long_opts; o->name; o++)
+		if (o->val == opt)
+			return o->name;
+	return "?";
+}
+
+/* Returns 0 to run, 1 after --help, 2 on a usage error. */
+static int parse_args(struct sim_config *cfg, int argc, char **argv)
+{
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+		if (opt == O_HELP || opt == 'h') {
+			fputs(usage_text, stdout);
+			return 1;
+		}
+		if (opt == '?' || !apply_opt(cfg, opt, optarg)) {
+			if (opt != '?')
+				fprintf(stderr, "twilio-sim: bad value for --%s: %s\n",
+					opt_name(opt), optarg);
+			return 2;
+		}
+	}
+	if (optind < argc || !cfg->cert_file || !cfg->key_file || !cfg->account || !cfg->token ||
+	    !cfg->record) {
+		fprintf(stderr, "twilio-sim: --cert, --key, --account, --token and --record are "
+				"required (see --help)\n");
+		return 2;
+	}
+	return 0;
+}
+
+static int load_pems(struct sim_config *cfg)
+{
+	size_t len;
+
+	if (hal_file_read(cfg->cert_file, PEM_MAX, &cfg->cert_pem, &len) != ERR_OK) {
+		log_err("cannot read --cert %s", cfg->cert_file);
+		return -1;
+	}
+	if (hal_file_read(cfg->key_file, PEM_MAX, &cfg->key_pem, &len) != ERR_OK) {
+		log_err("cannot read --key %s", cfg->key_file);
+		return -1;
+	}
+	return 0;
+}
+
+static int announce(const struct sim_config *cfg, unsigned port)
+{
+	char text[16];
+	int n = snprintf(text, sizeof(text), "%u\n", port);
+
+	/* Tests and scripts wait for this exact line or for the port file. */
+	fprintf(stderr, "twilio-sim: listening on %s:%u\n", cfg->bind, port);
+	fflush(stderr);
+	if (cfg->port_file &&
+	    hal_file_write_atomic(cfg->port_file, text, (size_t)n, 0644) != ERR_OK) {
+		log_err("cannot write --port-file %s", cfg->port_file);
+		return -1;
+	}
+	return 0;
+}
+
+/* Opens or closes the outage window; returns the (possibly new) daemon. */
+static struct MHD_Daemon *tick_down_window(const struct sim_config *cfg, struct MHD_Daemon *d,
+					   uint64_t start_ms, unsigned port)
+{
+	uint64_t elapsed = hal_now_ms() - start_ms;
+	uint64_t from = (uint64_t)cfg->down_from_s * 1000;
+	uint64_t until = from + (uint64_t)cfg->down_for_s * 1000;
+	unsigned bound;
+
+	if (cfg->down_for_s == 0)
+		return d;
+	if (d && elapsed >= from && elapsed < until) {
+		log_warn("down window: closing the listener for %lds", cfg->down_for_s);
+		sim_http_stop(d);
+		return NULL;
+	}
+	if (!d && elapsed >= until) {
+		sim_delay_reopen();
+		d = sim_http_start(cfg, port, &bound);
+		if (d)
+			log_warn("down window over: listening again on port %u", port);
+		else
+			sim_delay_flush(true); /* retried on the next tick */
+	}
+	return d;
+}
+
+static bool wait_signal(const sigset_t *set)
+{
+	struct timespec tick = {.tv_sec = 0, .tv_nsec = 100 * 1000 * 1000};
+	int sig = sigtimedwait(set, NULL, &tick);
+
+	if (sig > 0)
+		log_info("signal %d: stopping", sig);
+	return sig > 0;
+}
+
+static int serve(struct sim_config *cfg, const sigset_t *set)
+{
+	uint64_t start_ms = hal_now_ms();
+	struct MHD_Daemon *d;
+	unsigned port;
+
+	d = sim_http_start(cfg, cfg->port, &port);
+	if (!d) {
+		log_err("cannot listen with TLS on %s:%u (port in use? bad cert/key?)", cfg->bind,
+			cfg->port);
+		return 1;
+	}
+	if (announce(cfg, port) != 0) {
+		sim_http_stop(d);
+		return 1;
+	}
+	while (!wait_signal(set))
+		d = tick_down_window(cfg, d, start_ms, port);
+	sim_http_stop(d);
+	return 0;
+}
+
+static int run(struct sim_config *cfg)
+{
+	sigset_t set;
+	int rc = 1;
+
+	/* Block before any thread exists so every thread inherits the mask. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (load_pems(cfg) != 0 || sim_store_open(cfg->record, cfg->keep) != ERR_OK)
+		goto out;
+	sim_faults_init(cfg->seed, cfg->rate_limit);
+	if (cfg->latency_ms && sim_delay_start() != 0)
+		goto out;
+	rc = serve(cfg, &set);
+out:
+	sim_delay_stop();
+	sim_store_close(); /* flushes the record */
+	free(cfg->cert_pem);
+	free(cfg->key_pem);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	static struct sim_config cfg = {
+		.bind = "127.0.0.1",
+		.keep = 200000,
+		.threads = 2,
+		.idle_timeout_s = 60,
+		.seed = 1,
+	};
+	int rc;
+
+	hal_log_open("twilio-sim", false, LOG_INFO);
+	rc = parse_args(&cfg, argc, argv);
+	if (rc != 0)
+		return rc == 1 ? 0 : 2;
+	cfg.start_wall_ms = hal_wall_ms();
+	return run(&cfg);
+}

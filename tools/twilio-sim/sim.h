@@ -1,0 +1,146 @@
+/*
+ * sim.h - twilio-sim internals shared between its files.
+ *
+ * twilio-sim is a test double for the Twilio Messages API (see README.md).
+ * main.c owns the one struct sim_config; it is filled before the HTTP
+ * daemon starts and read-only afterwards, so the request threads read it
+ * without locks. Everything mutable (the record file and the in-memory
+ * message ring, the PRNG, the rate-limit window, the latency queue) lives in
+ * one file each, behind that file's own mutex.
+ *
+ * Strings handed out by sim_store_get() and sim_buf are malloc'd and owned
+ * by the caller. No function here calls back into MHD except delay.c, which
+ * resumes connections that http.c parked.
+ */
+#ifndef TWILIO_SIM_H
+#define TWILIO_SIM_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SIM_SID_LEN 34         /* "AC"/"SM"/"HX"/"SK" + 32 hex */
+#define SIM_MAX_TEMPLATES 64   /* --template flags; a test registers a handful */
+#define SIM_MAX_KEYS 8         /* --api-key flags */
+#define SIM_MAX_VARS 100       /* Twilio's limit on ContentVariables pairs */
+
+struct sim_template {
+	char sid[SIM_SID_LEN + 1];
+	unsigned nvars;
+};
+
+struct sim_apikey {
+	char sid[SIM_SID_LEN + 1];
+	const char *secret; /* points into argv */
+};
+
+struct sim_config {
+	const char *bind;
+	unsigned port;
+	const char *cert_file, *key_file;
+	char *cert_pem, *key_pem; /* file contents, loaded by main */
+	const char *account, *token;
+	struct sim_template templates[SIM_MAX_TEMPLATES];
+	size_t n_templates;
+	struct sim_apikey keys[SIM_MAX_KEYS];
+	size_t n_keys;
+	const char *record, *port_file;
+	size_t keep;          /* messages kept in memory for GET */
+	unsigned threads;
+	unsigned idle_timeout_s;
+	double fail_rate, drop_rate;
+	uint64_t seed;
+	unsigned rate_limit;  /* creates per second, 0 = unlimited */
+	unsigned latency_ms;
+	long down_from_s, down_for_s; /* down_for_s 0 = never down */
+	int64_t start_wall_ms;
+};
+
+/* A growable string. Allocation failure sets `oom` and turns later appends
+ * into no-ops, so a renderer checks once at the end. */
+struct sim_buf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+void sim_buf_add(struct sim_buf *b, const char *s, size_t n);
+void sim_buf_str(struct sim_buf *b, const char *s);
+void sim_buf_fmt(struct sim_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sim_buf_json(struct sim_buf *b, const char *s); /* quoted, escaped; NULL -> null */
+void sim_buf_free(struct sim_buf *b);
+char *sim_buf_take(struct sim_buf *b); /* NUL-terminated; NULL if oom */
+
+/* One answer to one request. http.c turns it into an MHD response. */
+struct sim_reply {
+	unsigned status;
+	int code;          /* Twilio error code, 0 on success */
+	char *json;        /* malloc'd body */
+	bool retry_after;  /* 429: add Retry-After: 1 */
+	bool drop;         /* close the connection instead of answering */
+	bool delay;        /* subject to --latency-ms */
+};
+
+/* Sets an error reply in Twilio's legacy shape and logs it (rate-limited). */
+void sim_reply_error(struct sim_reply *r, unsigned status, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+void sim_reply_free(struct sim_reply *r);
+
+/* The fields of one accepted message, as recorded and as rendered. */
+struct sim_msg {
+	char sid[SIM_SID_LEN + 1];
+	const char *to, *from, *content_sid;
+	const char *vars_json; /* serialised JSON object */
+	int64_t recv_us;       /* CLOCK_REALTIME */
+	uint64_t n;
+};
+
+void sim_render_message(struct sim_buf *b, const struct sim_config *cfg, const struct sim_msg *m);
+void sim_render_account(struct sim_buf *b, const struct sim_config *cfg);
+void sim_rfc2822(char *out, size_t len, int64_t wall_s);
+
+/* True if s is prefix ("AC", "HX", ...) followed by 32 hex digits. */
+bool sim_sid_valid(const char *s, const char *prefix);
+
+/* Request handling: create.c (POST Messages.json) and fetch (store-backed). */
+/* `body` is the NUL-terminated form body; it is decoded in place. */
+void sim_create(const struct sim_config *cfg, char *body, struct sim_reply *r);
+void sim_fetch_message(const struct sim_config *cfg, const char *sid, struct sim_reply *r);
+
+/* store.c: the record file and the ring of recent messages. */
+int sim_store_open(const char *record_path, size_t keep);
+void sim_store_close(void);
+/* Assigns m->sid and m->n, appends the record line and keeps the message. */
+int sim_store_add(struct sim_msg *m, bool dropped);
+/* The record line of `sid` (malloc'd, caller frees) or NULL if unknown/evicted. */
+char *sim_store_get(const char *sid);
+
+/* faults.c: deterministic coin flips and the per-second create budget. */
+void sim_faults_init(uint64_t seed, unsigned rate_limit);
+bool sim_fault_flip(double p);
+bool sim_fault_over_rate(void);
+
+/* delay.c: parks connections for --latency-ms and resumes them on time. */
+struct MHD_Connection;
+struct sim_delayed {
+	struct sim_delayed *next;
+	uint64_t due_ns;
+	struct MHD_Connection *conn;
+};
+int sim_delay_start(void);
+void sim_delay_stop(void);
+/* Suspends conn and queues it; false (nothing done) while the daemon stops. */
+bool sim_delay_park(struct sim_delayed *d, struct MHD_Connection *conn, unsigned ms);
+/* Resumes every parked connection now; `closing` refuses new parks until
+ * sim_delay_reopen(). Must run before MHD_stop_daemon(), which panics on a
+ * suspended connection. */
+void sim_delay_flush(bool closing);
+void sim_delay_reopen(void);
+
+/* http.c: the MHD daemon. */
+struct MHD_Daemon;
+struct MHD_Daemon *sim_http_start(const struct sim_config *cfg, unsigned port, unsigned *bound);
+void sim_http_stop(struct MHD_Daemon *d);
+
+#endif
