@@ -28,7 +28,7 @@ SETUP_KIND := system-curl
 endif
 
 # V=1 shows every command line.
-Q := $(if $(V),,@echo "  CC    $<";)
+Q = $(if $(V),,@echo "  CC    $<";)
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wmissing-declarations -Wformat=2 \
 	-fno-strict-aliasing -D_GNU_SOURCE -I. -MMD -MP \

@@ -243,6 +243,14 @@ static void handle(struct fw *fw, struct event *ev, const char *payload, size_t 
 		return;
 	}
 	ev->json = cJSON_ParseWithLengthOpts(payload, len, &end, 0);
+	/* cJSON stops after the first value: "7<binary junk>" parses as 7.
+	 * Only whitespace may follow the object. */
+	while (ev->json && end < payload + len && strchr(" \t\r\n", *end) && *end)
+		end++;
+	if (ev->json && end != payload + len) {
+		cJSON_Delete(ev->json);
+		ev->json = NULL;
+	}
 	if (!ev->json || !cJSON_IsObject(ev->json)) {
 		reject(fw, ev, NULL, ev->json ? "payload is JSON but not an object"
 				      : "malformed JSON near byte %zu", end ? (size_t)(end - payload) : 0);

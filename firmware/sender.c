@@ -194,6 +194,35 @@ static bool take_token(struct account *a, uint64_t now, uint64_t *wait_ms)
 	return false;
 }
 
+/*
+ * Whole tokens available now over the accounts that may send, so a turn
+ * takes no more records than can go out: a record taken and put back costs a
+ * write, and with a backlog behind a rate limit that would be every record,
+ * over and over. *wait_ms says when the next token comes if there is none.
+ */
+static unsigned tokens_now(struct fw_sender *s, uint64_t now, uint64_t *wait_ms)
+{
+	unsigned total = 0;
+
+	*wait_ms = IDLE_RECHECK_MS;
+	for (struct account *a = s->accounts; a; a = a->next) {
+		uint64_t w = IDLE_RECHECK_MS;
+
+		if (a->paused_until > now)
+			continue;
+		a->tokens += (double)(now - a->refilled_ms) * a->rate / 1000.0;
+		if (a->tokens > a->burst)
+			a->tokens = a->burst;
+		a->refilled_ms = now;
+		if (a->tokens >= 1.0)
+			total += (unsigned)a->tokens;
+		else
+			w = (uint64_t)((1.0 - a->tokens) * 1000.0 / a->rate) + 1;
+		*wait_ms = w < *wait_ms ? w : *wait_ms;
+	}
+	return total;
+}
+
 static struct ctx *ctx_get(struct fw_sender *s)
 {
 	for (unsigned i = 0; i < s->pool_n; i++)
@@ -363,11 +392,17 @@ static void on_tick(struct hal_timer *t)
 	room = s->pool_n - s->inflight;
 	if (room > fw->cfg->sender.batch)
 		room = fw->cfg->sender.batch;
+	uint64_t token_wait;
+	unsigned tokens = tokens_now(s, hal_now_ms(), &token_wait);
+	if (room > tokens)
+		room = tokens;
 	if (room)
 		take_due(s, room, &next_due);
 	if (s->inflight >= s->pool_n)
 		return; /* a completion kicks us */
 	int64_t wait = next_due < 0 ? IDLE_RECHECK_MS : next_due - hal_wall_ms();
+	if (!tokens && (int64_t)token_wait < wait)
+		wait = (int64_t)token_wait;
 	if (wait > IDLE_RECHECK_MS)
 		wait = IDLE_RECHECK_MS;
 	hal_timer_set(fw->loop, &s->tick, wait < 0 ? 0 : (uint64_t)wait);

@@ -25,9 +25,14 @@ mpub site/1/promo/x '{"id": "bad-template", "phone": "+491701234567"}'
 mpub site/1/payments/card '[1, 2, 3]'
 # Fan-out: one alert to a list of two recipients, one of them invalid.
 mpub site/1/alerts/door '{"id": "fan-1", "panel": "Gate", "zone": "1", "level": "alarm", "notify": ["+14155550177", "12"]}'
-head -c 300 /dev/urandom >"$E2E_DIR/garbage.bin"
-mosquitto_pub -h 127.0.0.1 -p "$BROKER_PORT" -q 1 -t site/1/alerts/door -f "$E2E_DIR/garbage.bin" ||
-	fail "publishing garbage failed"
+# Binary garbage, fixed so the test is the same every run: one blob whose
+# first byte is a valid JSON number, one that is junk from the start.
+printf '7\377\376\000\001\033[2J{"id":' >"$E2E_DIR/garbage1.bin"
+printf '\211PNG\r\n\032\n\000\000\000\rIHDR' >"$E2E_DIR/garbage2.bin"
+for g in garbage1 garbage2; do
+	mosquitto_pub -h 127.0.0.1 -p "$BROKER_PORT" -q 1 -t site/1/alerts/door -f "$E2E_DIR/$g.bin" ||
+		fail "publishing $g failed"
+done
 publish -n 100 --kind mixed --id-prefix good-b
 
 wait_sent 201 60 || fail "only $(outbox_count sent) of 201 good messages sent"
@@ -42,7 +47,7 @@ expect() { # expect EVENT_ID_OR_EMPTY REGEX [COUNT]
 		'[.messages[] | select(.event_id == $id and (.error.text | test($re)))] | length == $n' \
 		<<<"$rejected" >/dev/null || fail "no rejection of '$1' matching /$2/: $(jq -c '[.messages[] | {event_id, t: .error.text}]' <<<"$rejected")"
 }
-expect "" "malformed JSON" 2 # the truncated object and the binary garbage
+expect "" "malformed JSON" 3 # the truncated object and the two binary blobs
 expect "" "event id field 'id' is missing"
 expect bad-phone "recipient.*too short"
 expect bad-letters "recipient.*not a phone number"
@@ -54,8 +59,8 @@ expect bad-template "not approved"
 expect "" "not an object"
 expect fan-1 "recipient \"12\""
 n=$(jq '.messages | length' <<<"$rejected")
-[ "$n" -eq 12 ] || fail "$n rejected records, expected 12"
-[ "$(outbox_count rejected)" -eq 12 ] || fail "status counts $(outbox_count rejected) rejected"
+[ "$n" -eq 13 ] || fail "$n rejected records, expected 13"
+[ "$(outbox_count rejected)" -eq 13 ] || fail "status counts $(outbox_count rejected) rejected"
 
 # The same in the human view a technician reads.
 "$BUILD/outpostctl" -s "$OUTPOST_SOCK" outbox --state rejected --limit 20 >"$E2E_DIR/ctl.txt" ||
@@ -68,4 +73,4 @@ wait_for '[ "$(outbox_count suppressed)" -ge 1 ]' 10 || fail "repeated event id 
 sleep 0.5
 [ "$(sim_count)" -eq 201 ] || fail "the repeated event was sent again"
 stop_outpostd || fail "outpostd exited non-zero"
-pass "12 bad inputs rejected with reasons, 201 good messages delivered, repeat suppressed"
+pass "13 bad inputs rejected with reasons, 201 good messages delivered, repeat suppressed"

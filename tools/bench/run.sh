@@ -1,0 +1,118 @@
+#!/bin/bash
+# make bench: outpostd's figures on this machine, on loopback, with a real
+# mosquitto and twilio-sim. Each throughput figure is the median of ROUNDS.
+#
+#  1. durable ingest: events/s from a broker holding N events (published while
+#     outpostd was down) to all N committed in the outbox;
+#  2. sends/s: the N queued messages drained to twilio-sim;
+#  3. latency publish -> sim receipt at a steady 200 events/s (p50, p99);
+#  4. RSS of outpostd idle, and with 100,000 messages queued;
+#  5. twilio-sim's own ceiling (wrk, HTTPS keep-alive) for comparison.
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+: "${BUILD:=build}" "${ROUNDS:=3}" "${N:=100000}"
+. tests/e2e/lib.sh
+. tests/e2e/outpost.sh
+E2E_NAME=bench
+now() { date +%s.%N; }
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+counter() { ctl status | jq -r "$1"; }
+
+# The bench broker lets 1000 QoS 1 messages be in flight to outpostd (the
+# default 20 caps each commit batch at 20 events; config/mosquitto/ ships 1000).
+bench_broker() {
+	start_broker
+	stop_broker
+	echo "max_inflight_messages 1000" >>"$E2E_DIR/mosquitto.conf"
+	e2e_spawn "$E2E_DIR/mosquitto.log" mosquitto -c "$E2E_DIR/mosquitto.conf"
+	BROKER_PID=$E2E_LAST_PID
+	wait_for "port_open $BROKER_PORT" 10 || fail "broker did not restart"
+}
+
+ingest_and_send() { # one round: ingest N with the sender held, then drain
+	local r=$1 t0 t1 pid
+	e2e_setup "bench-$r"
+	bench_broker
+	start_sim --threads 2 --keep 1000
+	write_config '.sender.concurrency = 32' '.sender.batch = 256' \
+		'.accounts.main.rate_per_s = 100000' '.accounts.main.burst = 1000'
+	# First start registers the persistent session, then outpostd goes down.
+	start_outpostd
+	stop_outpostd || fail "outpostd did not stop"
+	publish -n "$N" --kind mixed --id-prefix "b$r" --max-inflight 1000
+	# Hold the sender so ingest is measured alone: the sim answers nothing
+	# for 10 minutes, so the first 32 requests sit in flight and no more go.
+	stop_sim
+	start_sim --latency-ms 600000
+	t0=$(now)
+	start_outpostd
+	wait_for "[ \"\$(counter .counters.acked)\" -ge $N ]" 300 || fail "ingest incomplete"
+	t1=$(now)
+	echo "ingest $(awk "BEGIN {printf \"%.0f\", $N / ($t1 - $t0)}")" >>"$OUT"
+	echo "rss_queued $(rss_kb "$OUTPOSTD_PID")" >>"$OUT"
+	stop_outpostd
+	stop_sim
+	start_sim --threads 2 --keep 1000
+	t0=$(now)
+	start_outpostd
+	wait_for "[ \"\$(counter .outbox.sent)\" -ge $N ]" 600 || fail "drain incomplete"
+	t1=$(now)
+	echo "sends $(awk "BEGIN {printf \"%.0f\", $N / ($t1 - $t0)}")" >>"$OUT"
+	echo "rss_drained $(rss_kb "$OUTPOSTD_PID")" >>"$OUT"
+	stop_outpostd
+	e2e_cleanup
+}
+
+latency() { # steady 200 events/s for 15 s; pub_us travels in a template variable
+	e2e_setup bench-latency
+	bench_broker
+	SIM_TEMPLATES=("$T_PAY:3")
+	start_sim
+	write_config '.routes[0].vars["3"] = "{pub_us}"' '.accounts.main.rate_per_s = 1000'
+	start_outpostd
+	echo "rss_idle $(rss_kb "$OUTPOSTD_PID")" >>"$OUT"
+	publish -n 3000 -r 200 --kind payment --id-prefix lat
+	wait_sent 3000 60 || fail "latency run incomplete"
+	jq -r '(.recv_us - (.vars["3"] | tonumber)) / 1000' "$SIM_RECORD" | sort -g >"$E2E_DIR/lat.txt"
+	awk '{a[NR]=$1} END {printf "lat_p50 %.2f\nlat_p99 %.2f\nlat_max %.2f\n", a[int(NR*0.5)], a[int(NR*0.99)], a[NR]}' \
+		"$E2E_DIR/lat.txt" >>"$OUT"
+	stop_outpostd
+	e2e_cleanup
+}
+
+sim_ceiling() { # wrk against twilio-sim: creates/s over HTTPS keep-alive
+	command -v wrk >/dev/null || { echo "sim_ceiling 0" >>"$OUT"; return; }
+	e2e_setup bench-sim
+	SIM_TEMPLATES=("$T_PAY:3")
+	start_sim --threads 2 --keep 1000
+	cat >"$E2E_DIR/post.lua" <<EOL
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Authorization"] = "Basic $(printf '%s:%s' "$SIM_ACCOUNT" "$SIM_TOKEN" | base64 -w0)"
+wrk.body = "To=whatsapp%3A%2B491701234567&From=whatsapp%3A%2B14155550100&ContentSid=$T_PAY&ContentVariables=%7B%221%22%3A%22a%22%2C%222%22%3A%22b%22%2C%223%22%3A%22c%22%7D"
+EOL
+	wrk -t2 -c8 -d8s -s "$E2E_DIR/post.lua" "$SIM_URL/2010-04-01/Accounts/$SIM_ACCOUNT/Messages.json" \
+		>"$E2E_DIR/wrk.txt" 2>&1
+	echo "sim_ceiling $(awk '/Requests\/sec/ {printf "%.0f", $2}' "$E2E_DIR/wrk.txt")" >>"$OUT"
+	e2e_cleanup
+}
+
+OUT=$(mktemp)
+echo "outpost bench: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -m), N=$N, $ROUNDS rounds"
+for ((r = 1; r <= ROUNDS; r++)); do ingest_and_send "$r"; done
+latency
+sim_ceiling
+med() { grep "^$1 " "$OUT" | cut -d' ' -f2 | median; }
+printf '%-44s %10s\n' \
+	"durable ingest, events/s (median)" "$(med ingest)" \
+	"sends to twilio-sim, messages/s (median)" "$(med sends)" \
+	"latency publish->sim at 200/s, p50 ms" "$(med lat_p50)" \
+	"latency publish->sim at 200/s, p99 ms" "$(med lat_p99)" \
+	"latency publish->sim at 200/s, max ms" "$(med lat_max)" \
+	"outpostd RSS idle, KiB" "$(med rss_idle)" \
+	"outpostd RSS with $N queued, KiB (median)" "$(med rss_queued)" \
+	"outpostd RSS after draining, KiB (median)" "$(med rss_drained)" \
+	"twilio-sim ceiling (wrk, 8 conns), req/s" "$(med sim_ceiling)"
+echo "all rounds: $(tr '\n' ' ' <"$OUT")"
+rm -f "$OUT"
