@@ -32,6 +32,7 @@
 #include "store/store.h"
 
 #define IDLE_RECHECK_MS 1000
+#define FLUSH_WINDOW_MS 3
 #define AUTH_PAUSE_MS (5 * 60 * 1000)
 #define NAME_MAX_ 64
 
@@ -252,8 +253,9 @@ static void on_done(struct net_http_req *req, const struct net_http_result *res)
 	c->done = true;
 	c->next_done = s->done_head;
 	s->done_head = c;
+	/* Outcomes arriving within FLUSH_WINDOW_MS share one commit. */
 	if (!s->flush.pending)
-		hal_timer_set(c->fw->loop, &s->flush, 0);
+		hal_timer_set(c->fw->loop, &s->flush, FLUSH_WINDOW_MS);
 }
 
 static void submit(struct fw_sender *s, struct ctx *c, const struct store_msg *m)
@@ -280,7 +282,6 @@ static void submit(struct fw_sender *s, struct ctx *c, const struct store_msg *m
 		snprintf(res.error, sizeof(res.error), "request not submitted: %s", hal_strerror(rc));
 		on_done(&c->req, &res);
 	}
-	s->inflight++;
 }
 
 /* Decides whether a due record may go now; if not, moves it on in time. */
@@ -314,21 +315,39 @@ static bool admit(struct fw_sender *s, struct store_msg *m, struct account **ap,
 	return true;
 }
 
-static void take_due(struct fw_sender *s, unsigned room, int64_t *next_due)
-{
-	struct fw *fw = s->fw;
-	struct store_txn *t;
-	struct ctx *picked[256];
-	unsigned n = 0, np = 0;
-	int64_t wall = hal_wall_ms();
-	uint64_t now = hal_now_ms();
-	int rc;
+/* Records taken in one transaction, submitted once it is committed. */
+struct pick {
+	struct ctx *c[256];
+	unsigned n;
+	int64_t next_due;
+};
 
+/* How many records may be taken now: free slots, batch size and tokens. */
+static unsigned room_now(struct fw_sender *s, uint64_t *token_wait)
+{
+	unsigned room = s->pool_n - s->inflight;
+	unsigned tokens = tokens_now(s, hal_now_ms(), token_wait);
+
+	if (room > s->fw->cfg->sender.batch)
+		room = s->fw->cfg->sender.batch;
 	if (room > 256)
 		room = 256;
-	rc = store_begin(fw->store, 0, &t);
-	if (rc == ERR_OK)
-		rc = store_outbox_due(t, wall, room, s->seqs, &n, next_due);
+	return room < tokens ? room : tokens;
+}
+
+static bool may_send(struct fw_sender *s)
+{
+	return !s->stopping && !s->fw->stopping && hal_clock_valid();
+}
+
+/* Moves up to `room` due records to SENDING inside t. */
+static int pick_due(struct fw_sender *s, struct store_txn *t, unsigned room, struct pick *p)
+{
+	int64_t wall = hal_wall_ms();
+	uint64_t now = hal_now_ms();
+	unsigned n = 0;
+	int rc = store_outbox_due(t, wall, room, s->seqs, &n, &p->next_due);
+
 	for (unsigned i = 0; rc == ERR_OK && i < n; i++) {
 		struct store_msg m;
 		struct account *a = NULL;
@@ -340,36 +359,65 @@ static void take_due(struct fw_sender *s, unsigned room, int64_t *next_due)
 		if (admit(s, &m, &a, wall, now)) {
 			struct ctx *c = ctx_get(s);
 			c->busy = true;
-			c->fw = fw;
+			c->fw = s->fw;
 			c->seq = m.seq;
 			c->acct = a;
-			picked[np++] = c;
+			p->c[p->n++] = c;
+			s->inflight++;
 		} else if (m.state != STORE_EXPIRED) {
-			*next_due = *next_due < 0 || m.due_ms < *next_due ? m.due_ms : *next_due;
+			p->next_due = p->next_due < 0 || m.due_ms < p->next_due ? m.due_ms : p->next_due;
 		}
 		rc = store_outbox_update(t, &m);
 	}
-	rc = rc == ERR_OK ? store_commit(t) : (store_abort(t), rc);
-	if (rc != ERR_OK) {
-		for (unsigned i = 0; i < np; i++)
-			ctx_release(picked[i]);
-		fw_fatal(fw, "marking messages as sending", rc);
-		return;
+	return rc;
+}
+
+static void pick_abandon(struct fw_sender *s, struct pick *p)
+{
+	for (unsigned i = 0; i < p->n; i++) {
+		ctx_release(p->c[i]);
+		s->inflight--;
 	}
-	/* Committed as SENDING: only now may the requests go out. */
-	rc = store_begin(fw->store, STORE_RDONLY, &t);
-	for (unsigned i = 0; i < np; i++) {
+	p->n = 0;
+}
+
+/* Committed as SENDING: only now may the requests go out. */
+static void submit_picked(struct fw_sender *s, struct pick *p)
+{
+	struct store_txn *t;
+	int rc = store_begin(s->fw->store, STORE_RDONLY, &t);
+
+	for (unsigned i = 0; i < p->n; i++) {
 		struct store_msg m;
-		if (rc == ERR_OK && store_outbox_get(t, picked[i]->seq, &m) == ERR_OK) {
-			submit(s, picked[i], &m);
+
+		if (rc == ERR_OK && store_outbox_get(t, p->c[i]->seq, &m) == ERR_OK) {
+			submit(s, p->c[i], &m);
 		} else {
 			struct net_http_result res = {.err = ERR_CONN};
-			on_done(&picked[i]->req, &res);
-			s->inflight++;
+			snprintf(res.error, sizeof(res.error), "record unreadable before sending");
+			on_done(&p->c[i]->req, &res);
 		}
 	}
 	if (rc == ERR_OK)
 		store_abort(t);
+}
+
+static void take_due(struct fw_sender *s, unsigned room, int64_t *next_due)
+{
+	struct pick p = {.next_due = -1};
+	struct store_txn *t;
+	int rc = store_begin(s->fw->store, 0, &t);
+
+	if (rc == ERR_OK)
+		rc = pick_due(s, t, room, &p);
+	rc = rc == ERR_OK ? store_commit(t) : (store_abort(t), rc);
+	*next_due = p.next_due;
+	if (rc != ERR_OK) {
+		pick_abandon(s, &p);
+		fw_fatal(s->fw, "marking messages as sending", rc);
+		return;
+	}
+	submit_picked(s, &p);
 }
 
 static void on_tick(struct hal_timer *t)
@@ -389,19 +437,14 @@ static void on_tick(struct hal_timer *t)
 		return;
 	}
 	s->hold = NULL;
-	room = s->pool_n - s->inflight;
-	if (room > fw->cfg->sender.batch)
-		room = fw->cfg->sender.batch;
 	uint64_t token_wait;
-	unsigned tokens = tokens_now(s, hal_now_ms(), &token_wait);
-	if (room > tokens)
-		room = tokens;
+	room = room_now(s, &token_wait);
 	if (room)
 		take_due(s, room, &next_due);
 	if (s->inflight >= s->pool_n)
 		return; /* a completion kicks us */
 	int64_t wait = next_due < 0 ? IDLE_RECHECK_MS : next_due - hal_wall_ms();
-	if (!tokens && (int64_t)token_wait < wait)
+	if (!room && (int64_t)token_wait < wait)
 		wait = (int64_t)token_wait;
 	if (wait > IDLE_RECHECK_MS)
 		wait = IDLE_RECHECK_MS;
@@ -474,11 +517,18 @@ static void settle(struct fw_sender *s, struct ctx *c, struct store_msg *m, int6
 	}
 }
 
+/*
+ * Records the outcomes gathered since the first one arrived, and in the same
+ * transaction hands the freed slots to the next due records: one commit (one
+ * fsync) per window for both, instead of two per message.
+ */
 static void flush_done(struct fw_sender *s)
 {
 	struct ctx *list = s->done_head;
+	struct pick p = {.next_due = -1};
 	struct store_txn *txn;
 	int64_t wall = hal_wall_ms();
+	uint64_t token_wait;
 	int rc;
 
 	s->done_head = NULL;
@@ -492,17 +542,24 @@ static void flush_done(struct fw_sender *s)
 		settle(s, c, &m, wall);
 		rc = store_outbox_update(txn, &m);
 	}
-	rc = rc == ERR_OK ? store_commit(txn) : (store_abort(txn), rc);
 	while (list) {
 		struct ctx *next = list->next_done;
 		ctx_release(list);
 		s->inflight--;
 		list = next;
 	}
+	if (rc == ERR_OK && may_send(s)) {
+		unsigned room = room_now(s, &token_wait);
+		if (room)
+			rc = pick_due(s, txn, room, &p);
+	}
+	rc = rc == ERR_OK ? store_commit(txn) : (store_abort(txn), rc);
 	if (rc != ERR_OK) {
+		pick_abandon(s, &p);
 		fw_fatal(s->fw, "recording send results", rc);
 		return;
 	}
+	submit_picked(s, &p);
 	fw_sender_kick(s->fw);
 }
 

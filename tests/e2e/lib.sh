@@ -13,6 +13,8 @@
 # test runs against a sanitizer build with BUILD=build/san.
 
 set -u
+# mosquitto lives in /usr/sbin, which a non-login shell may not have.
+PATH="$PATH:/usr/sbin:/sbin"
 
 : "${BUILD:=build}"
 E2E_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)

@@ -25,5 +25,6 @@ for t in "${tests[@]}"; do
 	fi
 	echo "    ($name: $(($(date +%s) - start)) s)"
 done
-echo "e2e ($BUILD): $pass passed, $fail failed"
+echo "end-to-end tests against $BUILD:"
+echo "e2e: $pass passed, $fail failed"
 [ "$fail" -eq 0 ] || { echo "failed:$failed"; exit 1; }
