@@ -16,6 +16,7 @@
 
 #include <mosquitto.h>
 
+#include "hal/parse.h"
 #include "tools/loadgen/pub.h"
 
 #define MAX_TOPICS 16
@@ -79,21 +80,6 @@ static void usage(FILE *f)
 	      f);
 }
 
-static bool parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-	unsigned long long v;
-	char *end;
-
-	if (*s < '0' || *s > '9')
-		return false;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end || v < min || v > max)
-		return false;
-	*out = v;
-	return true;
-}
-
 static bool parse_kind(const char *s, enum pub_kind *k)
 {
 	static const char *const names[] = {"payment", "ticket", "alert", "mixed"};
@@ -106,15 +92,6 @@ static bool parse_kind(const char *s, enum pub_kind *k)
 		}
 	}
 	return false;
-}
-
-static bool parse_rate(const char *s, double *out)
-{
-	char *end;
-
-	errno = 0;
-	*out = strtod(s, &end);
-	return !errno && end != s && !*end && isfinite(*out) && *out >= 0 && *out <= 1e6;
 }
 
 enum { O_KIND = 256, O_PREFIX, O_START, O_LOG, O_BAD, O_INFLIGHT, O_QUIET, O_HELP };
@@ -139,16 +116,16 @@ static bool take_opt(int c, struct opts *o)
 
 	switch (c) {
 	case 'h': o->host = optarg; break;
-	case 'p': ok = parse_u64(optarg, 1, 65535, &v); o->port = (int)v; break;
-	case 'n': ok = parse_u64(optarg, 0, UINT64_MAX / 2, &o->count); break;
-	case 'r': ok = parse_rate(optarg, &o->rate); break;
+	case 'p': ok = hal_parse_u64(optarg, 1, 65535, &v); o->port = (int)v; break;
+	case 'n': ok = hal_parse_u64(optarg, 0, UINT64_MAX / 2, &o->count); break;
+	case 'r': ok = hal_parse_double(optarg, 0, 1e6, &o->rate); break;
 	case O_KIND: ok = parse_kind(optarg, &o->kind); break;
 	case O_PREFIX: ok = *optarg && strlen(optarg) <= PUB_PREFIX_MAX; o->prefix = optarg; break;
-	case O_START: ok = parse_u64(optarg, 0, UINT64_MAX / 2, &o->start); break;
+	case O_START: ok = hal_parse_u64(optarg, 0, UINT64_MAX / 2, &o->start); break;
 	case O_LOG: o->log = optarg; break;
-	case O_BAD: ok = parse_u64(optarg, 0, UINT64_MAX, &o->bad_every); break;
+	case O_BAD: ok = hal_parse_u64(optarg, 0, UINT64_MAX, &o->bad_every); break;
 	case O_INFLIGHT:
-		ok = parse_u64(optarg, 1, MAX_INFLIGHT, &v);
+		ok = hal_parse_u64(optarg, 1, MAX_INFLIGHT, &v);
 		o->max_inflight = (unsigned)v;
 		break;
 	case O_QUIET: o->quiet = true; break;

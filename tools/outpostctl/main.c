@@ -12,6 +12,7 @@
 
 #include "hal/err.h"
 #include "hal/file.h"
+#include "hal/parse.h"
 #include "net/ctl.h"
 #include "tools/outpostctl/octl.h"
 
@@ -68,23 +69,6 @@ static const struct octl_cmd *find_cmd(const char *name)
 	return NULL;
 }
 
-/* Whole decimal number in [min, max]; no sign, no junk, no overflow. */
-static bool parse_num(const char *s, unsigned long long min, unsigned long long max,
-		      unsigned long long *out)
-{
-	char *end;
-	unsigned long long v;
-
-	if (*s < '0' || *s > '9')
-		return false;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end || v < min || v > max)
-		return false;
-	*out = v;
-	return true;
-}
-
 static const struct option long_opts[] = {
 	{"socket", required_argument, NULL, 's'},
 	{"config", required_argument, NULL, 'c'},
@@ -101,7 +85,7 @@ static const struct option long_opts[] = {
 /* Handles one option; returns false after reporting a bad value. */
 static bool take_opt(int c, struct octl_opts *o, unsigned *used)
 {
-	unsigned long long v;
+	uint64_t v;
 
 	switch (c) {
 	case 's': o->socket = optarg; return true;
@@ -110,7 +94,7 @@ static bool take_opt(int c, struct octl_opts *o, unsigned *used)
 	case 'h': o->help = true; return true;
 	case 'S': o->state = optarg; *used |= OCTL_OPT_STATE; return true;
 	case 'T':
-		if (!parse_num(optarg, 1, MAX_TIMEOUT_MS, &v)) {
+		if (!hal_parse_u64(optarg, 1, MAX_TIMEOUT_MS, &v)) {
 			fprintf(stderr, "outpostctl: --timeout wants milliseconds, 1 to %d\n",
 				MAX_TIMEOUT_MS);
 			return false;
@@ -118,7 +102,7 @@ static bool take_opt(int c, struct octl_opts *o, unsigned *used)
 		o->timeout_ms = (int)v;
 		return true;
 	case 'L':
-		if (!parse_num(optarg, 1, MAX_LIMIT, &v)) {
+		if (!hal_parse_u64(optarg, 1, MAX_LIMIT, &v)) {
 			fprintf(stderr, "outpostctl: --limit wants a number, 1 to %d\n", MAX_LIMIT);
 			return false;
 		}
@@ -127,7 +111,7 @@ static bool take_opt(int c, struct octl_opts *o, unsigned *used)
 		return true;
 	case 'B':
 		/* Sequence numbers travel as JSON numbers: exact up to 2^53. */
-		if (!parse_num(optarg, 0, 1ull << 53, &v)) {
+		if (!hal_parse_u64(optarg, 0, 1ull << 53, &v)) {
 			fprintf(stderr, "outpostctl: --before wants a sequence number\n");
 			return false;
 		}

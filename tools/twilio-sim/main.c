@@ -19,6 +19,7 @@
 #include "hal/err.h"
 #include "hal/file.h"
 #include "hal/log.h"
+#include "hal/parse.h"
 #include "tools/twilio-sim/sim.h"
 
 #define PEM_MAX (1024 * 1024)
@@ -100,39 +101,13 @@ static const struct option long_opts[] = {
 	{NULL, 0, NULL, 0},
 };
 
-static bool parse_u64(const char *s, uint64_t max, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s || *end || s[0] == '-' || v > max)
-		return false;
-	*out = v;
-	return true;
-}
-
 static bool parse_uint(const char *s, unsigned max, unsigned *out)
 {
 	uint64_t v;
 
-	if (!parse_u64(s, max, &v))
+	if (!hal_parse_u64(s, 0, max, &v))
 		return false;
 	*out = (unsigned)v;
-	return true;
-}
-
-static bool parse_fraction(const char *s, double *out)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end || !(v >= 0.0 && v <= 1.0))
-		return false;
-	*out = v;
 	return true;
 }
 
@@ -179,22 +154,22 @@ static bool apply_fault_opt(struct sim_config *cfg, int opt, const char *arg)
 
 	switch (opt) {
 	case O_FAIL:
-		return parse_fraction(arg, &cfg->fail_rate);
+		return hal_parse_double(arg, 0.0, 1.0, &cfg->fail_rate);
 	case O_DROP:
-		return parse_fraction(arg, &cfg->drop_rate);
+		return hal_parse_double(arg, 0.0, 1.0, &cfg->drop_rate);
 	case O_SEED:
-		return parse_u64(arg, UINT64_MAX, &cfg->seed);
+		return hal_parse_u64(arg, 0, UINT64_MAX, &cfg->seed);
 	case O_RATE:
 		return parse_uint(arg, 10000000, &cfg->rate_limit);
 	case O_LATENCY:
 		return parse_uint(arg, 600000, &cfg->latency_ms);
 	case O_DOWN_FROM:
-		if (!parse_u64(arg, 86400 * 365, &v))
+		if (!hal_parse_u64(arg, 0, 86400 * 365, &v))
 			return false;
 		cfg->down_from_s = (long)v;
 		return true;
 	case O_DOWN_FOR:
-		if (!parse_u64(arg, 86400 * 365, &v))
+		if (!hal_parse_u64(arg, 0, 86400 * 365, &v))
 			return false;
 		cfg->down_for_s = (long)v;
 		return true;
@@ -220,7 +195,7 @@ static bool apply_opt(struct sim_config *cfg, int opt, const char *arg)
 	case O_THREADS: return parse_uint(arg, 64, &cfg->threads) && cfg->threads > 0;
 	case O_IDLE: return parse_uint(arg, 86400, &cfg->idle_timeout_s);
 	case O_KEEP:
-		if (!parse_u64(arg, 100000000, &v) || v == 0)
+		if (!hal_parse_u64(arg, 0, 100000000, &v) || v == 0)
 			return false;
 		cfg->keep = (size_t)v;
 		return true;
