@@ -58,6 +58,7 @@ struct ctx {
 	char *url, *body;
 	struct net_send_outcome out;
 	char why[FW_ERROR_TEXT + 320];
+	int build_rc;
 	bool busy, done;
 	struct ctx *next_done;
 };
@@ -181,18 +182,28 @@ fail:
 }
 
 /* Token bucket: refills continuously at `rate`, holds at most `burst`. */
-static bool take_token(struct account *a, uint64_t now, uint64_t *wait_ms)
+static void refill(struct account *a, uint64_t now)
 {
 	a->tokens += (double)(now - a->refilled_ms) * a->rate / 1000.0;
 	if (a->tokens > a->burst)
 		a->tokens = a->burst;
 	a->refilled_ms = now;
-	if (a->tokens >= 1.0) {
-		a->tokens -= 1.0;
-		return true;
-	}
-	*wait_ms = (uint64_t)((1.0 - a->tokens) * 1000.0 / a->rate) + 1;
-	return false;
+}
+
+/* ms until the account has a whole token; call after refill(). */
+static uint64_t token_wait(const struct account *a)
+{
+	return a->tokens >= 1.0 ? 0 : (uint64_t)((1.0 - a->tokens) * 1000.0 / a->rate) + 1;
+}
+
+static bool take_token(struct account *a, uint64_t now, uint64_t *wait_ms)
+{
+	refill(a, now);
+	*wait_ms = token_wait(a);
+	if (*wait_ms)
+		return false;
+	a->tokens -= 1.0;
+	return true;
 }
 
 /*
@@ -211,15 +222,11 @@ static unsigned tokens_now(struct fw_sender *s, uint64_t now, uint64_t *wait_ms)
 
 		if (a->paused_until > now)
 			continue;
-		a->tokens += (double)(now - a->refilled_ms) * a->rate / 1000.0;
-		if (a->tokens > a->burst)
-			a->tokens = a->burst;
-		a->refilled_ms = now;
-		if (a->tokens >= 1.0)
+		refill(a, now);
+		w = token_wait(a);
+		if (!w)
 			total += (unsigned)a->tokens;
-		else
-			w = (uint64_t)((1.0 - a->tokens) * 1000.0 / a->rate) + 1;
-		*wait_ms = w < *wait_ms ? w : *wait_ms;
+		*wait_ms = w && w < *wait_ms ? w : *wait_ms;
 	}
 	return total;
 }
@@ -258,15 +265,22 @@ static void on_done(struct net_http_req *req, const struct net_http_result *res)
 		hal_timer_set(c->fw->loop, &s->flush, FLUSH_WINDOW_MS);
 }
 
-static void submit(struct fw_sender *s, struct ctx *c, const struct store_msg *m)
+/* Builds the request while the record is at hand (its strings point into
+ * the map and die with the transaction); it is sent only after the commit. */
+static void build(struct ctx *c, const struct store_msg *m)
 {
 	struct net_send_msg msg = c->acct->msg;
-	int rc;
 
 	msg.to = m->to;
 	msg.content_sid = m->content_sid;
 	msg.vars_json = m->vars_json;
-	rc = c->acct->drv->build(&msg, &c->url, &c->body);
+	c->build_rc = c->acct->drv->build(&msg, &c->url, &c->body);
+}
+
+static void send_built(struct fw_sender *s, struct ctx *c)
+{
+	int rc = c->build_rc;
+
 	if (rc == ERR_OK) {
 		c->req = (struct net_http_req){
 			.method = NET_HTTP_POST, .url = c->url, .body = c->body,
@@ -362,6 +376,7 @@ static int pick_due(struct fw_sender *s, struct store_txn *t, unsigned room, str
 			c->fw = s->fw;
 			c->seq = m.seq;
 			c->acct = a;
+			build(c, &m);
 			p->c[p->n++] = c;
 			s->inflight++;
 		} else if (m.state != STORE_EXPIRED) {
@@ -384,22 +399,8 @@ static void pick_abandon(struct fw_sender *s, struct pick *p)
 /* Committed as SENDING: only now may the requests go out. */
 static void submit_picked(struct fw_sender *s, struct pick *p)
 {
-	struct store_txn *t;
-	int rc = store_begin(s->fw->store, STORE_RDONLY, &t);
-
-	for (unsigned i = 0; i < p->n; i++) {
-		struct store_msg m;
-
-		if (rc == ERR_OK && store_outbox_get(t, p->c[i]->seq, &m) == ERR_OK) {
-			submit(s, p->c[i], &m);
-		} else {
-			struct net_http_result res = {.err = ERR_CONN};
-			snprintf(res.error, sizeof(res.error), "record unreadable before sending");
-			on_done(&p->c[i]->req, &res);
-		}
-	}
-	if (rc == ERR_OK)
-		store_abort(t);
+	for (unsigned i = 0; i < p->n; i++)
+		send_built(s, p->c[i]);
 }
 
 static void take_due(struct fw_sender *s, unsigned room, int64_t *next_due)
@@ -574,11 +575,16 @@ void fw_sender_drain(struct fw *fw)
 		flush_done(fw->sender);
 }
 
+struct found {
+	uint64_t *seqs;
+	unsigned n;
+};
+
 static int collect(const struct store_msg *m, void *arg)
 {
-	struct fw_sender *s = arg;
+	struct found *f = arg;
 
-	s->seqs[s->inflight++] = m->seq;
+	f->seqs[f->n++] = m->seq;
 	return 0;
 }
 
@@ -588,21 +594,21 @@ static int collect(const struct store_msg *m, void *arg)
  */
 int fw_sender_recover(struct fw *fw)
 {
-	struct fw_sender *s = fw->sender;
+	struct found f = {.seqs = fw->sender->seqs};
 	unsigned total = 0;
 	int rc;
 
 	do {
 		struct store_txn *t;
 
-		s->inflight = 0;
+		f.n = 0;
 		rc = store_begin(fw->store, 0, &t);
 		if (rc != ERR_OK)
 			return rc;
-		rc = store_outbox_list(t, STORE_SENDING, 0, 256, collect, s);
-		for (unsigned i = 0; rc == ERR_OK && i < s->inflight; i++) {
+		rc = store_outbox_list(t, STORE_SENDING, 0, 256, collect, &f);
+		for (unsigned i = 0; rc == ERR_OK && i < f.n; i++) {
 			struct store_msg m;
-			rc = store_outbox_get(t, s->seqs[i], &m);
+			rc = store_outbox_get(t, f.seqs[i], &m);
 			if (rc != ERR_OK)
 				break;
 			m.state = STORE_RETRY;
@@ -613,9 +619,8 @@ int fw_sender_recover(struct fw *fw)
 			rc = store_outbox_update(t, &m);
 		}
 		rc = rc == ERR_OK ? store_commit(t) : (store_abort(t), rc);
-		total += s->inflight;
-	} while (rc == ERR_OK && s->inflight == 256);
-	s->inflight = 0;
+		total += f.n;
+	} while (rc == ERR_OK && f.n == 256);
 	fw->n.ambiguous += total;
 	if (total)
 		log_warn("sender: %u messages were in flight at the last stop; retrying them (ambiguous, may duplicate)",
