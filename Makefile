@@ -59,7 +59,6 @@ CTL_SRC := $(wildcard tools/outpostctl/*.c)
 SIM_SRC := $(wildcard tools/twilio-sim/*.c)
 PUB_SRC := $(wildcard tools/loadgen/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
-FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 LIB_A := $(BUILD)/liboutpost.a

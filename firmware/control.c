@@ -48,7 +48,6 @@ struct fw_control {
 	struct hal_fd listen;
 	char *path;
 	struct client clients[MAX_CLIENTS];
-	struct hal_timer reap;
 };
 
 static void client_close(struct client *c)

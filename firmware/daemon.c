@@ -14,7 +14,6 @@
 
 #include "config/config.h"
 #include "config/secrets.h"
-#include "config/topic.h"
 #include "firmware/daemon.h"
 #include "firmware/fw.h"
 #include "hal/clock.h"

@@ -36,7 +36,7 @@ struct fw_counters {
 
 struct fw_router {
 	struct store_txn *txn; /* the open batch, NULL between batches */
-	unsigned batch_events, batch_msgs;
+	unsigned batch_events;
 	int batch_err;         /* first store error of the batch */
 	uint64_t event_seq;    /* first record of the event being routed */
 };

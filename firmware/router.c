@@ -59,7 +59,6 @@ static void put(struct fw *fw, struct store_msg *m)
 		fw->router.batch_err = rc;
 	if (rc == ERR_OK && !fw->router.event_seq)
 		fw->router.event_seq = m->seq;
-	fw->router.batch_msgs++;
 }
 
 static void reject(struct fw *fw, const struct event *ev, const struct cfg_route *r,
@@ -318,7 +317,7 @@ int fw_router_batch_end(struct fw *fw, bool keep)
 	} else if (keep) {
 		fw_fatal(fw, "committing a batch of events", rc);
 	}
-	r->batch_events = r->batch_msgs = 0;
+	r->batch_events = 0;
 	r->batch_err = ERR_OK;
 	if (rc == ERR_OK)
 		fw_sender_kick(fw);
