@@ -235,6 +235,7 @@ static int start(struct fw *fw)
 		return rc;
 	if ((rc = fw_control_init(fw)) != ERR_OK)
 		return rc;
+	fw_upkeep_start(fw);
 	return start_mqtt(fw);
 }
 
@@ -251,6 +252,7 @@ static void finish(struct fw *fw)
 	if (fw->exit_code == 0)
 		fw_sender_drain(fw);
 	fw_sender_free(fw);
+	hal_timer_cancel(fw->loop, &fw->upkeep);
 	hal_signal_close(fw->loop, &fw->sig);
 	hal_loop_free(fw->loop);
 	store_close(fw->store);

@@ -58,7 +58,7 @@ struct fw {
 	bool stopping, ingest_paused;
 	int exit_code;
 	char status_topic[160];
-	struct hal_timer stop_check;
+	struct hal_timer stop_check, upkeep;
 	uint64_t stop_deadline;
 	struct {
 		uint64_t at_ms;
@@ -89,6 +89,9 @@ bool fw_sender_idle(const struct fw *fw); /* nothing in flight or pending commit
 const char *fw_sender_hold_reason(const struct fw *fw);
 struct cJSON;
 void fw_sender_status(const struct fw *fw, struct cJSON *accounts);
+
+/* upkeep.c: periodic store housekeeping */
+void fw_upkeep_start(struct fw *fw);
 
 /* control.c */
 int fw_control_init(struct fw *fw);

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "hal/err.h"
@@ -153,6 +155,35 @@ static int env_open(struct store *s, const char *dir, unsigned max_size_mb)
 	return ERR_OK;
 }
 
+/*
+ * Where lmdb mapped the data file: lmdb reports the address only for
+ * MDB_FIXEDMAP, so find the mapping of the file's inode in /proc/self/maps.
+ * Called after open and after every map resize (which moves the map).
+ */
+static void map_find(struct store *s)
+{
+	unsigned long start, end, ino;
+	char line[512];
+	struct stat st;
+	int fd = -1;
+	FILE *f;
+
+	s->map = NULL;
+	s->map_len = 0;
+	if (mdb_env_get_fd(s->env, &fd) != MDB_SUCCESS || fstat(fd, &st) < 0)
+		return;
+	f = fopen("/proc/self/maps", "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx-%lx %*s %*s %*s %lu", &start, &end, &ino) == 3 &&
+		    ino == (unsigned long)st.st_ino && end - start > s->map_len) {
+			s->map = (void *)start;
+			s->map_len = end - start;
+		}
+	fclose(f);
+}
+
 /* A store written by a later format must not be half-understood. */
 static int schema_check(struct store_txn *t)
 {
@@ -226,6 +257,7 @@ int store_open(const char *dir, unsigned max_size_mb, struct store **out)
 	if (err == ERR_OK)
 		err = dbs_open(s);
 	if (err == ERR_OK) {
+		map_find(s);
 		*out = s;
 		s = NULL;
 	}
@@ -315,6 +347,21 @@ int store_size(struct store *s, uint64_t *used_bytes, uint64_t *map_bytes)
 	*used_bytes = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
 	*map_bytes = info.me_mapsize;
 	return ERR_OK;
+}
+
+/*
+ * Every page a txn reads stays mapped into this process, and counted in its
+ * RSS, until the kernel wants the memory back: after a pass over a 60 MB
+ * backlog the daemon would show 60 MB resident, and the OOM killer weighs
+ * file-backed RSS like any other. The pages themselves stay in the page
+ * cache; dropping our mapping of them is safe at any time because the map
+ * is read-only and shared (no WRITEMAP): a later read faults the same bytes
+ * back in from the cache.
+ */
+void store_release_pages(struct store *s)
+{
+	if (s->map)
+		madvise(s->map, s->map_len, MADV_DONTNEED);
 }
 
 const char *store_lmdb_version(void)

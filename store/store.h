@@ -44,6 +44,9 @@ void store_abort(struct store_txn *t); /* accepts NULL */
 /* used_bytes is the high-water mark of the data file (pages ever used, free
  * pages inside it included); map_bytes is the size limit. */
 int store_size(struct store *s, uint64_t *used_bytes, uint64_t *map_bytes);
+/* Unmaps the store pages this process touched (they stay in the page
+ * cache); keeps the daemon's resident set from growing with the store. */
+void store_release_pages(struct store *s);
 const char *store_lmdb_version(void); /* mdb_version() text */
 
 #endif

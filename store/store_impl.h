@@ -35,6 +35,8 @@ struct store {
 	unsigned char *scratch;
 	size_t scratch_cap;
 	struct hal_ratelimit full_rl;
+	void *map; /* lmdb's read-only map of data.mdb, for store_release_pages */
+	size_t map_len;
 };
 
 struct store_txn {
