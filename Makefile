@@ -58,6 +58,7 @@ FW_SRC := $(filter-out firmware/main.c,$(wildcard firmware/*.c))
 CTL_SRC := $(wildcard tools/outpostctl/*.c)
 SIM_SRC := $(wildcard tools/twilio-sim/*.c)
 PUB_SRC := $(wildcard tools/loadgen/*.c)
+CHECK_SRC := $(wildcard tools/checker/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
@@ -69,7 +70,8 @@ SETUP := $(BUILD)/.setup/$(SETUP_KIND)
 ifneq ($(CROSS),)
 all: $(BUILD)/outpostd
 else
-all: $(BUILD)/outpostd $(BUILD)/outpostctl $(BUILD)/twilio-sim $(BUILD)/outpost-pub
+all: $(BUILD)/outpostd $(BUILD)/outpostctl $(BUILD)/twilio-sim $(BUILD)/outpost-pub \
+	$(if $(CHECK_SRC),$(BUILD)/outpost-check)
 endif
 
 $(SETUP): scripts/setup.sh
@@ -100,6 +102,9 @@ $(BUILD)/twilio-sim: $(call obj,$(SIM_SRC)) $(LIB_A)
 	$(CC) $(LDFLAGS) -o $@ $^ -lmicrohttpd $(LIBS)
 
 $(BUILD)/outpost-pub: $(call obj,$(PUB_SRC)) $(LIB_A)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/outpost-check: $(call obj,$(CHECK_SRC)) $(LIB_A)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(FW_A) $(LIB_A)
@@ -138,6 +143,10 @@ demo: all
 
 bench: all
 	@BUILD=$(BUILD) tools/bench/run.sh
+
+# Test harnesses with their own targets (fuzzing, torture) bring their
+# rules in make fragments next to their sources.
+include $(wildcard tests/*/*.mk)
 
 clean:
 	rm -rf build
