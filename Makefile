@@ -7,6 +7,7 @@
 CROSS ?=
 CURL ?= static
 SAN ?=
+CRASH ?=
 VERSION := 0.1.0
 GIT_REV := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 BUILD_EPOCH := $(shell git log -1 --format=%ct 2>/dev/null || date +%s)
@@ -18,6 +19,9 @@ AR := $(CROSS)-ar
 SETUP_KIND := cross
 else ifneq ($(SAN),)
 BUILD ?= build/san
+SETUP_KIND := base
+else ifneq ($(CRASH),)
+BUILD ?= build/crash
 SETUP_KIND := base
 else
 BUILD ?= build
@@ -34,6 +38,10 @@ CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wmissing-declarations -Wformat=2 \
 	-fno-strict-aliasing -D_GNU_SOURCE -I. -MMD -MP \
 	-DOUTPOST_VERSION='"$(VERSION)"' -DOUTPOST_GIT_REV='"$(GIT_REV)"' \
 	-DOUTPOST_BUILD_EPOCH=$(BUILD_EPOCH)
+# CRASH=1: the named crash points of hal/crash.h are compiled in.
+ifneq ($(CRASH),)
+CFLAGS += -DOUTPOST_CRASH_POINTS
+endif
 ifneq ($(SAN),)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=address,undefined

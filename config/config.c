@@ -98,6 +98,8 @@ static const struct cfg_field store_fields[] = {
 	  .def_str = "/var/lib/outpost" },
 	{ .key = "max_size_mb", .type = CFG_F_UINT, .off = CFG_OFF(store.max_size_mb), .min = 1,
 	  .max = 65536, .def_num = 256 },
+	{ .key = "keep_done", .type = CFG_F_DURATION, .off = CFG_OFF(store.keep_done_s), .min = 60,
+	  .max = 365 * 86400, .def_num = 7 * 86400 },
 	{ 0 }
 };
 

@@ -82,6 +82,7 @@ struct cfg {
 	struct {
 		char *path;           /* default "/var/lib/outpost" */
 		unsigned max_size_mb; /* default 256, 1..65536 */
+		int64_t keep_done_s; /* finished records kept this long; default 7d, 60 s .. 365 d */
 	} store;
 	struct {
 		char *socket; /* default "/run/outpost/outpostd.sock" */

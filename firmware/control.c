@@ -88,6 +88,7 @@ static void status_counters(const struct fw *fw, cJSON *r)
 	cJSON_AddNumberToObject(n, "retries", (double)fw->n.retries);
 	cJSON_AddNumberToObject(n, "ambiguous", (double)fw->n.ambiguous);
 	cJSON_AddNumberToObject(n, "commit_failures", (double)fw->n.commit_failures);
+	cJSON_AddNumberToObject(n, "pruned", (double)fw->n.pruned);
 	cJSON_AddNumberToObject(n, "http_inflight", fw->http ? net_http_inflight(fw->http) : 0);
 }
 
@@ -126,7 +127,8 @@ static cJSON *cmd_status(struct fw *fw)
 	snprintf(broker, sizeof(broker), "%s:%d", fw->cfg->mqtt.host, fw->cfg->mqtt.port);
 	cJSON_AddStringToObject(o, "broker", broker);
 	cJSON_AddNumberToObject(o, "reconnects", fw->mqtt ? (double)net_mqtt_stats(fw->mqtt)->reconnects : 0);
-	cJSON_AddStringToObject(o, "ingest", fw->ingest_paused ? "paused" : "running");
+	cJSON_AddStringToObject(o, "ingest", fw->stopping ? "stopping" : fw->ingest_hold[0] ? "paused" : "running");
+	cJSON_AddStringToObject(o, "ingest_reason", fw->ingest_hold);
 	o = cJSON_AddObjectToObject(r, "clock");
 	cJSON_AddBoolToObject(o, "valid", hal_clock_valid());
 	cJSON_AddStringToObject(o, "reason", hold ? hold : "");

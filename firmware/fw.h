@@ -31,7 +31,7 @@ struct fw_control;
 struct fw_counters {
 	uint64_t events, acked, rejected, duplicates, queued;
 	uint64_t sent, failed, expired, retries, ambiguous;
-	uint64_t commit_failures;
+	uint64_t commit_failures, pruned;
 };
 
 struct fw_router {
@@ -55,10 +55,13 @@ struct fw {
 	struct fw_control *control;
 	struct fw_counters n;
 	uint64_t started_ms;
-	bool stopping, ingest_paused;
+	bool stopping;
+	/* Why ingest is paused ("" = running): the store is full. */
+	char ingest_hold[FW_ERROR_TEXT];
 	int exit_code;
 	char status_topic[160];
 	struct hal_timer stop_check, upkeep;
+	unsigned upkeep_ticks;
 	uint64_t stop_deadline;
 	struct {
 		uint64_t at_ms;
@@ -90,8 +93,11 @@ const char *fw_sender_hold_reason(const struct fw *fw);
 struct cJSON;
 void fw_sender_status(const struct fw *fw, struct cJSON *accounts);
 
-/* upkeep.c: periodic store housekeeping */
+/* upkeep.c: periodic store housekeeping, and the store-full pause */
 void fw_upkeep_start(struct fw *fw);
+/* Room for an ingest batch (growing the map if it can); if there is none,
+ * pauses ingest until upkeep finds room again. ERR_OK or ERR_FULL. */
+int fw_ingest_room(struct fw *fw);
 
 /* control.c */
 int fw_control_init(struct fw *fw);

@@ -21,6 +21,7 @@
 #include "config/topic.h"
 #include "firmware/fw.h"
 #include "hal/clock.h"
+#include "hal/crash.h"
 #include "hal/err.h"
 #include "hal/log.h"
 #include "store/outbox.h"
@@ -280,7 +281,9 @@ void fw_router_message(struct fw *fw, const char *topic, const void *payload, si
 	int rc;
 
 	if (!fw->router.txn) {
-		rc = store_begin(fw->store, 0, &fw->router.txn);
+		rc = fw_ingest_room(fw);
+		if (rc == ERR_OK)
+			rc = store_begin(fw->store, 0, &fw->router.txn);
 		if (rc != ERR_OK) {
 			fw->router.batch_err = rc;
 			return;
@@ -304,16 +307,19 @@ int fw_router_batch_end(struct fw *fw, bool keep)
 	} else if (!keep || rc != ERR_OK) {
 		store_abort(r->txn);
 	} else {
+		OUTPOST_CRASH_POINT("ingest-before-commit");
 		rc = store_commit(r->txn);
+		if (rc == ERR_OK)
+			OUTPOST_CRASH_POINT("ingest-after-commit");
 	}
 	r->txn = NULL;
 	if (keep && rc == ERR_OK) {
 		fw->n.acked += r->batch_events;
 	} else if (keep && rc == ERR_FULL) {
-		/* Backpressure: the events stay with the broker, unacknowledged. */
+		/* Backpressure: the events stay with the broker, unacknowledged,
+		 * and ingest pauses until upkeep finds room. */
 		fw->n.commit_failures++;
-		fw_error(fw, "store full: %u events left unacknowledged with the broker",
-			 r->batch_events);
+		fw_ingest_room(fw);
 	} else if (keep) {
 		fw_fatal(fw, "committing a batch of events", rc);
 	}

@@ -24,6 +24,7 @@
 #include "firmware/fw.h"
 #include "firmware/retry.h"
 #include "hal/clock.h"
+#include "hal/crash.h"
 #include "hal/err.h"
 #include "hal/log.h"
 #include "net/http.h"
@@ -33,6 +34,7 @@
 
 #define IDLE_RECHECK_MS 1000
 #define FLUSH_WINDOW_MS 3
+#define FULL_RETRY_MS 1000
 #define AUTH_PAUSE_MS (5 * 60 * 1000)
 #define NAME_MAX_ 64
 
@@ -57,10 +59,20 @@ struct ctx {
 	struct account *acct;
 	char *url, *body;
 	struct net_send_outcome out;
-	char why[FW_ERROR_TEXT + 320];
 	int build_rc;
 	bool busy, done;
 	struct ctx *next_done;
+};
+
+/* An outcome waiting for its commit. Copied out of its ctx, so the ctx can
+ * take the next record in the same txn; kept until the commit succeeds (a
+ * full store makes it wait, it never drops it). */
+struct done {
+	uint64_t seq;
+	struct account *acct;
+	struct net_send_outcome out;
+	enum fw_next next;
+	char why[FW_ERROR_TEXT + 320];
 };
 
 struct fw_sender {
@@ -70,18 +82,26 @@ struct fw_sender {
 	struct ctx *pool;
 	unsigned pool_n, inflight;
 	struct ctx *done_head;
+	struct done *settle;  /* pool_n slots */
+	unsigned n_settle;
 	struct fw_retry_policy policy;
 	bool stopping;
 	const char *hold;
 	uint64_t *seqs;
+	struct hal_ratelimit full_rl;
 };
 
-static struct account *account_find(struct fw_sender *s, const char *name)
+static struct account *account_in(struct account *list, const char *name)
 {
-	for (struct account *a = s->accounts; a; a = a->next)
+	for (struct account *a = list; a; a = a->next)
 		if (strcmp(a->name, name) == 0)
 			return a;
 	return NULL;
+}
+
+static struct account *account_find(struct fw_sender *s, const char *name)
+{
+	return account_in(s->accounts, name);
 }
 
 static void account_free(struct account *a)
@@ -149,15 +169,14 @@ int fw_sender_reconfigure(struct fw *fw)
 		a->next = list;
 		list = a;
 	}
-	/* In-flight contexts point at old accounts; repoint them by name. */
-	for (unsigned i = 0; i < s->pool_n; i++)
-		if (s->pool[i].busy) {
-			struct account *a = NULL;
-			for (struct account *n = list; n; n = n->next)
-				if (strcmp(n->name, s->pool[i].acct->name) == 0)
-					a = n;
-			s->pool[i].acct = a;
-		}
+	/* In-flight contexts and waiting outcomes point at old accounts;
+	 * repoint them by name. */
+	for (unsigned i = 0; i < s->pool_n; i++) {
+		if (s->pool[i].busy && s->pool[i].acct)
+			s->pool[i].acct = account_in(list, s->pool[i].acct->name);
+		if (i < s->n_settle && s->settle[i].acct)
+			s->settle[i].acct = account_in(list, s->settle[i].acct->name);
+	}
 	while (s->accounts) {
 		struct account *next = s->accounts->next;
 		account_free(s->accounts);
@@ -413,11 +432,17 @@ static void take_due(struct fw_sender *s, unsigned room, int64_t *next_due)
 		rc = pick_due(s, t, room, &p);
 	rc = rc == ERR_OK ? store_commit(t) : (store_abort(t), rc);
 	*next_due = p.next_due;
+	if (rc == ERR_FULL) { /* nothing taken; the next tick tries again */
+		pick_abandon(s, &p);
+		*next_due = hal_wall_ms() + FULL_RETRY_MS;
+		return;
+	}
 	if (rc != ERR_OK) {
 		pick_abandon(s, &p);
 		fw_fatal(s->fw, "marking messages as sending", rc);
 		return;
 	}
+	OUTPOST_CRASH_POINT("sender-after-sending-commit");
 	submit_picked(s, &p);
 }
 
@@ -438,8 +463,8 @@ static void on_tick(struct hal_timer *t)
 		return;
 	}
 	s->hold = NULL;
-	uint64_t token_wait;
-	room = room_now(s, &token_wait);
+	uint64_t token_wait = IDLE_RECHECK_MS;
+	room = s->n_settle ? 0 : room_now(s, &token_wait);
 	if (room)
 		take_due(s, room, &next_due);
 	if (s->inflight >= s->pool_n)
@@ -463,103 +488,155 @@ static void pause_account(struct fw *fw, struct account *a, const struct net_sen
 	fw_error(fw, "account %s: %s", a->name, a->pause_reason);
 }
 
-/* Applies one attempt's outcome to its record. */
-static void settle(struct fw_sender *s, struct ctx *c, struct store_msg *m, int64_t wall)
+/* Applies one attempt's outcome to its record; counters wait for the commit. */
+static void settle(struct fw_sender *s, struct done *d, struct store_msg *m, int64_t wall)
 {
-	const struct net_send_outcome *o = &c->out;
+	const struct net_send_outcome *o = &d->out;
 	uint64_t delay = 0;
-	enum fw_next next = fw_retry_next(o->cls, m->attempts, o->retry_after_s, &s->policy,
-					  (uint32_t)random(), &delay);
 
+	d->next = fw_retry_next(o->cls, m->attempts, o->retry_after_s, &s->policy,
+				(uint32_t)random(), &delay);
 	m->updated_ms = wall;
 	m->err_class = (uint8_t)o->cls;
 	m->err_code = o->code;
 	m->err_text = o->text;
-	if (o->cls == NET_AMBIGUOUS) {
+	if (o->cls == NET_AMBIGUOUS)
 		m->flags |= STORE_F_AMBIGUOUS;
-		s->fw->n.ambiguous++;
-	}
-	switch (next) {
+	switch (d->next) {
 	case FW_NEXT_SENT:
 		m->state = STORE_SENT;
 		m->provider_id = o->id;
 		m->err_text = "";
-		s->fw->n.sent++;
-		if (c->acct)
-			c->acct->sent++;
 		break;
 	case FW_NEXT_PAUSE:
-		if (c->acct)
-			pause_account(s->fw, c->acct, o);
 		m->attempts--; /* a refused credential is not the message's fault */
 		m->state = STORE_QUEUED;
 		m->due_ms = wall;
 		break;
 	case FW_NEXT_FAILED:
 		m->state = STORE_FAILED;
-		s->fw->n.failed++;
-		if (c->acct)
-			c->acct->failed++;
-		fw_error(s->fw, "message #%llu failed: %s %d: %.120s", (unsigned long long)m->seq,
-			 net_class_name(o->cls), o->code, o->text);
 		break;
 	case FW_NEXT_EXPIRED:
-		snprintf(c->why, sizeof(c->why), "gave up after %u attempts; last: %s",
-			 m->attempts, o->text);
-		m->err_text = c->why;
+		snprintf(d->why, sizeof(d->why), "gave up after %u attempts; last: %s", m->attempts,
+			 o->text);
+		m->err_text = d->why;
 		m->state = STORE_EXPIRED;
-		s->fw->n.expired++;
 		break;
 	case FW_NEXT_RETRY:
 		m->state = STORE_RETRY;
 		m->due_ms = wall + (int64_t)delay;
-		s->fw->n.retries++;
 		break;
+	}
+}
+
+/* After the commit: counters, account pauses, error reports. */
+static void settled(struct fw_sender *s, const struct done *d)
+{
+	const struct net_send_outcome *o = &d->out;
+	struct fw *fw = s->fw;
+
+	if (o->cls == NET_AMBIGUOUS)
+		fw->n.ambiguous++;
+	switch (d->next) {
+	case FW_NEXT_SENT:
+		fw->n.sent++;
+		if (d->acct)
+			d->acct->sent++;
+		break;
+	case FW_NEXT_PAUSE:
+		if (d->acct)
+			pause_account(fw, d->acct, o);
+		break;
+	case FW_NEXT_FAILED:
+		fw->n.failed++;
+		if (d->acct)
+			d->acct->failed++;
+		fw_error(fw, "message #%llu failed: %s %d: %.120s", (unsigned long long)d->seq,
+			 net_class_name(o->cls), o->code, o->text);
+		break;
+	case FW_NEXT_EXPIRED:
+		fw->n.expired++;
+		break;
+	case FW_NEXT_RETRY:
+		fw->n.retries++;
+		break;
+	}
+}
+
+/* Moves finished requests' outcomes into s->settle and frees their slots. */
+static void collect_done(struct fw_sender *s)
+{
+	struct ctx *c = s->done_head;
+
+	s->done_head = NULL;
+	while (c) {
+		struct ctx *next = c->next_done;
+		struct done *d = &s->settle[s->n_settle++];
+
+		d->seq = c->seq;
+		d->acct = c->acct;
+		d->out = c->out;
+		ctx_release(c);
+		s->inflight--;
+		c = next;
 	}
 }
 
 /*
  * Records the outcomes gathered since the first one arrived, and in the same
  * transaction hands the freed slots to the next due records: one commit (one
- * fsync) per window for both, instead of two per message.
+ * fsync) per window for both, instead of two per message. If the store is
+ * full the outcomes wait in memory and the commit is tried again; nothing
+ * new is taken meanwhile.
  */
 static void flush_done(struct fw_sender *s)
 {
-	struct ctx *list = s->done_head;
 	struct pick p = {.next_due = -1};
+	struct store_space sp;
 	struct store_txn *txn;
 	int64_t wall = hal_wall_ms();
 	uint64_t token_wait;
 	int rc;
 
-	s->done_head = NULL;
+	collect_done(s);
+	/* Grows the map if it must (no txn is open here); the sender may use
+	 * the room that ingest leaves it. */
+	store_make_room(s->fw->store, 0, &sp);
 	rc = store_begin(s->fw->store, 0, &txn);
-	for (struct ctx *c = list; rc == ERR_OK && c; c = c->next_done) {
+	for (unsigned i = 0; rc == ERR_OK && i < s->n_settle; i++) {
 		struct store_msg m;
 
-		rc = store_outbox_get(txn, c->seq, &m);
+		rc = store_outbox_get(txn, s->settle[i].seq, &m);
 		if (rc != ERR_OK)
 			break;
-		settle(s, c, &m, wall);
+		settle(s, &s->settle[i], &m, wall);
 		rc = store_outbox_update(txn, &m);
-	}
-	while (list) {
-		struct ctx *next = list->next_done;
-		ctx_release(list);
-		s->inflight--;
-		list = next;
 	}
 	if (rc == ERR_OK && may_send(s)) {
 		unsigned room = room_now(s, &token_wait);
 		if (room)
 			rc = pick_due(s, txn, room, &p);
 	}
+	for (unsigned i = 0; rc == ERR_OK && i < s->n_settle; i++)
+		if (s->settle[i].out.cls == NET_OK)
+			OUTPOST_CRASH_POINT("sender-before-sent-commit");
 	rc = rc == ERR_OK ? store_commit(txn) : (store_abort(txn), rc);
+	if (rc == ERR_FULL) {
+		pick_abandon(s, &p);
+		if (hal_ratelimit_ok(&s->full_rl, 1, 60000))
+			fw_error(s->fw, "store full: %u send results wait in memory to be recorded",
+				 s->n_settle);
+		hal_timer_set(s->fw->loop, &s->flush, FULL_RETRY_MS);
+		return;
+	}
 	if (rc != ERR_OK) {
 		pick_abandon(s, &p);
 		fw_fatal(s->fw, "recording send results", rc);
 		return;
 	}
+	for (unsigned i = 0; i < s->n_settle; i++)
+		settled(s, &s->settle[i]);
+	s->n_settle = 0;
 	submit_picked(s, &p);
 	fw_sender_kick(s->fw);
 }
@@ -571,7 +648,7 @@ static void on_flush(struct hal_timer *t)
 
 void fw_sender_drain(struct fw *fw)
 {
-	if (fw->sender && fw->sender->done_head)
+	if (fw->sender && (fw->sender->done_head || fw->sender->n_settle))
 		flush_done(fw->sender);
 }
 
@@ -649,7 +726,8 @@ int fw_sender_init(struct fw *fw)
 	s->pool_n = fw->cfg->sender.concurrency;
 	s->pool = calloc(s->pool_n, sizeof(*s->pool));
 	s->seqs = calloc(256, sizeof(*s->seqs));
-	if (!s->pool || !s->seqs)
+	s->settle = calloc(s->pool_n, sizeof(*s->settle));
+	if (!s->pool || !s->seqs || !s->settle)
 		return ERR_NOMEM;
 	return fw_sender_reconfigure(fw);
 }
@@ -662,7 +740,8 @@ void fw_sender_stop(struct fw *fw)
 
 bool fw_sender_idle(const struct fw *fw)
 {
-	return !fw->sender || (fw->sender->inflight == 0 && !fw->sender->done_head);
+	return !fw->sender || (fw->sender->inflight == 0 && !fw->sender->done_head &&
+			       !fw->sender->n_settle);
 }
 
 const char *fw_sender_hold_reason(const struct fw *fw)
@@ -687,6 +766,7 @@ void fw_sender_free(struct fw *fw)
 	}
 	free(s->pool);
 	free(s->seqs);
+	free(s->settle);
 	free(s);
 	fw->sender = NULL;
 }

@@ -1,23 +1,120 @@
 /*
- * upkeep.c - the store's housekeeping, once a second on the loop.
+ * upkeep.c - the store's housekeeping, once a second on the loop, and the
+ * pause of ingest while the store is full.
  *
- * Releases the store pages this process mapped (store_release_pages), so the
- * daemon's resident set stays a few MB whatever the backlog.
+ * Each tick: prunes finished records older than store.keep_done (a few
+ * hundred per state per tick, so a tick stays short); resumes ingest if it
+ * was paused for want of room and room is back; every minute clears reader
+ * slots of dead processes (a killed `outpostctl` would otherwise pin freed
+ * pages and make the file grow); and unmaps the store pages this process
+ * touched, so the daemon's resident set stays a few MB whatever the backlog.
+ *
+ * Store full: ingest needs `reserve` bytes of room before a batch starts
+ * (1/16 of store.max_size_mb, 256 KiB..16 MiB), so the sender, which must
+ * always be able to record an outcome, keeps the last part of the store to
+ * itself. When there is no room even after growing the map, ingest pauses:
+ * the broker keeps the events, unacknowledged, and status says why.
  */
 #include <malloc.h>
+#include <stdio.h>
 
+#include "config/config.h"
 #include "firmware/fw.h"
+#include "hal/clock.h"
+#include "hal/err.h"
+#include "hal/log.h"
+#include "net/mqtt.h"
+#include "store/outbox.h"
 #include "store/store.h"
 
 #define UPKEEP_MS 1000
+#define READER_CHECK_EVERY 60
+#define PRUNE_PER_STATE 256
+
+static uint64_t ingest_reserve(const struct fw *fw)
+{
+	uint64_t r = ((uint64_t)fw->cfg->store.max_size_mb << 20) / 16;
+
+	if (r < (256u << 10))
+		r = 256u << 10;
+	if (r > (16u << 20))
+		r = 16u << 20;
+	return r;
+}
+
+int fw_ingest_room(struct fw *fw)
+{
+	struct store_space sp;
+	int rc = store_make_room(fw->store, ingest_reserve(fw), &sp);
+
+	if (rc == ERR_OK || rc != ERR_FULL)
+		return rc;
+	if (!fw->ingest_hold[0]) {
+		snprintf(fw->ingest_hold, sizeof(fw->ingest_hold),
+			 sp.disk_limited ? "disk full: %llu KiB free for the store, %llu KiB used"
+					 : "store full: %llu KiB left of %llu KiB (store.max_size_mb)",
+			 (unsigned long long)(sp.room >> 10),
+			 (unsigned long long)((sp.disk_limited ? sp.used : sp.max) >> 10));
+		fw_error(fw, "ingest paused, events stay with the broker: %s", fw->ingest_hold);
+		net_mqtt_pause(fw->mqtt, true);
+	}
+	return ERR_FULL;
+}
+
+static void resume_if_room(struct fw *fw)
+{
+	struct store_space sp;
+
+	if (!fw->ingest_hold[0] || fw->stopping)
+		return;
+	if (store_make_room(fw->store, ingest_reserve(fw), &sp) != ERR_OK)
+		return;
+	log_info("store has room again (%llu KiB): ingest resumed",
+		 (unsigned long long)(sp.room >> 10));
+	fw->ingest_hold[0] = '\0';
+	net_mqtt_pause(fw->mqtt, false);
+}
+
+/* One txn: up to PRUNE_PER_STATE of each final state. */
+static void prune(struct fw *fw)
+{
+	static const int final[] = {STORE_SENT, STORE_DELIVERED, STORE_READ, STORE_UNDELIVERED,
+				    STORE_FAILED, STORE_EXPIRED, STORE_REJECTED, STORE_SUPPRESSED};
+	struct store_txn *t;
+	unsigned total = 0, n;
+	int64_t cutoff;
+	int rc;
+
+	if (!hal_clock_valid()) /* "older than 7 days" means nothing in 1970 */
+		return;
+	cutoff = hal_wall_ms() - fw->cfg->store.keep_done_s * 1000;
+	rc = store_begin(fw->store, 0, &t);
+	for (size_t i = 0; rc == ERR_OK && i < sizeof(final) / sizeof(final[0]); i++) {
+		rc = store_outbox_prune(t, final[i], cutoff, PRUNE_PER_STATE, &n);
+		total += n;
+	}
+	if (rc != ERR_OK || !total) {
+		store_abort(t);
+	} else if ((rc = store_commit(t)) == ERR_OK) {
+		fw->n.pruned += total;
+		log_debug("upkeep: pruned %u finished records older than %llds", total,
+			  (long long)fw->cfg->store.keep_done_s);
+	}
+	if (rc != ERR_OK && rc != ERR_FULL)
+		fw_fatal(fw, "pruning finished records", rc);
+}
 
 static void on_upkeep(struct hal_timer *t)
 {
 	struct fw *fw = container_of(t, struct fw, upkeep);
 
+	hal_timer_set(fw->loop, &fw->upkeep, UPKEEP_MS);
+	prune(fw);
+	resume_if_room(fw);
+	if (++fw->upkeep_ticks % READER_CHECK_EVERY == 0)
+		store_reader_check(fw->store);
 	store_release_pages(fw->store);
 	malloc_trim(0);
-	hal_timer_set(fw->loop, &fw->upkeep, UPKEEP_MS);
 }
 
 void fw_upkeep_start(struct fw *fw)

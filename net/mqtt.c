@@ -133,7 +133,9 @@ static int read_batch(struct net_mqtt *m)
 	m->in_read = true;
 	for (unsigned i = 0; i < m->o.max_batch; i++) {
 		rc = mosquitto_loop_read(m->mosq, 1);
-		if (rc != MOSQ_ERR_SUCCESS || m->batch_msgs >= m->o.max_batch)
+		/* Paused (store full, stopping): what is still in the socket
+		 * stays there, unacknowledged, for the broker to hold. */
+		if (rc != MOSQ_ERR_SUCCESS || m->batch_msgs >= m->o.max_batch || (m->paused && m->up))
 			break;
 		p.fd = mosquitto_socket(m->mosq);
 		if (p.fd < 0 || poll(&p, 1, 0) <= 0)

@@ -544,3 +544,79 @@ int store_dedup_put(struct store_txn *t, const char *event_id, uint64_t seq)
 	return store_mdb_err(t, mdb_put(t->txn, dbi(t, STORE_DB_DEDUP), &key, &val, MDB_NOOVERWRITE),
 			     "dedup put");
 }
+
+static bool is_final(int state)
+{
+	return state == STORE_SENT || state == STORE_DELIVERED || state == STORE_READ ||
+	       state == STORE_UNDELIVERED || state == STORE_FAILED || state == STORE_EXPIRED ||
+	       state == STORE_REJECTED || state == STORE_SUPPRESSED;
+}
+
+/* Deletes one record with its state entry, counter and dedup entry. */
+static int prune_one(struct store_txn *t, const struct store_msg *m)
+{
+	unsigned char k[9], sk[8];
+	MDB_val key = {8, sk}, dk, dv;
+	int rc;
+
+	state_key(k, m->state, m->seq);
+	rc = idx_del(t, STORE_DB_STATE, k, sizeof(k));
+	if (rc == ERR_OK)
+		rc = counter_add(t, m->state, -1);
+	/* The dedup entry goes with the record it names, and only with it. */
+	if (rc == ERR_OK && dedup_key(m->event_id, &dk) == ERR_OK &&
+	    mdb_get(t->txn, dbi(t, STORE_DB_DEDUP), &dk, &dv) == MDB_SUCCESS && dv.mv_size == 8 &&
+	    store_be64_get(dv.mv_data) == m->seq)
+		rc = store_mdb_err(t, mdb_del(t->txn, dbi(t, STORE_DB_DEDUP), &dk, NULL), "prune dedup");
+	store_be64_put(sk, m->seq);
+	/* Last: the record's strings point into its page until here. */
+	if (rc == ERR_OK)
+		rc = store_mdb_err(t, mdb_del(t->txn, dbi(t, STORE_DB_MSG), &key, NULL), "prune");
+	return rc;
+}
+
+int store_outbox_prune(struct store_txn *t, int state, int64_t created_before_ms, unsigned max,
+		       unsigned *pruned)
+{
+	MDB_cursor *c;
+	unsigned char k[9];
+	MDB_val key = {sizeof(k), k}, val;
+	uint64_t seqs[256];
+	unsigned n = 0;
+	int rc = store_txn_writable(t);
+
+	*pruned = 0;
+	if (rc != ERR_OK)
+		return rc;
+	if (!is_final(state))
+		return ERR_INVAL;
+	if (max > 256)
+		max = 256;
+	/* Oldest first: seq order is ingest order. Collect, then delete, so no
+	 * cursor walks a tree that is changing under it. */
+	rc = mdb_cursor_open(t->txn, dbi(t, STORE_DB_STATE), &c);
+	if (rc != MDB_SUCCESS)
+		return store_mdb_err(t, rc, "prune cursor");
+	state_key(k, state, 0);
+	for (rc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE); rc == MDB_SUCCESS && n < max;
+	     rc = mdb_cursor_get(c, &key, &val, MDB_NEXT)) {
+		if (key.mv_size != 9 || ((const unsigned char *)key.mv_data)[0] != state)
+			break;
+		seqs[n++] = store_be64_get((const unsigned char *)key.mv_data + 1);
+	}
+	mdb_cursor_close(c);
+	for (unsigned i = 0; i < n; i++) {
+		struct store_msg m;
+
+		rc = store_outbox_get(t, seqs[i], &m);
+		if (rc != ERR_OK)
+			return rc;
+		if (m.created_ms >= created_before_ms)
+			break;
+		rc = prune_one(t, &m);
+		if (rc != ERR_OK)
+			return rc;
+		(*pruned)++;
+	}
+	return ERR_OK;
+}

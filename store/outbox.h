@@ -102,4 +102,11 @@ int store_outbox_counts(struct store_txn *t, uint64_t counts[STORE__STATES]);
 int store_dedup_get(struct store_txn *t, const char *event_id, uint64_t *seq);
 int store_dedup_put(struct store_txn *t, const char *event_id, uint64_t seq);
 
+/* Deletes up to max (at most 256) records in final state `state` created
+ * before created_before_ms, oldest first, with their index, counter and
+ * dedup entries. Stops at the first younger one. ERR_INVAL for a state
+ * that is not final (queued, sending, retry). */
+int store_outbox_prune(struct store_txn *t, int state, int64_t created_before_ms, unsigned max,
+		       unsigned *pruned);
+
 #endif

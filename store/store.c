@@ -15,8 +15,10 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "hal/crash.h"
 #include "hal/err.h"
 #include "hal/file.h"
 #include "hal/log.h"
@@ -26,6 +28,9 @@
 /* The outbox DBs plus room for the ledger, log ring and vault to come. */
 #define STORE_MAXDBS 16
 #define STORE_LOCK_NAME "outpost.lock"
+#define STORE_MAP_MIN ((size_t)8 << 20)
+/* Left free on the disk for the rest of the system. */
+#define STORE_DISK_RESERVE ((uint64_t)4 << 20)
 
 static const char *const db_names[STORE_DB__COUNT] = {
 	[STORE_DB_MSG] = "msg",     [STORE_DB_DUE] = "due",   [STORE_DB_STATE] = "state",
@@ -130,31 +135,6 @@ static int lock_take(const char *dir, int *fd_out)
 	return ERR_OK;
 }
 
-static int env_open(struct store *s, const char *dir, unsigned max_size_mb)
-{
-	int rc, dead = 0;
-
-	rc = mdb_env_create(&s->env);
-	if (rc == MDB_SUCCESS)
-		rc = mdb_env_set_mapsize(s->env, (size_t)max_size_mb << 20);
-	if (rc == MDB_SUCCESS)
-		rc = mdb_env_set_maxdbs(s->env, STORE_MAXDBS);
-	/* NOTLS: a read txn (outpostctl listing) may run beside the write txn
-	 * in the one daemon thread. No durability flag is weakened here. */
-	if (rc == MDB_SUCCESS)
-		rc = mdb_env_open(s->env, dir, MDB_NOTLS, 0600);
-	if (rc != MDB_SUCCESS)
-		return store_mdb_err(NULL, rc, dir);
-	/* A process killed inside a read txn leaves its reader slot behind, and
-	 * a stale slot stops lmdb from reusing freed pages: the file grows. */
-	rc = mdb_reader_check(s->env, &dead);
-	if (rc != MDB_SUCCESS)
-		return store_mdb_err(NULL, rc, "reader check");
-	if (dead > 0)
-		log_warn("store: cleared %d reader slot(s) left by dead processes", dead);
-	return ERR_OK;
-}
-
 /*
  * Where lmdb mapped the data file: lmdb reports the address only for
  * MDB_FIXEDMAP, so find the mapping of the file's inode in /proc/self/maps.
@@ -182,6 +162,54 @@ static void map_find(struct store *s)
 			s->map_len = end - start;
 		}
 	fclose(f);
+}
+
+/* The map starts at twice the data already there (at least STORE_MAP_MIN)
+ * and grows on demand up to max_bytes (store_make_room): a small store
+ * keeps a small address-space footprint, which matters on 32-bit armhf. */
+static size_t initial_map(const char *dir, size_t max_bytes)
+{
+	char path[4096];
+	struct stat st;
+	size_t want = STORE_MAP_MIN;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/data.mdb", dir) < sizeof(path) &&
+	    stat(path, &st) == 0 && (size_t)st.st_size * 2 > want)
+		want = ((size_t)st.st_size * 2 + STORE_MAP_MIN - 1) / STORE_MAP_MIN * STORE_MAP_MIN;
+	return want < max_bytes ? want : max_bytes;
+}
+
+static int env_open(struct store *s, const char *dir)
+{
+	int rc;
+
+	rc = mdb_env_create(&s->env);
+	if (rc == MDB_SUCCESS)
+		rc = mdb_env_set_mapsize(s->env, initial_map(dir, s->max_bytes));
+	if (rc == MDB_SUCCESS)
+		rc = mdb_env_set_maxdbs(s->env, STORE_MAXDBS);
+	/* NOTLS: a read txn (outpostctl listing) may run beside the write txn
+	 * in the one daemon thread. No durability flag is weakened here. */
+	if (rc == MDB_SUCCESS)
+		rc = mdb_env_open(s->env, dir, MDB_NOTLS, 0600);
+	if (rc != MDB_SUCCESS)
+		return store_mdb_err(NULL, rc, dir);
+	rc = store_reader_check(s);
+	return rc;
+}
+
+int store_reader_check(struct store *s)
+{
+	int rc, dead = 0;
+
+	/* A process killed inside a read txn leaves its reader slot behind, and
+	 * a stale slot stops lmdb from reusing freed pages: the file grows. */
+	rc = mdb_reader_check(s->env, &dead);
+	if (rc != MDB_SUCCESS)
+		return store_mdb_err(NULL, rc, "reader check");
+	if (dead > 0)
+		log_warn("store: cleared %d reader slot(s) left by dead processes", dead);
+	return ERR_OK;
 }
 
 /* A store written by a later format must not be half-understood. */
@@ -251,9 +279,11 @@ int store_open(const char *dir, unsigned max_size_mb, struct store **out)
 	if (!s)
 		goto out;
 	s->lock_fd = -1;
+	s->max_bytes = (size_t)max_size_mb << 20;
+	snprintf(s->dir, sizeof(s->dir), "%s", dir);
 	err = lock_take(dir, &s->lock_fd);
 	if (err == ERR_OK)
-		err = env_open(s, dir, max_size_mb);
+		err = env_open(s, dir);
 	if (err == ERR_OK)
 		err = dbs_open(s);
 	if (err == ERR_OK) {
@@ -296,6 +326,7 @@ int store_begin(struct store *s, unsigned flags, struct store_txn **out)
 		free(t);
 		goto out;
 	}
+	s->open_txns++;
 	*out = t;
 out:
 	return err;
@@ -321,6 +352,7 @@ int store_commit(struct store_txn *t)
 	if (err != ERR_OK && err != ERR_FULL)
 		err = ERR_STORE;
 out:
+	t->s->open_txns--;
 	free(t);
 	return err;
 }
@@ -330,7 +362,96 @@ void store_abort(struct store_txn *t)
 	if (!t)
 		return;
 	mdb_txn_abort(t->txn);
+	t->s->open_txns--;
 	free(t);
+}
+
+/* Pages on lmdb's freelist (DB 0): reused before the file grows. Each value
+ * is a page-number list whose first word is its length. Some may still be
+ * held by a reader; as an estimate of room that is close enough. */
+static uint64_t freelist_bytes(struct store *s, unsigned psize)
+{
+	MDB_txn *txn;
+	MDB_cursor *c;
+	MDB_val k, v;
+	uint64_t pages = 0;
+	int rc;
+
+	if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) != MDB_SUCCESS)
+		return 0;
+	if (mdb_cursor_open(txn, 0, &c) == MDB_SUCCESS) {
+		for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == MDB_SUCCESS;
+		     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+			size_t n;
+
+			if (v.mv_size < sizeof(size_t))
+				continue;
+			memcpy(&n, v.mv_data, sizeof(n));
+			pages += n;
+		}
+		mdb_cursor_close(c);
+	}
+	mdb_txn_abort(txn);
+	return pages * psize;
+}
+
+int store_space(struct store *s, uint64_t need, struct store_space *sp)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+	struct statvfs vfs;
+	uint64_t grow;
+	int rc;
+
+	memset(sp, 0, sizeof(*sp));
+	rc = mdb_env_info(s->env, &info);
+	if (rc == MDB_SUCCESS)
+		rc = mdb_env_stat(s->env, &st);
+	if (rc != MDB_SUCCESS)
+		return store_mdb_err(NULL, rc, "space");
+	sp->used = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+	sp->map = info.me_mapsize;
+	sp->max = s->max_bytes;
+	if (statvfs(s->dir, &vfs) == 0) {
+		uint64_t avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+		sp->disk_free = avail > STORE_DISK_RESERVE ? avail - STORE_DISK_RESERVE : 0;
+	}
+	grow = sp->max > sp->used ? sp->max - sp->used : 0;
+	if (grow > sp->disk_free) {
+		grow = sp->disk_free;
+		sp->disk_limited = true;
+	}
+	sp->room = grow;
+	if (grow < need) /* near the end: count the free pages inside too */
+		sp->room += freelist_bytes(s, st.ms_psize);
+	return ERR_OK;
+}
+
+int store_make_room(struct store *s, uint64_t need, struct store_space *sp)
+{
+	int rc = store_space(s, need, sp);
+	uint64_t want;
+
+	if (rc != ERR_OK)
+		return rc;
+	/* Grow the map ahead of the data, doubling, within max_bytes. lmdb
+	 * remaps: only allowed with no txn open in this process. */
+	if (sp->map - sp->used < need && sp->map < sp->max && s->open_txns == 0) {
+		want = sp->map * 2 > sp->used + need ? sp->map * 2 : sp->used + need;
+		want = (want + STORE_MAP_MIN - 1) / STORE_MAP_MIN * STORE_MAP_MIN;
+		if (want > sp->max)
+			want = sp->max;
+		OUTPOST_CRASH_POINT("store-map-grow");
+		rc = mdb_env_set_mapsize(s->env, (size_t)want);
+		if (rc != MDB_SUCCESS)
+			return store_mdb_err(NULL, rc, "growing the map");
+		map_find(s);
+		log_info("store: map grown from %llu to %llu MiB (limit %llu MiB)",
+			 (unsigned long long)(sp->map >> 20), (unsigned long long)(want >> 20),
+			 (unsigned long long)(sp->max >> 20));
+		sp->map = want;
+	}
+	return sp->room >= need ? ERR_OK : ERR_FULL;
 }
 
 int store_size(struct store *s, uint64_t *used_bytes, uint64_t *map_bytes)

@@ -19,6 +19,7 @@
 #ifndef STORE_STORE_H
 #define STORE_STORE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct store;
@@ -40,6 +41,22 @@ int store_begin(struct store *s, unsigned flags, struct store_txn **out);
  * error that poisoned the txn earlier. A read txn just ends. */
 int store_commit(struct store_txn *t);
 void store_abort(struct store_txn *t); /* accepts NULL */
+
+/* Room for new data. used = the file's high-water mark; room = bytes new
+ * data can still take: up to max (store.max_size_mb), bounded by the disk's
+ * free space less a reserve, plus free pages inside the file when that is
+ * short of `need`. */
+struct store_space {
+	uint64_t used, map, max, disk_free, room;
+	bool disk_limited; /* the disk, not max, is what bounds room */
+};
+int store_space(struct store *s, uint64_t need, struct store_space *sp);
+/* store_space, and grows the map (doubling, up to max) when fewer than
+ * `need` bytes are left in it. Call with no txn open. ERR_OK if `need`
+ * bytes of room are there, ERR_FULL if not (the caller pauses ingest). */
+int store_make_room(struct store *s, uint64_t need, struct store_space *sp);
+/* Clears reader slots of dead processes (run at open and periodically). */
+int store_reader_check(struct store *s);
 
 /* used_bytes is the high-water mark of the data file (pages ever used, free
  * pages inside it included); map_bytes is the size limit. */

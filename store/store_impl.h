@@ -37,6 +37,9 @@ struct store {
 	struct hal_ratelimit full_rl;
 	void *map; /* lmdb's read-only map of data.mdb, for store_release_pages */
 	size_t map_len;
+	size_t max_bytes; /* store.max_size_mb: the map grows up to this */
+	unsigned open_txns; /* the map may only be resized with none open */
+	char dir[4096];
 };
 
 struct store_txn {

@@ -1,0 +1,45 @@
+/*
+ * crash.c - the crash points of crash builds (hal/crash.h).
+ */
+#ifdef OUTPOST_CRASH_POINTS
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hal/crash.h"
+
+static struct {
+	char name[64];
+	unsigned long at, hits;
+	int parsed;
+} crash;
+
+static void parse(void)
+{
+	const char *spec = getenv("OUTPOST_CRASH");
+	const char *colon = spec ? strrchr(spec, ':') : NULL;
+
+	crash.parsed = 1;
+	if (!colon || (size_t)(colon - spec) >= sizeof(crash.name))
+		return;
+	memcpy(crash.name, spec, (size_t)(colon - spec));
+	crash.at = strtoul(colon + 1, NULL, 10);
+}
+
+void hal_crash_point(const char *name)
+{
+	char line[128];
+	int n;
+
+	if (!crash.parsed)
+		parse();
+	if (!crash.at || strcmp(name, crash.name) != 0 || ++crash.hits < crash.at)
+		return;
+	n = snprintf(line, sizeof(line), "outpostd: crash point %s, pass %lu: exiting\n", name,
+		     crash.hits);
+	if (n > 0 && write(2, line, (size_t)n) < 0)
+		n = 0;
+	_exit(HAL_CRASH_EXIT);
+}
+#endif
