@@ -3,6 +3,7 @@
 
 #include <curl/curl.h>
 
+#include "hal/crash.h"
 #include "hal/err.h"
 #include "hal/log.h"
 #include "net/http.h"
@@ -345,6 +346,20 @@ static void harvest(struct net_http *h)
 
 /* ---- setup ---- */
 
+#ifdef OUTPOST_CRASH_POINTS
+/* Crash builds: the whole body is out and no answer has come back - the
+ * moment a crash leaves the provider with a message we have no record of. */
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+		       curl_off_t ulnow)
+{
+	(void)arg;
+	(void)dltotal;
+	if (ultotal > 0 && ulnow == ultotal && dlnow == 0)
+		OUTPOST_CRASH_POINT("http-body-sent");
+	return 0;
+}
+
+#endif
 static CURLcode set_common(struct net_http *h, struct http_easy *he)
 {
 	const struct net_http_opts *o = &h->opts;
@@ -374,6 +389,10 @@ static CURLcode set_common(struct net_http *h, struct http_easy *he)
 	SETOPT(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_response);
 	SETOPT(c, CURLOPT_WRITEFUNCTION, on_body);
 	SETOPT(c, CURLOPT_WRITEDATA, (void *)he);
+#ifdef OUTPOST_CRASH_POINTS
+	SETOPT(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+	SETOPT(c, CURLOPT_NOPROGRESS, 0L);
+#endif
 	return rc;
 }
 

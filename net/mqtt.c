@@ -7,6 +7,7 @@
 #include <mosquitto.h>
 
 #include "hal/clock.h"
+#include "hal/crash.h"
 #include "hal/err.h"
 #include "hal/log.h"
 #include "net/mqtt.h"
@@ -168,7 +169,11 @@ static void on_readable(struct net_mqtt *m)
 		return;
 	}
 	/* Committed: now the PUBACKs (and anything else queued) may go out. */
+	if (m->batch_msgs)
+		OUTPOST_CRASH_POINT("mqtt-before-puback");
 	flush_out(m);
+	if (m->batch_msgs)
+		OUTPOST_CRASH_POINT("mqtt-after-puback");
 }
 
 static void on_fd(struct hal_fd *w, unsigned events)

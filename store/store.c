@@ -28,7 +28,12 @@
 /* The outbox DBs plus room for the ledger, log ring and vault to come. */
 #define STORE_MAXDBS 16
 #define STORE_LOCK_NAME "outpost.lock"
+#ifdef OUTPOST_CRASH_POINTS
+/* Crash builds start small so that tests reach map growth quickly. */
+#define STORE_MAP_MIN ((size_t)1 << 20)
+#else
 #define STORE_MAP_MIN ((size_t)8 << 20)
+#endif
 /* Left free on the disk for the rest of the system. */
 #define STORE_DISK_RESERVE ((uint64_t)4 << 20)
 
