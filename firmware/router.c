@@ -157,6 +157,8 @@ static void queue_recipients(struct fw *fw, const struct event *ev, const struct
 		if (cfg_expr_lone_field(r->to[i], path, sizeof(path)))
 			f = cfg_field_get(ev->json, path);
 		if (f && cJSON_IsArray(f)) {
+			if (!cJSON_GetArraySize(f))
+				reject(fw, ev, r, "recipient list %s is empty", path);
 			cJSON_ArrayForEach(el, f) {
 				if (n++ >= MAX_RECIPIENTS)
 					break;

@@ -17,6 +17,8 @@ struct http_easy {
 	CURL *curl;
 	struct net_http_req *req;    /* NULL while idle */
 	int werr;                    /* why the write callback refused: ERR_TOOBIG, ERR_NOMEM */
+	size_t body_pos;             /* POST body bytes handed to curl */
+	bool resend_refused;         /* curl wanted to send the body again */
 	char errbuf[CURL_ERROR_SIZE];
 	struct http_easy *next;      /* free list or active list */
 };
@@ -282,7 +284,7 @@ static void fill_result(struct http_easy *he, CURLcode code, bool cancelled,
 	curl_easy_getinfo(he->curl, CURLINFO_REQUEST_SIZE, &sent);
 	curl_easy_getinfo(he->curl, CURLINFO_RETRY_AFTER, &retry_after);
 	res->status = status;
-	res->maybe_sent = sent > 0;
+	res->maybe_sent = sent > 0 || he->resend_refused;
 	res->retry_after_s = (long)retry_after;
 	res->err = cancelled ? ERR_CLOSED : map_curlcode(code, he->werr, res->maybe_sent);
 	if (res->err == ERR_OK)
@@ -291,6 +293,8 @@ static void fill_result(struct http_easy *he, CURLcode code, bool cancelled,
 		text = "cancelled at shutdown";
 	else if (he->werr == ERR_TOOBIG)
 		text = "response body over its limit";
+	else if (he->resend_refused)
+		text = "connection closed without an answer after the request was sent";
 	else
 		text = he->errbuf[0] ? he->errbuf : curl_easy_strerror(code);
 	snprintf(res->error, sizeof(res->error), "%s", text);
@@ -396,16 +400,55 @@ static CURLcode set_common(struct net_http *h, struct http_easy *he)
 	return rc;
 }
 
-static CURLcode set_request(CURL *c, const struct net_http_req *req)
+/* The POST body, from the caller's buffer (kept until done()). */
+static size_t on_read(char *buf, size_t size, size_t n, void *arg)
 {
+	struct http_easy *he = arg;
+	size_t left = he->req->body_len - he->body_pos, want = size * n;
+
+	if (want > left)
+		want = left;
+	memcpy(buf, he->req->body + he->body_pos, want);
+	he->body_pos += want;
+	return want;
+}
+
+/*
+ * curl rewinds the body to send it again: after a redirect or auth retry
+ * (we use neither), and - the case this is for - when a reused connection
+ * died before any answer byte, where libcurl 7.88 resends the request on a
+ * new connection by itself (lib/transfer.c, Curl_retry_request). The server
+ * may have acted on the first copy: a blind resend is a possible duplicate
+ * nobody would count. Refusing fails the transfer (CURLE_SEND_FAIL_REWIND);
+ * the caller sees a request that may have been sent, and decides.
+ */
+static int on_seek(void *arg, curl_off_t offset, int origin)
+{
+	struct http_easy *he = arg;
+
+	if (origin == SEEK_SET && offset == 0 && he->body_pos == 0)
+		return CURL_SEEKFUNC_OK;
+	he->resend_refused = true;
+	return CURL_SEEKFUNC_FAIL;
+}
+
+static CURLcode set_request(struct http_easy *he)
+{
+	const struct net_http_req *req = he->req;
+	CURL *c = he->curl;
 	CURLcode rc = CURLE_OK;
 
 	SETOPT(c, CURLOPT_URL, req->url);
 	if (req->method == NET_HTTP_POST) {
-		/* Not COPYPOSTFIELDS: the caller keeps the body until done(). */
+		/* The body comes through on_read, not POSTFIELDS, so that curl
+		 * has to ask (on_seek) before it sends it a second time. */
 		SETOPT(c, CURLOPT_POST, 1L);
+		SETOPT(c, CURLOPT_POSTFIELDS, NULL);
 		SETOPT(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
-		SETOPT(c, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+		SETOPT(c, CURLOPT_READFUNCTION, on_read);
+		SETOPT(c, CURLOPT_READDATA, (void *)he);
+		SETOPT(c, CURLOPT_SEEKFUNCTION, on_seek);
+		SETOPT(c, CURLOPT_SEEKDATA, (void *)he);
 	} else {
 		SETOPT(c, CURLOPT_HTTPGET, 1L);
 	}
@@ -425,8 +468,10 @@ static int start(struct net_http *h, struct http_easy *he)
 	CURLcode rc = set_common(h, he);
 	CURLMcode mc;
 
+	he->body_pos = 0;
+	he->resend_refused = false;
 	if (rc == CURLE_OK)
-		rc = set_request(he->curl, he->req);
+		rc = set_request(he);
 	if (rc != CURLE_OK) {
 		log_err("http: curl_easy_setopt: %s", curl_easy_strerror(rc));
 		return rc == CURLE_OUT_OF_MEMORY ? ERR_NOMEM : ERR_INVAL;

@@ -25,6 +25,7 @@ mpub site/1/promo/x '{"id": "bad-template", "phone": "+491701234567"}'
 mpub site/1/payments/card '[1, 2, 3]'
 # Fan-out: one alert to a list of two recipients, one of them invalid.
 mpub site/1/alerts/door '{"id": "fan-1", "panel": "Gate", "zone": "1", "level": "alarm", "notify": ["+14155550177", "12"]}'
+mpub site/1/alerts/door '{"id": "fan-0", "panel": "Gate", "zone": "1", "level": "alarm", "notify": []}'
 # Binary garbage, fixed so the test is the same every run: one blob whose
 # first byte is a valid JSON number, one that is junk from the start.
 printf '7\377\376\000\001\033[2J{"id":' >"$E2E_DIR/garbage1.bin"
@@ -58,9 +59,10 @@ expect "" "over the 65536-byte limit"
 expect bad-template "not approved"
 expect "" "not an object"
 expect fan-1 "recipient \"12\""
+expect fan-0 "recipient list notify is empty"
 n=$(jq '.messages | length' <<<"$rejected")
-[ "$n" -eq 13 ] || fail "$n rejected records, expected 13"
-[ "$(outbox_count rejected)" -eq 13 ] || fail "status counts $(outbox_count rejected) rejected"
+[ "$n" -eq 14 ] || fail "$n rejected records, expected 14"
+[ "$(outbox_count rejected)" -eq 14 ] || fail "status counts $(outbox_count rejected) rejected"
 
 # The same in the human view a technician reads.
 "$BUILD/outpostctl" -s "$OUTPOST_SOCK" outbox --state rejected --limit 20 >"$E2E_DIR/ctl.txt" ||

@@ -105,7 +105,8 @@ pass "magic recipients 21211 63003 21610 20500, none recorded"
 # 5. Fetch the message back, an unknown one, and the account.
 out=$(sim_curl "$SIM_URL/2010-04-01/Accounts/$SIM_ACCOUNT/Messages/$SID.json")
 [ "$(tail -n1 <<<"$out")" = 200 ] || fail "fetch: $out"
-jq -e --arg sid "$SID" --arg to "$TO" '.sid == $sid and .to == $to and .status == "queued"' \
+jq -e --arg sid "$SID" --arg to "$TO" --arg c "$SIM_TEMPLATE_2" '.sid == $sid and .to == $to and
+	.status == "sent" and .date_sent == .date_created and .body == "\($c): Ana | Order 8812"' \
 	<<<"$(sed '$d' <<<"$out")" >/dev/null || fail "fetch body: $out"
 out=$(sim_curl "$SIM_URL/2010-04-01/Accounts/$SIM_ACCOUNT/Messages/SM00000000000000000000000000000000.json")
 [ "$(tail -n1 <<<"$out")" = 404 ] || fail "fetch unknown: $out"
@@ -140,8 +141,15 @@ n000=$(awk '$2 == "000" { print $1 }' <<<"$codes")
 	fail "fail/drop mix: $codes"
 [ "$(sim_count)" = $((n201 + n000)) ] || fail "recorded $(sim_count), want $n201 + $n000"
 [ "$(grep -c '"dropped":true' "$SIM_RECORD")" = "$n000" ] || fail "dropped lines"
+# The list shows what was accepted: dropped answers included, 500s not.
+out=$(sim_curl -G "$MSGS" --data-urlencode "PageSize=1000")
+[ "$(sed '$d' <<<"$out" | jq '.messages | length')" = $((n201 + n000)) ] ||
+	fail "list after faults: want $n201 + $n000 messages: $out"
+listed=$(sed '$d' <<<"$out" | jq -r '.messages[].sid' | sort)
+[ "$listed" = "$(jq -r .sid "$SIM_RECORD" | sort)" ] ||
+	fail "list after faults: not the recorded messages"
 stop_sim
-pass "fail-rate answers 500 unrecorded, drop-after-read closes and records"
+pass "fail-rate answers 500 unrecorded, drop-after-read closes, records and lists"
 
 # 8. --rate-limit: 10 creates on one keep-alive connection, budget 3/s.
 unset SIM_PORT
@@ -177,3 +185,86 @@ curl -sS --cacert "$SIM_CA" "$SIM_URL/" -o /dev/null 2>/dev/null
 wait_for '[ "$(create)" = 201 ]' 5 || fail "down window: never came back"
 stop_sim
 pass "latency-ms delays creates, down window refuses and recovers"
+
+# 10. The list: filters, newest first, paging by next_page_uri.
+unset SIM_PORT
+rm -f "$SIM_RECORD"
+start_sim
+MSGS="$SIM_URL/2010-04-01/Accounts/$SIM_ACCOUNT/Messages.json"
+TO_B=whatsapp:+491709999999
+for i in 1 2 3 4 5; do
+	to=$TO
+	[ $((i % 2)) = 0 ] && to=$TO_B
+	send "$to" "$SIM_TEMPLATE_2" "{\"1\":\"Ana\",\"2\":\"ref-$i\"}"
+	[ "$STATUS" = 201 ] || fail "list setup: create $i: HTTP $STATUS: $BODY"
+done
+send whatsapp:+15005550002 "$SIM_TEMPLATE_0" '{}' # refused: must not be listed
+# list [curl -G args...]: GET Messages.json; sets BODY and STATUS.
+list() {
+	local out
+	out=$(sim_curl -G "$MSGS" "$@") || fail "curl failed: $out"
+	STATUS=$(tail -n1 <<<"$out")
+	BODY=$(sed '$d' <<<"$out")
+}
+refs() { jq -r '[.messages[].body | sub(".*\\| "; "")] | join(" ")' <<<"$BODY"; }
+list
+[ "$STATUS" = 200 ] || fail "list: HTTP $STATUS: $BODY"
+[ "$(refs)" = "ref-5 ref-4 ref-3 ref-2 ref-1" ] || fail "list: not newest first: $(refs)"
+jq -e --arg a "$SIM_ACCOUNT" '.page == 0 and .page_size == 50 and .start == 0 and .end == 4 and
+	.next_page_uri == null and .previous_page_uri == null and
+	.uri == "/2010-04-01/Accounts/\($a)/Messages.json?PageSize=50&Page=0" and
+	.first_page_uri == .uri and
+	(.messages[0] | .status == "sent" and .account_sid == $a and .error_code == null and
+	 (.date_sent | test("^[A-Z][a-z]{2}, [0-9]{2} [A-Z][a-z]{2} [0-9]{4} [0-9:]{8} \\+0000$")))' \
+	<<<"$BODY" >/dev/null || fail "list: shape: $BODY"
+# The GMT day the messages were sent on (not "now": a run may pass midnight).
+today=$(date -u -d "$(jq -r '.messages[-1].date_sent' <<<"$BODY")" +%F)
+list --data-urlencode "To=$TO"
+[ "$(refs)" = "ref-5 ref-3 ref-1" ] || fail "list To: $(refs)"
+list --data-urlencode "To=$TO_B" --data-urlencode "From=$FROM"
+[ "$(refs)" = "ref-4 ref-2" ] || fail "list To+From: $(refs)"
+list --data-urlencode "From=whatsapp:+14155550199"
+[ "$(refs)" = "" ] || fail "list other From: $(refs)"
+list --data-urlencode "To=$TO" --data-urlencode "DateSent>=$today"
+[ "$(refs)" = "ref-5 ref-3 ref-1" ] || fail "list DateSent>: $(refs)"
+jq -e '.uri | test("To=whatsapp%3A%2B491701234567&DateSent%3E=")' <<<"$BODY" >/dev/null ||
+	fail "list DateSent>: uri $(jq .uri <<<"$BODY")"
+list --data-urlencode "DateSent=$today"
+[ "$(refs)" = "ref-5 ref-4 ref-3 ref-2 ref-1" ] || fail "list DateSent=today: $(refs)"
+out=$(sim_curl "$MSGS?DateSent%3C=$today&DateSent%3E=$today&PageSize=2" | sed '$d')
+[ "$(jq '.messages | length' <<<"$out")" = 2 ] || fail "list encoded DateSent</>: $out"
+for bad in "DateSent=2001-01-01" "DateSent<=2001-01-01" "DateSent>=2099-01-01"; do
+	list --data-urlencode "$bad"
+	[ "$STATUS" = 200 ] && [ "$(refs)" = "" ] && [ "$(jq .next_page_uri <<<"$BODY")" = null ] ||
+		fail "list $bad: not an empty page: $STATUS $BODY"
+done
+list --data-urlencode "DateSent=yesterday"
+expect_error 400 20001 "list with a malformed date"
+list --data-urlencode "PageSize=0"
+expect_error 400 20001 "list with PageSize 0"
+pass "list filters To, From, DateSent (=, <, >, encoded) newest first; bad dates"
+
+# PageSize=1, following next_page_uri; a create while paging must not shift
+# the pages (the token anchors them), and previous_page_uri goes back.
+list --data-urlencode "PageSize=1"
+seen=$(refs) pages=1
+first_next=$(jq -r .next_page_uri <<<"$BODY")
+while next=$(jq -r .next_page_uri <<<"$BODY") && [ "$next" != null ]; do
+	[ "$pages" = 2 ] && send "$TO" "$SIM_TEMPLATE_2" '{"1":"Ana","2":"ref-6"}'
+	out=$(sim_curl "$SIM_URL$next")
+	STATUS=$(tail -n1 <<<"$out") BODY=$(sed '$d' <<<"$out")
+	[ "$STATUS" = 200 ] || fail "page $pages: HTTP $STATUS: $BODY"
+	[ "$(jq .page <<<"$BODY")" = "$pages" ] && [ "$(jq .start <<<"$BODY")" = "$pages" ] ||
+		fail "page $pages: page/start: $BODY"
+	seen="$seen $(refs)" pages=$((pages + 1))
+	[ "$pages" -le 10 ] || fail "paging does not end: $seen"
+done
+[ "$seen" = "ref-5 ref-4 ref-3 ref-2 ref-1" ] || fail "paging saw: $seen"
+out=$(sim_curl "$SIM_URL$first_next" | sed '$d')
+prev=$(jq -r .previous_page_uri <<<"$out")
+BODY=$(sim_curl "$SIM_URL$prev" | sed '$d')
+[ "$(refs)" = "ref-5" ] && [ "$(jq .page <<<"$BODY")" = 0 ] || fail "previous page: $BODY"
+list --data-urlencode "PageSize=2" --data-urlencode "Page=1"
+[ "$(refs)" = "ref-4 ref-3" ] || fail "Page=1 without a token: $(refs)"
+stop_sim
+pass "list pages by next_page_uri (PageSize 1) without shifting, and back"

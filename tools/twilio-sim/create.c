@@ -128,9 +128,60 @@ static bool valid_address(const char *s)
 	return s[n] == '\0' && n >= 7 && n <= 15 && s[0] != '0';
 }
 
+/* Variables in template order: numbered keys by number, then any others
+ * in the order given (unregistered ContentSids take any keys). */
+struct var {
+	const cJSON *item;
+	long rank; /* the key's number; after every number if it is none */
+	int pos;   /* order given, for a stable sort */
+};
+
+static long var_rank(const char *k)
+{
+	const char *p = k;
+	long n = 0;
+
+	for (; *p >= '0' && *p <= '9' && n < 1000000; p++)
+		n = n * 10 + (*p - '0');
+	return *p == '\0' && p != k ? n : 1000000 + 1;
+}
+
+static int var_cmp(const void *a, const void *b)
+{
+	const struct var *x = a, *y = b;
+
+	if (x->rank != y->rank)
+		return x->rank < y->rank ? -1 : 1;
+	return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/* "v1 | v2 | ..." for the body (json.c); malloc'd, NULL if out of memory. */
+static char *join_vars(const cJSON *obj)
+{
+	struct var vars[SIM_MAX_VARS];
+	struct sim_buf b = {0};
+	const cJSON *it;
+	int n = 0;
+
+	cJSON_ArrayForEach(it, obj) {
+		if (n == SIM_MAX_VARS)
+			break;
+		vars[n] = (struct var){it, var_rank(it->string), n};
+		n++;
+	}
+	qsort(vars, (size_t)n, sizeof(vars[0]), var_cmp);
+	for (int i = 0; i < n; i++) {
+		if (i)
+			sim_buf_str(&b, " | ");
+		sim_buf_str(&b, vars[i].item->valuestring);
+	}
+	return sim_buf_take(&b);
+}
+
 /* ContentVariables: a JSON object of string values, at most 100 pairs.
- * Returns the object re-serialised (cJSON-allocated) and its size. */
-static char *parse_vars(const char *text, int *count)
+ * Returns the object re-serialised (cJSON-allocated), its size and the
+ * values joined for the body (*text, malloc'd). */
+static char *parse_vars(const char *text, int *count, char **joined)
 {
 	cJSON *obj, *it;
 	char *out = NULL;
@@ -144,7 +195,8 @@ static char *parse_vars(const char *text, int *count)
 	cJSON_ArrayForEach(it, obj)
 		if (!cJSON_IsString(it))
 			goto out;
-	out = cJSON_PrintUnformatted(obj);
+	*joined = join_vars(obj);
+	out = *joined ? cJSON_PrintUnformatted(obj) : NULL;
 out:
 	cJSON_Delete(obj);
 	return out;
@@ -183,27 +235,39 @@ static bool check_addresses(const struct form *f, struct sim_reply *r)
 	return true;
 }
 
-/* Returns the serialised variables on success (caller cJSON_free()s). */
-static char *check_content(const struct sim_config *cfg, const struct form *f,
-			   struct sim_reply *r)
+/* The variables of an accepted create: serialised for the record line
+ * (cJSON-allocated) and joined for the body (malloc'd). */
+struct vars {
+	char *json, *text;
+};
+
+static void vars_free(struct vars *v)
+{
+	cJSON_free(v->json);
+	free(v->text);
+	v->json = v->text = NULL;
+}
+
+/* true with v filled, or false with the error reply set. */
+static bool check_content(const struct sim_config *cfg, const struct form *f, struct vars *v,
+			  struct sim_reply *r)
 {
 	const char *sid = f->v[F_CONTENT_SID];
 	const struct sim_template *t;
-	char *vars;
 	int count = 0;
 
 	if (!sid || !*sid) {
 		sim_reply_error(r, 400, 21619, "A text message body or media url must be specified.");
-		return NULL;
+		return false;
 	}
 	if (!sim_sid_valid(sid, "HX")) {
 		sim_reply_error(r, 400, 21655, "The ContentSid is Invalid");
-		return NULL;
+		return false;
 	}
-	vars = parse_vars(f->v[F_CONTENT_VARS], &count);
-	if (!vars) {
+	v->json = parse_vars(f->v[F_CONTENT_VARS], &count, &v->text);
+	if (!v->json) {
 		sim_reply_error(r, 400, 21656, "The ContentVariables Parameter is invalid");
-		return NULL;
+		return false;
 	}
 	t = find_template(cfg, sid);
 	if (t && (unsigned)count != t->nvars) {
@@ -211,10 +275,9 @@ static char *check_content(const struct sim_config *cfg, const struct form *f,
 				"Number of parameters does not match the expected number of "
 				"parameters (got %d, template %s expects %u)",
 				count, sid, t->nvars);
-		cJSON_free(vars);
-		return NULL;
+		return false;
 	}
-	return vars;
+	return true;
 }
 
 static bool check_magic(const char *to, struct sim_reply *r)
@@ -229,10 +292,11 @@ static bool check_magic(const char *to, struct sim_reply *r)
 }
 
 static void accept_message(const struct sim_config *cfg, const struct form *f,
-			   const char *vars, struct sim_reply *r)
+			   const struct vars *v, struct sim_reply *r)
 {
 	struct sim_msg m = {.to = f->v[F_TO], .from = f->v[F_FROM],
-			    .content_sid = f->v[F_CONTENT_SID], .vars_json = vars};
+			    .content_sid = f->v[F_CONTENT_SID], .vars_json = v->json,
+			    .vars_text = v->text};
 	struct sim_buf b = {0};
 	struct timespec ts;
 
@@ -251,7 +315,7 @@ static void accept_message(const struct sim_config *cfg, const struct form *f,
 void sim_create(const struct sim_config *cfg, char *body, struct sim_reply *r)
 {
 	struct form f;
-	char *vars = NULL;
+	struct vars v = {0};
 
 	r->delay = true;
 	if (sim_fault_over_rate()) {
@@ -262,49 +326,44 @@ void sim_create(const struct sim_config *cfg, char *body, struct sim_reply *r)
 	parse_form(body, &f);
 	if (!check_addresses(&f, r))
 		return;
-	vars = check_content(cfg, &f, r);
-	if (!vars || check_magic(f.v[F_TO], r))
+	if (!check_content(cfg, &f, &v, r) || check_magic(f.v[F_TO], r))
 		goto out;
 	if (sim_fault_flip(cfg->fail_rate)) {
 		sim_reply_error(r, 500, 20500, "Internal Server Error (injected by --fail-rate)");
 		goto out;
 	}
 	r->drop = sim_fault_flip(cfg->drop_rate);
-	accept_message(cfg, &f, vars, r);
+	accept_message(cfg, &f, &v, r);
 out:
-	cJSON_free(vars);
+	vars_free(&v);
 }
 
-static const char *str_field(const cJSON *obj, const char *name)
-{
-	const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, name);
+struct fetch {
+	const struct sim_config *cfg;
+	struct sim_buf b;
+};
 
-	return cJSON_IsString(it) ? it->valuestring : "";
+static bool render_fetched(const struct sim_msg *m, void *arg)
+{
+	struct fetch *f = arg;
+	struct sim_msg shown = *m;
+
+	shown.sent = true;
+	sim_render_message(&f->b, f->cfg, &shown);
+	return true;
 }
 
 void sim_fetch_message(const struct sim_config *cfg, const char *sid, struct sim_reply *r)
 {
-	char *line = sim_store_get(sid);
-	cJSON *rec = line ? cJSON_Parse(line) : NULL;
-	struct sim_msg m = {0};
-	struct sim_buf b = {0};
+	struct fetch f = {.cfg = cfg};
 
-	if (!rec) {
+	if (!sim_store_with(sid, render_fetched, &f)) {
 		sim_reply_error(r, 404, 20404,
 				"The requested resource /2010-04-01/Accounts/%s/Messages/%.40s.json "
 				"was not found",
 				cfg->account, sid);
-		goto out;
+		return;
 	}
-	snprintf(m.sid, sizeof(m.sid), "%s", sid);
-	m.to = str_field(rec, "to");
-	m.from = str_field(rec, "from");
-	m.content_sid = str_field(rec, "content_sid");
-	m.recv_us = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(rec, "recv_us"));
-	sim_render_message(&b, cfg, &m);
-	r->json = sim_buf_take(&b);
+	r->json = sim_buf_take(&f.b);
 	r->status = r->json ? 200 : 500;
-out:
-	cJSON_Delete(rec);
-	free(line);
 }

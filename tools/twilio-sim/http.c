@@ -114,20 +114,35 @@ static bool auth_ok(const struct sim_config *cfg, struct MHD_Connection *c)
 	return ok;
 }
 
-/* GET Messages.json: an empty first page. Enough for a "test connection"
- * that uses a Standard API key, which cannot fetch the account. */
-static void list_messages(const struct sim_config *cfg, struct sim_reply *r)
-{
-	struct sim_buf b = {0};
+#define LIST_ARGS_MAX 32 /* query parameters looked at; Twilio's list has 8 */
 
-	sim_buf_fmt(&b,
-		    "{\"end\":0,\"first_page_uri\":\"/2010-04-01/Accounts/%s/Messages.json?"
-		    "PageSize=50&Page=0\",\"messages\":[],\"next_page_uri\":null,\"page\":0,"
-		    "\"page_size\":50,\"previous_page_uri\":null,\"start\":0,",
-		    cfg->account);
-	sim_buf_fmt(&b, "\"uri\":\"/2010-04-01/Accounts/%s/Messages.json\"}", cfg->account);
-	r->json = sim_buf_take(&b);
-	r->status = 200;
+struct list_args {
+	struct sim_arg a[LIST_ARGS_MAX];
+	size_t n;
+};
+
+/* MHD hands over keys and values already %-decoded (and '+' as space). */
+static enum MHD_Result take_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+			       const char *value)
+{
+	struct list_args *l = cls;
+
+	(void)kind;
+	if (l->n == LIST_ARGS_MAX)
+		return MHD_NO; /* stops the walk: the rest are ignored */
+	l->a[l->n].key = key;
+	l->a[l->n].value = value;
+	l->n++;
+	return MHD_YES;
+}
+
+static void list_messages(const struct sim_config *cfg, struct MHD_Connection *c,
+			  struct sim_reply *r)
+{
+	struct list_args l = {.n = 0};
+
+	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, take_arg, &l);
+	sim_list_messages(cfg, l.a, l.n, r);
 }
 
 static void account(const struct sim_config *cfg, struct sim_reply *r)
@@ -139,8 +154,8 @@ static void account(const struct sim_config *cfg, struct sim_reply *r)
 	r->status = 200;
 }
 
-static void route_request(const struct sim_config *cfg, const struct target *t,
-			  const char *method, struct request *rq)
+static void route_request(const struct sim_config *cfg, struct MHD_Connection *c,
+			  const struct target *t, const char *method, struct request *rq)
 {
 	bool get = strcmp(method, "GET") == 0;
 	bool post = strcmp(method, "POST") == 0;
@@ -151,7 +166,7 @@ static void route_request(const struct sim_config *cfg, const struct target *t,
 	else if (t->route == R_MESSAGES && post)
 		sim_create(cfg, rq->body.p ? rq->body.p : (char[]){""}, r);
 	else if (t->route == R_MESSAGES && get)
-		list_messages(cfg, r);
+		list_messages(cfg, c, r);
 	else if (t->route == R_MESSAGE && get)
 		sim_fetch_message(cfg, t->sid, r);
 	else if (t->route == R_ACCOUNT && get)
@@ -177,7 +192,7 @@ static void dispatch(const struct sim_config *cfg, struct MHD_Connection *c, con
 		sim_reply_error(&rq->reply, 401, 20003, "Authenticate");
 		return;
 	}
-	route_request(cfg, &t, method, rq);
+	route_request(cfg, c, &t, method, rq);
 }
 
 static enum MHD_Result send_reply(struct MHD_Connection *c, struct sim_reply *r)

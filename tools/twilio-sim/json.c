@@ -177,6 +177,24 @@ void sim_reply_free(struct sim_reply *r)
 	r->json = NULL;
 }
 
+/* The sim knows no template texts: the body is "<ContentSid>: v1 | v2",
+ * or the ContentSid alone without variables. Deterministic, so a test can
+ * compare it. */
+static void render_body(struct sim_buf *b, const struct sim_msg *m)
+{
+	struct sim_buf body = {0};
+
+	sim_buf_str(&body, m->content_sid ? m->content_sid : "");
+	if (m->vars_text && *m->vars_text) {
+		sim_buf_str(&body, ": ");
+		sim_buf_str(&body, m->vars_text);
+	}
+	if (body.oom)
+		b->oom = true;
+	sim_buf_json(b, body.p ? body.p : "");
+	sim_buf_free(&body);
+}
+
 void sim_render_message(struct sim_buf *b, const struct sim_config *cfg, const struct sim_msg *m)
 {
 	char date[64];
@@ -184,9 +202,16 @@ void sim_render_message(struct sim_buf *b, const struct sim_config *cfg, const s
 	sim_rfc2822(date, sizeof(date), m->recv_us / 1000000);
 	sim_buf_str(b, "{\"account_sid\":");
 	sim_buf_json(b, cfg->account);
-	sim_buf_str(b, ",\"api_version\":\"2010-04-01\",\"body\":\"\",\"date_created\":");
+	sim_buf_str(b, ",\"api_version\":\"2010-04-01\",\"body\":");
+	render_body(b, m);
+	sim_buf_str(b, ",\"date_created\":");
 	sim_buf_json(b, date);
-	sim_buf_str(b, ",\"date_sent\":null,\"date_updated\":");
+	/* The create answer is "queued" with no date_sent, as at Twilio; the
+	 * sim hands the message on at once, so fetch and list show it sent,
+	 * sent when it was received. */
+	sim_buf_str(b, ",\"date_sent\":");
+	sim_buf_json(b, m->sent ? date : NULL);
+	sim_buf_str(b, ",\"date_updated\":");
 	sim_buf_json(b, date);
 	sim_buf_str(b, ",\"direction\":\"outbound-api\",\"error_code\":null,"
 		       "\"error_message\":null,\"from\":");
@@ -194,7 +219,8 @@ void sim_render_message(struct sim_buf *b, const struct sim_config *cfg, const s
 	sim_buf_str(b, ",\"messaging_service_sid\":null,\"num_media\":\"0\","
 		       "\"num_segments\":\"1\",\"price\":null,\"price_unit\":\"USD\",\"sid\":");
 	sim_buf_json(b, m->sid);
-	sim_buf_str(b, ",\"status\":\"queued\",\"subresource_uris\":{\"media\":");
+	sim_buf_str(b, m->sent ? ",\"status\":\"sent\"" : ",\"status\":\"queued\"");
+	sim_buf_str(b, ",\"subresource_uris\":{\"media\":");
 	sim_buf_fmt(b, "\"/2010-04-01/Accounts/%s/Messages/%s/Media.json\"},\"to\":",
 		    cfg->account, m->sid);
 	sim_buf_json(b, m->to);

@@ -41,7 +41,8 @@ static const char usage_text[] =
 	"                       (up to 64; unregistered ContentSids take any count)\n"
 	"  --record F           append one JSON line per accepted message to F:\n"
 	"                       {sid,to,from,content_sid,vars,recv_us,n[,dropped]}\n"
-	"  --keep N             messages kept in memory for GET (default 200000)\n"
+	"  --keep N             messages kept in memory for fetch and list, about 80\n"
+	"                       bytes each (default 2000000); then the oldest go\n"
 	"  --threads N          HTTP worker threads (default 2)\n"
 	"  --idle-timeout S     close idle keep-alive connections after S s (default 60)\n"
 	"\n"
@@ -49,7 +50,8 @@ static const char usage_text[] =
 	"  --fail-rate F        answer a fraction F (0..1) of valid creates with 500/20500,\n"
 	"                       not recorded\n"
 	"  --drop-after-read F  close the connection without answering for a fraction F\n"
-	"                       of valid creates; they ARE recorded, with \"dropped\":true\n"
+	"                       of valid creates; they ARE accepted: recorded with\n"
+	"                       \"dropped\":true, and shown by fetch and list\n"
 	"  --seed N             PRNG seed for the two above (default 1)\n"
 	"  --rate-limit N       more than N creates in one second get 429/20429 and\n"
 	"                       Retry-After: 1\n"
@@ -66,7 +68,8 @@ static const char usage_text[] =
 	"  whatsapp:+15005550009  500, code 20500 (internal error)\n"
 	"\n"
 	"Routes: POST /2010-04-01/Accounts/{AC}/Messages.json (201),\n"
-	"GET .../Messages/{SM}.json, GET .../Messages.json (empty page),\n"
+	"GET .../Messages/{SM}.json, GET .../Messages.json (list: To, From, DateSent,\n"
+	"DateSent<, DateSent>, PageSize, Page, PageToken; newest first),\n"
 	"GET /2010-04-01/Accounts/{AC}.json. Errors use Twilio's JSON shape\n"
 	"{code,message,more_info,status}. See tools/twilio-sim/README.md.\n";
 
@@ -356,7 +359,7 @@ int main(int argc, char **argv)
 {
 	static struct sim_config cfg = {
 		.bind = "127.0.0.1",
-		.keep = 200000,
+		.keep = 2000000,
 		.threads = 2,
 		.idle_timeout_s = 60,
 		.seed = 1,

@@ -5,12 +5,14 @@
  * main.c owns the one struct sim_config; it is filled before the HTTP
  * daemon starts and read-only afterwards, so the request threads read it
  * without locks. Everything mutable (the record file and the in-memory
- * message ring, the PRNG, the rate-limit window, the latency queue) lives in
+ * message index, the PRNG, the rate-limit window, the latency queue) lives in
  * one file each, behind that file's own mutex.
  *
- * Strings handed out by sim_store_get() and sim_buf are malloc'd and owned
- * by the caller. No function here calls back into MHD except delay.c, which
- * resumes connections that http.c parked.
+ * Strings in sim_buf are malloc'd and owned by the caller. A struct sim_msg
+ * that store.c hands to a sim_store_fn points into the index and is valid
+ * only during that call, which runs under the store's lock. No function
+ * here calls back into MHD except delay.c, which resumes connections that
+ * http.c parked.
  */
 #ifndef TWILIO_SIM_H
 #define TWILIO_SIM_H
@@ -46,7 +48,7 @@ struct sim_config {
 	struct sim_apikey keys[SIM_MAX_KEYS];
 	size_t n_keys;
 	const char *record, *port_file;
-	size_t keep;          /* messages kept in memory for GET */
+	size_t keep;          /* messages kept in memory for fetch and list */
 	unsigned threads;
 	unsigned idle_timeout_s;
 	double fail_rate, drop_rate;
@@ -91,9 +93,11 @@ void sim_reply_free(struct sim_reply *r);
 struct sim_msg {
 	char sid[SIM_SID_LEN + 1];
 	const char *to, *from, *content_sid;
-	const char *vars_json; /* serialised JSON object */
+	const char *vars_json; /* serialised JSON object (record line only) */
+	const char *vars_text; /* the values in variable order, " | " between */
 	int64_t recv_us;       /* CLOCK_REALTIME */
 	uint64_t n;
+	bool sent; /* render as Twilio shows it later: "sent", with date_sent */
 };
 
 void sim_render_message(struct sim_buf *b, const struct sim_config *cfg, const struct sim_msg *m);
@@ -108,13 +112,29 @@ bool sim_sid_valid(const char *s, const char *prefix);
 void sim_create(const struct sim_config *cfg, char *body, struct sim_reply *r);
 void sim_fetch_message(const struct sim_config *cfg, const char *sid, struct sim_reply *r);
 
-/* store.c: the record file and the ring of recent messages. */
+/* list.c: GET Messages.json. args are the decoded query parameters. */
+struct sim_arg {
+	const char *key, *value;
+};
+void sim_list_messages(const struct sim_config *cfg, const struct sim_arg *args, size_t n,
+		       struct sim_reply *r);
+
+/* store.c: the record file and the index of the run's messages. */
 int sim_store_open(const char *record_path, size_t keep);
 void sim_store_close(void);
-/* Assigns m->sid and m->n, appends the record line and keeps the message. */
+/* Assigns m->sid and m->n, keeps the message and appends its record line. */
 int sim_store_add(struct sim_msg *m, bool dropped);
-/* The record line of `sid` (malloc'd, caller frees) or NULL if unknown/evicted. */
-char *sim_store_get(const char *sid);
+/* Called under the store's lock: must not call into store.c. A scan stops
+ * when it returns false. */
+typedef bool sim_store_fn(const struct sim_msg *m, void *arg);
+/* Calls fn with message `sid`; false if unknown or no longer kept. */
+bool sim_store_with(const char *sid, sim_store_fn *fn, void *arg);
+/* The n a SID of this run encodes; false for a foreign or malformed SID. */
+bool sim_store_sid_n(const char *sid, uint64_t *n);
+/* Calls fn for each kept message from n = start on, downwards (newest
+ * first; start UINT64_MAX = the newest) or upwards. All under one lock, so
+ * the scan sees one consistent set of messages. */
+void sim_store_scan(uint64_t start, bool down, sim_store_fn *fn, void *arg);
 
 /* faults.c: deterministic coin flips and the per-second create budget. */
 void sim_faults_init(uint64_t seed, unsigned rate_limit);

@@ -1,17 +1,22 @@
 /*
- * store.c - the record file and the ring of recent messages.
+ * store.c - the record file and the in-memory index of accepted messages.
  *
  * Every accepted message becomes one JSON line in --record, written and
  * flushed under one mutex so lines never interleave and "n" grows with the
  * line number. No fsync: tests read the file after the sim flushed it, and
  * an fsync per message would cap the sim far below the daemon it measures.
  *
- * The ring keeps the last `keep` record lines for GET .../Messages/{Sid}.
- * A SID encodes its sequence number (SM + 16 hex of a per-run nonce + 16 hex
- * of n), so a fetch finds its slot as n % keep without a hash table; the
- * slot's line is checked against the full SID because it may have been
- * overwritten by a newer message (then the fetch answers 404, as Twilio
- * would for an unknown SID).
+ * The index keeps every message of the run for fetch and list, up to
+ * --keep of them (then the oldest go): the fields a Message resource shows,
+ * about 100 bytes a message. A SID encodes its sequence number (SM + 16 hex
+ * of a per-run nonce + 16 hex of n), so message n lives in slot
+ * (n - 1) % keep and a fetch finds it without a hash table; the array grows
+ * by doubling until it holds `keep`, then wraps. From and ContentSid repeat
+ * across a run, so they are interned once instead of copied per message.
+ *
+ * A message whose answer is dropped (--drop-after-read) was accepted: it is
+ * recorded and indexed like any other, and list and fetch show it. That is
+ * what a client that lost the answer must find out by listing.
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -25,14 +30,23 @@
 #include "hal/log.h"
 #include "tools/twilio-sim/sim.h"
 
+struct entry {
+	int64_t recv_us;
+	const char *from, *content_sid; /* interned */
+	char *blob;                     /* "to\0vars_text\0", malloc'd */
+};
+
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static FILE *record;
-static char **ring;
-static size_t ring_len;
+static struct entry *idx;
+static size_t idx_cap, keep;
+static bool evicting;
 static uint64_t next_n = 1;
 static uint64_t nonce;
+static char **interned; /* open addressing, at most half full */
+static size_t interned_cap, interned_n;
 
-int sim_store_open(const char *record_path, size_t keep)
+int sim_store_open(const char *record_path, size_t keep_max)
 {
 	struct timespec ts;
 
@@ -41,13 +55,7 @@ int sim_store_open(const char *record_path, size_t keep)
 		log_err("cannot open record file %s: %m", record_path);
 		return ERR_IO;
 	}
-	ring = calloc(keep, sizeof(*ring));
-	if (!ring) {
-		fclose(record);
-		record = NULL;
-		return ERR_NOMEM;
-	}
-	ring_len = keep;
+	keep = keep_max;
 	/* The nonce keeps SIDs unique across sim restarts on one record file;
 	 * uniqueness, not secrecy, is what tests rely on. */
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -63,12 +71,64 @@ void sim_store_close(void)
 		fclose(record);
 		record = NULL;
 	}
-	for (size_t i = 0; i < ring_len; i++)
-		free(ring[i]);
-	free(ring);
-	ring = NULL;
-	ring_len = 0;
+	for (size_t i = 0; i < idx_cap; i++)
+		free(idx[i].blob);
+	free(idx);
+	idx = NULL;
+	idx_cap = 0;
+	for (size_t i = 0; i < interned_cap; i++)
+		free(interned[i]);
+	free(interned);
+	interned = NULL;
+	interned_cap = interned_n = 0;
 	pthread_mutex_unlock(&mu);
+}
+
+static size_t str_hash(const char *s)
+{
+	size_t h = 5381;
+
+	while (*s)
+		h = h * 33 + (unsigned char)*s++;
+	return h;
+}
+
+static bool intern_grow(void)
+{
+	size_t cap = interned_cap ? interned_cap * 2 : 64;
+	char **t = calloc(cap, sizeof(*t));
+
+	if (!t)
+		return false;
+	for (size_t i = 0; i < interned_cap; i++) {
+		size_t j;
+
+		if (!interned[i])
+			continue;
+		for (j = str_hash(interned[i]) & (cap - 1); t[j]; j = (j + 1) & (cap - 1))
+			;
+		t[j] = interned[i];
+	}
+	free(interned);
+	interned = t;
+	interned_cap = cap;
+	return true;
+}
+
+/* The one copy of s; NULL if out of memory. Called with mu held. */
+static const char *intern(const char *s)
+{
+	size_t i;
+
+	if (2 * (interned_n + 1) > interned_cap && !intern_grow())
+		return NULL;
+	for (i = str_hash(s) & (interned_cap - 1); interned[i]; i = (i + 1) & (interned_cap - 1))
+		if (strcmp(interned[i], s) == 0)
+			return interned[i];
+	interned[i] = strdup(s);
+	if (interned[i])
+		interned_n++;
+	return interned[i];
 }
 
 static void render_line(struct sim_buf *b, const struct sim_msg *m, bool dropped)
@@ -89,27 +149,80 @@ static void render_line(struct sim_buf *b, const struct sim_msg *m, bool dropped
 	sim_buf_str(b, "}\n");
 }
 
+/* The slot for message n, growing the array while it is under `keep`.
+ * Called with mu held; NULL if out of memory. */
+static struct entry *slot_for(uint64_t n)
+{
+	size_t i = (size_t)((n - 1) % keep);
+
+	if (i >= idx_cap) {
+		size_t cap = idx_cap ? idx_cap * 2 : 1024;
+		struct entry *p;
+
+		cap = cap < keep ? cap : keep;
+		p = realloc(idx, cap * sizeof(*p));
+		if (!p)
+			return NULL;
+		memset(p + idx_cap, 0, (cap - idx_cap) * sizeof(*p));
+		idx = p;
+		idx_cap = cap;
+	}
+	return &idx[i];
+}
+
+/* Called with mu held. */
+static int index_add(const struct sim_msg *m)
+{
+	size_t to_len = strlen(m->to), vars_len = strlen(m->vars_text);
+	struct entry *e = slot_for(m->n);
+	const char *from = intern(m->from), *csid = intern(m->content_sid);
+	char *blob = malloc(to_len + vars_len + 2);
+
+	if (!e || !from || !csid || !blob) {
+		free(blob);
+		return ERR_NOMEM;
+	}
+	memcpy(blob, m->to, to_len + 1);
+	memcpy(blob + to_len + 1, m->vars_text, vars_len + 1);
+	if (e->blob && !evicting) {
+		/* Once per run: from here on list and fetch miss the oldest. */
+		log_warn("--keep %zu reached: the oldest messages leave the index (list, fetch)",
+			 keep);
+		evicting = true;
+	}
+	free(e->blob); /* the message `keep` places older, if any */
+	e->blob = blob;
+	e->recv_us = m->recv_us;
+	e->from = from;
+	e->content_sid = csid;
+	return ERR_OK;
+}
+
 int sim_store_add(struct sim_msg *m, bool dropped)
 {
 	struct sim_buf line = {0};
 	int err = ERR_OK;
 
 	pthread_mutex_lock(&mu);
-	m->n = next_n++;
+	m->n = next_n;
 	snprintf(m->sid, sizeof(m->sid), "SM%016" PRIx64 "%016" PRIx64, nonce, m->n);
 	render_line(&line, m, dropped);
 	if (line.oom) {
 		err = ERR_NOMEM;
 		goto out;
 	}
+	/* Indexed before it is recorded: a message in the record file must be
+	 * one that list and fetch can show. */
+	err = index_add(m);
+	if (err != ERR_OK) {
+		log_err("cannot keep message %" PRIu64 ": out of memory", m->n);
+		goto out;
+	}
+	next_n++;
 	if (fwrite(line.p, 1, line.len, record) != line.len || fflush(record) != 0) {
 		log_err("cannot write the record file: %m");
 		err = ERR_IO;
-		goto out;
 	}
-	free(ring[m->n % ring_len]);
-	ring[m->n % ring_len] = line.p;
-	line.p = NULL;
 out:
 	pthread_mutex_unlock(&mu);
 	sim_buf_free(&line);
@@ -127,23 +240,74 @@ static bool parse_sid(const char *sid, uint64_t *n)
 	if (strncmp(sid + 2, want, 16) != 0)
 		return false;
 	*n = strtoull(sid + 18, &end, 16);
-	return *end == '\0';
+	return *end == '\0' && *n > 0;
 }
 
-char *sim_store_get(const char *sid)
+/* The oldest n still kept. Called with mu held. */
+static uint64_t oldest_kept(void)
 {
-	char needle[SIM_SID_LEN + 16];
-	char *copy = NULL;
-	const char *line;
+	return next_n - 1 > keep ? next_n - keep : 1;
+}
+
+/* Fills m from the entry of message n; m's strings point into the index. */
+static void load(uint64_t n, struct sim_msg *m)
+{
+	const struct entry *e = &idx[(n - 1) % keep];
+
+	memset(m, 0, sizeof(*m));
+	snprintf(m->sid, sizeof(m->sid), "SM%016" PRIx64 "%016" PRIx64, nonce, n);
+	m->n = n;
+	m->recv_us = e->recv_us;
+	m->from = e->from;
+	m->content_sid = e->content_sid;
+	m->to = e->blob;
+	m->vars_text = e->blob + strlen(e->blob) + 1;
+	m->vars_json = NULL; /* not kept: the record file has it */
+}
+
+bool sim_store_with(const char *sid, sim_store_fn *fn, void *arg)
+{
+	struct sim_msg m;
+	bool found = false;
 	uint64_t n;
 
 	if (!parse_sid(sid, &n))
-		return NULL;
-	snprintf(needle, sizeof(needle), "{\"sid\":\"%s\"", sid);
+		return false;
 	pthread_mutex_lock(&mu);
-	line = ring ? ring[n % ring_len] : NULL;
-	if (line && strncmp(line, needle, strlen(needle)) == 0)
-		copy = strdup(line);
+	if (n < next_n && n >= oldest_kept()) {
+		load(n, &m);
+		fn(&m, arg);
+		found = true;
+	}
 	pthread_mutex_unlock(&mu);
-	return copy;
+	return found;
+}
+
+bool sim_store_sid_n(const char *sid, uint64_t *n)
+{
+	return parse_sid(sid, n);
+}
+
+void sim_store_scan(uint64_t start, bool down, sim_store_fn *fn, void *arg)
+{
+	struct sim_msg m;
+	uint64_t n, lo, hi;
+
+	pthread_mutex_lock(&mu);
+	lo = oldest_kept(); /* at least 1, so n-- below never wraps */
+	hi = next_n - 1;
+	if (down) {
+		for (n = start < hi ? start : hi; n >= lo; n--) {
+			load(n, &m);
+			if (!fn(&m, arg))
+				break;
+		}
+	} else {
+		for (n = start > lo ? start : lo; n <= hi; n++) {
+			load(n, &m);
+			if (!fn(&m, arg))
+				break;
+		}
+	}
+	pthread_mutex_unlock(&mu);
 }
