@@ -116,6 +116,7 @@ static cJSON *cmd_status(struct fw *fw)
 	const char *hold = fw_sender_hold_reason(fw);
 	struct store_txn *t;
 	uint64_t used = 0, map = 0;
+	struct store_space sp;
 	char broker[300];
 
 	cJSON_AddBoolToObject(r, "ok", true);
@@ -137,6 +138,11 @@ static cJSON *cmd_status(struct fw *fw)
 	store_size(fw->store, &used, &map);
 	cJSON_AddNumberToObject(o, "used_bytes", (double)used);
 	cJSON_AddNumberToObject(o, "map_bytes", (double)map);
+	if (store_space(fw->store, 0, &sp) == ERR_OK) {
+		cJSON_AddNumberToObject(o, "max_bytes", (double)sp.max);
+		cJSON_AddNumberToObject(o, "room_bytes", (double)sp.room);
+		cJSON_AddNumberToObject(o, "disk_free_bytes", (double)sp.disk_free);
+	}
 	if (store_begin(fw->store, STORE_RDONLY, &t) == ERR_OK) {
 		add_counts(cJSON_AddObjectToObject(r, "outbox"), t);
 		store_abort(t);

@@ -10,7 +10,7 @@
  * touched, so the daemon's resident set stays a few MB whatever the backlog.
  *
  * Store full: ingest needs `reserve` bytes of room before a batch starts
- * (1/16 of store.max_size_mb, 256 KiB..16 MiB), so the sender, which must
+ * (1/16 of what the store can hold, 256 KiB..16 MiB), so the sender, which must
  * always be able to record an outcome, keeps the last part of the store to
  * itself. When there is no room even after growing the map, ingest pauses:
  * the broker keeps the events, unacknowledged, and status says why.
@@ -31,10 +31,16 @@
 #define READER_CHECK_EVERY 60
 #define PRUNE_PER_STATE 256
 
-static uint64_t ingest_reserve(const struct fw *fw)
+/* 1/16 of what the store can hold - store.max_size_mb, or less when the
+ * disk is smaller - within 256 KiB..16 MiB. */
+static uint64_t ingest_reserve(struct fw *fw)
 {
-	uint64_t r = ((uint64_t)fw->cfg->store.max_size_mb << 20) / 16;
+	struct store_space sp;
+	uint64_t cap = (uint64_t)fw->cfg->store.max_size_mb << 20, r;
 
+	if (store_space(fw->store, 0, &sp) == ERR_OK && sp.used + sp.disk_free < cap)
+		cap = sp.used + sp.disk_free;
+	r = cap / 16;
 	if (r < (256u << 10))
 		r = 256u << 10;
 	if (r > (16u << 20))

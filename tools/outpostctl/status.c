@@ -65,9 +65,11 @@ static void show_mqtt(const cJSON *m)
 	      stdout);
 	put_str(m, "broker");
 	put_int(", ", m, "reconnects", " reconnects");
-	if (ingest && strncmp(ingest, "paused", 6) == 0) {
-		fputs(", ingest PAUSED", stdout);
-		octl_put_text(stdout, ingest + 6, 60, 0);
+	if (ingest && strcmp(ingest, "paused") == 0) {
+		const char *why = octl_str(m, "ingest_reason");
+
+		fputs(", ingest PAUSED: ", stdout);
+		octl_put_text(stdout, why && *why ? why : "?", 100, 0);
 	} else {
 		fputs(", ingest ", stdout);
 		octl_put_text(stdout, ingest ? ingest : "?", 60, 0);
@@ -99,10 +101,10 @@ static void show_clock(const cJSON *c)
 
 static void show_store(const cJSON *s)
 {
-	double used, map;
-	char ub[32] = "?", mb[32] = "?";
+	double used, map, room;
+	char ub[32] = "?", mb[32] = "?", rb[32];
 	bool have_used = octl_num(s, "used_bytes", &used);
-	bool have_map = octl_num(s, "map_bytes", &map);
+	bool have_map = octl_num(s, "max_bytes", &map) || octl_num(s, "map_bytes", &map);
 
 	if (!cJSON_IsObject(s))
 		return;
@@ -115,6 +117,10 @@ static void show_store(const cJSON *s)
 	printf(", %s used of %s", ub, mb);
 	if (have_used && have_map && map > 0)
 		printf(" (%.0f%%)", used * 100 / map);
+	if (octl_num(s, "room_bytes", &room)) {
+		octl_fmt_bytes(rb, sizeof(rb), room);
+		printf(", room for %s more", rb);
+	}
 	fputc('\n', stdout);
 }
 
@@ -255,9 +261,11 @@ const struct octl_cmd octl_cmd_status = {
 		"Shows in one screen whether outpostd is doing its job:\n"
 		"  outpostd  version, gateway id and how long it has been running\n"
 		"  mqtt      link to the site broker; \"ingest PAUSED\" means outpostd has\n"
-		"            stopped taking events (the broker keeps them meanwhile)\n"
+		"            stopped taking events (the broker keeps them meanwhile),\n"
+		"            with the reason: store or disk full; it resumes by itself\n"
 		"  clock     sending waits until the gateway clock is valid (NTP or RTC)\n"
-		"  store     where the outbox lives and how full it is\n"
+		"  store     where the outbox lives, how full it is of store.max_size_mb,\n"
+		"            and the room left (less when the disk is nearly full)\n"
 		"  outbox    how many messages are in each state, non-zero first\n"
 		"  account   one line per provider account; PAUSED and its reason mean\n"
 		"            messages wait (e.g. wrong credentials: fix and reload)\n"
