@@ -215,7 +215,8 @@ static cJSON *cmd_outbox(struct fw *fw, const cJSON *req, char *err, size_t errl
 	}
 	if (cJSON_IsNumber(lim))
 		limit = lim->valuedouble < 1 ? 1 : lim->valuedouble > LIST_MAX ? LIST_MAX : (unsigned)lim->valuedouble;
-	if (cJSON_IsNumber(bef) && bef->valuedouble > 0)
+	/* 2^64 is exact as a double: anything from it up would not convert. */
+	if (cJSON_IsNumber(bef) && bef->valuedouble > 0 && bef->valuedouble < 18446744073709551616.0)
 		before = (uint64_t)bef->valuedouble;
 	if (store_begin(fw->store, STORE_RDONLY, &t) != ERR_OK) {
 		snprintf(err, errlen, "store unavailable");
@@ -320,7 +321,15 @@ static void on_client(struct hal_fd *w, unsigned events)
 
 	if (events & (HAL_IN | HAL_ERR)) {
 		rc = net_ctl_buf_fill(&c->in, w->fd);
-		while (net_ctl_buf_take(&c->in, &line) == ERR_OK && line) {
+		for (;;) {
+			int taken = net_ctl_buf_take(&c->in, &line);
+
+			if (taken == ERR_PARSE) { /* a NUL byte: answered, not fatal */
+				queue_reply(c, error_reply("request line holds a NUL byte"));
+				continue;
+			}
+			if (taken != ERR_OK || !line)
+				break;
 			queue_reply(c, dispatch(c->ctl->fw, line));
 			free(line);
 		}

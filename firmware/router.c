@@ -9,6 +9,7 @@
  * id. Nothing is dropped; the batch is committed before any PUBACK leaves
  * (net/mqtt.h), so what the broker forgets, the store has.
  */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -207,7 +208,10 @@ static bool event_id(struct fw *fw, struct event *ev)
 		snprintf(ev->id, sizeof(ev->id), "%s", f->valuestring);
 		return true;
 	}
-	if (cJSON_IsNumber(f) && f->valuedouble == (double)(long long)f->valuedouble) {
+	/* Integers a double holds exactly (|id| <= 2^53); the range check
+	 * comes first, the cast of a larger value would be undefined. */
+	if (cJSON_IsNumber(f) && fabs(f->valuedouble) <= 9007199254740992.0 &&
+	    f->valuedouble == (double)(long long)f->valuedouble) {
 		snprintf(ev->id, sizeof(ev->id), "%lld", (long long)f->valuedouble);
 		return true;
 	}
