@@ -120,7 +120,7 @@ $(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(FW_A) $(LIB_A)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LIBS)
 
 .SECONDARY:
-.PHONY: all setup unit e2e check demo bench clean help san-check valgrind-check
+.PHONY: all setup unit e2e check demo bench clean help san-check valgrind-check reliability-check
 setup: $(SETUP)
 
 unit: $(UNIT_BIN)
@@ -136,6 +136,16 @@ check: all
 	@$(MAKE) --no-print-directory e2e
 	@$(MAKE) --no-print-directory san-check
 	@$(MAKE) --no-print-directory valgrind-check
+	@$(MAKE) --no-print-directory reliability-check
+	@$(MAKE) --no-print-directory fuzz-check
+
+# The zero-loss tests of docs/RELIABILITY.md, quick forms (tests/torture/;
+# the long forms are `make torture`). Crash points need the crash build.
+RELIABILITY_TESTS := crashpoints killstorm diskfull
+reliability-check: all
+	@$(MAKE) --no-print-directory CRASH=1 all
+	@for t in $(RELIABILITY_TESTS); do BUILD=$(BUILD) tests/torture/test_$$t.sh || exit 1; done
+	@$(MAKE) --no-print-directory torture-check
 
 san-check:
 	@$(MAKE) --no-print-directory SAN=1 unit
@@ -164,6 +174,8 @@ help:
 	@echo "make demo       run broker + twilio-sim + outpostd on loopback with sample events"
 	@echo "make check      build and run every test (unit, end-to-end, sanitizers, valgrind)"
 	@echo "make bench      measure ingest, sends/s, latency and RSS (docs/BENCHMARKS.md)"
+	@echo "make torture    the long zero-loss tests (docs/RELIABILITY.md); CRASH=1 builds crash points"
+	@echo "make fuzz       run the fuzz targets longer (tests/fuzz/)"
 	@echo "make CROSS=aarch64-linux-gnu   cross-compile the daemon for arm64"
 	@echo "make CURL=system               link Debian's libcurl instead of ours on mbedTLS"
 	@echo "make setup      install the Debian packages the build and tests need"

@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hal/crash.h"
@@ -184,11 +185,10 @@ static size_t initial_map(const char *dir, size_t max_bytes)
 	return want < max_bytes ? want : max_bytes;
 }
 
-static int env_open(struct store *s, const char *dir)
+static int env_try(struct store *s, const char *dir)
 {
-	int rc;
+	int rc = mdb_env_create(&s->env);
 
-	rc = mdb_env_create(&s->env);
 	if (rc == MDB_SUCCESS)
 		rc = mdb_env_set_mapsize(s->env, initial_map(dir, s->max_bytes));
 	if (rc == MDB_SUCCESS)
@@ -197,6 +197,66 @@ static int env_open(struct store *s, const char *dir)
 	 * in the one daemon thread. No durability flag is weakened here. */
 	if (rc == MDB_SUCCESS)
 		rc = mdb_env_open(s->env, dir, MDB_NOTLS, 0600);
+	if (rc != MDB_SUCCESS && s->env) {
+		mdb_env_close(s->env);
+		s->env = NULL;
+	}
+	return rc;
+}
+
+/*
+ * lmdb creates a store by writing its two meta pages without a flush; only
+ * the first commit's fdatasync and meta write make a store durable. A power
+ * cut before that can leave a file in which neither meta page is valid, and
+ * lmdb answers MDB_INVALID forever. Nothing was ever committed to such a
+ * file (a committed store has a flushed meta page carrying lmdb's magic), so
+ * it is moved aside - kept for a post-mortem, never deleted - and the store
+ * is created again.
+ */
+#define LMDB_MAGIC 0xBEEFC0DEu
+#define LMDB_MAGIC_OFF 16 /* after the page header: pgno, pad, flags, lower, upper */
+
+static bool meta_has_magic(int fd, off_t page)
+{
+	uint32_t magic;
+
+	return pread(fd, &magic, sizeof(magic), page + LMDB_MAGIC_OFF) == sizeof(magic) &&
+	       magic == LMDB_MAGIC;
+}
+
+static int set_aside_unborn(const char *dir)
+{
+	char path[4096], aside[4160];
+	long psize = sysconf(_SC_PAGESIZE);
+	struct stat st;
+	bool magic;
+	int fd;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/data.mdb", dir) >= sizeof(path))
+		return ERR_STORE;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return ERR_STORE;
+	/* Shorter than its two meta pages: creation never finished either. */
+	magic = fstat(fd, &st) == 0 && st.st_size >= 2 * psize &&
+		(meta_has_magic(fd, 0) || meta_has_magic(fd, psize));
+	close(fd);
+	if (magic)
+		return ERR_STORE; /* a real store, damaged otherwise: not ours to move */
+	snprintf(aside, sizeof(aside), "%s.unborn-%ld", path, (long)time(NULL));
+	if (rename(path, aside) < 0)
+		return ERR_STORE;
+	log_warn("store: %s has no valid meta page: it was cut off while being created and "
+		 "never committed; moved to %s, creating the store again", path, aside);
+	return ERR_OK;
+}
+
+static int env_open(struct store *s, const char *dir)
+{
+	int rc = env_try(s, dir);
+
+	if (rc == MDB_INVALID && set_aside_unborn(dir) == ERR_OK)
+		rc = env_try(s, dir);
 	if (rc != MDB_SUCCESS)
 		return store_mdb_err(NULL, rc, dir);
 	rc = store_reader_check(s);
