@@ -46,10 +46,12 @@ ingest_and_send() { # one round: ingest N with the sender held, then drain
 	start_outpostd
 	stop_outpostd || fail "outpostd did not stop"
 	publish -n "$N" --kind mixed --id-prefix "b$r" --max-inflight 1000
-	# Hold the sender so ingest is measured alone: the sim answers nothing
-	# for 10 minutes, so the first 32 requests sit in flight and no more go.
+	# Hold the sender so ingest is measured alone, as in a provider outage:
+	# the sim refuses connections, sends fail fast and back off. (A sim that
+	# accepts and never answers would hold 32 TLS sessions open, ~40 KiB of
+	# mbedTLS buffers each: the price of concurrency, not of the backlog.)
 	stop_sim
-	start_sim --latency-ms 600000
+	start_sim --down-from 0 --down-for 3600
 	t0=$(now)
 	start_outpostd
 	wait_for "[ \"\$(status_num acked)\" -ge $N ]" 300 || fail "ingest incomplete"
