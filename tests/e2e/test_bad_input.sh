@@ -75,4 +75,4 @@ wait_for '[ "$(outbox_count suppressed)" -ge 1 ]' 10 || fail "repeated event id 
 sleep 0.5
 [ "$(sim_count)" -eq 201 ] || fail "the repeated event was sent again"
 stop_outpostd || fail "outpostd exited non-zero"
-pass "13 bad inputs rejected with reasons, 201 good messages delivered, repeat suppressed"
+pass "14 bad inputs rejected with reasons, 201 good messages delivered, repeat suppressed"
