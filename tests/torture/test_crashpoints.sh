@@ -28,18 +28,27 @@ write_config '.sender.concurrency = 8' '.sender.backoff_base_ms = 50' '.sender.b
 start_outpostd
 stop_outpostd
 
-# crash_run POINT PASS: runs outpostd until it crashes there; 0 if it did.
+# crash_run POINT PASS [PUBLISH-ARGS...]: runs outpostd until it crashes
+# there, publishing once it is up so the events come in many small batches;
+# 0 if it crashed at the point.
 crash_run() {
-	local pid rc
+	local point=$1 at=$2 pid rc pub=
+	shift 2
 	rm -f "$OUTPOST_SOCK"
-	echo "--- crash run $1:$2 $(date +%T.%N)" >>"$E2E_DIR/outpostd.log"
-	OUTPOST_CRASH="$1:$2" "$BUILD/outpostd" -c "$OUTPOST_CONF" >>"$E2E_DIR/outpostd.log" 2>&1 &
+	echo "--- crash run $point:$at $(date +%T.%N)" >>"$E2E_DIR/outpostd.log"
+	OUTPOST_CRASH="$point:$at" "$BUILD/outpostd" -c "$OUTPOST_CONF" >>"$E2E_DIR/outpostd.log" 2>&1 &
 	pid=$!
 	E2E_PIDS+=("$pid")
+	wait_for "! kill -0 $pid 2>/dev/null || [ \"\$(ctl status 2>/dev/null | jq -r .mqtt.connected)\" = true ]" 10
+	if [ $# -gt 0 ]; then
+		publish "$@" &
+		pub=$!
+	fi
 	wait_for "! kill -0 $pid 2>/dev/null" 15 || kill -KILL "$pid" 2>/dev/null
 	wait "$pid"
 	rc=$?
 	e2e_forget "$pid"
+	[ -z "$pub" ] || wait "$pub" || fail "publisher failed"
 	[ "$rc" -eq 86 ]
 }
 
@@ -51,10 +60,8 @@ i=0
 for ((round = 1; round <= HITS; round++)); do
 	for p in "${POINTS[@]}"; do
 		i=$((i + 1))
-		publish -n 40 -r 400 --kind mixed --id-prefix "c$i-" --log "$E2E_DIR/pub-c$i.log" &
-		PUB=$!
-		crash_run "$p" $((1 + RANDOM % 4)) && hits[$p]=$((${hits[$p]:-0} + 1))
-		wait $PUB || fail "publisher failed"
+		crash_run "$p" $((1 + RANDOM % 4)) -n 40 -r 200 --kind mixed --id-prefix "c$i-" \
+			--log "$E2E_DIR/pub-c$i.log" && hits[$p]=$((${hits[$p]:-0} + 1))
 	done
 done
 start_outpostd
@@ -67,10 +74,8 @@ stop_outpostd
 # Map growth: crash builds start the map at 1 MiB; 2,600 events pass it.
 for ((h = 1; h <= HITS; h++)); do
 	write_config '.sender.concurrency = 8' ".store.path = \"$E2E_DIR/store-grow-$h\""
-	publish -n 2600 --kind payment --id-prefix "g$h-" --log "$E2E_DIR/pub-g$h.log" &
-	PUB=$!
-	crash_run store-map-grow 1 && hits[store-map-grow]=$((${hits[store-map-grow]:-0} + 1))
-	wait $PUB || fail "publisher failed"
+	crash_run store-map-grow 1 -n 2600 --kind payment --id-prefix "g$h-" --log "$E2E_DIR/pub-g$h.log" &&
+		hits[store-map-grow]=$((${hits[store-map-grow]:-0} + 1))
 	start_outpostd
 	wait_for '[ "$(outbox_count sent)" -ge 2600 ]' 60 || fail "grow phase $h: only $(outbox_count sent) of 2600 sent"
 	total_amb=$((total_amb + $(ambiguous_total)))
