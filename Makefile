@@ -144,7 +144,7 @@ check: all
 RELIABILITY_TESTS := crashpoints killstorm diskfull
 reliability-check: all
 	@$(MAKE) --no-print-directory CRASH=1 all
-	@for t in $(RELIABILITY_TESTS); do BUILD=$(BUILD) tests/torture/test_$$t.sh || exit 1; done
+	@for t in $(RELIABILITY_TESTS); do BUILD=$(BUILD) bash tests/torture/test_$$t.sh || exit 1; done
 	@$(MAKE) --no-print-directory torture-check
 
 san-check:
