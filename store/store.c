@@ -209,19 +209,29 @@ static int env_try(struct store *s, const char *dir)
  * the first commit's fdatasync and meta write make a store durable. A power
  * cut before that can leave a file in which neither meta page is valid, and
  * lmdb answers MDB_INVALID forever. Nothing was ever committed to such a
- * file (a committed store has a flushed meta page carrying lmdb's magic), so
+ * file (a committed store has a flushed meta page with a txnid above 0), so
  * it is moved aside - kept for a post-mortem, never deleted - and the store
  * is created again.
  */
 #define LMDB_MAGIC 0xBEEFC0DEu
 #define LMDB_MAGIC_OFF 16 /* after the page header: pgno, pad, flags, lower, upper */
+/* MDB_meta (lmdb 0.9): magic, version, address, mapsize, two MDB_db (a u32,
+ * two u16, five size_t each), last_pg, then txnid; size_t-wide fields make
+ * the offset depend on the word size, as lmdb's own file format does. */
+#define LMDB_TXNID_OFF (LMDB_MAGIC_OFF + 8 + 2 * sizeof(size_t) + \
+			2 * (8 + 5 * sizeof(size_t)) + sizeof(size_t))
 
-static bool meta_has_magic(int fd, off_t page)
+/* A meta page that some commit wrote: lmdb's magic and a txnid above 0
+ * (creation writes both metas with txnid 0). */
+static bool meta_committed(int fd, off_t page)
 {
 	uint32_t magic;
+	size_t txnid;
 
 	return pread(fd, &magic, sizeof(magic), page + LMDB_MAGIC_OFF) == sizeof(magic) &&
-	       magic == LMDB_MAGIC;
+	       magic == LMDB_MAGIC &&
+	       pread(fd, &txnid, sizeof(txnid), page + (off_t)LMDB_TXNID_OFF) == sizeof(txnid) &&
+	       txnid > 0;
 }
 
 static int set_aside_unborn(const char *dir)
@@ -229,7 +239,7 @@ static int set_aside_unborn(const char *dir)
 	char path[4096], aside[4160];
 	long psize = sysconf(_SC_PAGESIZE);
 	struct stat st;
-	bool magic;
+	bool committed;
 	int fd;
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/data.mdb", dir) >= sizeof(path))
@@ -238,10 +248,10 @@ static int set_aside_unborn(const char *dir)
 	if (fd < 0)
 		return ERR_STORE;
 	/* Shorter than its two meta pages: creation never finished either. */
-	magic = fstat(fd, &st) == 0 && st.st_size >= 2 * psize &&
-		(meta_has_magic(fd, 0) || meta_has_magic(fd, psize));
+	committed = fstat(fd, &st) == 0 && st.st_size >= 2 * psize &&
+		    (meta_committed(fd, 0) || meta_committed(fd, psize));
 	close(fd);
-	if (magic)
+	if (committed)
 		return ERR_STORE; /* a real store, damaged otherwise: not ours to move */
 	snprintf(aside, sizeof(aside), "%s.unborn-%ld", path, (long)time(NULL));
 	if (rename(path, aside) < 0)
