@@ -62,6 +62,7 @@ struct fw {
 	char status_topic[160];
 	struct hal_timer stop_check, upkeep;
 	unsigned upkeep_ticks;
+	uint64_t ingest_reserve; /* bytes of room an ingest batch needs (upkeep.c) */
 	uint64_t stop_deadline;
 	struct {
 		uint64_t at_ms;

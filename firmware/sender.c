@@ -592,16 +592,14 @@ static void collect_done(struct fw_sender *s)
 static void flush_done(struct fw_sender *s)
 {
 	struct pick p = {.next_due = -1};
-	struct store_space sp;
 	struct store_txn *txn;
 	int64_t wall = hal_wall_ms();
 	uint64_t token_wait;
 	int rc;
 
 	collect_done(s);
-	/* Grows the map if it must (no txn is open here); the sender may use
-	 * the room that ingest leaves it. */
-	store_make_room(s->fw->store, 0, &sp);
+	/* No room check: ingest stops short of a reserve (firmware/upkeep.c)
+	 * that is the sender's to use. */
 	rc = store_begin(s->fw->store, 0, &txn);
 	for (unsigned i = 0; rc == ERR_OK && i < s->n_settle; i++) {
 		struct store_msg m;

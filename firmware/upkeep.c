@@ -32,8 +32,9 @@
 #define PRUNE_PER_STATE 256
 
 /* 1/16 of what the store can hold - store.max_size_mb, or less when the
- * disk is smaller - within 256 KiB..16 MiB. */
-static uint64_t ingest_reserve(struct fw *fw)
+ * disk is smaller - within 256 KiB..16 MiB. Worked out once a second by
+ * upkeep, not per batch: it costs a statvfs. */
+static void update_reserve(struct fw *fw)
 {
 	struct store_space sp;
 	uint64_t cap = (uint64_t)fw->cfg->store.max_size_mb << 20, r;
@@ -45,13 +46,17 @@ static uint64_t ingest_reserve(struct fw *fw)
 		r = 256u << 10;
 	if (r > (16u << 20))
 		r = 16u << 20;
-	return r;
+	fw->ingest_reserve = r;
 }
 
 int fw_ingest_room(struct fw *fw)
 {
 	struct store_space sp;
-	int rc = store_make_room(fw->store, ingest_reserve(fw), &sp);
+	int rc;
+
+	if (!fw->ingest_reserve)
+		update_reserve(fw);
+	rc = store_make_room(fw->store, fw->ingest_reserve, &sp);
 
 	if (rc == ERR_OK || rc != ERR_FULL)
 		return rc;
@@ -73,7 +78,7 @@ static void resume_if_room(struct fw *fw)
 
 	if (!fw->ingest_hold[0] || fw->stopping)
 		return;
-	if (store_make_room(fw->store, ingest_reserve(fw), &sp) != ERR_OK)
+	if (store_make_room(fw->store, fw->ingest_reserve, &sp) != ERR_OK)
 		return;
 	log_info("store has room again (%llu KiB): ingest resumed",
 		 (unsigned long long)(sp.room >> 10));
@@ -116,6 +121,7 @@ static void on_upkeep(struct hal_timer *t)
 
 	hal_timer_set(fw->loop, &fw->upkeep, UPKEEP_MS);
 	prune(fw);
+	update_reserve(fw);
 	resume_if_room(fw);
 	if (++fw->upkeep_ticks % READER_CHECK_EVERY == 0)
 		store_reader_check(fw->store);
