@@ -8,10 +8,11 @@
 #include <unistd.h>
 
 #include "hal/crash.h"
+#include "hal/parse.h"
 
 static struct {
 	char name[64];
-	unsigned long at, hits;
+	uint64_t at, hits;
 	int parsed;
 } crash;
 
@@ -23,8 +24,9 @@ static void parse(void)
 	crash.parsed = 1;
 	if (!colon || (size_t)(colon - spec) >= sizeof(crash.name))
 		return;
+	if (!hal_parse_u64(colon + 1, 1, UINT64_MAX, &crash.at))
+		return;
 	memcpy(crash.name, spec, (size_t)(colon - spec));
-	crash.at = strtoul(colon + 1, NULL, 10);
 }
 
 void hal_crash_point(const char *name)
@@ -36,8 +38,8 @@ void hal_crash_point(const char *name)
 		parse();
 	if (!crash.at || strcmp(name, crash.name) != 0 || ++crash.hits < crash.at)
 		return;
-	n = snprintf(line, sizeof(line), "outpostd: crash point %s, pass %lu: exiting\n", name,
-		     crash.hits);
+	n = snprintf(line, sizeof(line), "outpostd: crash point %s, pass %llu: exiting\n", name,
+		     (unsigned long long)crash.hits);
 	if (n > 0 && write(2, line, (size_t)n) < 0)
 		n = 0;
 	_exit(HAL_CRASH_EXIT);
