@@ -87,6 +87,8 @@ static void status_counters(const struct fw *fw, cJSON *r)
 	cJSON_AddNumberToObject(n, "expired", (double)fw->n.expired);
 	cJSON_AddNumberToObject(n, "retries", (double)fw->n.retries);
 	cJSON_AddNumberToObject(n, "ambiguous", (double)fw->n.ambiguous);
+	cJSON_AddNumberToObject(n, "reconciled", (double)fw->n.reconciled);
+	cJSON_AddNumberToObject(n, "resent", (double)fw->n.resent);
 	cJSON_AddNumberToObject(n, "commit_failures", (double)fw->n.commit_failures);
 	cJSON_AddNumberToObject(n, "pruned", (double)fw->n.pruned);
 	cJSON_AddNumberToObject(n, "http_inflight", fw->http ? net_http_inflight(fw->http) : 0);
@@ -181,6 +183,7 @@ static int list_one(const struct store_msg *m, void *arg)
 	cJSON_AddNumberToObject(o, "created_ms", (double)m->created_ms);
 	cJSON_AddNumberToObject(o, "updated_ms", (double)m->updated_ms);
 	cJSON_AddBoolToObject(o, "ambiguous", (m->flags & STORE_F_AMBIGUOUS) != 0);
+	cJSON_AddBoolToObject(o, "reconcile", (m->flags & STORE_F_RECONCILE) != 0);
 	e = cJSON_AddObjectToObject(o, "error");
 	cJSON_AddStringToObject(e, "class", m->state == STORE_REJECTED ? "input" :
 				m->state == STORE_SUPPRESSED ? "duplicate" :

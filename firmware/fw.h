@@ -31,6 +31,7 @@ struct fw_control;
 struct fw_counters {
 	uint64_t events, acked, rejected, duplicates, queued;
 	uint64_t sent, failed, expired, retries, ambiguous;
+	uint64_t reconciled, resent; /* ambiguous attempts found at the provider / not */
 	uint64_t commit_failures, pruned;
 };
 

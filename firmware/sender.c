@@ -8,6 +8,11 @@
  * the same loop turn are committed together in one transaction (a 0 ms
  * timer collects them), so a burst costs one fsync, not one per message.
  *
+ * A record whose last attempt was ambiguous carries STORE_F_RECONCILE: its
+ * turn asks the provider whether that attempt made a message before any
+ * resend (firmware/reconcile.c), in a slot of the same pool, and its answer
+ * is recorded in the same transactions as send outcomes.
+ *
  * Request contexts come from a pool sized by sender.concurrency at start:
  * memory does not grow with the backlog. Each context copies what its
  * request needs, so a config reload never pulls strings from under it.
@@ -22,6 +27,7 @@
 #include "config/phone.h"
 #include "config/secrets.h"
 #include "firmware/fw.h"
+#include "firmware/reconcile.h"
 #include "firmware/retry.h"
 #include "hal/clock.h"
 #include "hal/crash.h"
@@ -61,6 +67,9 @@ struct ctx {
 	struct net_send_outcome out;
 	int build_rc;
 	bool busy, done;
+	bool reconciling;          /* a list walk (recon) instead of a send */
+	struct fw_recon recon;
+	enum fw_recon_step step;   /* how the walk ended */
 	struct ctx *next_done;
 };
 
@@ -71,6 +80,7 @@ struct done {
 	uint64_t seq;
 	struct account *acct;
 	struct net_send_outcome out;
+	int recon;                 /* enum fw_recon_step of a reconciliation, 0 for a send */
 	enum fw_next next;
 	char why[FW_ERROR_TEXT + 320];
 };
@@ -263,8 +273,37 @@ static void ctx_release(struct ctx *c)
 	free(c->url);
 	free(c->body);
 	c->url = c->body = NULL;
+	fw_recon_free(&c->recon);
+	c->reconciling = false;
+	c->step = 0;
 	c->busy = c->done = false;
 	c->next_done = NULL;
+}
+
+/* A list page came back: walk it, and fetch the next one if need be.
+ * false while another page is on its way. */
+static bool recon_page(struct ctx *c, const struct net_http_result *res)
+{
+	struct account *a = c->acct;
+	char *next = NULL;
+
+	if (!a) {
+		c->step = FW_RECON_FAILED;
+		c->out = (struct net_send_outcome){.cls = NET_TRANSIENT};
+		return true;
+	}
+	c->step = fw_recon_page(&c->recon, c->fw->store, a->drv, a->msg.api_base, res, &next,
+				&c->out);
+	if (c->step != FW_RECON_MORE)
+		return true;
+	free(c->url);
+	c->req.url = c->url = next;
+	if (net_http_submit(c->fw->http, &c->req) == ERR_OK)
+		return false;
+	c->step = FW_RECON_FAILED;
+	c->out = (struct net_send_outcome){.cls = NET_TRANSIENT};
+	snprintf(c->out.text, sizeof(c->out.text), "could not ask for the next list page");
+	return true;
 }
 
 static void on_done(struct net_http_req *req, const struct net_http_result *res)
@@ -272,10 +311,14 @@ static void on_done(struct net_http_req *req, const struct net_http_result *res)
 	struct ctx *c = container_of(req, struct ctx, req);
 	struct fw_sender *s = c->fw->sender;
 
-	if (c->acct)
+	if (c->reconciling) {
+		if (!recon_page(c, res))
+			return;
+	} else if (c->acct) {
 		c->acct->drv->outcome(res, &c->out);
-	else
+	} else {
 		c->out = (struct net_send_outcome){.cls = NET_TRANSIENT};
+	}
 	c->done = true;
 	c->next_done = s->done_head;
 	s->done_head = c;
@@ -293,7 +336,20 @@ static void build(struct ctx *c, const struct store_msg *m)
 	msg.to = m->to;
 	msg.content_sid = m->content_sid;
 	msg.vars_json = m->vars_json;
-	c->build_rc = c->acct->drv->build(&msg, &c->url, &c->body);
+	c->reconciling = (m->flags & STORE_F_RECONCILE) != 0;
+	if (!c->reconciling) {
+		c->build_rc = c->acct->drv->build(&msg, &c->url, &c->body);
+		return;
+	}
+	c->build_rc = c->acct->drv->list_url(&msg, &c->url);
+	if (c->build_rc == ERR_OK)
+		c->build_rc = fw_recon_start(&c->recon, m, c->acct->msg.from);
+}
+
+/* Whether an ambiguous attempt of this account can be reconciled. */
+static bool reconcilable(const struct account *a)
+{
+	return a && a->drv && a->drv->list_url && a->drv->list_page;
 }
 
 static void send_built(struct fw_sender *s, struct ctx *c)
@@ -302,8 +358,9 @@ static void send_built(struct fw_sender *s, struct ctx *c)
 
 	if (rc == ERR_OK) {
 		c->req = (struct net_http_req){
-			.method = NET_HTTP_POST, .url = c->url, .body = c->body,
-			.body_len = strlen(c->body), .user = c->acct->msg.user,
+			.method = c->reconciling ? NET_HTTP_GET : NET_HTTP_POST, .url = c->url,
+			.body = c->body, .body_len = c->body ? strlen(c->body) : 0,
+			.user = c->acct->msg.user,
 			.password = c->acct->msg.password, .ca_file = c->acct->ca_file,
 			.done = on_done,
 		};
@@ -322,6 +379,7 @@ static bool admit(struct fw_sender *s, struct store_msg *m, struct account **ap,
 		  int64_t wall, uint64_t now)
 {
 	struct account *a = account_find(s, m->account);
+	bool recon = (m->flags & STORE_F_RECONCILE) && reconcilable(a);
 	uint64_t wait = 0;
 
 	if (m->expires_ms == 0) /* ingested before the clock was valid */
@@ -335,7 +393,7 @@ static bool admit(struct fw_sender *s, struct store_msg *m, struct account **ap,
 	}
 	if (a->paused_until > now)
 		wait = a->paused_until == UINT64_MAX ? 60000 : a->paused_until - now;
-	else if (!take_token(a, now, &wait))
+	else if (!recon && !take_token(a, now, &wait)) /* a list sends nothing */
 		wait = wait < 10 ? 10 : wait;
 	if (wait) {
 		m->due_ms = wall + (int64_t)(wait > 60000 ? 60000 : wait);
@@ -344,7 +402,11 @@ static bool admit(struct fw_sender *s, struct store_msg *m, struct account **ap,
 	a->paused_until = 0;
 	*ap = a;
 	m->state = STORE_SENDING;
-	m->attempts++;
+	if (!recon) {
+		m->flags &= ~(uint32_t)STORE_F_RECONCILE; /* its account cannot list */
+		m->attempts++;
+		m->attempt_ms = wall;
+	}
 	return true;
 }
 
@@ -488,12 +550,81 @@ static void pause_account(struct fw *fw, struct account *a, const struct net_sen
 	fw_error(fw, "account %s: %s", a->name, a->pause_reason);
 }
 
+/* A resend after an attempt that did not reach the provider, unless the
+ * attempts are used up. */
+static void resend(struct fw_sender *s, struct done *d, struct store_msg *m, int64_t wall)
+{
+	m->flags &= ~(uint32_t)STORE_F_RECONCILE;
+	if (m->attempts < s->policy.max_attempts) {
+		d->next = FW_NEXT_RETRY;
+		m->state = STORE_RETRY;
+		m->due_ms = wall;
+		return;
+	}
+	d->next = FW_NEXT_EXPIRED;
+	m->state = STORE_EXPIRED;
+	snprintf(d->why, sizeof(d->why), "gave up after %u attempts; the last one %s", m->attempts,
+		 d->out.text);
+	m->err_text = d->why;
+}
+
+/* Applies a reconciliation's answer to its record. */
+static void settle_recon(struct fw_sender *s, struct done *d, struct store_msg *m, int64_t wall)
+{
+	const struct net_send_outcome *o = &d->out;
+
+	m->updated_ms = wall;
+	m->err_class = (uint8_t)o->cls;
+	m->err_code = o->code;
+	m->err_text = o->text;
+	switch (d->recon) {
+	case FW_RECON_FOUND:
+		d->next = FW_NEXT_SENT;
+		m->state = STORE_SENT;
+		m->provider_id = o->id;
+		m->flags &= ~(uint32_t)STORE_F_RECONCILE;
+		return;
+	case FW_RECON_ABSENT:
+		resend(s, d, m, wall);
+		return;
+	default: /* the provider could not be asked */
+		break;
+	}
+	if (o->cls == NET_AUTH) {
+		d->next = FW_NEXT_PAUSE;
+		m->state = STORE_QUEUED;
+		m->due_ms = wall;
+	} else if (o->cls == NET_TRANSIENT || o->cls == NET_RATE) {
+		uint64_t delay = fw_backoff_ms(m->attempts ? m->attempts : 1, &s->policy,
+					       (uint32_t)random());
+		if (o->retry_after_s > 0 && (uint64_t)o->retry_after_s * 1000 > delay)
+			delay = (uint64_t)o->retry_after_s * 1000;
+		d->next = FW_NEXT_RETRY;
+		m->state = STORE_RETRY;
+		m->due_ms = wall + (int64_t)delay;
+	} else {
+		/* It will never answer (a refused list, a reply we cannot
+		 * read): sending again is the duplicate budget, spent. */
+		snprintf(d->why, sizeof(d->why), "could not be reconciled (%.200s); sent again",
+			 o->text);
+		m->err_text = d->why;
+		d->recon = FW_RECON_ABSENT;
+		resend(s, d, m, wall);
+		if (m->state == STORE_RETRY)
+			m->err_text = d->why;
+	}
+}
+
 /* Applies one attempt's outcome to its record; counters wait for the commit. */
 static void settle(struct fw_sender *s, struct done *d, struct store_msg *m, int64_t wall)
 {
 	const struct net_send_outcome *o = &d->out;
 	uint64_t delay = 0;
 
+	if (d->recon) {
+		settle_recon(s, d, m, wall);
+		return;
+	}
 	d->next = fw_retry_next(o->cls, m->attempts, o->retry_after_s, &s->policy,
 				(uint32_t)random(), &delay);
 	m->updated_ms = wall;
@@ -502,6 +633,13 @@ static void settle(struct fw_sender *s, struct done *d, struct store_msg *m, int
 	m->err_text = o->text;
 	if (o->cls == NET_AMBIGUOUS)
 		m->flags |= STORE_F_AMBIGUOUS;
+	if (o->cls == NET_AMBIGUOUS && reconcilable(d->acct)) {
+		/* Ask before anything else, even with no attempts left: it
+		 * may have gone out. */
+		m->flags |= STORE_F_RECONCILE;
+		d->next = FW_NEXT_RETRY;
+		delay = delay > FW_RECON_DELAY_MS ? delay : FW_RECON_DELAY_MS;
+	}
 	switch (d->next) {
 	case FW_NEXT_SENT:
 		m->state = STORE_SENT;
@@ -535,8 +673,16 @@ static void settled(struct fw_sender *s, const struct done *d)
 	const struct net_send_outcome *o = &d->out;
 	struct fw *fw = s->fw;
 
-	if (o->cls == NET_AMBIGUOUS)
+	if (o->cls == NET_AMBIGUOUS && !d->recon)
 		fw->n.ambiguous++;
+	if (d->recon == FW_RECON_FOUND || d->recon == FW_RECON_ABSENT) {
+		if (d->recon == FW_RECON_FOUND)
+			fw->n.reconciled++;
+		else
+			fw->n.resent++;
+		log_info("sender: message #%llu: %s%s", (unsigned long long)d->seq, o->text,
+			 d->recon == FW_RECON_FOUND ? ", not sent again" : "");
+	}
 	switch (d->next) {
 	case FW_NEXT_SENT:
 		fw->n.sent++;
@@ -576,10 +722,73 @@ static void collect_done(struct fw_sender *s)
 		d->seq = c->seq;
 		d->acct = c->acct;
 		d->out = c->out;
+		d->recon = c->reconciling ? (int)c->step : 0;
 		ctx_release(c);
 		s->inflight--;
 		c = next;
 	}
+}
+
+/* The stored counts of reconciliation answers, for the checker and for a
+ * restarted daemon's status. */
+static int count_recon(struct store_txn *txn, const struct done *d)
+{
+	if (d->recon == FW_RECON_FOUND)
+		return store_stat_add(txn, "reconciled", 1);
+	if (d->recon == FW_RECON_ABSENT)
+		return store_stat_add(txn, "resent", 1);
+	return ERR_OK;
+}
+
+/*
+ * The message id the outcome names is another record's already. A
+ * reconciliation that took it (an unclaimed message when it looked) gives it
+ * up to a send that made it: the send is sure, the reconciliation guessed by
+ * the text, and goes back to ask again. Anything else is a provider handing
+ * out an id twice; the message is failed with that reason, not lost from
+ * sight.
+ */
+static int claimed(struct store_txn *txn, struct done *d, struct store_msg *m, int64_t wall)
+{
+	struct store_msg h;
+	uint64_t holder = 0;
+	int rc;
+
+	if (d->recon == FW_RECON_FOUND) {
+		d->recon = FW_RECON_FAILED;
+		d->next = FW_NEXT_RETRY;
+		m->state = STORE_RETRY;
+		m->due_ms = wall;
+		m->provider_id = "";
+		m->flags |= STORE_F_RECONCILE;
+		m->err_text = "the message found was claimed meanwhile; asking again";
+		return store_outbox_update(txn, m);
+	}
+	rc = store_sid_get(txn, m->provider_id, &holder);
+	if (rc == ERR_OK)
+		rc = store_outbox_get(txn, holder, &h);
+	if (rc == ERR_OK && h.state == STORE_SENT && (h.flags & STORE_F_AMBIGUOUS)) {
+		h.state = STORE_RETRY;
+		h.due_ms = wall;
+		h.provider_id = "";
+		h.flags |= STORE_F_RECONCILE;
+		h.err_text = "the message it was matched to was another send's; asking again";
+		rc = store_outbox_update(txn, &h);
+		if (rc == ERR_OK)
+			rc = store_stat_add(txn, "reconciled", -1);
+		if (rc == ERR_OK)
+			return store_outbox_update(txn, m);
+		return rc;
+	}
+	if (rc != ERR_OK && rc != ERR_NOTFOUND)
+		return rc;
+	snprintf(d->why, sizeof(d->why), "the provider gave id %.64s, already #%llu's",
+		 m->provider_id, (unsigned long long)holder);
+	d->next = FW_NEXT_FAILED;
+	m->state = STORE_FAILED;
+	m->provider_id = "";
+	m->err_text = d->why;
+	return store_outbox_update(txn, m);
 }
 
 /*
@@ -609,6 +818,10 @@ static void flush_done(struct fw_sender *s)
 			break;
 		settle(s, &s->settle[i], &m, wall);
 		rc = store_outbox_update(txn, &m);
+		if (rc == ERR_EXISTS)
+			rc = claimed(txn, &s->settle[i], &m, wall);
+		if (rc == ERR_OK)
+			rc = count_recon(txn, &s->settle[i]);
 	}
 	if (rc == ERR_OK && may_send(s)) {
 		unsigned room = room_now(s, &token_wait);
@@ -665,16 +878,36 @@ static int collect(const struct store_msg *m, void *arg)
 
 /*
  * Records found SENDING at start were out when we died: the provider may
- * or may not have them. They are marked ambiguous, counted, and retried.
+ * or may not have them. They are marked ambiguous and counted, and asked
+ * about before a resend (a little later, so that a request the provider was
+ * still working on is made by then). One that was being reconciled is
+ * asked about again, not counted twice.
  */
+static void recover_one(struct fw_sender *s, struct store_msg *m, int64_t wall, unsigned *fresh)
+{
+	bool again = (m->flags & STORE_F_RECONCILE) != 0;
+
+	m->state = STORE_RETRY;
+	m->flags |= STORE_F_AMBIGUOUS;
+	if (reconcilable(account_find(s, m->account)))
+		m->flags |= STORE_F_RECONCILE;
+	m->due_ms = again ? wall : wall + FW_RECON_DELAY_MS;
+	if (again)
+		return;
+	(*fresh)++;
+	m->err_class = NET_AMBIGUOUS;
+	m->err_text = "was being sent when outpostd stopped; outcome unknown";
+}
+
 int fw_sender_recover(struct fw *fw)
 {
 	struct found f = {.seqs = fw->sender->seqs};
-	unsigned total = 0;
+	unsigned total = 0, counted = 0;
 	int rc;
 
 	do {
 		struct store_txn *t;
+		unsigned fresh = 0;
 
 		f.n = 0;
 		rc = store_begin(fw->store, 0, &t);
@@ -686,19 +919,16 @@ int fw_sender_recover(struct fw *fw)
 			rc = store_outbox_get(t, f.seqs[i], &m);
 			if (rc != ERR_OK)
 				break;
-			m.state = STORE_RETRY;
-			m.flags |= STORE_F_AMBIGUOUS;
-			m.due_ms = 0;
-			m.err_class = NET_AMBIGUOUS;
-			m.err_text = "was being sent when outpostd stopped; outcome unknown";
+			recover_one(fw->sender, &m, hal_wall_ms(), &fresh);
 			rc = store_outbox_update(t, &m);
 		}
 		rc = rc == ERR_OK ? store_commit(t) : (store_abort(t), rc);
 		total += f.n;
+		counted += rc == ERR_OK ? fresh : 0;
 	} while (rc == ERR_OK && f.n == 256);
-	fw->n.ambiguous += total;
+	fw->n.ambiguous += counted;
 	if (total)
-		log_warn("sender: %u messages were in flight at the last stop; retrying them (ambiguous, may duplicate)",
+		log_warn("sender: %u messages were in flight at the last stop; asking the provider whether they went out before sending them again",
 			 total);
 	return rc;
 }

@@ -22,9 +22,14 @@
  * "dedup": event id -> seq. The broker redelivers what was not acked before
  * a crash; the router looks the id up before staging a record.
  *
+ * "sid": provider message id -> seq. Reconciling an ambiguous attempt asks
+ * the provider which messages it made and must take only one no record has
+ * claimed; status polling and relayed webhooks find a record by it too.
+ *
  * "meta": "seq/last", the highest seq ever given (not the last key of "msg":
  * if old records are pruned, a seq must still never be reused, or a dedup
- * entry would point at a stranger), and "count/<state>" counters. Counters
+ * entry would point at a stranger), "count/<state>" counters and the
+ * daemon's "stat/<name>" counters. Counters
  * change in the txn that changes the record, so they cannot drift, and
  * reading them is eleven gets rather than a scan.
  *
@@ -190,6 +195,116 @@ static int idx_del(struct store_txn *t, enum store_db db, unsigned char *k, size
 	return store_mdb_err(t, rc, "index del");
 }
 
+/* A provider id as a key; copied, because the caller's string may point into
+ * a page that the record put rewrites. */
+struct sid {
+	char id[STORE_PROVIDER_ID_MAX + 1];
+	MDB_val key;
+};
+
+static int sid_set(struct sid *k, const char *id)
+{
+	size_t n = id ? strnlen(id, STORE_PROVIDER_ID_MAX + 1) : 0;
+
+	if (n > STORE_PROVIDER_ID_MAX)
+		return ERR_TOOBIG;
+	memcpy(k->id, id ? id : "", n);
+	k->id[n] = '\0';
+	k->key = (MDB_val){n, k->id};
+	return ERR_OK;
+}
+
+/* ERR_OK if no record holds the id or `seq` does; ERR_EXISTS if another. */
+static int sid_free_for(struct store_txn *t, struct sid *k, uint64_t seq)
+{
+	MDB_val val;
+	int rc = mdb_get(t->txn, dbi(t, STORE_DB_SID), &k->key, &val);
+
+	if (rc == MDB_NOTFOUND)
+		return ERR_OK;
+	if (rc != MDB_SUCCESS)
+		return store_mdb_err(t, rc, "sid get");
+	return val.mv_size == 8 && store_be64_get(val.mv_data) == seq ? ERR_OK : ERR_EXISTS;
+}
+
+static int sid_put(struct store_txn *t, struct sid *k, uint64_t seq)
+{
+	unsigned char buf[8];
+	MDB_val val = {sizeof(buf), buf};
+
+	store_be64_put(buf, seq);
+	return store_mdb_err(t, mdb_put(t->txn, dbi(t, STORE_DB_SID), &k->key, &val, 0), "sid put");
+}
+
+/* The entry must be there and name seq: anything else is a broken index. */
+static int sid_del(struct store_txn *t, struct sid *k, uint64_t seq)
+{
+	MDB_val val;
+	int rc = mdb_get(t->txn, dbi(t, STORE_DB_SID), &k->key, &val);
+
+	if (rc == MDB_SUCCESS && (val.mv_size != 8 || store_be64_get(val.mv_data) != seq))
+		rc = MDB_NOTFOUND;
+	if (rc == MDB_NOTFOUND) {
+		log_err("store: provider id %.64s of #%" PRIu64 " is not indexed to it", k->id, seq);
+		return ERR_STORE;
+	}
+	if (rc == MDB_SUCCESS)
+		rc = mdb_del(t->txn, dbi(t, STORE_DB_SID), &k->key, NULL);
+	return store_mdb_err(t, rc, "sid del");
+}
+
+int store_sid_get(struct store_txn *t, const char *provider_id, uint64_t *seq)
+{
+	struct sid k;
+	MDB_val val;
+	int rc;
+
+	if (!t || !seq || !provider_id || !*provider_id)
+		return ERR_INVAL;
+	rc = sid_set(&k, provider_id);
+	if (rc != ERR_OK)
+		return rc;
+	rc = mdb_get(t->txn, dbi(t, STORE_DB_SID), &k.key, &val);
+	if (rc != MDB_SUCCESS)
+		return store_mdb_err(t, rc, "sid get");
+	if (val.mv_size != 8) {
+		log_err("store: sid entry of %zu bytes is corrupt", val.mv_size);
+		return ERR_STORE;
+	}
+	*seq = store_be64_get(val.mv_data);
+	return ERR_OK;
+}
+
+static int stat_name(char *buf, size_t cap, const char *name)
+{
+	if (!name || !*name || (size_t)snprintf(buf, cap, "stat/%s", name) >= cap)
+		return ERR_INVAL;
+	return ERR_OK;
+}
+
+int store_stat_add(struct store_txn *t, const char *name, int64_t delta)
+{
+	char key[48];
+	uint64_t v;
+	int err = store_txn_writable(t);
+
+	if (err == ERR_OK)
+		err = stat_name(key, sizeof(key), name);
+	if (err == ERR_OK)
+		err = meta_get(t, key, &v);
+	if (err == ERR_OK)
+		err = poison(t, meta_put(t, key, delta < 0 && (uint64_t)-delta > v ? 0 : v + (uint64_t)delta));
+	return err;
+}
+
+int store_stat_get(struct store_txn *t, const char *name, uint64_t *v)
+{
+	char key[48];
+	int err = stat_name(key, sizeof(key), name);
+
+	return err == ERR_OK ? meta_get(t, key, v) : err;
+}
+
 /* Encodes before anything is written (see the top of this file). The buffer
  * grows to the largest record written, at most STORE_REC_MAX. */
 static int scratch_fill(struct store *s, const struct store_msg *m, size_t len)
@@ -234,6 +349,7 @@ static int decode_logged(const MDB_val *val, struct store_msg *m)
 int store_outbox_add(struct store_txn *t, struct store_msg *m)
 {
 	unsigned char sk[9], dk[16];
+	struct sid id;
 	uint64_t seq = 0;
 	size_t len;
 	int err;
@@ -241,6 +357,10 @@ int store_outbox_add(struct store_txn *t, struct store_msg *m)
 	err = store_txn_writable(t);
 	if (err == ERR_OK)
 		err = store_record_size(m, &len);
+	if (err == ERR_OK)
+		err = sid_set(&id, m->provider_id);
+	if (err == ERR_OK && id.id[0])
+		err = sid_free_for(t, &id, 0);
 	if (err == ERR_OK)
 		err = scratch_fill(t->s, m, len);
 	if (err != ERR_OK)
@@ -256,6 +376,8 @@ int store_outbox_add(struct store_txn *t, struct store_msg *m)
 		err = idx_put(t, STORE_DB_DUE, dk, sizeof(dk));
 	if (err == ERR_OK)
 		err = counter_add(t, m->state, +1);
+	if (err == ERR_OK && id.id[0])
+		err = sid_put(t, &id, seq);
 	if (err == ERR_OK)
 		m->seq = seq;
 	return poison(t, err);
@@ -316,16 +438,26 @@ static int move_due(struct store_txn *t, const struct store_msg *old, const stru
 int store_outbox_update(struct store_txn *t, const struct store_msg *m)
 {
 	struct store_msg old;
+	struct sid old_id, new_id;
+	bool id_moves = false;
 	size_t len;
 	int err;
 
 	err = store_txn_writable(t);
 	if (err == ERR_OK)
 		err = store_record_size(m, &len);
-	/* Only the old state and due time are used, and they are copies: the
-	 * old record's strings die with the put below. */
+	/* The old state and due time are copies; its strings die with the put
+	 * below, so its provider id is copied out too. */
 	if (err == ERR_OK)
 		err = store_outbox_get(t, m->seq, &old);
+	if (err == ERR_OK)
+		err = sid_set(&new_id, m->provider_id);
+	if (err == ERR_OK && sid_set(&old_id, old.provider_id) != ERR_OK)
+		err = ERR_STORE;
+	if (err == ERR_OK)
+		id_moves = strcmp(old_id.id, new_id.id) != 0;
+	if (err == ERR_OK && id_moves && new_id.id[0])
+		err = sid_free_for(t, &new_id, m->seq);
 	if (err == ERR_OK)
 		err = scratch_fill(t->s, m, len);
 	if (err != ERR_OK)
@@ -335,6 +467,10 @@ int store_outbox_update(struct store_txn *t, const struct store_msg *m)
 		err = move_state(t, m->seq, old.state, m->state);
 	if (err == ERR_OK)
 		err = move_due(t, &old, m);
+	if (err == ERR_OK && id_moves && old_id.id[0])
+		err = sid_del(t, &old_id, m->seq);
+	if (err == ERR_OK && id_moves && new_id.id[0])
+		err = sid_put(t, &new_id, m->seq);
 	return poison(t, err);
 }
 
@@ -552,15 +688,19 @@ static bool is_final(int state)
 	       state == STORE_REJECTED || state == STORE_SUPPRESSED;
 }
 
-/* Deletes one record with its state entry, counter and dedup entry. */
+/* Deletes one record with its state entry, counter, provider id and dedup
+ * entry. */
 static int prune_one(struct store_txn *t, const struct store_msg *m)
 {
 	unsigned char k[9], sk[8];
 	MDB_val key = {8, sk}, dk, dv;
+	struct sid id;
 	int rc;
 
 	state_key(k, m->state, m->seq);
 	rc = idx_del(t, STORE_DB_STATE, k, sizeof(k));
+	if (rc == ERR_OK && m->provider_id[0])
+		rc = sid_set(&id, m->provider_id) == ERR_OK ? sid_del(t, &id, m->seq) : ERR_STORE;
 	if (rc == ERR_OK)
 		rc = counter_add(t, m->state, -1);
 	/* The dedup entry goes with the record it names, and only with it. */

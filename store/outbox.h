@@ -43,7 +43,10 @@ enum store_state {
 const char *store_state_name(int state); /* "queued", ...; "unknown" */
 int store_state_parse(const char *name); /* 0 if unknown */
 
-enum { STORE_F_AMBIGUOUS = 1, STORE_F_CLOCK_UNSET = 2 }; /* store_msg.flags */
+/* store_msg.flags. AMBIGUOUS: an attempt may have reached the provider
+ * without our knowing (kept for good, it excuses a duplicate). RECONCILE:
+ * ask the provider whether that attempt went out before sending again. */
+enum { STORE_F_AMBIGUOUS = 1, STORE_F_CLOCK_UNSET = 2, STORE_F_RECONCILE = 4 };
 
 /* Limits. An encoded record holds the vars of a 64 KiB event with room to
  * spare; every string but vars_json is at most 65535 bytes. Event ids are
@@ -51,6 +54,7 @@ enum { STORE_F_AMBIGUOUS = 1, STORE_F_CLOCK_UNSET = 2 }; /* store_msg.flags */
  * (ERR_TOOBIG) rather than hashed, so an id in the index is the id itself. */
 #define STORE_REC_MAX (256u * 1024)
 #define STORE_EVENT_ID_MAX 256u
+#define STORE_PROVIDER_ID_MAX 128u
 
 struct store_msg {
 	uint64_t seq;       /* assigned by store_outbox_add */
@@ -64,6 +68,7 @@ struct store_msg {
 	int64_t due_ms;     /* wall ms of the next attempt; 0 (or less) = now */
 	int64_t expires_ms; /* 0 = not known yet (clock was invalid at ingest) */
 	int64_t updated_ms;
+	int64_t attempt_ms; /* wall ms the last send attempt was taken, 0 = none */
 	/* NUL-terminated, never NULL after a get ("" when empty); NULL is taken
 	 * as "" by add/update. */
 	const char *event_id, *topic, *route, *account, *to, *template_name,
@@ -101,6 +106,19 @@ int store_outbox_counts(struct store_txn *t, uint64_t counts[STORE__STATES]);
  * the txn usable) if the id is already there. */
 int store_dedup_get(struct store_txn *t, const char *event_id, uint64_t *seq);
 int store_dedup_put(struct store_txn *t, const char *event_id, uint64_t seq);
+
+/* Provider message id -> seq of the record that holds it. add and update
+ * keep this index: an id names at most one record, so a message the
+ * provider made is claimed once. update gives ERR_EXISTS (nothing written,
+ * the txn stays usable) if m->provider_id is another record's already,
+ * ERR_TOOBIG over STORE_PROVIDER_ID_MAX. get: ERR_NOTFOUND, ERR_INVAL for "". */
+int store_sid_get(struct store_txn *t, const char *provider_id, uint64_t *seq);
+
+/* Counters of the daemon's own ("stat/<name>" in the meta DB), kept in the
+ * txn that changes what they count; add stops at 0 going down. get gives 0
+ * for one never added to. */
+int store_stat_add(struct store_txn *t, const char *name, int64_t delta);
+int store_stat_get(struct store_txn *t, const char *name, uint64_t *v);
 
 /* Deletes up to max (at most 256) records in final state `state` created
  * before created_before_ms, oldest first, with their index, counter and

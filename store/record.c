@@ -1,12 +1,12 @@
 /*
  * record.c - outbox record encoding.
  *
- * Layout, version 1. Integers are big-endian with no padding, so a record
+ * Layout, version 2. Integers are big-endian with no padding, so a record
  * reads the same on armhf, arm64 and x86 and nothing depends on alignment
  * (the map gives no alignment promise for values):
  *   u8 version, u8 state, u8 err_class, u16 attempts, u32 flags,
  *   i32 err_code, u32 ttl_s, i64 created_ms, i64 due_ms, i64 expires_ms,
- *   i64 updated_ms, then each string as a length (u16; u32 for vars_json,
+ *   i64 updated_ms, i64 attempt_ms, then each string as a length (u16; u32 for vars_json,
  *   the only one that can be large) + bytes + NUL.
  * The NUL is stored so that a decoded string points straight into the map:
  * reading a record copies nothing. The version byte lets a later layout
@@ -23,8 +23,8 @@
 #include "hal/err.h"
 #include "store/record.h"
 
-#define REC_VERSION 1
-#define REC_FIXED 49
+#define REC_VERSION 2 /* 1 (before attempt_ms) never left development */
+#define REC_FIXED 57
 
 struct str_field {
 	size_t off;
@@ -90,6 +90,7 @@ void store_record_encode(const struct store_msg *m, unsigned char *buf)
 	put_be(buf, &pos, (uint64_t)m->due_ms, 8);
 	put_be(buf, &pos, (uint64_t)m->expires_ms, 8);
 	put_be(buf, &pos, (uint64_t)m->updated_ms, 8);
+	put_be(buf, &pos, (uint64_t)m->attempt_ms, 8);
 	for (size_t i = 0; i < N_STR; i++) {
 		const char *s = str_of(m, &str_fields[i]);
 		size_t n = strlen(s);
@@ -145,6 +146,7 @@ static void get_fixed(struct reader *r, struct store_msg *m)
 	m->due_ms = (int64_t)get_be(r, 8);
 	m->expires_ms = (int64_t)get_be(r, 8);
 	m->updated_ms = (int64_t)get_be(r, 8);
+	m->attempt_ms = (int64_t)get_be(r, 8);
 }
 
 int store_record_decode(const void *data, size_t len, struct store_msg *m)

@@ -25,7 +25,7 @@
 #include "hal/log.h"
 #include "store/store_impl.h"
 
-#define STORE_SCHEMA 1
+#define STORE_SCHEMA 2
 /* The outbox DBs plus room for the ledger, log ring and vault to come. */
 #define STORE_MAXDBS 16
 #define STORE_LOCK_NAME "outpost.lock"
@@ -40,7 +40,8 @@
 
 static const char *const db_names[STORE_DB__COUNT] = {
 	[STORE_DB_MSG] = "msg",     [STORE_DB_DUE] = "due",   [STORE_DB_STATE] = "state",
-	[STORE_DB_DEDUP] = "dedup", [STORE_DB_META] = "meta",
+	[STORE_DB_DEDUP] = "dedup", [STORE_DB_META] = "meta",   [STORE_DB_SID] = "sid",
+	[STORE_DB_SOURCE] = "source",
 };
 
 void store_be64_put(unsigned char *p, uint64_t v)

@@ -22,6 +22,8 @@ enum store_db {
 	STORE_DB_STATE, /* state (1B) ++ seq (8B BE) -> empty */
 	STORE_DB_DEDUP, /* event id -> seq (8B BE) */
 	STORE_DB_META,  /* "schema", "seq/last", "count/<state>" -> BE integers */
+	STORE_DB_SID,   /* provider message id -> seq (8B BE) of the record it belongs to */
+	STORE_DB_SOURCE, /* event source -> its publisher's last sequence number and counts */
 	STORE_DB__COUNT
 };
 

@@ -9,7 +9,8 @@
  *
  * The DB layouts are those of outbox.c (read its top comment): a change
  * there must change the matching walk here, and test_verify.c will say so.
- * There is no pruning yet: a dedup entry whose record is gone is a fault.
+ * Pruning deletes a record with its entries, so an entry whose record is
+ * gone is a fault.
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -26,7 +27,7 @@ static const char *const kind_names[STORE_VERIFY__KINDS] = {
 	[STORE_VERIFY_DECODE] = "decode",   [STORE_VERIFY_STATE] = "state",
 	[STORE_VERIFY_DUE] = "due",         [STORE_VERIFY_COUNTER] = "counter",
 	[STORE_VERIFY_DEDUP] = "dedup",     [STORE_VERIFY_RECORD] = "record",
-	[STORE_VERIFY_META] = "meta",
+	[STORE_VERIFY_META] = "meta",       [STORE_VERIFY_SID] = "sid",
 };
 
 const char *store_verify_kind_name(int kind)
@@ -109,9 +110,12 @@ static void check_fields(struct store_verify_report *r, const struct store_msg *
 	bool has_id = m->state >= STORE_SENT && m->state <= STORE_UNDELIVERED;
 	const char *sn = store_state_name(m->state);
 
-	if (m->flags & ~(uint32_t)(STORE_F_AMBIGUOUS | STORE_F_CLOCK_UNSET))
+	if (m->flags & ~(uint32_t)(STORE_F_AMBIGUOUS | STORE_F_CLOCK_UNSET | STORE_F_RECONCILE))
 		problem(r, STORE_VERIFY_RECORD, "#%" PRIu64 " has unknown flags 0x%x", m->seq,
 			m->flags);
+	if ((m->flags & STORE_F_RECONCILE) && !(m->flags & STORE_F_AMBIGUOUS))
+		problem(r, STORE_VERIFY_RECORD, "#%" PRIu64 " is to be reconciled but not ambiguous",
+			m->seq);
 	if (never_sent && m->attempts > 0)
 		problem(r, STORE_VERIFY_RECORD, "#%" PRIu64 " is %s after %u attempts", m->seq, sn,
 			m->attempts);
@@ -127,7 +131,21 @@ static void check_fields(struct store_verify_report *r, const struct store_msg *
 			m->seq);
 }
 
-/* Record -> its state entry and, for QUEUED/RETRY, its due entry. */
+/* Whether the sid index maps m's provider id to m. */
+static bool sid_names(struct store_txn *t, const struct store_msg *m, int *err)
+{
+	MDB_val key = {strlen(m->provider_id), (void *)m->provider_id}, val;
+	int rc = key.mv_size <= STORE_PROVIDER_ID_MAX
+			 ? mdb_get(t->txn, dbi(t, STORE_DB_SID), &key, &val)
+			 : MDB_NOTFOUND;
+
+	if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
+		*err = store_mdb_err(NULL, rc, "verify lookup");
+	return rc == MDB_SUCCESS && val.mv_size == 8 && store_be64_get(val.mv_data) == m->seq;
+}
+
+/* Record -> its sid entry if it has a provider id, its state entry and, for
+ * QUEUED/RETRY, its due entry. */
 static int check_record(struct store_txn *t, struct store_verify_report *r,
 			const struct store_msg *m)
 {
@@ -141,6 +159,11 @@ static int check_record(struct store_txn *t, struct store_verify_report *r,
 	if (m->seq > r->seq_max)
 		r->seq_max = m->seq;
 	check_fields(r, m);
+	if (m->provider_id[0] && !sid_names(t, m, &err) && err == ERR_OK)
+		problem(r, STORE_VERIFY_SID, "#%" PRIu64 " holds provider id %.64s, not indexed to it",
+			m->seq, m->provider_id);
+	if (err != ERR_OK)
+		return err;
 	sk[0] = m->state;
 	store_be64_put(sk + 1, m->seq);
 	if (!key_exists(t, STORE_DB_STATE, sk, sizeof(sk), &err) && err == ERR_OK)
@@ -246,30 +269,39 @@ static int check_due_entry(struct store_txn *t, struct store_verify_report *r, c
 	return err == ERR_STORE || err == ERR_NOTFOUND ? ERR_OK : err;
 }
 
-/* Dedup entry -> the record with that event id (the event's first one). */
-static int check_dedup_entry(struct store_txn *t, struct store_verify_report *r,
-			     const MDB_val *key, const MDB_val *val)
+/* Dedup entry -> the record with that event id (the event's first one);
+ * sid entry -> the record holding that provider message id. */
+static int check_named_entry(struct store_txn *t, struct store_verify_report *r,
+			     enum store_verify_kind kind, const MDB_val *key, const MDB_val *val)
 {
+	bool dedup = kind == STORE_VERIFY_DEDUP;
+	const char *what = dedup ? "event" : "provider id";
+	int n = (int)(key->mv_size > 64 ? 64 : key->mv_size);
 	struct store_msg m;
+	const char *field;
 	uint64_t seq;
 	int err;
 
-	r->dedup_entries++;
-	if (key->mv_size == 0 || key->mv_size > STORE_EVENT_ID_MAX || val->mv_size != 8) {
-		problem(r, STORE_VERIFY_DEDUP, "malformed entry (key %zu, value %zu bytes)",
-			key->mv_size, val->mv_size);
+	if (dedup)
+		r->dedup_entries++;
+	else
+		r->sid_entries++;
+	if (key->mv_size == 0 || key->mv_size > (dedup ? STORE_EVENT_ID_MAX : STORE_PROVIDER_ID_MAX) ||
+	    val->mv_size != 8) {
+		problem(r, kind, "malformed entry (key %zu, value %zu bytes)", key->mv_size,
+			val->mv_size);
 		return ERR_OK;
 	}
 	seq = store_be64_get(val->mv_data);
 	err = record_get(t, seq, &m);
+	field = dedup ? m.event_id : m.provider_id;
 	if (err == ERR_NOTFOUND)
-		problem(r, STORE_VERIFY_DEDUP, "event %.*s names #%" PRIu64 ", which does not exist",
-			(int)(key->mv_size > 64 ? 64 : key->mv_size), (const char *)key->mv_data, seq);
-	else if (err == ERR_OK && (strlen(m.event_id) != key->mv_size ||
-				   memcmp(m.event_id, key->mv_data, key->mv_size) != 0))
-		problem(r, STORE_VERIFY_DEDUP, "event %.*s names #%" PRIu64 ", which is event %.64s",
-			(int)(key->mv_size > 64 ? 64 : key->mv_size), (const char *)key->mv_data, seq,
-			m.event_id);
+		problem(r, kind, "%s %.*s names #%" PRIu64 ", which does not exist", what, n,
+			(const char *)key->mv_data, seq);
+	else if (err == ERR_OK && (strlen(field) != key->mv_size ||
+				   memcmp(field, key->mv_data, key->mv_size) != 0))
+		problem(r, kind, "%s %.*s names #%" PRIu64 ", which has %s \"%.64s\"", what, n,
+			(const char *)key->mv_data, seq, what, field);
 	return err == ERR_STORE || err == ERR_NOTFOUND ? ERR_OK : err;
 }
 
@@ -288,8 +320,10 @@ static int walk_index(struct store_txn *t, struct store_verify_report *r, enum s
 			err = check_state_entry(t, r, &key);
 		else if (db == STORE_DB_DUE)
 			err = check_due_entry(t, r, &key);
+		else if (db == STORE_DB_DEDUP)
+			err = check_named_entry(t, r, STORE_VERIFY_DEDUP, &key, &val);
 		else
-			err = check_dedup_entry(t, r, &key, &val);
+			err = check_named_entry(t, r, STORE_VERIFY_SID, &key, &val);
 	}
 	if (err == ERR_OK && rc != MDB_NOTFOUND && rc != MDB_SUCCESS)
 		err = store_mdb_err(NULL, rc, "verify walk");
@@ -391,6 +425,8 @@ int store_verify(struct store_txn *t, struct store_verify_report *r)
 		err = walk_index(t, r, STORE_DB_DUE);
 	if (err == ERR_OK)
 		err = walk_index(t, r, STORE_DB_DEDUP);
+	if (err == ERR_OK)
+		err = walk_index(t, r, STORE_DB_SID);
 	if (err == ERR_OK)
 		err = check_meta(t, r);
 	return err;

@@ -14,6 +14,8 @@
 #ifndef NET_PROVIDERS_PROVIDER_H
 #define NET_PROVIDERS_PROVIDER_H
 
+#include <stdint.h>
+
 #include "net/http.h"
 
 /* What the sender does next; see docs and DESIGN "retry classes". */
@@ -51,11 +53,37 @@ struct net_send_outcome {
 	char text[256];     /* human reason; never secrets */
 };
 
+/* One message from the provider's list of messages m->from sent to m->to,
+ * as reconciliation needs it. Strings live for the callback only; to and
+ * from come without the channel prefix ("+4917...", not "whatsapp:+4917..."). */
+struct net_listed {
+	const char *id, *to, *from, *body;
+	int64_t created_ms; /* when the provider made it (wall ms); -1 if unreadable */
+};
+
+struct net_list_page {
+	int cls;          /* NET_OK, or why the page could not be had (as outcome()) */
+	char text[256];   /* the reason when cls is not NET_OK */
+	unsigned n;       /* messages on the page */
+	int64_t oldest_ms; /* created_ms of the oldest message on it, -1 if none */
+	char *next_url;   /* malloc'd URL of the next (older) page; NULL on the last */
+};
+
 struct net_provider {
 	const char *name;
 	/* ERR_OK with malloc'd *url_out and *body_out, ERR_INVAL, ERR_NOMEM. */
 	int (*build)(const struct net_send_msg *m, char **url_out, char **body_out);
 	void (*outcome)(const struct net_http_result *res, struct net_send_outcome *out);
+	/* The GET URL of the first page of messages m->from sent to m->to,
+	 * newest first (NULL if the provider cannot list). ERR_OK with a
+	 * malloc'd *url_out, ERR_INVAL, ERR_NOMEM. */
+	int (*list_url)(const struct net_send_msg *m, char **url_out);
+	/* Reads one page a GET of a list URL returned: each() is called per
+	 * message, newest first, until it returns non-zero. The next page's
+	 * URL is built on api_base. */
+	void (*list_page)(const struct net_http_result *res, const char *api_base,
+			  int (*each)(const struct net_listed *l, void *arg), void *arg,
+			  struct net_list_page *page);
 };
 
 /* NULL if unknown. */

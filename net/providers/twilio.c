@@ -274,17 +274,21 @@ static void parse_reply(const struct net_http_result *res, struct reply *r)
 	cJSON_Delete(root);
 }
 
-/* A message id is what we poll and reconcile by: accept only plain ones. */
+/* A message id is what we poll and reconcile by: accept only plain ones
+ * that fit struct net_send_outcome's id. */
+static bool plain_id(const char *id)
+{
+	size_t n = 0;
+
+	for (; id && id[n]; n++)
+		if (!alnum((unsigned char)id[n]) || n >= sizeof(((struct net_send_outcome *)0)->id) - 1)
+			return false;
+	return n > 0;
+}
+
 static bool sid_valid(const struct reply *r)
 {
-	const char *p;
-
-	if (!r->sid_whole)
-		return false;
-	for (p = r->sid; *p; p++)
-		if (!alnum((unsigned char)*p))
-			return false;
-	return true;
+	return r->sid_whole && plain_id(r->sid);
 }
 
 static void transport_outcome(const struct net_http_result *res, struct net_send_outcome *out)
@@ -361,8 +365,162 @@ static void twilio_outcome(const struct net_http_result *res, struct net_send_ou
 		error_outcome(res, &r, out);
 }
 
+/* ---- list (reconciliation) ---- */
+
+static int twilio_list_url(const struct net_send_msg *m, char **url_out)
+{
+	bool prefixed = m && m->to && strncmp(m->to, "whatsapp:", 9) == 0;
+	const struct form_field f[] = {
+		{"To", prefixed ? "" : "whatsapp:", m ? m->to : NULL},
+		{"From", "", m ? m->from : NULL},
+		{"PageSize", "", "20"},
+	};
+	size_t nf = sizeof(f) / sizeof(f[0]), n;
+	char *url, *q;
+
+	if (!m || !url_out || !filled(m->api_base) || !filled(m->account_id) || !filled(m->from) ||
+	    !filled(m->to))
+		return ERR_INVAL;
+	if (!(url = build_url(m)))
+		return ERR_NOMEM;
+	n = strlen(url);
+	q = realloc(url, n + 1 + form_put(NULL, f, nf) + 1);
+	if (!q) {
+		free(url);
+		return ERR_NOMEM;
+	}
+	q[n] = '?';
+	form_put(q + n + 1, f, nf);
+	*url_out = q;
+	return ERR_OK;
+}
+
+/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar. */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	int64_t era;
+	unsigned yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = (unsigned)(y - era * 400);
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int64_t)doe - 719468;
+}
+
+/* "Mon, 06 Jan 2025 10:00:00 +0000" (RFC 2822, as Twilio writes dates) to
+ * wall ms; -1 if it is not one. By hand: strptime's names follow the locale. */
+static int64_t rfc2822_ms(const char *s)
+{
+	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	char mon[4], sign;
+	int d, y, hh, mm, ss, zh, zm, used = 0;
+	const char *p;
+	int64_t t;
+
+	if (!s || sscanf(s, "%*3[A-Za-z], %2d %3[A-Za-z] %4d %2d:%2d:%2d %c%2d%2d%n", &d, mon, &y,
+			 &hh, &mm, &ss, &sign, &zh, &zm, &used) != 9 || s[used] != '\0')
+		return -1;
+	p = strlen(mon) == 3 ? strstr(months, mon) : NULL;
+	if (!p || (p - months) % 3 || d < 1 || d > 31 || y < 1970 || hh > 23 || mm > 59 ||
+	    ss > 60 || (sign != '+' && sign != '-') || zh > 23 || zm > 59 || hh < 0 || mm < 0 ||
+	    ss < 0 || zh < 0 || zm < 0)
+		return -1;
+	t = days_from_civil(y, (unsigned)((p - months) / 3 + 1), (unsigned)d) * 86400 +
+		    hh * 3600 + mm * 60 + ss;
+	t -= (sign == '-' ? -1 : 1) * (zh * 3600 + zm * 60);
+	return t * 1000;
+}
+
+static const char *json_str(const cJSON *obj, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	return cJSON_IsString(v) && v->valuestring ? v->valuestring : NULL;
+}
+
+static const char *bare(const char *addr)
+{
+	return addr && strncmp(addr, "whatsapp:", 9) == 0 ? addr + 9 : addr;
+}
+
+/* A page that did not come: a GET changes nothing, so unlike a POST a 5xx
+ * or a timeout is a plain transient failure. */
+static void list_failed(const struct net_http_result *res, struct net_list_page *page)
+{
+	struct net_send_outcome o;
+
+	twilio_outcome(res, &o);
+	page->cls = o.cls == NET_AMBIGUOUS ? NET_TRANSIENT : o.cls;
+	if (res->err == ERR_TOOBIG) /* the same page would be as big again */
+		page->cls = NET_PERMANENT;
+	snprintf(page->text, sizeof(page->text), "listing messages: %.200s", o.text);
+}
+
+static void list_next(const cJSON *root, const char *api_base, struct net_list_page *page)
+{
+	const char *uri = json_str(root, "next_page_uri");
+	size_t blen = api_base ? strlen(api_base) : 0;
+
+	if (!uri || uri[0] != '/')
+		return;
+	if (blen && api_base[blen - 1] == '/')
+		blen--;
+	page->next_url = malloc(blen + strlen(uri) + 1);
+	if (page->next_url) {
+		memcpy(page->next_url, api_base, blen);
+		strcpy(page->next_url + blen, uri);
+	}
+}
+
+static void twilio_list_page(const struct net_http_result *res, const char *api_base,
+			     int (*each)(const struct net_listed *l, void *arg), void *arg,
+			     struct net_list_page *page)
+{
+	const cJSON *msgs, *it;
+	cJSON *root = NULL;
+
+	memset(page, 0, sizeof(*page));
+	page->oldest_ms = -1;
+	if (res->err != ERR_OK || res->status != 200) {
+		list_failed(res, page);
+		return;
+	}
+	if (res->body && res->body_len)
+		root = cJSON_ParseWithLength(res->body, res->body_len);
+	msgs = cJSON_GetObjectItemCaseSensitive(root, "messages");
+	if (!cJSON_IsArray(msgs)) {
+		page->cls = NET_PERMANENT;
+		snprintf(page->text, sizeof(page->text), "list reply without a messages array");
+		cJSON_Delete(root);
+		return;
+	}
+	page->cls = NET_OK;
+	list_next(root, api_base, page);
+	cJSON_ArrayForEach(it, msgs) {
+		struct net_listed l = {
+			.id = json_str(it, "sid"), .to = bare(json_str(it, "to")),
+			.from = bare(json_str(it, "from")), .body = json_str(it, "body"),
+			.created_ms = rfc2822_ms(json_str(it, "date_created")),
+		};
+
+		page->n++;
+		page->oldest_ms = l.created_ms;
+		if (!plain_id(l.id) || !l.to || !l.from)
+			continue; /* nothing to match on or claim */
+		if (!l.body)
+			l.body = "";
+		if (each && each(&l, arg) != 0)
+			break;
+	}
+	cJSON_Delete(root);
+}
+
 const struct net_provider net_twilio_provider = {
 	.name = "twilio",
 	.build = twilio_build,
 	.outcome = twilio_outcome,
+	.list_url = twilio_list_url,
+	.list_page = twilio_list_page,
 };

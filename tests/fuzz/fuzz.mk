@@ -1,7 +1,7 @@
 # libFuzzer targets (clang, ASan+UBSan), each one C file here plus its corpus/<name>/:
 #   fuzz_event   MQTT topic + payload through firmware/router.c into a real LMDB store
 #   fuzz_config  config/config.c cfg_parse() on a config file's text
-#   fuzz_twilio  net/providers/twilio.c outcome() on an HTTP status, Retry-After and body
+#   fuzz_twilio  net/providers/twilio.c outcome() and list_page() on an HTTP status, Retry-After and body
 #   fuzz_ctl     a control client's byte stream: net/ctl.c framing, firmware/control.c replies
 # make fuzz-check  replays every corpus file, then fuzzes each target FUZZ_CHECK_SECONDS (15)
 #                  in a scratch corpus; fails on a crash, leak, UBSan report or broken oracle.

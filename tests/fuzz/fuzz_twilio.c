@@ -13,6 +13,10 @@
  * with NET_OK and only alphanumeric; every text it returns terminated and
  * free of control characters, so it is safe in a log line and in JSON;
  * the same result twice gives the same outcome.
+ *
+ * The same result is then read as a page of the message list
+ * (reconciliation): a class in range, every listed message with a plain id
+ * and both numbers, a next page only on the API's host.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -73,6 +77,42 @@ static void check_outcome(const struct net_http_result *res, const struct net_se
 	}
 }
 
+static int listed(const struct net_listed *l, void *arg)
+{
+	const char *p;
+
+	++*(unsigned *)arg;
+	FUZZ_ASSERT(l->id && l->to && l->from && l->body, "a listed message lacks a string");
+	FUZZ_ASSERT(l->id[0] && strlen(l->id) < sizeof(((struct net_send_outcome *)0)->id),
+		    "listed id of %zu bytes", strlen(l->id));
+	for (p = l->id; *p; p++)
+		FUZZ_ASSERT((*p >= '0' && *p <= '9') || (*p >= 'A' && *p <= 'Z') ||
+				    (*p >= 'a' && *p <= 'z'),
+			    "listed id \"%s\"", l->id);
+	FUZZ_ASSERT(l->created_ms >= -1, "created %lld", (long long)l->created_ms);
+	return 0;
+}
+
+static void check_list(const struct net_provider *drv, const struct net_http_result *res)
+{
+	static const char base[] = "https://api.twilio.com";
+	struct net_list_page page;
+	unsigned n = 0;
+
+	drv->list_page(res, base, listed, &n, &page);
+	FUZZ_ASSERT(page.cls >= 0 && page.cls < NET_CLASS__MAX && page.cls != NET_AMBIGUOUS,
+		    "list class %d", page.cls);
+	check_text(page.text, sizeof(page.text), "list text");
+	FUZZ_ASSERT(n <= page.n, "%u listed of %u", n, page.n);
+	if (page.cls != NET_OK)
+		FUZZ_ASSERT(n == 0 && !page.next_url, "a failed page listed messages");
+	if (page.next_url)
+		FUZZ_ASSERT(strncmp(page.next_url, base, sizeof(base) - 1) == 0 &&
+				    page.next_url[sizeof(base) - 1] == '/',
+			    "next page at %.80s", page.next_url);
+	free(page.next_url);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const struct net_provider *drv;
@@ -114,6 +154,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_outcome(&res, &out);
 	drv->outcome(&res, &again);
 	FUZZ_ASSERT(memcmp(&out, &again, sizeof(out)) == 0, "two outcomes for one result");
+	check_list(drv, &res);
 	free(body);
 	return 0;
 }

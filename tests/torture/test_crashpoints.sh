@@ -17,11 +17,12 @@ SEED=${SEED:-$RANDOM}
 RANDOM=$SEED
 HITS=${HITS:-5}
 POINTS=(ingest-before-commit ingest-after-commit mqtt-before-puback mqtt-after-puback
-	http-body-sent sender-after-sending-commit sender-before-sent-commit)
+	http-body-sent sender-after-sending-commit sender-before-sent-commit reconcile)
 [ -x "$BUILD/outpostd" ] || fail "no crash build in $BUILD (make CRASH=1)"
 
 start_broker
-start_sim --latency-ms 2 --fail-rate 0.05
+# 500s and dropped answers make ambiguous attempts for the reconcile point.
+start_sim --latency-ms 2 --fail-rate 0.05 --drop-after-read 0.05
 write_config '.sender.concurrency = 8' '.sender.backoff_base_ms = 50' '.sender.backoff_cap_ms = 500'
 # The first start registers the persistent session: from then on the broker
 # keeps events for outpostd while it is down.

@@ -21,6 +21,7 @@
 #include "store/record.h"
 #include "store/store.h"
 #include "store/store_impl.h"
+#include "store/verify.h"
 
 struct fx {
 	char dir[64];
@@ -624,6 +625,119 @@ static void test_map_full(void **state)
 	check_counts(f->s, c);
 }
 
+static void assert_sid(struct store *s, const char *id, int want_rc, uint64_t want_seq)
+{
+	struct store_txn *t;
+	uint64_t seq = 0;
+
+	assert_int_equal(store_begin(s, STORE_RDONLY, &t), ERR_OK);
+	assert_int_equal(store_sid_get(t, id, &seq), want_rc);
+	if (want_rc == ERR_OK)
+		assert_int_equal(seq, want_seq);
+	store_abort(t);
+}
+
+static void assert_verified(struct store *s)
+{
+	struct store_verify_report r;
+	struct store_txn *t;
+
+	assert_int_equal(store_begin(s, STORE_RDONLY, &t), ERR_OK);
+	assert_int_equal(store_verify(t, &r), ERR_OK);
+	store_abort(t);
+	if (r.problems)
+		fail_msg("%llu problems, first: %s", (unsigned long long)r.problems, r.notes[0]);
+}
+
+/* Provider ids name one record each: set, moved, refused when taken,
+ * cleared, pruned, all with the index in step. */
+static void test_sid_index(void **state)
+{
+	struct fx *f = *state;
+	struct store_txn *t;
+	struct store_msg m = msg(STORE_SENT, 0, "ev-a"), m2;
+	char longid[STORE_PROVIDER_ID_MAX + 2];
+	uint64_t a, b, v = 9;
+	unsigned pruned = 0;
+
+	m.attempts = 1;
+	m.provider_id = "SM0001";
+	a = add1(f->s, m);
+	b = add1(f->s, msg(STORE_RETRY, 0, "ev-b"));
+	assert_sid(f->s, "SM0001", ERR_OK, a);
+	assert_sid(f->s, "SM0002", ERR_NOTFOUND, 0);
+
+	/* b may not take a's id; the refusal writes nothing. */
+	assert_int_equal(store_begin(f->s, 0, &t), ERR_OK);
+	assert_int_equal(store_outbox_get(t, b, &m2), ERR_OK);
+	m2.state = STORE_SENT;
+	m2.attempts = 1;
+	m2.provider_id = "SM0001";
+	assert_int_equal(store_outbox_update(t, &m2), ERR_EXISTS);
+	memset(longid, 'S', sizeof(longid) - 1);
+	longid[sizeof(longid) - 1] = '\0';
+	m2.provider_id = longid;
+	assert_int_equal(store_outbox_update(t, &m2), ERR_TOOBIG);
+	m2.provider_id = "SM0002";
+	assert_int_equal(store_outbox_update(t, &m2), ERR_OK);
+	assert_int_equal(store_stat_add(t, "reconciled", 2), ERR_OK);
+	assert_int_equal(store_stat_add(t, "reconciled", -5), ERR_OK); /* stops at 0 */
+	assert_int_equal(store_stat_add(t, "resent", 3), ERR_OK);
+	assert_int_equal(store_commit(t), ERR_OK);
+	assert_sid(f->s, "SM0002", ERR_OK, b);
+	assert_verified(f->s);
+
+	/* a gives its id up (back to retry), b moves to a new one. */
+	assert_int_equal(store_begin(f->s, 0, &t), ERR_OK);
+	assert_int_equal(store_outbox_get(t, a, &m2), ERR_OK);
+	m2.state = STORE_RETRY;
+	m2.provider_id = "";
+	assert_int_equal(store_outbox_update(t, &m2), ERR_OK);
+	assert_int_equal(store_outbox_get(t, b, &m2), ERR_OK);
+	m2.provider_id = "SM0001"; /* free now, in this same txn */
+	assert_int_equal(store_outbox_update(t, &m2), ERR_OK);
+	assert_int_equal(store_stat_get(t, "reconciled", &v), ERR_OK);
+	assert_int_equal(v, 0);
+	assert_int_equal(store_stat_get(t, "resent", &v), ERR_OK);
+	assert_int_equal(v, 3);
+	assert_int_equal(store_stat_get(t, "never", &v), ERR_OK);
+	assert_int_equal(v, 0);
+	assert_int_equal(store_commit(t), ERR_OK);
+	assert_sid(f->s, "SM0001", ERR_OK, b);
+	assert_sid(f->s, "SM0002", ERR_NOTFOUND, 0);
+	assert_sid(f->s, "", ERR_INVAL, 0);
+	assert_verified(f->s);
+
+	/* Pruning b takes its id with it. */
+	assert_int_equal(store_begin(f->s, 0, &t), ERR_OK);
+	assert_int_equal(store_outbox_prune(t, STORE_SENT, INT64_MAX, 10, &pruned), ERR_OK);
+	assert_int_equal(pruned, 1);
+	assert_int_equal(store_commit(t), ERR_OK);
+	assert_sid(f->s, "SM0001", ERR_NOTFOUND, 0);
+	assert_verified(f->s);
+
+	/* A sid entry planted by hand for a record without it is found. */
+	assert_int_equal(store_begin(f->s, 0, &t), ERR_OK);
+	{
+		unsigned char k[8];
+		MDB_val key = {6, "SM0009"}, val = {8, k};
+
+		store_be64_put(k, a);
+		assert_int_equal(mdb_put(t->txn, f->s->dbi[STORE_DB_SID], &key, &val, 0),
+				 MDB_SUCCESS);
+	}
+	assert_int_equal(store_commit(t), ERR_OK);
+	{
+		struct store_verify_report r;
+
+		assert_int_equal(store_begin(f->s, STORE_RDONLY, &t), ERR_OK);
+		assert_int_equal(store_verify(t, &r), ERR_OK);
+		store_abort(t);
+		assert_int_equal(r.problems, 1);
+		assert_int_equal(r.by_kind[STORE_VERIFY_SID], 1);
+	}
+}
+
 static void test_second_open(void **state)
 {
 	struct fx *f = *state;
@@ -655,6 +769,7 @@ int main(void)
 		T(test_dedup),
 		T(test_corrupt_record),
 		T(test_map_full),
+		T(test_sid_index),
 		T(test_second_open),
 #undef T
 	};

@@ -380,6 +380,129 @@ static void test_outcome_garbage(void **state)
 	OC(ERR_OK, true, 400, 0, big, NET_PERMANENT, 21211, 0, "mmmm");
 }
 
+/* ---- listing (reconciliation) ---- */
+
+static void test_list_url(void **state)
+{
+	struct net_send_msg m = base_msg();
+	char *url = NULL;
+
+	(void)state;
+	assert_int_equal(tw()->list_url(&m, &url), ERR_OK);
+	assert_string_equal(url, "https://api.twilio.com/2010-04-01/Accounts/"
+				 "AC0123456789abcdef0123456789abcdef/Messages.json"
+				 "?To=whatsapp%3A%2B491701234567&From=whatsapp%3A%2B14155550100"
+				 "&PageSize=20");
+	free(url);
+	m.to = NULL;
+	assert_int_equal(tw()->list_url(&m, &url), ERR_INVAL);
+}
+
+struct seen {
+	unsigned n, stop_at;
+	char ids[8][64], to[8][32], from[8][32], body[8][64];
+	int64_t created[8];
+};
+
+static int see(const struct net_listed *l, void *arg)
+{
+	struct seen *s = arg;
+
+	snprintf(s->ids[s->n], sizeof(s->ids[0]), "%s", l->id);
+	snprintf(s->to[s->n], sizeof(s->to[0]), "%s", l->to);
+	snprintf(s->from[s->n], sizeof(s->from[0]), "%s", l->from);
+	snprintf(s->body[s->n], sizeof(s->body[0]), "%s", l->body);
+	s->created[s->n] = l->created_ms;
+	return ++s->n == s->stop_at;
+}
+
+static void list(const char *body, long status, int err, struct seen *s, struct net_list_page *p)
+{
+	struct net_http_result res = {.err = err, .status = status, .body = body,
+				      .body_len = body ? strlen(body) : 0};
+
+	memset(s, 0, sizeof(*s));
+	tw()->list_page(&res, "https://api.twilio.com/", see, s, p);
+}
+
+static void test_list_page(void **state)
+{
+	static const char page1[] =
+		"{\"messages\":["
+		"{\"sid\":\"SM2\",\"to\":\"whatsapp:+491701234567\",\"from\":\"whatsapp:+14155550100\","
+		" \"body\":\"Hi Ana\",\"date_created\":\"Mon, 06 Jan 2025 10:00:01 +0000\"},"
+		"{\"sid\":\"SM bad\",\"to\":\"+1\",\"from\":\"+2\"},"
+		"{\"sid\":\"SM1\",\"to\":\"+491701234567\",\"from\":\"whatsapp:+14155550100\","
+		" \"body\":null,\"date_created\":\"Sun, 05 Jan 2025 23:00:00 -0130\"},"
+		"{\"sid\":\"SM0\",\"to\":\"+4917\",\"from\":\"+1415\",\"date_created\":\"06 Jan 2025\"}],"
+		"\"next_page_uri\":\"/2010-04-01/Accounts/AC1/Messages.json?PageSize=20&PageToken=PASM0\"}";
+	struct net_list_page p;
+	struct seen s;
+
+	(void)state;
+	list(page1, 200, ERR_OK, &s, &p);
+	assert_int_equal(p.cls, NET_OK);
+	assert_int_equal(p.n, 4);
+	assert_int_equal(s.n, 3); /* "SM bad" is no plain id: skipped */
+	assert_string_equal(s.ids[0], "SM2");
+	assert_string_equal(s.to[0], "+491701234567");
+	assert_string_equal(s.from[0], "+14155550100");
+	assert_string_equal(s.body[0], "Hi Ana");
+	assert_int_equal(s.created[0], 1736157601000LL);
+	assert_string_equal(s.to[1], "+491701234567");
+	assert_string_equal(s.body[1], "");
+	assert_int_equal(s.created[1], 1736123400000LL); /* 23:00 at -01:30 is 00:30 UTC */
+	assert_int_equal(s.created[2], -1);
+	assert_int_equal(p.oldest_ms, -1);
+	assert_string_equal(p.next_url, "https://api.twilio.com/2010-04-01/Accounts/AC1/"
+					"Messages.json?PageSize=20&PageToken=PASM0");
+	free(p.next_url);
+
+	/* each() stops the walk; the last page has no next. */
+	memset(&s, 0, sizeof(s));
+	{
+		struct net_http_result res = {.status = 200, .body = page1, .body_len = strlen(page1)};
+		s.stop_at = 1;
+		tw()->list_page(&res, "https://x", see, &s, &p);
+	}
+	assert_int_equal(s.n, 1);
+	free(p.next_url);
+	list("{\"messages\":[],\"next_page_uri\":null}", 200, ERR_OK, &s, &p);
+	assert_int_equal(p.cls, NET_OK);
+	assert_int_equal(p.n, 0);
+	assert_null(p.next_url);
+}
+
+static void test_list_page_failures(void **state)
+{
+	static const struct {
+		const char *body;
+		long status;
+		int err, cls;
+	} cases[] = {
+		{"{\"code\":20500,\"message\":\"Internal\"}", 500, ERR_OK, NET_TRANSIENT},
+		{"{\"code\":20003,\"message\":\"Authenticate\"}", 401, ERR_OK, NET_AUTH},
+		{"{\"code\":20429}", 429, ERR_OK, NET_RATE},
+		{"{\"code\":20404,\"message\":\"not found\"}", 404, ERR_OK, NET_PERMANENT},
+		{"<html>", 200, ERR_OK, NET_PERMANENT},
+		{"{\"messages\":{}}", 200, ERR_OK, NET_PERMANENT},
+		{NULL, 0, ERR_TIMEOUT, NET_TRANSIENT},
+		{NULL, 0, ERR_CONN, NET_TRANSIENT},
+	};
+	struct net_list_page p;
+	struct seen s;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		list(cases[i].body, cases[i].status, cases[i].err, &s, &p);
+		if (p.cls != cases[i].cls)
+			fail_msg("case %zu: class %d, want %d (%s)", i, p.cls, cases[i].cls, p.text);
+		assert_int_equal(s.n, 0);
+		assert_null(p.next_url);
+		assert_true(p.text[0] != '\0');
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -398,6 +521,9 @@ int main(void)
 		cmocka_unit_test(test_outcome_auth_rate_5xx),
 		cmocka_unit_test(test_outcome_transport),
 		cmocka_unit_test(test_outcome_garbage),
+		cmocka_unit_test(test_list_url),
+		cmocka_unit_test(test_list_page),
+		cmocka_unit_test(test_list_page_failures),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
