@@ -152,6 +152,7 @@ static cJSON *cmd_status(struct fw *fw)
 	fw_sender_status(fw, cJSON_AddArrayToObject(r, "accounts"));
 	status_counters(fw, r);
 	status_errors(fw, r);
+	fw_router_seq_status(fw, cJSON_AddObjectToObject(r, "sources"));
 	return r;
 }
 

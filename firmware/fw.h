@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "hal/log.h"
 #include "hal/loop.h"
 #include "hal/signal.h"
 
@@ -40,6 +41,10 @@ struct fw_router {
 	unsigned batch_events;
 	int batch_err;         /* first store error of the batch */
 	uint64_t event_seq;    /* first record of the event being routed */
+	/* Events whose publisher seq could not be tracked (bad "source", name
+	 * too long, too many sources); since start. */
+	uint64_t seq_untracked;
+	struct hal_ratelimit seq_gap_rl, seq_note_rl;
 };
 
 struct fw {
@@ -81,6 +86,9 @@ void fw_fatal(struct fw *fw, const char *what, int err);
 /* router.c: MQTT events into outbox records, committed per batch. */
 void fw_router_message(struct fw *fw, const char *topic, const void *payload, size_t len);
 int fw_router_batch_end(struct fw *fw, bool keep);
+/* Publisher sequence numbers per source, for status: totals, recent gaps. */
+struct cJSON;
+void fw_router_seq_status(struct fw *fw, struct cJSON *o);
 
 /* sender.c */
 int fw_sender_init(struct fw *fw);

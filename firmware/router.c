@@ -8,6 +8,12 @@
  * would refuse), or a SUPPRESSED record for a redelivered or repeated event
  * id. Nothing is dropped; the batch is committed before any PUBACK leaves
  * (net/mqtt.h), so what the broker forgets, the store has.
+ *
+ * What the broker lost before it gave us an event, no store can bring back;
+ * but if the publisher numbers its events ("seq"), a jump shows it. The
+ * source's numbers (store/source.h) change in the batch txn, after the
+ * dedup check, so redeliveries never reach them, and a malformed "seq" is
+ * counted without costing the event its message.
  */
 #include <math.h>
 #include <stdarg.h>
@@ -26,11 +32,14 @@
 #include "hal/err.h"
 #include "hal/log.h"
 #include "store/outbox.h"
+#include "store/source.h"
 #include "store/store.h"
 
 #define MAX_RECIPIENTS 16
 #define REASON_MAX 240
 #define EVENT_ID_MAX 200
+/* Sources listed by status with their last gap, newest first. */
+#define STATUS_RECENT_GAPS 5
 
 /* What one event carries through routing. */
 struct event {
@@ -238,6 +247,93 @@ static bool duplicate(struct fw *fw, const struct event *ev)
 	return true;
 }
 
+/* The publisher's sequence number: false if the event has none ("seq"
+ * missing or null), else *seq is 0..STORE_SEQ_MAX, or -1 for anything
+ * else (a string, a fraction, a negative or too large number). */
+static bool event_pubseq(const cJSON *json, int64_t *seq)
+{
+	const cJSON *f = cJSON_GetObjectItemCaseSensitive(json, "seq");
+	double d;
+
+	if (!f || cJSON_IsNull(f))
+		return false;
+	d = f->valuedouble;
+	/* The range check comes first: the cast of a larger value is undefined. */
+	*seq = cJSON_IsNumber(f) && d >= 0 && d <= (double)STORE_SEQ_MAX && d == floor(d)
+		       ? (int64_t)d : -1;
+	return true;
+}
+
+static void seq_untracked(struct fw *fw, const struct event *ev, const char *name, bool named,
+			  int rc)
+{
+	fw->router.seq_untracked++;
+	if (!hal_ratelimit_ok(&fw->router.seq_note_rl, 10, 10000))
+		return;
+	if (rc == ERR_LIMIT)
+		log_warn("event %s: source %s: its seq is not tracked, %u sources are already",
+			 ev->id, name, STORE_SOURCE_MAX);
+	else if (rc == ERR_TOOBIG)
+		log_warn("event %s: source %.64s...: its seq is not tracked, the name is over %u bytes",
+			 ev->id, name, STORE_SOURCE_NAME_MAX);
+	else
+		log_warn("event %s: %s; its seq is not tracked", ev->id,
+			 named ? "\"source\" is not a non-empty string" : "its topic is empty");
+}
+
+static void seq_report(struct fw *fw, const struct event *ev, const char *name,
+		       const struct store_seq_event *e, const struct store_source *st,
+		       enum store_source_verdict v)
+{
+	struct fw_router *r = &fw->router;
+	unsigned long long seq = (unsigned long long)e->seq;
+
+	/* Each gap is logged once, when the event after it arrives; its count
+	 * is in the store either way, the log is only rate-limited. */
+	if (v == STORE_SRC_GAP && hal_ratelimit_ok(&r->seq_gap_rl, 20, 10000))
+		log_warn("source %s: sequence gap: %llu event(s) missing, seq %llu..%llu "
+			 "(event %s has seq %llu)", name,
+			 (unsigned long long)(st->last_gap_to - st->last_gap_from + 1),
+			 (unsigned long long)st->last_gap_from, (unsigned long long)st->last_gap_to,
+			 ev->id, seq);
+	if (v != STORE_SRC_RESET && v != STORE_SRC_OLD && v != STORE_SRC_BAD)
+		return;
+	if (!hal_ratelimit_ok(&r->seq_note_rl, 10, 10000))
+		return;
+	if (v == STORE_SRC_RESET)
+		log_info("source %s: sequence restarted at %llu (event %s)", name, seq, ev->id);
+	else if (v == STORE_SRC_OLD)
+		log_info("source %s: seq %llu is not above the last (%llu): late or repeated (event %s)",
+			 name, seq, (unsigned long long)st->last_seq, ev->id);
+	else
+		log_warn("source %s: event %s: \"seq\" is not an integer in 0..2^53-1; "
+			 "counted as a bad seq, the event goes on without it", name, ev->id);
+}
+
+/* Only first deliveries get here: a redelivery was suppressed by its id. */
+static void note_seq(struct fw *fw, const struct event *ev)
+{
+	struct fw_router *r = &fw->router;
+	const cJSON *src = cJSON_GetObjectItemCaseSensitive(ev->json, "source");
+	struct store_seq_event e = {.at_ms = ev->clock_ok ? ev->now : 0, .record = r->event_seq};
+	const char *name = ev->topic;
+	enum store_source_verdict v;
+	struct store_source st;
+	int rc;
+
+	if (r->batch_err != ERR_OK || !event_pubseq(ev->json, &e.seq))
+		return;
+	if (src && !cJSON_IsNull(src))
+		name = cJSON_IsString(src) ? src->valuestring : "";
+	rc = store_source_note(r->txn, name, &e, &st, &v);
+	if (rc == ERR_INVAL || rc == ERR_TOOBIG || rc == ERR_LIMIT)
+		seq_untracked(fw, ev, name, src && !cJSON_IsNull(src), rc);
+	else if (rc != ERR_OK)
+		r->batch_err = rc;
+	else
+		seq_report(fw, ev, name, &e, &st, v);
+}
+
 static void handle(struct fw *fw, struct event *ev, const char *payload, size_t len)
 {
 	const char *end = NULL;
@@ -274,6 +370,7 @@ static void handle(struct fw *fw, struct event *ev, const char *payload, size_t 
 	}
 	if (!routed)
 		reject(fw, ev, NULL, "no route matches topic %.120s", ev->topic);
+	note_seq(fw, ev);
 	/* The id is remembered even for rejected events: a redelivery of a
 	 * rejected event must not be judged twice. */
 	int rc = store_dedup_put(fw->router.txn, ev->id, fw->router.event_seq);
@@ -334,4 +431,56 @@ int fw_router_batch_end(struct fw *fw, bool keep)
 	if (rc == ERR_OK)
 		fw_sender_kick(fw);
 	return keep ? rc : ERR_OK;
+}
+
+static void recent_gap(cJSON *a, const struct store_source_named *n, int64_t now)
+{
+	cJSON *o = cJSON_CreateObject();
+	const struct store_source *s = &n->s;
+
+	cJSON_AddStringToObject(o, "source", n->name);
+	cJSON_AddNumberToObject(o, "from", (double)s->last_gap_from);
+	cJSON_AddNumberToObject(o, "to", (double)s->last_gap_to);
+	cJSON_AddNumberToObject(o, "record", (double)s->last_gap_record);
+	cJSON_AddNumberToObject(o, "at_ms", (double)s->last_gap_ms);
+	/* A gap seen while the clock was not valid has no time (at_ms 0). */
+	if (s->last_gap_ms > 0 && now >= s->last_gap_ms)
+		cJSON_AddNumberToObject(o, "ago_s", (double)((now - s->last_gap_ms) / 1000));
+	cJSON_AddNumberToObject(o, "gaps", (double)s->gaps);
+	cJSON_AddNumberToObject(o, "missed", (double)s->missed);
+	cJSON_AddNumberToObject(o, "last_seq", (double)s->last_seq);
+	cJSON_AddItemToArray(a, o);
+}
+
+void fw_router_seq_status(struct fw *fw, struct cJSON *o)
+{
+	struct store_source_summary sum;
+	struct store_txn *t;
+	cJSON *a;
+	int rc;
+
+	if (!o)
+		return;
+	rc = store_begin(fw->store, STORE_RDONLY, &t);
+	if (rc == ERR_OK) {
+		rc = store_source_summary(t, STATUS_RECENT_GAPS, &sum);
+		store_abort(t);
+	}
+	if (rc != ERR_OK) {
+		cJSON_AddStringToObject(o, "error", hal_strerror(rc));
+		return;
+	}
+	cJSON_AddNumberToObject(o, "tracked", (double)sum.sources);
+	cJSON_AddNumberToObject(o, "max", STORE_SOURCE_MAX);
+	cJSON_AddNumberToObject(o, "sequenced", (double)sum.events);
+	cJSON_AddNumberToObject(o, "gaps", (double)sum.gaps);
+	cJSON_AddNumberToObject(o, "missed", (double)sum.missed);
+	cJSON_AddNumberToObject(o, "resets", (double)sum.resets);
+	cJSON_AddNumberToObject(o, "out_of_order", (double)sum.out_of_order);
+	cJSON_AddNumberToObject(o, "bad_seq", (double)sum.bad_seq);
+	cJSON_AddNumberToObject(o, "untracked", (double)fw->router.seq_untracked);
+	cJSON_AddNumberToObject(o, "corrupt", (double)sum.corrupt);
+	a = cJSON_AddArrayToObject(o, "recent_gaps");
+	for (unsigned i = 0; a && i < sum.n_recent; i++)
+		recent_gap(a, &sum.recent[i], hal_wall_ms());
 }

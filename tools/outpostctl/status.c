@@ -227,6 +227,66 @@ static void show_errors(const cJSON *errors)
 	}
 }
 
+/* One source's last gap: "dev-7: seq 4..5 missing, 3 min ago (outbox #812)". */
+static void show_gap(const cJSON *g)
+{
+	const char *name = octl_str(g, "source");
+	char dur[32];
+	double ago;
+
+	fputs(INDENT, stdout);
+	octl_put_text(stdout, name ? name : "?", 48, 0);
+	put_int(": seq ", g, "from", "");
+	put_int("..", g, "to", " missing");
+	if (octl_num(g, "ago_s", &ago)) {
+		octl_fmt_duration(dur, sizeof(dur), ago, false);
+		printf(", %s ago", dur);
+	} else {
+		fputs(", time unknown", stdout);
+	}
+	put_int(" (outbox #", g, "record", ")");
+	put_int("; in all: gaps ", g, "gaps", "");
+	put_int(", missing ", g, "missed", "\n");
+}
+
+/* Publisher sequence numbers: totals, then the sources with the most
+ * recent gaps. GAPS and NOT TRACKED need attention. */
+static void show_sources(const cJSON *s)
+{
+	const cJSON *g;
+	double tracked = 0, untracked = 0, gaps = 0;
+
+	if (!cJSON_IsObject(s))
+		return;
+	label("sources:");
+	if (octl_str(s, "error")) {
+		fputs("? (", stdout);
+		octl_put_text(stdout, octl_str(s, "error"), 60, 0);
+		fputs(")\n", stdout);
+		return;
+	}
+	octl_num(s, "tracked", &tracked);
+	octl_num(s, "untracked", &untracked);
+	if (tracked == 0 && untracked == 0) {
+		fputs("none sends a sequence number (\"seq\")\n", stdout);
+		return;
+	}
+	put_int("", s, "tracked", " with a sequence number: ");
+	if (octl_num(s, "gaps", &gaps) && gaps > 0)
+		put_int("GAPS ", s, "gaps", "");
+	else
+		put_int("gaps ", s, "gaps", "");
+	put_int(" (", s, "missed", " events missing)");
+	put_int(", resets ", s, "resets", "");
+	put_int(", out of order ", s, "out_of_order", "");
+	put_int(", bad seq ", s, "bad_seq", "");
+	if (untracked > 0)
+		put_int(", NOT TRACKED ", s, "untracked", "");
+	fputc('\n', stdout);
+	cJSON_ArrayForEach(g, cJSON_GetObjectItemCaseSensitive(s, "recent_gaps"))
+		show_gap(g);
+}
+
 static cJSON *status_request(const struct octl_opts *o)
 {
 	cJSON *req = cJSON_CreateObject();
@@ -250,6 +310,7 @@ static void status_show(const struct octl_opts *o, const cJSON *r)
 	show_accounts(cJSON_GetObjectItemCaseSensitive(r, "accounts"));
 	show_counters(cJSON_GetObjectItemCaseSensitive(r, "counters"));
 	show_errors(cJSON_GetObjectItemCaseSensitive(r, "last_errors"));
+	show_sources(cJSON_GetObjectItemCaseSensitive(r, "sources"));
 }
 
 const struct octl_cmd octl_cmd_status = {
@@ -271,6 +332,12 @@ const struct octl_cmd octl_cmd_status = {
 		"            messages wait (e.g. wrong credentials: fix and reload)\n"
 		"  counters  events received, acknowledged, duplicates, retries\n"
 		"  errors    the last errors, newest first\n"
+		"  sources   for events that carry a publisher sequence number (\"seq\"):\n"
+		"            sources tracked; GAPS = events the numbers skipped, which\n"
+		"            never reached outpostd (lost by the broker or the device,\n"
+		"            or unreadable); resets = a device counting again from 0/1;\n"
+		"            then the sources with the most recent gaps, newest first.\n"
+		"            NOT TRACKED: events whose source could not be kept (log)\n"
 		"\n"
 		"Words in capitals need attention. --json prints the daemon's answer as\n"
 		"it is, for scripts.\n",
