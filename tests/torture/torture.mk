@@ -32,5 +32,6 @@ torture: torture-bins
 	@CRASH_BUILD=build/crash HITS=50 tests/torture/test_crashpoints.sh
 	@BUILD=$(BUILD) KILLS=2000 EVENTS=200000 tests/torture/test_killstorm.sh
 	@BUILD=$(BUILD) tests/torture/test_diskfull.sh
+	@BUILD=$(BUILD) RESTARTS=200 tests/torture/test_broker.sh
 	@BUILD=$(BUILD) TORTURE=1 tests/torture/test_powercut.sh
 	@BUILD=$(BUILD) TORTURE=1 tests/torture/test_ioerr.sh

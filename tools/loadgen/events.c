@@ -220,3 +220,23 @@ bool pub_event_build(char *buf, enum pub_kind kind, enum pub_bad bad, const char
 	ev->len = b.len;
 	return !b.over;
 }
+
+bool pub_event_add_seq(char *buf, struct pub_event *ev, uint64_t seq, const char *source)
+{
+	char tail[PUB_SOURCE_MAX + 64];
+	int n;
+
+	if (ev->len < 2 || buf[ev->len - 1] != '}')
+		return false;
+	if (source)
+		n = snprintf(tail, sizeof(tail), ",\"seq\":%llu,\"source\":\"%.*s\"}",
+			     (unsigned long long)seq, PUB_SOURCE_MAX, source);
+	else
+		n = snprintf(tail, sizeof(tail), ",\"seq\":%llu}", (unsigned long long)seq);
+	if (n < 0 || (size_t)n >= sizeof(tail) || ev->len - 1 + (size_t)n > PUB_PAYLOAD_MAX)
+		return false;
+	/* Over the closing brace of the object. */
+	memcpy(buf + ev->len - 1, tail, (size_t)n);
+	ev->len += (size_t)n - 1;
+	return true;
+}

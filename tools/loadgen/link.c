@@ -8,6 +8,14 @@
  * count. Message ids are 16 bits, so the table of what waits for a PUBACK is
  * indexed by mid; the cap stays well under 65535 so an id is never reused
  * while its message still waits.
+ *
+ * The network thread is ours, not mosquitto_loop_start()'s: libmosquitto
+ * 2.0.11's loop waits 1, 4, then 5 s before every later reconnect (its
+ * backoff counter is never reset), so with a broker restarted every second
+ * the publisher would sit out most of the run. Ours retries every
+ * RECONNECT_MS for as long as the link is open. Publishes made while the
+ * link is down wait in libmosquitto, which sends them again (QoS 1, DUP)
+ * after the next CONNACK; only a PUBACK counts one as published.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -21,6 +29,11 @@
 #include "tools/loadgen/pub.h"
 
 #define MID_SLOTS 65536
+/* A broker restarted on loopback listens again within tens of ms. */
+#define RECONNECT_MS 100
+/* How long one mosquitto_loop() call waits for traffic; publishes from the
+ * main thread wake it at once through libmosquitto's socketpair. */
+#define LOOP_WAIT_MS 100
 
 struct slot {
 	char id[PUB_ID_MAX];
@@ -37,7 +50,9 @@ struct pub_link {
 	struct pub_link_stats st;
 	int connack;        /* -1 until the first CONNACK, then its code */
 	unsigned connects;
-	bool loop_started;
+	pthread_t thread;
+	bool thread_started;
+	bool quit;          /* tells the network thread to end */
 };
 
 uint64_t pub_mono_us(void)
@@ -92,6 +107,34 @@ static void on_publish(struct mosquitto *mosq, void *obj, int mid)
 		pthread_cond_broadcast(&l->cv);
 	}
 	pthread_mutex_unlock(&l->mu);
+}
+
+static bool link_quitting(struct pub_link *l)
+{
+	bool quit;
+
+	pthread_mutex_lock(&l->mu);
+	quit = l->quit;
+	pthread_mutex_unlock(&l->mu);
+	return quit;
+}
+
+/* Network thread: reads, writes, keepalive; on any error (the broker went
+ * away, a keepalive timed out) reconnects after RECONNECT_MS, again and
+ * again, until the link closes. */
+static void *link_run(void *arg)
+{
+	struct pub_link *l = arg;
+	const struct timespec pause = {.tv_nsec = RECONNECT_MS * 1000000L};
+
+	while (!link_quitting(l)) {
+		if (mosquitto_loop(l->mosq, LOOP_WAIT_MS, 1) == MOSQ_ERR_SUCCESS)
+			continue;
+		nanosleep(&pause, NULL);
+		if (!link_quitting(l))
+			mosquitto_reconnect(l->mosq);
+	}
+	return NULL;
 }
 
 static bool link_init(struct pub_link *l, unsigned max_inflight, FILE *log)
@@ -153,15 +196,20 @@ bool pub_link_open(struct pub_link **out, const char *host, int port, unsigned m
 	mosquitto_connect_callback_set(l->mosq, on_connect);
 	mosquitto_publish_callback_set(l->mosq, on_publish);
 	mosquitto_int_option(l->mosq, MOSQ_OPT_SEND_MAXIMUM, (int)max_inflight);
-	mosquitto_reconnect_delay_set(l->mosq, 1, 5, true);
+	/* Two threads use the client: libmosquitto must lock, and leave all
+	 * writing to the network thread. */
+	mosquitto_threaded_set(l->mosq, true);
 	rc = mosquitto_connect(l->mosq, host, port, 30);
-	if (rc == MOSQ_ERR_SUCCESS)
-		rc = mosquitto_loop_start(l->mosq);
 	if (rc != MOSQ_ERR_SUCCESS) {
 		snprintf(why, whylen, "%s", rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
 		goto out;
 	}
-	l->loop_started = true;
+	rc = pthread_create(&l->thread, NULL, link_run, l);
+	if (rc != 0) {
+		snprintf(why, whylen, "pthread_create: %s", strerror(rc));
+		goto out;
+	}
+	l->thread_started = true;
 	if (!wait_connack(l, timeout_ms, why, whylen))
 		goto out;
 	*out = l;
@@ -177,9 +225,16 @@ void pub_link_close(struct pub_link *l)
 	if (!l)
 		return;
 	if (l->mosq) {
+		/* The network thread writes the DISCONNECT within LOOP_WAIT_MS,
+		 * unless the link is down; either way the broker forgets us
+		 * (clean session). */
 		mosquitto_disconnect(l->mosq);
-		if (l->loop_started)
-			mosquitto_loop_stop(l->mosq, false);
+		if (l->thread_started) {
+			pthread_mutex_lock(&l->mu);
+			l->quit = true;
+			pthread_mutex_unlock(&l->mu);
+			pthread_join(l->thread, NULL);
+		}
 		mosquitto_destroy(l->mosq);
 	}
 	if (l->slots) {

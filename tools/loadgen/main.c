@@ -40,6 +40,9 @@ struct opts {
 	uint64_t bad_every;
 	unsigned max_inflight;
 	bool quiet;
+	bool seq;            /* --seq: events carry a per-source "seq" */
+	uint64_t seq_start;  /* --seq-start: each source's first number */
+	const char *source;  /* --source: events carry "source"; NULL: none */
 };
 
 static volatile sig_atomic_t stop;
@@ -71,6 +74,15 @@ static void usage(FILE *f)
 	      "                     no id, invalid phone, newline in a variable, over\n"
 	      "                     64 KiB, binary garbage; ids bad-<i> (default 0: none)\n"
 	      "  --max-inflight N   at most N publishes waiting for a PUBACK (default 100)\n"
+	      "  --seq              each event carries \"seq\", numbered per source: 1, 2, ...\n"
+	      "                     The source is the topic, or --source. Events that\n"
+	      "                     are not JSON objects (--bad-every) use up their\n"
+	      "                     number too, as a device's would\n"
+	      "  --seq-start K      each source's first number (default 1), so that a\n"
+	      "                     second run goes on where the first stopped; implies --seq\n"
+	      "  --source NAME      each event carries \"source\": NAME (letters, digits,\n"
+	      "                     -_.:/, at most 64): one sequence over all topics;\n"
+	      "                     implies --seq\n"
 	      "  --log FILE         one line per PUBACK: <id> TAB <mid> TAB <ack_mono_us>\n"
 	      "  --quiet            no progress or summary lines, only errors\n"
 	      "  --help             this help\n"
@@ -94,7 +106,8 @@ static bool parse_kind(const char *s, enum pub_kind *k)
 	return false;
 }
 
-enum { O_KIND = 256, O_PREFIX, O_START, O_LOG, O_BAD, O_INFLIGHT, O_QUIET, O_HELP };
+enum { O_KIND = 256, O_PREFIX, O_START, O_LOG, O_BAD, O_INFLIGHT, O_QUIET, O_HELP,
+       O_SEQ, O_SEQ_START, O_SOURCE };
 
 static const struct option long_opts[] = {
 	{"kind", required_argument, NULL, O_KIND},
@@ -105,8 +118,20 @@ static const struct option long_opts[] = {
 	{"max-inflight", required_argument, NULL, O_INFLIGHT},
 	{"quiet", no_argument, NULL, O_QUIET},
 	{"help", no_argument, NULL, O_HELP},
+	{"seq", no_argument, NULL, O_SEQ},
+	{"seq-start", required_argument, NULL, O_SEQ_START},
+	{"source", required_argument, NULL, O_SOURCE},
 	{NULL, 0, NULL, 0},
 };
+
+/* A source name that goes into the JSON as it is: no escaping needed. */
+static bool source_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n > 0 && n <= PUB_SOURCE_MAX &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:/") == n;
+}
 
 /* Handles one option; returns false after saying what is wrong. */
 static bool take_opt(int c, struct opts *o)
@@ -129,6 +154,12 @@ static bool take_opt(int c, struct opts *o)
 		o->max_inflight = (unsigned)v;
 		break;
 	case O_QUIET: o->quiet = true; break;
+	case O_SEQ: o->seq = true; break;
+	case O_SEQ_START:
+		ok = hal_parse_u64(optarg, 0, 9007199254740991, &o->seq_start);
+		o->seq = true;
+		break;
+	case O_SOURCE: ok = source_ok(optarg); o->source = optarg; o->seq = true; break;
 	case 't':
 		ok = o->ntopics < MAX_TOPICS && *optarg;
 		if (ok)
@@ -208,10 +239,48 @@ static void progress(const struct opts *o, struct pub_link *l, uint64_t *next_us
 		(unsigned long long)st.published, (unsigned long long)st.acked, st.inflight);
 }
 
+/* --seq: the next number of each source. There are at most as many
+ * sources as topics: the -t ones, or the three of the kinds. */
+struct seqs {
+	const char *name[MAX_TOPICS + 3];
+	uint64_t next[MAX_TOPICS + 3];
+	unsigned n;
+};
+
+static uint64_t seq_take(struct seqs *s, const struct opts *o, const char *topic)
+{
+	const char *name = o->source ? o->source : topic;
+	unsigned i;
+
+	for (i = 0; i < s->n && strcmp(s->name[i], name) != 0; i++)
+		;
+	if (i == s->n && s->n < MAX_TOPICS + 3) {
+		s->name[s->n] = name;
+		s->next[s->n++] = o->seq_start;
+	}
+	return i < s->n ? s->next[i]++ : 0;
+}
+
+/* Adds --seq and --source to an event that is a JSON object. */
+static bool add_seq(const struct opts *o, struct seqs *seqs, const char *topic, enum pub_bad bad,
+		    char *buf, struct pub_event *ev)
+{
+	uint64_t seq;
+
+	if (!o->seq)
+		return true;
+	seq = seq_take(seqs, o, topic);
+	if (bad == PUB_BAD_JSON || bad == PUB_BAD_BINARY)
+		return true;
+	return pub_event_add_seq(buf, ev, seq, o->source);
+}
+
 /* Publishes the run; returns false on a hard failure (reported). */
 static bool publish_all(const struct opts *o, struct pub_link *l, char *buf, uint64_t t0)
 {
 	uint64_t n, i, next_progress = t0 + PROGRESS_US;
+	struct seqs seqs = {.n = 0};
+	enum pub_bad bad;
 	struct pub_event ev;
 	enum pub_kind kind;
 	const char *topic;
@@ -222,7 +291,9 @@ static bool publish_all(const struct opts *o, struct pub_link *l, char *buf, uin
 		pace(t0, n, o->rate);
 		kind = pub_event_kind(o->kind, i);
 		topic = o->ntopics ? o->topics[n % o->ntopics] : pub_kind_topic(kind);
-		if (!pub_event_build(buf, kind, bad_of(o, n), o->prefix, i, &ev)) {
+		bad = bad_of(o, n);
+		if (!pub_event_build(buf, kind, bad, o->prefix, i, &ev) ||
+		    !add_seq(o, &seqs, topic, bad, buf, &ev)) {
 			fprintf(stderr, "outpost-pub: event %llu does not fit its buffer\n",
 				(unsigned long long)i);
 			return false;
@@ -252,9 +323,10 @@ static int finish(const struct opts *o, struct pub_link *l, uint64_t t0, bool pu
 	}
 	secs = (double)((st.acked ? st.last_ack_us : pub_mono_us()) - t0) / 1e6;
 	if (!o->quiet)
-		printf("outpost-pub: published %llu acked %llu in %.3f s (%.0f events/s)\n",
+		printf("outpost-pub: published %llu acked %llu in %.3f s (%.0f events/s), "
+		       "%u reconnects\n",
 		       (unsigned long long)st.published, (unsigned long long)st.acked, secs,
-		       secs > 0 ? (double)st.acked / secs : 0.0);
+		       secs > 0 ? (double)st.acked / secs : 0.0, st.reconnects);
 	if (stop) {
 		fprintf(stderr, "outpost-pub: interrupted after %llu of %llu events\n",
 			(unsigned long long)st.published, (unsigned long long)o->count);
@@ -278,7 +350,7 @@ static void catch_signals(void)
 int main(int argc, char **argv)
 {
 	struct opts o = {.host = "127.0.0.1", .port = 1883, .count = 100, .start = 1,
-			 .kind = PUB_PAYMENT, .prefix = "evt", .max_inflight = 100};
+			 .kind = PUB_PAYMENT, .prefix = "evt", .max_inflight = 100, .seq_start = 1};
 	struct pub_link *l = NULL;
 	FILE *log = NULL;
 	char *buf = NULL, why[256];

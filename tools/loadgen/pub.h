@@ -2,8 +2,9 @@
  * pub.h - outpost-pub's internals: making event payloads (events.c) and the
  * MQTT link that publishes them at QoS 1 and counts the PUBACKs (link.c).
  *
- * The link runs libmosquitto's own network thread (mosquitto_loop_start);
- * the main thread publishes. Everything the two share sits behind the link's
+ * The link runs a network thread of its own (link.c says why not
+ * libmosquitto's), which reconnects whenever the broker goes away; the main
+ * thread publishes. Everything the two share sits behind the link's
  * one mutex, including the mosquitto_publish() call itself, so that the
  * PUBACK callback always finds the message id it acknowledges already
  * recorded (it can arrive before mosquitto_publish() returns).
@@ -53,6 +54,14 @@ const char *pub_kind_topic(enum pub_kind kind);
 bool pub_event_build(char *buf, enum pub_kind kind, enum pub_bad bad, const char *prefix,
 		     uint64_t i, struct pub_event *ev);
 
+/* --source names are at most this long: letters, digits and "-_.:/". */
+#define PUB_SOURCE_MAX 64
+
+/* Appends "seq": seq, and "source": source unless it is NULL, to the event
+ * object in buf (a good event or a bad one that is still an object, not the
+ * malformed-JSON or binary ones). Returns false if it did not fit. */
+bool pub_event_add_seq(char *buf, struct pub_event *ev, uint64_t seq, const char *source);
+
 struct pub_link;
 
 struct pub_link_stats {
@@ -62,7 +71,8 @@ struct pub_link_stats {
 };
 
 /* Connects (client id "outpost-pub-<pid>", clean session) and starts the
- * network thread; waits up to timeout_ms for the broker's CONNACK. log, if
+ * network thread, which reconnects after any loss of the link until
+ * pub_link_close; waits up to timeout_ms for the broker's first CONNACK. log, if
  * not NULL, gets "<id>\t<mid>\t<ack_mono_us>" per PUBACK (the link does not
  * close it). Returns false with why filled. */
 bool pub_link_open(struct pub_link **out, const char *host, int port, unsigned max_inflight,
