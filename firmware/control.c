@@ -130,6 +130,8 @@ static cJSON *cmd_status(struct fw *fw)
 	snprintf(broker, sizeof(broker), "%s:%d", fw->cfg->mqtt.host, fw->cfg->mqtt.port);
 	cJSON_AddStringToObject(o, "broker", broker);
 	cJSON_AddNumberToObject(o, "reconnects", fw->mqtt ? (double)net_mqtt_stats(fw->mqtt)->reconnects : 0);
+	cJSON_AddNumberToObject(o, "sessions_new",
+				fw->mqtt ? (double)net_mqtt_stats(fw->mqtt)->sessions_new : 0);
 	cJSON_AddStringToObject(o, "ingest", fw->stopping ? "stopping" : fw->ingest_hold[0] ? "paused" : "running");
 	cJSON_AddStringToObject(o, "ingest_reason", fw->ingest_hold);
 	o = cJSON_AddObjectToObject(r, "clock");

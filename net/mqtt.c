@@ -67,7 +67,8 @@ static void flush_out(struct net_mqtt *m)
 	update_watch(m);
 }
 
-static void on_connect(struct mosquitto *mosq, void *arg, int rc)
+/* flags bit 0 is CONNACK's session present (MQTT 3.1.1, 3.2.2.2). */
+static void on_connect(struct mosquitto *mosq, void *arg, int rc, int flags)
 {
 	struct net_mqtt *m = arg;
 
@@ -76,6 +77,14 @@ static void on_connect(struct mosquitto *mosq, void *arg, int rc)
 			log_warn("mqtt: broker %s:%d refused the connection: %s", m->o.host,
 				 m->o.port, mosquitto_connack_string(rc));
 		return;
+	}
+	if (!(flags & 1)) {
+		/* A broker that restarted without its saved state forgot us:
+		 * what devices published for us meanwhile was not kept. */
+		m->stats.sessions_new++;
+		log_warn("mqtt: the broker holds no session for %s (first start, or the broker lost it: "
+			 "events published while outpostd was away were not kept for it)",
+			 m->o.client_id);
 	}
 	for (unsigned i = 0; i < m->n_filters; i++)
 		mosquitto_subscribe(mosq, NULL, m->filters[i], 1);
@@ -238,7 +247,7 @@ static int setup_client(struct net_mqtt *m)
 	if (!m->mosq)
 		return ERR_NOMEM;
 	mosquitto_threaded_set(m->mosq, true);
-	mosquitto_connect_callback_set(m->mosq, on_connect);
+	mosquitto_connect_with_flags_callback_set(m->mosq, on_connect);
 	mosquitto_message_callback_set(m->mosq, on_message);
 	if (m->o.username &&
 	    mosquitto_username_pw_set(m->mosq, m->o.username, m->o.password) != MOSQ_ERR_SUCCESS)

@@ -53,6 +53,7 @@ struct net_mqtt_handler {
 
 struct net_mqtt_stats {
 	uint64_t messages, batches, commit_failures, reconnects;
+	uint64_t sessions_new; /* connects where the broker had no session for us */
 	unsigned largest_batch;
 };
 

@@ -65,6 +65,7 @@ static void show_mqtt(const cJSON *m)
 	      stdout);
 	put_str(m, "broker");
 	put_int(", ", m, "reconnects", " reconnects");
+	put_int(", ", m, "sessions_new", " new sessions");
 	if (ingest && strcmp(ingest, "paused") == 0) {
 		const char *why = octl_str(m, "ingest_reason");
 
