@@ -132,6 +132,10 @@ free_port() {
 start_broker() {
 	BROKER_PORT=$(free_port)
 	mkdir -p "$E2E_DIR/mosquitto"
+	# Started as root, mosquitto runs as its own user: without this its
+	# saves fail ("Permission denied") and persistence is silently off.
+	[ "$(id -u)" != 0 ] || chown mosquitto: "$E2E_DIR/mosquitto" ||
+		fail "cannot give $E2E_DIR/mosquitto to the mosquitto user"
 	# max_queued_messages 0 = unlimited: the default (1000) silently drops
 	# QoS 1 messages for an offline persistent client, which would look
 	# like message loss in outpost.
@@ -198,4 +202,55 @@ sim_count() {
 # prints the body, then the HTTP status on the last line.
 sim_curl() {
 	curl -sS --cacert "$SIM_CA" -u "$SIM_ACCOUNT:$SIM_TOKEN" -w '\n%{http_code}\n' "$@"
+}
+
+# Poison events: the kinds outpostd must take without delaying good events
+# (tests/torture/test_poison.sh, tools/bench/run.sh), in turn by number.
+# Kinds 0-3 are rejected at ingest, 4 and 5 are refused by the provider:
+# the sim's magic recipients answer 400 / 21211 (permanent) and 500 / 20500
+# (every time: retried until max_attempts). Topics and fields are those of
+# tests/e2e/outpost.sh; write_config "${POISON_CONFIG[@]}" adds the route of
+# the unapproved template.
+POISON_KINDS=(json missing phone template refused transient)
+POISON_CONFIG=(
+	'.templates.promo = {"twilio_content_sid": "HX0000000000000000000000000000b001", "variables": 1, "status": "pending"}'
+	'.routes += [{"name": "promo", "topic": "site/+/promo/#", "template": "promo", "to": "{phone}", "vars": {"1": "{id}"}}]'
+)
+
+# poison_kind N: the kind of poison event N, one of POISON_KINDS in turn.
+poison_kind() {
+	echo "${POISON_KINDS[$(($1 % ${#POISON_KINDS[@]}))]}"
+}
+
+# poison_id N: the event id of poison event N, as the pub log must name it.
+# A malformed event leaves a record without an id: the checker matches it
+# to a published bad-<i> (tools/checker/README.md).
+poison_id() {
+	local kind
+	kind=$(poison_kind "$1")
+	if [ "$kind" = json ]; then echo "bad-$1"; else echo "poison-$kind-$1"; fi
+}
+
+# pub_poison N: publishes poison event N (kind N mod 6) at QoS 1 to the
+# test broker; returns once the broker acknowledged it. Every event that
+# parses carries pub_us, so a route that renders {pub_us} takes it too.
+pub_poison() {
+	local id kind topic=site/1/payments/card payload head rest
+	id=$(poison_id "$1")
+	kind=$(poison_kind "$1")
+	head="{\"id\": \"$id\", \"customer\": "
+	rest=", \"amount\": \"1.00\", \"currency\": \"EUR\", \"pub_us\": $(date +%s%6N)}"
+	case $kind in
+	json) payload="$head{" ;;
+	missing) payload="$head{\"phone\": \"+491701234567\"}$rest" ;;
+	phone) payload="$head{\"name\": \"Ana\", \"phone\": \"+12\"}$rest" ;;
+	template)
+		topic=site/1/promo/x
+		payload="{\"id\": \"$id\", \"phone\": \"+491701234567\"$rest"
+		;;
+	refused) payload="$head{\"name\": \"Ana\", \"phone\": \"+15005550001\"}$rest" ;;
+	transient) payload="$head{\"name\": \"Ana\", \"phone\": \"+15005550009\"}$rest" ;;
+	esac
+	mosquitto_pub -h 127.0.0.1 -p "$BROKER_PORT" -q 1 -t "$topic" -m "$payload" ||
+		fail "publishing poison event $id failed"
 }
