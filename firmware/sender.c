@@ -508,6 +508,51 @@ static void take_due(struct fw_sender *s, unsigned room, int64_t *next_due)
 	submit_picked(s, &p);
 }
 
+/* The longest delay the sender ever sets, and then some. */
+static int64_t horizon_ms(const struct fw_sender *s)
+{
+	int64_t h = 60000; /* admit()'s longest wait */
+
+	if ((int64_t)s->policy.cap_ms > h)
+		h = s->policy.cap_ms;
+	if ((int64_t)s->policy.retry_after_max_s * 1000 > h)
+		h = (int64_t)s->policy.retry_after_max_s * 1000;
+	return h + 60000;
+}
+
+/*
+ * Due times are wall clock (they must survive a restart), so a clock that
+ * was ahead and is set back leaves them in the future, possibly years. Any
+ * due time further ahead than the longest delay we set was set by such a
+ * clock: it is brought back to now.
+ */
+static void pull_back(struct fw_sender *s, int64_t wall)
+{
+	struct store_txn *t;
+	int64_t next = -1;
+	unsigned n = 0, moved = 0;
+	int rc = store_begin(s->fw->store, 0, &t);
+
+	if (rc == ERR_OK)
+		rc = store_outbox_due(t, INT64_MAX, 256, s->seqs, &n, &next);
+	for (unsigned i = 0; rc == ERR_OK && i < n; i++) {
+		struct store_msg m;
+
+		rc = store_outbox_get(t, s->seqs[i], &m);
+		if (rc != ERR_OK || m.due_ms <= wall + horizon_ms(s))
+			continue;
+		m.due_ms = wall;
+		rc = store_outbox_update(t, &m);
+		moved += rc == ERR_OK;
+	}
+	rc = rc == ERR_OK ? store_commit(t) : (store_abort(t), rc);
+	if (rc == ERR_OK && moved)
+		log_warn("sender: %u messages were due at times the wall clock set before it was put back; they are due now",
+			 moved);
+	else if (rc != ERR_OK && rc != ERR_FULL)
+		fw_fatal(s->fw, "bringing due times back to now", rc);
+}
+
 static void on_tick(struct hal_timer *t)
 {
 	struct fw_sender *s = container_of(t, struct fw_sender, tick);
@@ -520,15 +565,23 @@ static void on_tick(struct hal_timer *t)
 	if (!hal_clock_valid()) {
 		/* TLS cannot verify a certificate in 1970, and expiry times
 		 * would be wrong: hold every send, lose nothing. */
+		if (!s->hold)
+			log_warn("sender: the wall clock reads before the build date; holding every send until it is set");
 		s->hold = "waiting for a valid wall clock (it reads before the build date)";
 		hal_timer_set(fw->loop, &s->tick, IDLE_RECHECK_MS);
 		return;
 	}
+	if (s->hold)
+		log_info("sender: the wall clock is valid; sending");
 	s->hold = NULL;
 	uint64_t token_wait = IDLE_RECHECK_MS;
 	room = s->n_settle ? 0 : room_now(s, &token_wait);
 	if (room)
 		take_due(s, room, &next_due);
+	if (next_due > hal_wall_ms() + horizon_ms(s)) {
+		pull_back(s, hal_wall_ms());
+		next_due = hal_wall_ms();
+	}
 	if (s->inflight >= s->pool_n)
 		return; /* a completion kicks us */
 	int64_t wait = next_due < 0 ? IDLE_RECHECK_MS : next_due - hal_wall_ms();

@@ -91,25 +91,24 @@ static void prune(struct fw *fw)
 {
 	static const int final[] = {STORE_SENT, STORE_DELIVERED, STORE_READ, STORE_UNDELIVERED,
 				    STORE_FAILED, STORE_EXPIRED, STORE_REJECTED, STORE_SUPPRESSED};
+	struct store_prune p = {.max = PRUNE_PER_STATE};
 	struct store_txn *t;
-	unsigned total = 0, n;
-	int64_t cutoff;
 	int rc;
 
 	if (!hal_clock_valid()) /* "older than 7 days" means nothing in 1970 */
 		return;
-	cutoff = hal_wall_ms() - fw->cfg->store.keep_done_s * 1000;
+	p.now_ms = hal_wall_ms();
+	p.created_before_ms = p.now_ms - fw->cfg->store.keep_done_s * 1000;
 	rc = store_begin(fw->store, 0, &t);
-	for (size_t i = 0; rc == ERR_OK && i < sizeof(final) / sizeof(final[0]); i++) {
-		rc = store_outbox_prune(t, final[i], cutoff, PRUNE_PER_STATE, &n);
-		total += n;
-	}
-	if (rc != ERR_OK || !total) {
+	for (size_t i = 0; rc == ERR_OK && i < sizeof(final) / sizeof(final[0]); i++)
+		rc = store_outbox_prune(t, final[i], &p);
+	if (rc != ERR_OK || !(p.pruned + p.restamped)) {
 		store_abort(t);
 	} else if ((rc = store_commit(t)) == ERR_OK) {
-		fw->n.pruned += total;
-		log_debug("upkeep: pruned %u finished records older than %llds", total,
-			  (long long)fw->cfg->store.keep_done_s);
+		fw->n.pruned += p.pruned;
+		log_debug("upkeep: pruned %u finished records older than %llds; %u stamped in 1970 "
+			  "now count from today", p.pruned, (long long)fw->cfg->store.keep_done_s,
+			  p.restamped);
 	}
 	if (rc != ERR_OK && rc != ERR_FULL)
 		fw_fatal(fw, "pruning finished records", rc);

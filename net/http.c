@@ -387,6 +387,11 @@ static CURLcode set_common(struct net_http *h, struct http_easy *he)
 	SETOPT(c, CURLOPT_TCP_KEEPALIVE, 1L);
 	SETOPT(c, CURLOPT_TCP_KEEPIDLE, 30L);
 	SETOPT(c, CURLOPT_TCP_KEEPINTVL, 15L);
+	/* A server closes an idle connection after its own timeout (often
+	 * 60 s or more); curl 7.88 with mbedTLS does not always notice before
+	 * reusing it, and a POST written into a closed connection is an
+	 * ambiguous outcome. Not reusing one idle for 20 s costs a handshake. */
+	SETOPT(c, CURLOPT_MAXAGE_CONN, 20L);
 	SETOPT(c, CURLOPT_USERAGENT, "outpost/0.1");
 	SETOPT(c, CURLOPT_HTTPHEADER, h->hdrs);
 	/* Refuses an announced oversized body before reading any of it. */

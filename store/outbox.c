@@ -715,24 +715,20 @@ static int prune_one(struct store_txn *t, const struct store_msg *m)
 	return rc;
 }
 
-int store_outbox_prune(struct store_txn *t, int state, int64_t created_before_ms, unsigned max,
-		       unsigned *pruned)
+int store_outbox_prune(struct store_txn *t, int state, struct store_prune *p)
 {
 	MDB_cursor *c;
 	unsigned char k[9];
 	MDB_val key = {sizeof(k), k}, val;
 	uint64_t seqs[256];
-	unsigned n = 0;
+	unsigned n = 0, max = p->max > 256 ? 256 : p->max;
 	int rc = store_txn_writable(t);
 
-	*pruned = 0;
 	if (rc != ERR_OK)
 		return rc;
 	if (!is_final(state))
 		return ERR_INVAL;
-	if (max > 256)
-		max = 256;
-	/* Oldest first: seq order is ingest order. Collect, then delete, so no
+	/* Oldest first: seq order is ingest order. Collect, then change, so no
 	 * cursor walks a tree that is changing under it. */
 	rc = mdb_cursor_open(t->txn, dbi(t, STORE_DB_STATE), &c);
 	if (rc != MDB_SUCCESS)
@@ -749,14 +745,22 @@ int store_outbox_prune(struct store_txn *t, int state, int64_t created_before_ms
 		struct store_msg m;
 
 		rc = store_outbox_get(t, seqs[i], &m);
+		if (rc == ERR_OK && (m.flags & STORE_F_CLOCK_UNSET)) {
+			m.flags &= ~(uint32_t)STORE_F_CLOCK_UNSET;
+			m.created_ms = p->now_ms;
+			rc = store_outbox_update(t, &m);
+			p->restamped += rc == ERR_OK;
+			if (rc == ERR_OK)
+				continue;
+		}
 		if (rc != ERR_OK)
 			return rc;
-		if (m.created_ms >= created_before_ms)
+		if (m.created_ms >= p->created_before_ms)
 			break;
 		rc = prune_one(t, &m);
 		if (rc != ERR_OK)
 			return rc;
-		(*pruned)++;
+		p->pruned++;
 	}
 	return ERR_OK;
 }

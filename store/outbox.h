@@ -120,11 +120,18 @@ int store_sid_get(struct store_txn *t, const char *provider_id, uint64_t *seq);
 int store_stat_add(struct store_txn *t, const char *name, int64_t delta);
 int store_stat_get(struct store_txn *t, const char *name, uint64_t *v);
 
-/* Deletes up to max (at most 256) records in final state `state` created
- * before created_before_ms, oldest first, with their index, counter and
- * dedup entries. Stops at the first younger one. ERR_INVAL for a state
- * that is not final (queued, sending, retry). */
-int store_outbox_prune(struct store_txn *t, int state, int64_t created_before_ms, unsigned max,
-		       unsigned *pruned);
+/* Deletes records in final state `state` created before created_before_ms,
+ * oldest first, with their index, counter, sid and dedup entries, up to max
+ * (at most 256) looked at; stops at the first younger one. A record stamped
+ * while the wall clock was not valid (STORE_F_CLOCK_UNSET) has no known age:
+ * it is restamped as created at now_ms (flag cleared) instead, and kept for
+ * the full time from then. ERR_INVAL for a state that is not final (queued,
+ * sending, retry). */
+struct store_prune {
+	int64_t created_before_ms, now_ms;
+	unsigned max;
+	unsigned pruned, restamped; /* out, added to */
+};
+int store_outbox_prune(struct store_txn *t, int state, struct store_prune *p);
 
 #endif

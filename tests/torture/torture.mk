@@ -33,5 +33,7 @@ torture: torture-bins
 	@BUILD=$(BUILD) KILLS=2000 EVENTS=200000 tests/torture/test_killstorm.sh
 	@BUILD=$(BUILD) tests/torture/test_diskfull.sh
 	@BUILD=$(BUILD) RESTARTS=200 tests/torture/test_broker.sh
+	@BUILD=$(BUILD) EVENTS=20000 tests/torture/test_poison.sh
+	@BUILD=$(BUILD) EVENTS=20000 tests/torture/test_clock.sh
 	@BUILD=$(BUILD) TORTURE=1 tests/torture/test_powercut.sh
 	@BUILD=$(BUILD) TORTURE=1 tests/torture/test_ioerr.sh

@@ -658,7 +658,7 @@ static void test_sid_index(void **state)
 	struct store_msg m = msg(STORE_SENT, 0, "ev-a"), m2;
 	char longid[STORE_PROVIDER_ID_MAX + 2];
 	uint64_t a, b, v = 9;
-	unsigned pruned = 0;
+	struct store_prune pr = {.created_before_ms = INT64_MAX, .now_ms = 1, .max = 10};
 
 	m.attempts = 1;
 	m.provider_id = "SM0001";
@@ -710,8 +710,8 @@ static void test_sid_index(void **state)
 
 	/* Pruning b takes its id with it. */
 	assert_int_equal(store_begin(f->s, 0, &t), ERR_OK);
-	assert_int_equal(store_outbox_prune(t, STORE_SENT, INT64_MAX, 10, &pruned), ERR_OK);
-	assert_int_equal(pruned, 1);
+	assert_int_equal(store_outbox_prune(t, STORE_SENT, &pr), ERR_OK);
+	assert_int_equal(pr.pruned, 1);
 	assert_int_equal(store_commit(t), ERR_OK);
 	assert_sid(f->s, "SM0001", ERR_NOTFOUND, 0);
 	assert_verified(f->s);
@@ -736,6 +736,53 @@ static void test_sid_index(void **state)
 		assert_int_equal(r.problems, 1);
 		assert_int_equal(r.by_kind[STORE_VERIFY_SID], 1);
 	}
+}
+
+/* Old records go, young ones and those of unknown age (stamped in 1970)
+ * stay; the latter count their age from the prune that saw them. */
+static void test_prune_ages(void **state)
+{
+	struct fx *f = *state;
+	struct store_msg m = msg(STORE_REJECTED, 0, "old"), got;
+	struct store_prune p = {.created_before_ms = 2000000, .now_ms = 3000000, .max = 256};
+	struct store_txn *t;
+	uint64_t old, unset, young, seq;
+
+	m.created_ms = 1000000;
+	old = add1(f->s, m);
+	m.event_id = "unset";
+	m.created_ms = 5000; /* 1970 */
+	m.flags = STORE_F_CLOCK_UNSET;
+	unset = add1(f->s, m);
+	m.event_id = "young";
+	m.created_ms = 2500000;
+	m.flags = 0;
+	young = add1(f->s, m);
+	assert_int_equal(store_begin(f->s, 0, &t), ERR_OK);
+	assert_int_equal(store_dedup_put(t, "unset", unset), ERR_OK);
+	assert_int_equal(store_outbox_prune(t, STORE_REJECTED, &p), ERR_OK);
+	assert_int_equal(store_commit(t), ERR_OK);
+	assert_int_equal(p.pruned, 1);
+	assert_int_equal(p.restamped, 1);
+	assert_int_equal(store_begin(f->s, STORE_RDONLY, &t), ERR_OK);
+	assert_int_equal(store_outbox_get(t, old, &got), ERR_NOTFOUND);
+	assert_int_equal(store_outbox_get(t, unset, &got), ERR_OK);
+	assert_int_equal(got.created_ms, 3000000);
+	assert_int_equal(got.flags & STORE_F_CLOCK_UNSET, 0);
+	assert_int_equal(store_dedup_get(t, "unset", &seq), ERR_OK);
+	assert_int_equal(store_outbox_get(t, young, &got), ERR_OK);
+	store_abort(t);
+
+	/* Later, both are old enough. */
+	p = (struct store_prune){.created_before_ms = 4000000, .now_ms = 5000000, .max = 256};
+	assert_int_equal(store_begin(f->s, 0, &t), ERR_OK);
+	assert_int_equal(store_outbox_prune(t, STORE_REJECTED, &p), ERR_OK);
+	assert_int_equal(p.pruned, 2);
+	assert_int_equal(p.restamped, 0);
+	assert_int_equal(store_dedup_get(t, "unset", &seq), ERR_NOTFOUND);
+	assert_int_equal(store_outbox_prune(t, STORE_QUEUED, &p), ERR_INVAL);
+	assert_int_equal(store_commit(t), ERR_OK);
+	assert_verified(f->s);
 }
 
 static void test_second_open(void **state)
@@ -770,6 +817,7 @@ int main(void)
 		T(test_corrupt_record),
 		T(test_map_full),
 		T(test_sid_index),
+		T(test_prune_ages),
 		T(test_second_open),
 #undef T
 	};

@@ -6,7 +6,10 @@
 #     outpostd was down) to all N committed in the outbox;
 #  2. sends/s: the N queued messages drained to twilio-sim;
 #  3. latency publish -> sim receipt at a steady 200 events/s (p50, p99),
-#     one run per round;
+#     one run per round; and the same stream with 1 poison event in 100
+#     (tests/e2e/lib.sh pub_poison: malformed, missing field, bad phone,
+#     unapproved template, refused by the provider, failing every time),
+#     the latency of the good events;
 #  4. RSS of outpostd idle, with N messages queued (at rest) and the peaks;
 #  5. twilio-sim's own ceiling (wrk, HTTPS keep-alive) for comparison.
 set -u
@@ -101,6 +104,35 @@ latency() { # steady 200 events/s for 15 s; pub_us travels in a template variabl
 	e2e_cleanup
 }
 
+latency_poison() { # latency() with 30 poison events among the 3000 (2/s)
+	local pub k
+	e2e_setup "bench-poison-$1"
+	bench_broker
+	SIM_TEMPLATES=("$T_PAY:3")
+	start_sim
+	# The poison that fails every time keeps retrying through the run.
+	write_config '.routes[0].vars["3"] = "{pub_us}"' '.accounts.main.rate_per_s = 1000' \
+		'.sender.max_attempts = 1000' "${POISON_CONFIG[@]}"
+	start_outpostd
+	publish -n 400 -r 200 --kind payment --id-prefix warm
+	wait_sent 400 30 || fail "warm-up incomplete"
+	publish -n 3000 -r 200 --kind payment --id-prefix lat &
+	pub=$!
+	for ((k = 0; k < 30; k++)); do
+		sleep 0.49
+		pub_poison "$k"
+	done
+	wait "$pub" || fail "publisher failed"
+	wait_sent 3400 60 || fail "latency run with poison incomplete"
+	# The sim records good events only: no poison event is ever accepted.
+	tail -n +401 "$SIM_RECORD" | jq -r '(.recv_us - (.vars["3"] | tonumber)) / 1000' | sort -g >"$E2E_DIR/lat.txt"
+	awk '{a[NR]=$1} END {printf "plat_p50 %.2f\nplat_p99 %.2f\nplat_max %.2f\n", a[int(NR*0.5)], a[int(NR*0.99)], a[NR]}' \
+		"$E2E_DIR/lat.txt" >>"$OUT"
+	echo "plat_poison_states $(ctl status | jq -r '[.outbox.rejected, .outbox.failed, .outbox.retry + .outbox.sending] | join("/")')" >>"$OUT"
+	stop_outpostd
+	e2e_cleanup
+}
+
 sim_ceiling() { # wrk against twilio-sim: creates/s over HTTPS keep-alive
 	command -v wrk >/dev/null || { echo "sim_ceiling 0" >>"$OUT"; return; }
 	e2e_setup bench-sim
@@ -123,6 +155,7 @@ echo "outpost bench: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/10
 for ((r = 1; r <= ROUNDS; r++)); do
 	ingest_and_send "$r"
 	latency "$r"
+	latency_poison "$r"
 done
 sim_ceiling
 med() { grep "^$1 " "$OUT" | cut -d' ' -f2 | median; }
@@ -132,6 +165,9 @@ printf '%-44s %10s\n' \
 	"latency publish->sim at 200/s, p50 ms" "$(med lat_p50)" \
 	"latency publish->sim at 200/s, p99 ms" "$(med lat_p99)" \
 	"latency publish->sim at 200/s, max ms" "$(med lat_max)" \
+	"same with 1% poison, good events p50 ms" "$(med plat_p50)" \
+	"same with 1% poison, good events p99 ms" "$(med plat_p99)" \
+	"same with 1% poison, good events max ms" "$(med plat_max)" \
 	"outpostd RSS idle, KiB (of it anonymous)" "$(med rss_idle) ($(med anon_idle))" \
 	"RSS with $N queued, KiB (anonymous)" "$(med rss_queued) ($(med anon_queued))" \
 	"RSS after draining them, KiB (anonymous)" "$(med rss_drained) ($(med anon_drained))" \
