@@ -62,6 +62,22 @@ static bool check_printable(const char *s)
 	return true;
 }
 
+static bool check_device(const char *s)
+{
+	return s[0] == '/' && check_printable(s);
+}
+
+static bool check_baud(double v)
+{
+	static const unsigned rates[] = { 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200,
+					  230400, 460800, 921600, 1000000, 2000000, 4000000 };
+
+	for (size_t i = 0; i < sizeof(rates) / sizeof(rates[0]); i++)
+		if (v == rates[i])
+			return true;
+	return false;
+}
+
 static bool check_country(const char *s)
 {
 	return s[0] >= '1' && s[0] <= '9' && all_of(s, "0123456789", 1, 3);
@@ -103,10 +119,32 @@ static const struct cfg_field store_fields[] = {
 	{ 0 }
 };
 
+static const struct cfg_field serial_fields[] = {
+	{ .key = "device", .type = CFG_F_STR, .off = CFG_OFF(control.serial.device), .max = 255,
+	  .check = check_device, .expect = "a device path like \"/dev/ttyUSB0\"" },
+	{ .key = "baud", .type = CFG_F_UINT, .off = CFG_OFF(control.serial.baud), .min = 1200,
+	  .max = 4000000, .def_num = 115200, .check_num = check_baud,
+	  .expect = "a standard rate: 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600" },
+	{ 0 }
+};
+
 static const struct cfg_field control_fields[] = {
 	{ .key = "socket", .type = CFG_F_STR, .off = CFG_OFF(control.socket),
 	  .def_str = "/run/outpost/outpostd.sock", .check = check_socket_path,
 	  .expect = "a path of at most 107 bytes" },
+	{ .key = "serial", .type = CFG_F_OBJ, .sub = serial_fields },
+	{ 0 }
+};
+
+static const struct cfg_field vault_fields[] = {
+	{ .key = "key_file", .type = CFG_F_STR, .off = CFG_OFF(vault.key_file),
+	  .def_str = "/etc/outpost/device.key", .max = 1024 },
+	{ 0 }
+};
+
+static const struct cfg_field log_fields[] = {
+	{ .key = "ring_kb", .type = CFG_F_UINT, .off = CFG_OFF(log.ring_kb), .min = 64,
+	  .max = 262144, .def_num = 4096 },
 	{ 0 }
 };
 
@@ -187,8 +225,9 @@ static const struct cfg_field top_fields[] = {
 	{ .key = "control", .type = CFG_F_OBJ, .sub = control_fields },
 	{ .key = "sender", .type = CFG_F_OBJ, .sub = sender_fields },
 	{ .key = "events", .type = CFG_F_OBJ, .sub = events_fields },
-	{ .key = "secrets_file", .type = CFG_F_STR, .off = CFG_OFF(secrets_file),
-	  .required = true },
+	{ .key = "vault", .type = CFG_F_OBJ, .sub = vault_fields },
+	{ .key = "log", .type = CFG_F_OBJ, .sub = log_fields },
+	{ .key = "secrets_file", .type = CFG_F_STR, .off = CFG_OFF(secrets_file) },
 	{ .key = "accounts", .type = CFG_F_CUSTOM, .required = true, .custom = parse_accounts },
 	{ .key = "templates", .type = CFG_F_CUSTOM, .required = true, .custom = parse_templates },
 	{ .key = "routes", .type = CFG_F_CUSTOM, .required = true, .custom = cfg_routes_parse },
@@ -476,6 +515,8 @@ void cfg_free(struct cfg *cfg)
 	free(cfg->mqtt.credentials);
 	free(cfg->store.path);
 	free(cfg->control.socket);
+	free(cfg->control.serial.device);
+	free(cfg->vault.key_file);
 	free(cfg->events.id_field);
 	free(cfg->events.default_country);
 	free(cfg->secrets_file);

@@ -86,7 +86,17 @@ struct cfg {
 	} store;
 	struct {
 		char *socket; /* default "/run/outpost/outpostd.sock" */
+		struct {
+			char *device;  /* e.g. "/dev/ttyUSB0"; NULL: no serial console */
+			unsigned baud; /* default 115200; one of the standard rates */
+		} serial;
 	} control;
+	struct {
+		char *key_file; /* device key; default "/etc/outpost/device.key" */
+	} vault;
+	struct {
+		unsigned ring_kb; /* log ring kept in the store; default 4096, 64..262144 */
+	} log;
 	struct {
 		unsigned concurrency;        /* default 8, 1..256 */
 		unsigned connect_timeout_ms; /* default 10000, 100..300000 */
@@ -103,7 +113,7 @@ struct cfg {
 		char *default_country; /* default NULL; e.g. "49": 1..3 digits */
 		unsigned max_payload;  /* default 65536, 1024..1048576 */
 	} events;
-	char *secrets_file;
+	char *secrets_file; /* one-time import into the vault; NULL: none */
 	struct cfg_account *accounts; /* JSON object name -> account, >= 1 */
 	unsigned n_accounts;
 	struct cfg_template *templates; /* JSON object name -> template, >= 1 */

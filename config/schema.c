@@ -219,6 +219,10 @@ static bool number_in(struct cfg_pctx *px, const struct cfg_field *f, const cJSO
 			    f->min_excl ? "(" : "[", f->min, f->max, d);
 		return false;
 	}
+	if (f->check_num && !f->check_num(d)) {
+		cfg_err_add(px->errs, path, "expected %s, got %.15g", f->expect, d);
+		return false;
+	}
 	*out = d;
 	return true;
 }

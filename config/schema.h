@@ -62,6 +62,7 @@ struct cfg_field {
 	double def_num;
 	/* Strings: further rules; errors then say "expected <expect>, got ...". */
 	bool (*check)(const char *s);
+	bool (*check_num)(double v); /* numbers: a further rule, said by expect */
 	const char *expect;
 	const struct cfg_enum *enums;    /* terminated by a NULL name */
 	const struct cfg_field *sub;     /* terminated by a NULL key */

@@ -1,19 +1,12 @@
 /*
- * control.c - the daemon's side of the control protocol (net/ctl.h) on a
- * unix socket: `status` and `outbox` for outpostctl.
- *
- * The socket is 0660 in a 0750 directory: who may open it may read the
- * outbox (phone numbers are masked all the same). A bounded number of
- * clients; responses are written without blocking from a per-client buffer.
+ * control.c - the control commands (docs/CONTROL.md), whatever transport a
+ * request came by: one JSON request in, one JSON reply out. The transports
+ * (ctl_socket.c, the unix socket) cut frames, say who is asking, and carry
+ * the reply back.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -22,7 +15,6 @@
 #include "firmware/fw.h"
 #include "hal/clock.h"
 #include "hal/err.h"
-#include "hal/file.h"
 #include "hal/log.h"
 #include "net/ctl.h"
 #include "net/http.h"
@@ -31,38 +23,7 @@
 #include "store/outbox.h"
 #include "store/store.h"
 
-#define MAX_CLIENTS 8
 #define LIST_MAX 1000
-
-struct client {
-	struct hal_fd w;
-	struct fw_control *ctl;
-	struct net_ctl_buf in;
-	char *out;
-	size_t out_len, out_off;
-	bool closing;
-};
-
-struct fw_control {
-	struct fw *fw;
-	struct hal_fd listen;
-	char *path;
-	struct client clients[MAX_CLIENTS];
-};
-
-static void client_close(struct client *c)
-{
-	struct fw_control *ctl = c->ctl;
-
-	hal_fd_unwatch(ctl->fw->loop, &c->w);
-	close(c->w.fd);
-	c->w.fd = -1;
-	net_ctl_buf_free(&c->in);
-	free(c->out);
-	c->out = NULL;
-	c->out_len = c->out_off = 0;
-	c->closing = false;
-}
 
 static void add_counts(cJSON *o, struct store_txn *t)
 {
@@ -240,7 +201,7 @@ static cJSON *cmd_outbox(struct fw *fw, const cJSON *req, char *err, size_t errl
 	return r;
 }
 
-static char *error_reply(const char *text)
+char *fw_control_error(const char *text)
 {
 	cJSON *r = cJSON_CreateObject();
 	char *s;
@@ -252,12 +213,14 @@ static char *error_reply(const char *text)
 	return s;
 }
 
-static char *dispatch(struct fw *fw, const char *line)
+char *fw_control_dispatch(struct fw *fw, const struct fw_caller *from, const char *line)
 {
 	cJSON *req = cJSON_Parse(line), *res = NULL;
 	const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(req, "cmd");
 	char err[160] = "";
 	char *s;
+
+	(void)from;
 
 	if (!cJSON_IsObject(req) || !cJSON_IsString(cmd))
 		snprintf(err, sizeof(err), "request must be a JSON object with a \"cmd\" string");
@@ -270,183 +233,9 @@ static char *dispatch(struct fw *fw, const char *line)
 			 cmd->valuestring);
 	cJSON_Delete(req);
 	if (!res)
-		return error_reply(err[0] ? err : "out of memory");
+		return fw_control_error(err[0] ? err : "out of memory");
 	s = cJSON_PrintUnformatted(res);
 	cJSON_Delete(res);
 	return s;
 }
 
-static void queue_reply(struct client *c, char *reply)
-{
-	size_t len = reply ? strlen(reply) : 0;
-	char *buf = reply ? realloc(c->out, c->out_len + len + 1) : NULL;
-
-	if (!buf) {
-		free(reply);
-		c->closing = true;
-		return;
-	}
-	memcpy(buf + c->out_len, reply, len);
-	buf[c->out_len + len] = '\n';
-	c->out = buf;
-	c->out_len += len + 1;
-	free(reply);
-}
-
-static void client_write(struct client *c)
-{
-	while (c->out_off < c->out_len) {
-		ssize_t n = send(c->w.fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			break;
-		if (n <= 0) {
-			client_close(c);
-			return;
-		}
-		c->out_off += (size_t)n;
-	}
-	if (c->out_off == c->out_len) {
-		free(c->out);
-		c->out = NULL;
-		c->out_len = c->out_off = 0;
-		if (c->closing) {
-			client_close(c);
-			return;
-		}
-	}
-	hal_fd_watch(c->ctl->fw->loop, &c->w, HAL_IN | (c->out ? HAL_OUT : 0));
-}
-
-static void on_client(struct hal_fd *w, unsigned events)
-{
-	struct client *c = container_of(w, struct client, w);
-	char *line = NULL;
-	int rc = ERR_OK;
-
-	if (events & (HAL_IN | HAL_ERR)) {
-		rc = net_ctl_buf_fill(&c->in, w->fd);
-		for (;;) {
-			int taken = net_ctl_buf_take(&c->in, &line);
-
-			if (taken == ERR_PARSE) { /* a NUL byte: answered, not fatal */
-				queue_reply(c, error_reply("request line holds a NUL byte"));
-				continue;
-			}
-			if (taken != ERR_OK || !line)
-				break;
-			queue_reply(c, dispatch(c->ctl->fw, line));
-			free(line);
-		}
-		if (rc == ERR_TOOBIG)
-			queue_reply(c, error_reply("frame too long"));
-		if (rc != ERR_OK)
-			c->closing = true;
-	}
-	if (c->closing && !c->out) {
-		client_close(c);
-		return;
-	}
-	client_write(c);
-}
-
-static void on_accept(struct hal_fd *w, unsigned events)
-{
-	struct fw_control *ctl = container_of(w, struct fw_control, listen);
-	int fd;
-
-	(void)events;
-	while ((fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
-		struct client *c = NULL;
-
-		for (unsigned i = 0; i < MAX_CLIENTS && !c; i++)
-			if (ctl->clients[i].w.fd < 0)
-				c = &ctl->clients[i];
-		if (!c) {
-			static const char busy[] = "{\"ok\":false,\"error\":\"too many control clients\"}\n";
-			if (send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL) < 0)
-				log_debug("control: busy reply: %s", strerror(errno));
-			close(fd);
-			continue;
-		}
-		memset(c, 0, sizeof(*c));
-		c->ctl = ctl;
-		c->w.fd = fd;
-		c->w.cb = on_client;
-		if (hal_fd_watch(ctl->fw->loop, &c->w, HAL_IN) != ERR_OK)
-			client_close(c);
-	}
-}
-
-static int listen_on(struct fw_control *ctl)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	char dir[sizeof(sa.sun_path)];
-	const char *slash;
-	int fd;
-
-	if (strlen(ctl->path) >= sizeof(sa.sun_path)) {
-		log_err("control: socket path %s is too long", ctl->path);
-		return ERR_INVAL;
-	}
-	memcpy(sa.sun_path, ctl->path, strlen(ctl->path) + 1);
-	slash = strrchr(ctl->path, '/');
-	if (slash && slash != ctl->path) {
-		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - ctl->path), ctl->path);
-		hal_dir_make(dir, 0750);
-	}
-	unlink(ctl->path); /* a stale socket of an earlier run; the store lock keeps us single */
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    chmod(ctl->path, 0660) < 0 || listen(fd, 16) < 0) {
-		log_err("control: cannot listen on %s: %s", ctl->path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return ERR_IO;
-	}
-	ctl->listen.fd = fd;
-	ctl->listen.cb = on_accept;
-	return hal_fd_watch(ctl->fw->loop, &ctl->listen, HAL_IN);
-}
-
-int fw_control_init(struct fw *fw)
-{
-	struct fw_control *ctl = calloc(1, sizeof(*ctl));
-	int rc;
-
-	if (!ctl)
-		return ERR_NOMEM;
-	ctl->fw = fw;
-	for (unsigned i = 0; i < MAX_CLIENTS; i++)
-		ctl->clients[i].w.fd = -1;
-	ctl->path = strdup(fw->cfg->control.socket);
-	if (!ctl->path) {
-		free(ctl);
-		return ERR_NOMEM;
-	}
-	fw->control = ctl;
-	rc = listen_on(ctl);
-	if (rc == ERR_OK)
-		log_info("control: listening on %s", ctl->path);
-	return rc;
-}
-
-void fw_control_free(struct fw *fw)
-{
-	struct fw_control *ctl = fw->control;
-
-	if (!ctl)
-		return;
-	for (unsigned i = 0; i < MAX_CLIENTS; i++)
-		if (ctl->clients[i].w.fd >= 0)
-			client_close(&ctl->clients[i]);
-	if (ctl->listen.registered) {
-		hal_fd_unwatch(fw->loop, &ctl->listen);
-		close(ctl->listen.fd);
-		unlink(ctl->path);
-	}
-	free(ctl->path);
-	free(ctl);
-	fw->control = NULL;
-}

@@ -109,7 +109,18 @@ void fw_upkeep_start(struct fw *fw);
  * pauses ingest until upkeep finds room again. ERR_OK or ERR_FULL. */
 int fw_ingest_room(struct fw *fw);
 
-/* control.c */
+/* control.c: the commands, whatever the transport. */
+struct fw_caller {
+	const char *transport; /* "socket", "serial", "mqtt" */
+	char who[64];          /* "uid 0 pid 42", a device path, an MQTT client */
+};
+/* One request line in, one reply line out (malloc'd, no "\n"; NULL only
+ * when out of memory). */
+char *fw_control_dispatch(struct fw *fw, const struct fw_caller *from, const char *line);
+/* {"ok":false,"error":text}, malloc'd. */
+char *fw_control_error(const char *text);
+
+/* ctl_socket.c: the unix socket transport */
 int fw_control_init(struct fw *fw);
 void fw_control_free(struct fw *fw);
 
