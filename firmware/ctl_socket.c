@@ -137,10 +137,12 @@ static void name_peer(struct client *c)
 	socklen_t len = sizeof(cred);
 
 	c->from.transport = "socket";
-	if (getsockopt(c->w.fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
+	c->from.operator = false;
+	if (getsockopt(c->w.fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
 		snprintf(c->from.who, sizeof(c->from.who), "uid %u pid %d", (unsigned)cred.uid,
 			 (int)cred.pid);
-	else
+		c->from.operator = cred.uid == 0 || cred.uid == geteuid();
+	} else
 		snprintf(c->from.who, sizeof(c->from.who), "unknown peer");
 }
 

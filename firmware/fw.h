@@ -113,6 +113,10 @@ int fw_ingest_room(struct fw *fw);
 struct fw_caller {
 	const char *transport; /* "socket", "serial", "mqtt" */
 	char who[64];          /* "uid 0 pid 42", a device path, an MQTT client */
+	/* Authenticated as an operator: may see what is masked for everybody
+	 * else (full phone numbers, template variables). The socket grants it
+	 * to root and the daemon's own user. */
+	bool operator;
 };
 /* One request line in, one reply line out (malloc'd, no "\n"; NULL only
  * when out of memory). */
