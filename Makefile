@@ -141,7 +141,7 @@ check: all
 
 # The zero-loss tests of docs/RELIABILITY.md, quick forms (tests/torture/;
 # the long forms are `make torture`). Crash points need the crash build.
-RELIABILITY_TESTS := crashpoints killstorm diskfull broker poison clock
+RELIABILITY_TESTS := crashpoints killstorm diskfull broker poison clock vaultcrash
 reliability-check: all
 	@$(MAKE) --no-print-directory CRASH=1 all
 	@for t in $(RELIABILITY_TESTS); do BUILD=$(BUILD) bash tests/torture/test_$$t.sh || exit 1; done

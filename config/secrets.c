@@ -32,13 +32,12 @@ static void wipe_str(char *s)
 	free(s);
 }
 
-/* cJSON_Delete() frees without clearing: wipe the parsed values first. */
-static void wipe_json(cJSON *node)
+void cfg_json_wipe(cJSON *node)
 {
 	for (; node; node = node->next) {
 		if (node->valuestring)
 			explicit_bzero(node->valuestring, strlen(node->valuestring));
-		wipe_json(node->child);
+		cfg_json_wipe(node->child);
 	}
 }
 
@@ -114,13 +113,16 @@ static int entry_fill(struct cfg_secret *s, const cJSON *e, const char *path, ch
 		return ERR_CONFIG;
 	}
 	key = vals[K_API_KEY_SID] != NULL;
+	s->kind = key ? "api_key" : vals[K_AUTH_TOKEN] ? "auth_token" : "login";
+	s->json = cJSON_PrintUnformatted(e);
 	s->name = strdup(e->string);
 	s->account_sid = vals[K_ACCOUNT_SID] ? strdup(vals[K_ACCOUNT_SID]) : NULL;
 	s->user = strdup(key ? vals[K_API_KEY_SID] :
 			 vals[K_ACCOUNT_SID] ? vals[K_ACCOUNT_SID] : vals[K_USERNAME]);
 	s->password = strdup(key ? vals[K_API_KEY_SECRET] :
 			     vals[K_AUTH_TOKEN] ? vals[K_AUTH_TOKEN] : vals[K_PASSWORD]);
-	if (!s->name || !s->user || !s->password || (vals[K_ACCOUNT_SID] && !s->account_sid))
+	if (!s->name || !s->user || !s->password || !s->json ||
+	    (vals[K_ACCOUNT_SID] && !s->account_sid))
 		return ERR_NOMEM;
 	return ERR_OK;
 }
@@ -153,10 +155,36 @@ static int parse_entries(struct cfg_secrets *s, const cJSON *root, const char *p
 	return rc;
 }
 
-int cfg_secrets_load(const char *path, struct cfg_secrets **out, char *why, size_t whylen)
+int cfg_secrets_parse(const char *text, size_t len, const char *origin, struct cfg_secrets **out,
+		      char *why, size_t whylen)
 {
 	struct cfg_secrets *s = NULL;
-	cJSON *root = NULL;
+	cJSON *root;
+	int rc;
+
+	*out = NULL;
+	root = cJSON_ParseWithLength(text, len);
+	if (!root) {
+		/* no position: the text around it could be a secret */
+		snprintf(why, whylen, "%s: invalid JSON", origin);
+		return ERR_CONFIG;
+	}
+	s = calloc(1, sizeof(*s));
+	rc = s ? parse_entries(s, root, origin, why, whylen) : ERR_NOMEM;
+	if (rc == ERR_OK) {
+		*out = s;
+		s = NULL;
+	}
+	cfg_json_wipe(root);
+	cJSON_Delete(root);
+	cfg_secrets_free(s);
+	if (rc == ERR_NOMEM)
+		snprintf(why, whylen, "%s: out of memory", origin);
+	return rc;
+}
+
+int cfg_secrets_load(const char *path, struct cfg_secrets **out, char *why, size_t whylen)
+{
 	char *buf = NULL;
 	size_t len = 0;
 	int rc;
@@ -164,36 +192,26 @@ int cfg_secrets_load(const char *path, struct cfg_secrets **out, char *why, size
 	*out = NULL;
 	rc = hal_file_check_private(path, why, whylen);
 	if (rc != ERR_OK)
-		goto out;
+		return rc;
 	rc = hal_file_read(path, CFG_SECRETS_FILE_MAX, &buf, &len);
 	if (rc != ERR_OK) {
 		snprintf(why, whylen, "%s: %s", path, hal_strerror(rc));
-		goto out;
+		return rc;
 	}
-	root = cJSON_ParseWithLength(buf, len);
-	if (!root) {
-		/* no position: the text around it could be a secret */
-		snprintf(why, whylen, "%s: invalid JSON", path);
-		rc = ERR_CONFIG;
-		goto out;
-	}
-	s = calloc(1, sizeof(*s));
-	rc = s ? parse_entries(s, root, path, why, whylen) : ERR_NOMEM;
-	if (rc == ERR_OK) {
-		*out = s;
-		s = NULL;
-	}
-out:
-	if (buf) {
-		explicit_bzero(buf, len);
-		free(buf);
-	}
-	wipe_json(root);
-	cJSON_Delete(root);
-	cfg_secrets_free(s);
-	if (rc == ERR_NOMEM)
-		snprintf(why, whylen, "%s: out of memory", path);
+	rc = cfg_secrets_parse(buf, len, path, out, why, whylen);
+	explicit_bzero(buf, len);
+	free(buf);
 	return rc;
+}
+
+unsigned cfg_secrets_count(const struct cfg_secrets *s)
+{
+	return s ? s->n : 0;
+}
+
+const struct cfg_secret *cfg_secrets_at(const struct cfg_secrets *s, unsigned i)
+{
+	return s && i < s->n ? &s->v[i] : NULL;
 }
 
 const struct cfg_secret *cfg_secrets_find(const struct cfg_secrets *s, const char *name)
@@ -217,6 +235,7 @@ void cfg_secrets_free(struct cfg_secrets *s)
 		wipe_str(s->v[i].account_sid);
 		wipe_str(s->v[i].user);
 		wipe_str(s->v[i].password);
+		wipe_str(s->v[i].json);
 	}
 	free(s->v);
 	free(s);

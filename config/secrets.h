@@ -1,5 +1,6 @@
 /*
- * secrets.h - the credentials file, until the encrypted vault replaces it.
+ * secrets.h - credentials entries: parsed and checked here, kept sealed in
+ * the store's vault (store/vault.h); the secrets file is a one-time import.
  *
  * A JSON object of named entries, referenced by name from the config:
  *   {"twilio-main": {"account_sid": "AC<32 hex>", "auth_token": "..."},
@@ -25,6 +26,8 @@ struct cfg_secret {
 	char *account_sid;
 	char *user;
 	char *password;
+	const char *kind; /* "auth_token", "api_key" or "login" */
+	char *json;       /* the entry's own JSON object, as the vault keeps it */
 };
 
 struct cfg_secrets;
@@ -34,9 +37,22 @@ struct cfg_secrets;
  * entry and key); ERR_NOMEM. */
 int cfg_secrets_load(const char *path, struct cfg_secrets **out, char *why, size_t whylen);
 
+/* The same from text (a secrets file's, or entries the vault held); origin
+ * names it in errors. */
+int cfg_secrets_parse(const char *text, size_t len, const char *origin, struct cfg_secrets **out,
+		      char *why, size_t whylen);
+
+unsigned cfg_secrets_count(const struct cfg_secrets *s);
+const struct cfg_secret *cfg_secrets_at(const struct cfg_secrets *s, unsigned i);
+
 /* NULL if there is no entry of that name. */
 const struct cfg_secret *cfg_secrets_find(const struct cfg_secrets *s, const char *name);
 
 void cfg_secrets_free(struct cfg_secrets *s); /* accepts NULL */
+
+/* Clears every string in a cJSON tree: cJSON_Delete() frees without
+ * clearing, and a request or file may have carried a secret. */
+struct cJSON;
+void cfg_json_wipe(struct cJSON *node);
 
 #endif

@@ -12,6 +12,7 @@
 
 #include "config/config.h"
 #include "config/phone.h"
+#include "config/secrets.h"
 #include "firmware/fw.h"
 #include "hal/clock.h"
 #include "hal/err.h"
@@ -116,6 +117,7 @@ static cJSON *cmd_status(struct fw *fw)
 	status_counters(fw, r);
 	status_errors(fw, r);
 	fw_router_seq_status(fw, cJSON_AddObjectToObject(r, "sources"));
+	fw_creds_vault_status(fw, r);
 	return r;
 }
 
@@ -220,7 +222,6 @@ char *fw_control_dispatch(struct fw *fw, const struct fw_caller *from, const cha
 	char err[160] = "";
 	char *s;
 
-	(void)from;
 
 	if (!cJSON_IsObject(req) || !cJSON_IsString(cmd))
 		snprintf(err, sizeof(err), "request must be a JSON object with a \"cmd\" string");
@@ -228,9 +229,12 @@ char *fw_control_dispatch(struct fw *fw, const struct fw_caller *from, const cha
 		res = cmd_status(fw);
 	else if (strcmp(cmd->valuestring, "outbox") == 0)
 		res = cmd_outbox(fw, req, err, sizeof(err));
+	else if (strncmp(cmd->valuestring, "creds.", 6) == 0)
+		res = fw_cmd_creds(fw, from, cmd->valuestring, req, err, sizeof(err));
 	else
-		snprintf(err, sizeof(err), "unknown command '%.40s' (known: status, outbox)",
-			 cmd->valuestring);
+		snprintf(err, sizeof(err), "unknown command '%.40s' (known: status, outbox, "
+			 "creds.list, creds.set, creds.delete, creds.rotate_key)", cmd->valuestring);
+	cfg_json_wipe(req); /* it may have carried a secret */
 	cJSON_Delete(req);
 	if (!res)
 		return fw_control_error(err[0] ? err : "out of memory");

@@ -117,6 +117,7 @@ static void on_client(struct hal_fd *w, unsigned events)
 			if (taken != ERR_OK || !line)
 				break;
 			queue_reply(c, fw_control_dispatch(c->ctl->fw, &c->from, line));
+			explicit_bzero(line, strlen(line)); /* a creds.set carries a secret */
 			free(line);
 		}
 		if (rc == ERR_TOOBIG)

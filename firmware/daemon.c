@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config/config.h"
 #include "config/secrets.h"
@@ -50,13 +51,15 @@ void fw_fatal(struct fw *fw, const char *what, int err)
 	hal_loop_stop(fw->loop);
 }
 
-/* Reads config and secrets; prints every problem. */
+/* Reads the config and, when it names one that exists, the secrets file to
+ * import (*sec, else NULL); prints every problem. */
 int fw_load_config(const char *path, struct cfg **cfg, struct cfg_secrets **sec)
 {
 	struct cfg_errors errs = {0};
 	char why[300];
 	int rc;
 
+	*sec = NULL;
 	rc = cfg_load(path, cfg, &errs);
 	if (rc != ERR_OK) {
 		for (unsigned i = 0; i < errs.n; i++)
@@ -65,25 +68,13 @@ int fw_load_config(const char *path, struct cfg **cfg, struct cfg_secrets **sec)
 			log_err("%s: %u more errors not shown", path, errs.dropped);
 		return ERR_CONFIG;
 	}
+	if (!(*cfg)->secrets_file || access((*cfg)->secrets_file, F_OK) != 0)
+		return ERR_OK; /* imported already, or never given */
 	rc = cfg_secrets_load((*cfg)->secrets_file, sec, why, sizeof(why));
-	if (rc != ERR_OK) {
-		log_err("%s: $.secrets_file: %s", path, why);
-		goto fail;
-	}
-	for (unsigned i = 0; i < (*cfg)->n_accounts; i++) {
-		const struct cfg_account *a = &(*cfg)->accounts[i];
-		if (!cfg_secrets_find(*sec, a->credentials)) {
-			log_err("%s: $.accounts.%s.credentials: no entry \"%s\" in %s", path, a->name,
-				a->credentials, (*cfg)->secrets_file);
-			rc = ERR_CONFIG;
-		}
-	}
 	if (rc == ERR_OK)
 		return ERR_OK;
-fail:
-	cfg_secrets_free(*sec);
+	log_err("%s: $.secrets_file: %s", path, why);
 	cfg_free(*cfg);
-	*sec = NULL;
 	*cfg = NULL;
 	return ERR_CONFIG;
 }
@@ -105,31 +96,35 @@ static int subscribe_routes(struct fw *fw)
 
 static void reload(struct fw *fw)
 {
-	struct cfg *cfg;
-	struct cfg_secrets *sec;
+	struct cfg *cfg, *old_cfg = fw->cfg;
+	struct cfg_secrets *file;
+	int err;
 
 	log_info("reloading %s", fw->cfg_path);
-	if (fw_load_config(fw->cfg_path, &cfg, &sec) != ERR_OK) {
+	if (fw_load_config(fw->cfg_path, &cfg, &file) != ERR_OK) {
 		fw_error(fw, "reload refused: %s is invalid; keeping the running configuration",
 			 fw->cfg_path);
 		return;
 	}
 	if (strcmp(cfg->store.path, fw->cfg->store.path) || strcmp(cfg->mqtt.host, fw->cfg->mqtt.host) ||
-	    cfg->mqtt.port != fw->cfg->mqtt.port || strcmp(cfg->gateway_id, fw->cfg->gateway_id))
-		log_warn("reload: store, broker and gateway_id changes take effect after a restart");
-	struct cfg *old_cfg = fw->cfg;
-	struct cfg_secrets *old_sec = fw->secrets;
+	    cfg->mqtt.port != fw->cfg->mqtt.port || strcmp(cfg->gateway_id, fw->cfg->gateway_id) ||
+	    strcmp(cfg->vault.key_file, fw->cfg->vault.key_file))
+		log_warn("reload: store, broker, gateway_id and vault key changes take effect after "
+			 "a restart");
 	fw->cfg = cfg;
-	fw->secrets = sec;
+	err = fw_vault_import(fw, file);
+	cfg_secrets_free(file);
+	if (err != ERR_OK) {
+		fw_fatal(fw, "vault import", err);
+		cfg_free(old_cfg);
+		return;
+	}
 	if (fw_sender_reconfigure(fw) != ERR_OK || subscribe_routes(fw) != ERR_OK) {
 		fw->cfg = old_cfg;
-		fw->secrets = old_sec;
-		cfg_secrets_free(sec);
 		cfg_free(cfg);
 		fw_error(fw, "reload failed (out of memory); keeping the running configuration");
 		return;
 	}
-	cfg_secrets_free(old_sec);
 	cfg_free(old_cfg);
 	log_info("reload: %u routes, %u templates, %u accounts", cfg->n_routes, cfg->n_templates,
 		 cfg->n_accounts);
@@ -208,7 +203,7 @@ static int start_mqtt(struct fw *fw)
 	return rc == ERR_OK ? subscribe_routes(fw) : rc;
 }
 
-static int start(struct fw *fw)
+static int start(struct fw *fw, struct cfg_secrets *file)
 {
 	static const int sigs[] = {SIGTERM, SIGINT, SIGHUP, 0};
 	struct net_http_opts ho = {
@@ -222,6 +217,8 @@ static int start(struct fw *fw)
 
 	snprintf(fw->status_topic, sizeof(fw->status_topic), "outpost/%s/status", fw->cfg->gateway_id);
 	if ((rc = store_open(fw->cfg->store.path, fw->cfg->store.max_size_mb, &fw->store)) != ERR_OK)
+		return rc;
+	if ((rc = fw_vault_open(fw, file)) != ERR_OK)
 		return rc;
 	if ((rc = hal_loop_init(&fw->loop)) != ERR_OK)
 		return rc;
@@ -255,6 +252,7 @@ static void finish(struct fw *fw)
 	hal_timer_cancel(fw->loop, &fw->upkeep);
 	hal_signal_close(fw->loop, &fw->sig);
 	hal_loop_free(fw->loop);
+	fw_vault_free(fw);
 	store_close(fw->store);
 	cfg_secrets_free(fw->secrets);
 	cfg_free(fw->cfg);
@@ -263,12 +261,14 @@ static void finish(struct fw *fw)
 int fw_daemon_run(const char *cfg_path)
 {
 	struct fw fw = {.cfg_path = cfg_path, .started_ms = hal_now_ms()};
+	struct cfg_secrets *file;
 	int rc;
 
 	srandom((unsigned)(hal_now_ms() ^ (uint64_t)hal_wall_ms()));
-	if (fw_load_config(cfg_path, &fw.cfg, &fw.secrets) != ERR_OK)
+	if (fw_load_config(cfg_path, &fw.cfg, &file) != ERR_OK)
 		return 3;
-	rc = start(&fw);
+	rc = start(&fw, file);
+	cfg_secrets_free(file);
 	if (rc == ERR_OK) {
 		log_info("outpostd %s running: gateway %s, store %s, %u routes", OUTPOST_VERSION,
 			 fw.cfg->gateway_id, fw.cfg->store.path, fw.cfg->n_routes);

@@ -59,6 +59,7 @@ struct fw {
 	struct fw_router router;
 	struct fw_sender *sender;
 	struct fw_control *control;
+	struct fw_vault *vault;
 	struct fw_counters n;
 	uint64_t started_ms;
 	bool stopping;
@@ -109,6 +110,21 @@ void fw_upkeep_start(struct fw *fw);
  * pauses ingest until upkeep finds room again. ERR_OK or ERR_FULL. */
 int fw_ingest_room(struct fw *fw);
 
+/* vault.c: credentials sealed in the store. open: finds or makes the device
+ * key, imports `file` (the config's secrets file, may be NULL) and fills
+ * fw->secrets. A sealed vault (wrong or missing key) is not an error: its
+ * reason is in fw_vault_sealed() and the accounts pause. */
+struct cfg_secrets;
+int fw_vault_open(struct fw *fw, struct cfg_secrets *file);
+int fw_vault_import(struct fw *fw, struct cfg_secrets *file); /* on reload */
+void fw_vault_free(struct fw *fw);
+const char *fw_vault_sealed(const struct fw *fw); /* NULL when open */
+/* Checked (as a secrets file entry), sealed, applied to the accounts. */
+int fw_vault_set(struct fw *fw, const char *name, const char *entry_json, char *why,
+		 size_t whylen);
+int fw_vault_delete(struct fw *fw, const char *name, char *why, size_t whylen);
+int fw_vault_rotate(struct fw *fw, unsigned *entries, char *why, size_t whylen);
+
 /* control.c: the commands, whatever the transport. */
 struct fw_caller {
 	const char *transport; /* "socket", "serial", "mqtt" */
@@ -123,6 +139,11 @@ struct fw_caller {
 char *fw_control_dispatch(struct fw *fw, const struct fw_caller *from, const char *line);
 /* {"ok":false,"error":text}, malloc'd. */
 char *fw_control_error(const char *text);
+
+/* ctl_creds.c: creds.list / .set / .delete / .rotate_key */
+struct cJSON *fw_cmd_creds(struct fw *fw, const struct fw_caller *from, const char *cmd,
+			   const struct cJSON *req, char *err, size_t errlen);
+void fw_creds_vault_status(const struct fw *fw, struct cJSON *r);
 
 /* ctl_socket.c: the unix socket transport */
 int fw_control_init(struct fw *fw);

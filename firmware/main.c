@@ -30,8 +30,9 @@ static void usage(FILE *f)
 		"Runs in the foreground; stop it with SIGTERM, reload the config with SIGHUP.\n"
 		"\n"
 		"  -c, --config FILE   configuration (default " DEFAULT_CONFIG ")\n"
-		"  -t, --test          check the configuration and the secrets file, print\n"
-		"                      every problem with its JSON path, and exit\n"
+		"  -t, --test          check the configuration (and a secrets file waiting\n"
+		"                      to be imported), print every problem with its JSON\n"
+		"                      path, and exit\n"
 		"  -s, --syslog        log to syslog (daemon facility) instead of stderr\n"
 		"  -v, --verbose       log debug detail\n"
 		"  -V, --version       print the versions of outpostd and its libraries\n"
@@ -39,7 +40,10 @@ static void usage(FILE *f)
 		"\n"
 		"Exit status: 0 clean stop or valid config; 1 runtime failure (restart me);\n"
 		"2 usage error; 3 invalid configuration or secrets.\n"
-		"Look inside a running daemon with outpostctl status / outpostctl outbox.\n");
+		"Provider credentials live encrypted in the store's vault: set them with\n"
+		"outpostctl creds set NAME, or name a secrets file in the config once (it\n"
+		"is imported at start and removed). Look inside a running daemon with\n"
+		"outpostctl status / outpostctl outbox.\n");
 }
 
 static void version(void)
@@ -66,6 +70,9 @@ static int check_config(const char *path)
 	}
 	printf("%s: configuration OK: gateway %s, %u accounts, %u templates, %u routes\n", path,
 	       cfg->gateway_id, cfg->n_accounts, cfg->n_templates, cfg->n_routes);
+	if (sec)
+		printf("%s: %u credentials entries, imported into the vault at the next start\n",
+		       cfg->secrets_file, cfg_secrets_count(sec));
 	cfg_secrets_free(sec);
 	cfg_free(cfg);
 	return 0;

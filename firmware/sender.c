@@ -149,8 +149,12 @@ static struct account *account_new(struct fw *fw, const struct cfg_account *ca)
 		a->msg.password = strdup(sec->password ? sec->password : "");
 	} else {
 		a->paused_until = UINT64_MAX;
-		snprintf(a->pause_reason, sizeof(a->pause_reason),
-			 "no credentials entry '%s' in the secrets file", ca->credentials);
+		if (fw_vault_sealed(fw))
+			snprintf(a->pause_reason, sizeof(a->pause_reason), "%s", fw_vault_sealed(fw));
+		else
+			snprintf(a->pause_reason, sizeof(a->pause_reason),
+				 "no credentials '%s' in the vault (outpostctl creds set %s)",
+				 ca->credentials, ca->credentials);
 	}
 	if (!a->msg.api_base || !a->msg.from || !a->ca_file ||
 	    (sec && (!a->msg.account_id || !a->msg.user || !a->msg.password))) {

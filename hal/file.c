@@ -152,3 +152,66 @@ int hal_dir_make(const char *path, unsigned mode)
 		return ERR_IO;
 	return ERR_OK;
 }
+
+int hal_file_read_secret(const char *path, void *buf, size_t len, char *why, size_t whylen)
+{
+	char *data = NULL;
+	size_t got = 0;
+	int rc;
+
+	rc = hal_file_check_private(path, why, whylen);
+	if (rc != ERR_OK)
+		return rc;
+	rc = hal_file_read(path, len, &data, &got);
+	if (rc == ERR_OK && got != len) {
+		snprintf(why, whylen, "%s: holds %zu bytes, a key is %zu", path, got, len);
+		rc = ERR_INVAL;
+	} else if (rc == ERR_TOOBIG) {
+		snprintf(why, whylen, "%s: longer than a key (%zu bytes)", path, len);
+		rc = ERR_INVAL;
+	} else if (rc != ERR_OK) {
+		snprintf(why, whylen, "%s: %s", path, hal_strerror(rc));
+	}
+	if (rc == ERR_OK)
+		memcpy(buf, data, len);
+	if (data) {
+		explicit_bzero(data, got);
+		free(data);
+	}
+	return rc;
+}
+
+int hal_file_rename(const char *from, const char *to)
+{
+	if (rename(from, to) < 0)
+		return errno == ENOENT ? ERR_NOTFOUND : ERR_IO;
+	return fsync_dir_of(to);
+}
+
+int hal_file_shred(const char *path)
+{
+	static const char zeros[4096];
+	struct stat st;
+	off_t left;
+	int fd, rc = ERR_IO;
+
+	fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return errno == ENOENT ? ERR_NOTFOUND : ERR_IO;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		goto out;
+	for (left = st.st_size; left > 0;) {
+		ssize_t n = write(fd, zeros, left < (off_t)sizeof(zeros) ? (size_t)left : sizeof(zeros));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			goto out;
+		left -= n;
+	}
+	if (fsync(fd) == 0 && unlink(path) == 0)
+		rc = fsync_dir_of(path);
+out:
+	close(fd);
+	return rc;
+}

@@ -17,6 +17,19 @@ int hal_file_check_private(const char *path, char *why, size_t whylen);
 /* Writes data to path atomically: temp file, fsync, rename, dir fsync. */
 int hal_file_write_atomic(const char *path, const void *data, size_t len, unsigned mode);
 
+/* Reads a key file of exactly len bytes, refused unless private (as above).
+ * ERR_OK; ERR_NOTFOUND; ERR_PERM; ERR_INVAL (wrong size); ERR_IO. why names
+ * the path and the problem, never the contents. */
+int hal_file_read_secret(const char *path, void *buf, size_t len, char *why, size_t whylen);
+
+/* rename(2), then fsync of the target's directory. ERR_NOTFOUND, ERR_IO. */
+int hal_file_rename(const char *from, const char *to);
+
+/* Overwrites a regular file with zeros, fsyncs, unlinks it and fsyncs its
+ * directory: a plaintext secret file does not outlive its import in the
+ * file system (the flash's own remapping is beyond reach). */
+int hal_file_shred(const char *path);
+
 /* mkdir -p with `mode` for the directories it creates. */
 int hal_dir_make(const char *path, unsigned mode);
 

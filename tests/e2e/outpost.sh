@@ -30,6 +30,7 @@ EOS
   "store": {"path": "$E2E_DIR/store", "max_size_mb": 256},
   "control": {"socket": "$E2E_DIR/outpostd.sock"},
   "secrets_file": "$E2E_DIR/secrets.json",
+  "vault": {"key_file": "$E2E_DIR/device.key"},
   "sender": {"concurrency": 16, "backoff_base_ms": 200, "backoff_cap_ms": 2000,
              "connect_timeout_ms": 2000, "request_timeout_ms": 5000, "max_attempts": 50},
   "accounts": {

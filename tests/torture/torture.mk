@@ -30,6 +30,7 @@ torture-check: torture-bins
 torture: torture-bins
 	@$(MAKE) --no-print-directory CRASH=1 all
 	@CRASH_BUILD=build/crash HITS=50 tests/torture/test_crashpoints.sh
+	@CRASH_BUILD=build/crash HITS=50 tests/torture/test_vaultcrash.sh
 	@BUILD=$(BUILD) KILLS=2000 EVENTS=200000 tests/torture/test_killstorm.sh
 	@BUILD=$(BUILD) tests/torture/test_diskfull.sh
 	@BUILD=$(BUILD) RESTARTS=200 tests/torture/test_broker.sh

@@ -13,6 +13,7 @@
 #include "hal/err.h"
 #include "hal/file.h"
 #include "hal/parse.h"
+#include "config/secrets.h"
 #include "net/ctl.h"
 #include "tools/outpostctl/octl.h"
 
@@ -27,7 +28,8 @@
 /* A config file is a few KiB; anything near this is not one. */
 #define MAX_CONFIG_BYTES (4u << 20)
 
-static const struct octl_cmd *const cmds[] = {&octl_cmd_status, &octl_cmd_outbox};
+static const struct octl_cmd *const cmds[] = {&octl_cmd_status, &octl_cmd_outbox,
+					      &octl_cmd_creds};
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
 
 static void usage(FILE *f)
@@ -79,6 +81,9 @@ static const struct option long_opts[] = {
 	{"state", required_argument, NULL, 'S'},
 	{"limit", required_argument, NULL, 'L'},
 	{"before", required_argument, NULL, 'B'},
+	{"account-sid", required_argument, NULL, 'A'},
+	{"api-key-sid", required_argument, NULL, 'K'},
+	{"username", required_argument, NULL, 'U'},
 	{NULL, 0, NULL, 0},
 };
 
@@ -93,6 +98,9 @@ static bool take_opt(int c, struct octl_opts *o, unsigned *used)
 	case 'j': o->json = true; return true;
 	case 'h': o->help = true; return true;
 	case 'S': o->state = optarg; *used |= OCTL_OPT_STATE; return true;
+	case 'A': o->account_sid = optarg; *used |= OCTL_OPT_CREDS; return true;
+	case 'K': o->api_key_sid = optarg; *used |= OCTL_OPT_CREDS; return true;
+	case 'U': o->username = optarg; *used |= OCTL_OPT_CREDS; return true;
 	case 'T':
 		if (!hal_parse_u64(optarg, 1, MAX_TIMEOUT_MS, &v)) {
 			fprintf(stderr, "outpostctl: --timeout wants milliseconds, 1 to %d\n",
@@ -125,7 +133,8 @@ static bool take_opt(int c, struct octl_opts *o, unsigned *used)
 
 static const char *opt_name(unsigned bit)
 {
-	return bit == OCTL_OPT_STATE ? "--state" : bit == OCTL_OPT_LIMIT ? "--limit" : "--before";
+	return bit == OCTL_OPT_STATE ? "--state" : bit == OCTL_OPT_LIMIT ? "--limit" :
+	       bit == OCTL_OPT_BEFORE ? "--before" : "--account-sid/--api-key-sid/--username";
 }
 
 /* Returns -1 to go on, or the exit code. */
@@ -167,11 +176,14 @@ static int parse_args(int argc, char **argv, struct octl_opts *o, const struct o
 		fputs((*cmd)->help, stdout);
 		return OCTL_EXIT_OK;
 	}
-	if (optind < argc) {
+	if ((*cmd)->opts & OCTL_OPT_ARGS) {
+		o->args = argv + optind;
+		o->nargs = argc - optind;
+	} else if (optind < argc) {
 		fprintf(stderr, "outpostctl: %s: unexpected argument '%s'\n", name, argv[optind]);
 		return OCTL_EXIT_USAGE;
 	}
-	for (bit = 1; bit <= OCTL_OPT_BEFORE; bit <<= 1) {
+	for (bit = 1; bit <= OCTL_OPT__LAST; bit <<= 1) {
 		if ((used & bit) && !((*cmd)->opts & bit)) {
 			fprintf(stderr, "outpostctl: %s is not an option of %s\n", opt_name(bit), name);
 			return OCTL_EXIT_USAGE;
@@ -316,7 +328,10 @@ int main(int argc, char **argv)
 		goto out;
 	ex = answer(&o, cmd, resp);
 out:
+	cfg_json_wipe(rj);
 	cJSON_Delete(rj);
+	if (req) /* a creds set request carries a secret */
+		explicit_bzero(req, strlen(req));
 	free(req);
 	free(resp);
 	return ex;

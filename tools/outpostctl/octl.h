@@ -34,6 +34,9 @@ struct octl_opts {
 	const char *state; /* outbox */
 	long limit;        /* outbox */
 	uint64_t before;   /* outbox */
+	const char *account_sid, *api_key_sid, *username; /* creds set */
+	char **args;       /* words after the command (OCTL_OPT_ARGS) */
+	int nargs;
 	bool help;
 };
 
@@ -48,10 +51,18 @@ struct octl_cmd {
 	void (*show)(const struct octl_opts *o, const cJSON *resp);
 };
 
-enum { OCTL_OPT_STATE = 1, OCTL_OPT_LIMIT = 2, OCTL_OPT_BEFORE = 4 };
+enum {
+	OCTL_OPT_STATE = 1,
+	OCTL_OPT_LIMIT = 2,
+	OCTL_OPT_BEFORE = 4,
+	OCTL_OPT_CREDS = 8, /* --account-sid, --api-key-sid, --username */
+	OCTL_OPT_ARGS = 16, /* takes words after its name */
+	OCTL_OPT__LAST = OCTL_OPT_CREDS,
+};
 
 extern const struct octl_cmd octl_cmd_status;
 extern const struct octl_cmd octl_cmd_outbox;
+extern const struct octl_cmd octl_cmd_creds;
 
 /* Field readers: NULL / false when missing or of another type. */
 const char *octl_str(const cJSON *obj, const char *key);
