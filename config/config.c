@@ -128,11 +128,20 @@ static const struct cfg_field serial_fields[] = {
 	{ 0 }
 };
 
+static const struct cfg_field remote_fields[] = {
+	{ .key = "credentials", .type = CFG_F_STR, .off = CFG_OFF(control.mqtt.credentials),
+	  .check = cfg_ident_valid, .expect = "a vault entry name (" CFG_IDENT_EXPECT ")" },
+	{ .key = "window_s", .type = CFG_F_UINT, .off = CFG_OFF(control.mqtt.window_s),
+	  .min = 10, .max = 3600, .def_num = 300 },
+	{ 0 }
+};
+
 static const struct cfg_field control_fields[] = {
 	{ .key = "socket", .type = CFG_F_STR, .off = CFG_OFF(control.socket),
 	  .def_str = "/run/outpost/outpostd.sock", .check = check_socket_path,
 	  .expect = "a path of at most 107 bytes" },
 	{ .key = "serial", .type = CFG_F_OBJ, .sub = serial_fields },
+	{ .key = "mqtt", .type = CFG_F_OBJ, .sub = remote_fields },
 	{ 0 }
 };
 
@@ -516,6 +525,7 @@ void cfg_free(struct cfg *cfg)
 	free(cfg->store.path);
 	free(cfg->control.socket);
 	free(cfg->control.serial.device);
+	free(cfg->control.mqtt.credentials);
 	free(cfg->vault.key_file);
 	free(cfg->events.id_field);
 	free(cfg->events.default_country);

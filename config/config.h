@@ -90,6 +90,10 @@ struct cfg {
 			char *device;  /* e.g. "/dev/ttyUSB0"; NULL: no serial console */
 			unsigned baud; /* default 115200; one of the standard rates */
 		} serial;
+		struct {
+			char *credentials; /* vault entry with hmac_key; NULL: no MQTT commands */
+			unsigned window_s; /* accepted clock skew of a command; default 300 */
+		} mqtt;
 	} control;
 	struct {
 		char *key_file; /* device key; default "/etc/outpost/device.key" */

@@ -18,11 +18,13 @@ struct cfg_secrets {
 };
 
 /* The keys an entry may have; which combination makes which kind. */
-enum { K_ACCOUNT_SID, K_AUTH_TOKEN, K_API_KEY_SID, K_API_KEY_SECRET, K_USERNAME, K_PASSWORD, K_N };
+enum { K_ACCOUNT_SID, K_AUTH_TOKEN, K_API_KEY_SID, K_API_KEY_SECRET, K_USERNAME, K_PASSWORD,
+       K_HMAC_KEY, K_N };
 static const char *const key_names[K_N] = {
 	[K_ACCOUNT_SID] = "account_sid", [K_AUTH_TOKEN] = "auth_token",
 	[K_API_KEY_SID] = "api_key_sid", [K_API_KEY_SECRET] = "api_key_secret",
 	[K_USERNAME] = "username",       [K_PASSWORD] = "password",
+	[K_HMAC_KEY] = "hmac_key",
 };
 
 static void wipe_str(char *s)
@@ -75,16 +77,27 @@ static bool entry_keys(const cJSON *e, const char **vals, const char *path, char
 	return true;
 }
 
+static bool hex64(const char *s)
+{
+	return strlen(s) == 64 && strspn(s, "0123456789abcdefABCDEF") == 64;
+}
+
 static const char *entry_shape(const char **vals)
 {
 	bool sid = vals[K_ACCOUNT_SID], tok = vals[K_AUTH_TOKEN];
 	bool ksid = vals[K_API_KEY_SID], ksec = vals[K_API_KEY_SECRET];
-	bool user = vals[K_USERNAME], pass = vals[K_PASSWORD];
+	bool user = vals[K_USERNAME], pass = vals[K_PASSWORD], hmac = vals[K_HMAC_KEY];
 
 	if (sid && !sid_valid(vals[K_ACCOUNT_SID], "AC"))
 		return "\"account_sid\" must be \"AC\" followed by 32 hex digits";
 	if (ksid && !sid_valid(vals[K_API_KEY_SID], "SK"))
 		return "\"api_key_sid\" must be \"SK\" followed by 32 hex digits";
+	if (hmac && !hex64(vals[K_HMAC_KEY]))
+		return "\"hmac_key\" must be 64 hex digits (32 bytes)";
+	if (hmac && !sid && !tok && !ksid && !ksec && !user && !pass)
+		return NULL;
+	if (hmac)
+		return "\"hmac_key\" stands alone in its entry";
 	if (sid && tok && !ksid && !ksec && !user && !pass)
 		return NULL;
 	if (sid && !tok && ksid && ksec && !user && !pass)
@@ -92,7 +105,7 @@ static const char *entry_shape(const char **vals)
 	if (!sid && !tok && !ksid && !ksec && user && pass)
 		return NULL;
 	return "expected account_sid + auth_token, account_sid + api_key_sid + api_key_secret, "
-	       "or username + password";
+	       "username + password, or hmac_key";
 }
 
 static int entry_fill(struct cfg_secret *s, const cJSON *e, const char *path, char *why,
@@ -113,14 +126,17 @@ static int entry_fill(struct cfg_secret *s, const cJSON *e, const char *path, ch
 		return ERR_CONFIG;
 	}
 	key = vals[K_API_KEY_SID] != NULL;
-	s->kind = key ? "api_key" : vals[K_AUTH_TOKEN] ? "auth_token" : "login";
+	s->kind = key ? "api_key" : vals[K_AUTH_TOKEN] ? "auth_token" :
+		  vals[K_HMAC_KEY] ? "hmac_key" : "login";
 	s->json = cJSON_PrintUnformatted(e);
 	s->name = strdup(e->string);
 	s->account_sid = vals[K_ACCOUNT_SID] ? strdup(vals[K_ACCOUNT_SID]) : NULL;
 	s->user = strdup(key ? vals[K_API_KEY_SID] :
-			 vals[K_ACCOUNT_SID] ? vals[K_ACCOUNT_SID] : vals[K_USERNAME]);
+			 vals[K_ACCOUNT_SID] ? vals[K_ACCOUNT_SID] :
+			 vals[K_USERNAME] ? vals[K_USERNAME] : "");
 	s->password = strdup(key ? vals[K_API_KEY_SECRET] :
-			     vals[K_AUTH_TOKEN] ? vals[K_AUTH_TOKEN] : vals[K_PASSWORD]);
+			     vals[K_AUTH_TOKEN] ? vals[K_AUTH_TOKEN] :
+			     vals[K_PASSWORD] ? vals[K_PASSWORD] : vals[K_HMAC_KEY]);
 	if (!s->name || !s->user || !s->password || !s->json ||
 	    (vals[K_ACCOUNT_SID] && !s->account_sid))
 		return ERR_NOMEM;

@@ -5,7 +5,8 @@
  * A JSON object of named entries, referenced by name from the config:
  *   {"twilio-main": {"account_sid": "AC<32 hex>", "auth_token": "..."},
  *    "twilio-key":  {"account_sid": "AC...", "api_key_sid": "SK<32 hex>", "api_key_secret": "..."},
- *    "mqtt-local":  {"username": "u", "password": "p"}}
+ *    "mqtt-local":  {"username": "u", "password": "p"},
+ *    "remote":      {"hmac_key": "<64 hex>"}}  (signed MQTT commands)
  * The file is refused unless it is a regular file owned by the effective user
  * with mode 0600 or 0400. Error texts name the file, entry and key, never a
  * value. The loaded secrets are owned by struct cfg_secrets; entries stay
@@ -18,7 +19,7 @@
 
 #define CFG_SECRETS_FILE_MAX (64 * 1024)
 
-/* Twilio: user = api_key_sid or account_sid, password = api_key_secret or
+/* hmac_key: password = the 64 hex digits, user = "". Twilio: user = api_key_sid or account_sid, password = api_key_secret or
  * auth_token (HTTP basic auth), account_sid for the URL. MQTT: user and
  * password from username/password; account_sid is NULL. */
 struct cfg_secret {

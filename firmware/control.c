@@ -118,6 +118,7 @@ static cJSON *cmd_status(struct fw *fw)
 	status_errors(fw, r);
 	fw_router_seq_status(fw, cJSON_AddObjectToObject(r, "sources"));
 	fw_creds_vault_status(fw, r);
+	fw_remote_status(fw, cJSON_AddObjectToObject(r, "remote"));
 	return r;
 }
 
@@ -215,6 +216,25 @@ char *fw_control_error(const char *text)
 	return s;
 }
 
+/* Every command is audited with its transport, caller and outcome, at info
+ * level; only the read-only ones on the local socket go to debug, where a
+ * monitoring script polling status every second would otherwise fill the
+ * log ring with its polls. */
+static void audit(const struct fw_caller *from, const char *cmd, const char *outcome)
+{
+	static const char *const quiet[] = {"status", "outbox", "creds.list", "logs"};
+	bool local_read = strcmp(from->transport, "socket") == 0;
+	bool ro = false;
+
+	for (size_t i = 0; i < sizeof(quiet) / sizeof(quiet[0]); i++)
+		ro |= strcmp(cmd, quiet[i]) == 0;
+	if (ro && local_read)
+		log_debug("audit: %s %s: %.40s: %s", from->transport, from->who, cmd, outcome);
+	else
+		log_info("audit: %s %s: %.40s: %s", from->transport, from->who, cmd,
+			 outcome[0] ? outcome : "failed");
+}
+
 char *fw_control_dispatch(struct fw *fw, const struct fw_caller *from, const char *line)
 {
 	cJSON *req = cJSON_Parse(line), *res = NULL;
@@ -234,6 +254,7 @@ char *fw_control_dispatch(struct fw *fw, const struct fw_caller *from, const cha
 	else
 		snprintf(err, sizeof(err), "unknown command '%.40s' (known: status, outbox, "
 			 "creds.list, creds.set, creds.delete, creds.rotate_key)", cmd->valuestring);
+	audit(from, cJSON_IsString(cmd) ? cmd->valuestring : "?", res ? "ok" : err);
 	cfg_json_wipe(req); /* it may have carried a secret */
 	cJSON_Delete(req);
 	if (!res)

