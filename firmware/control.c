@@ -222,7 +222,8 @@ char *fw_control_error(const char *text)
  * log ring with its polls. */
 static void audit(const struct fw_caller *from, const char *cmd, const char *outcome)
 {
-	static const char *const quiet[] = {"status", "outbox", "creds.list", "logs"};
+	static const char *const quiet[] = {"status", "outbox", "creds.list", "logs",
+					    "config.show"};
 	bool local_read = strcmp(from->transport, "socket") == 0;
 	bool ro = false;
 
@@ -239,9 +240,8 @@ char *fw_control_dispatch(struct fw *fw, const struct fw_caller *from, const cha
 {
 	cJSON *req = cJSON_Parse(line), *res = NULL;
 	const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(req, "cmd");
-	char err[160] = "";
+	char err[300] = "";
 	char *s;
-
 
 	if (!cJSON_IsObject(req) || !cJSON_IsString(cmd))
 		snprintf(err, sizeof(err), "request must be a JSON object with a \"cmd\" string");
@@ -249,11 +249,13 @@ char *fw_control_dispatch(struct fw *fw, const struct fw_caller *from, const cha
 		res = cmd_status(fw);
 	else if (strcmp(cmd->valuestring, "outbox") == 0)
 		res = cmd_outbox(fw, req, err, sizeof(err));
+	else if (strncmp(cmd->valuestring, "config.", 7) == 0)
+		res = fw_cmd_config(fw, cmd->valuestring, req, err, sizeof(err));
 	else if (strncmp(cmd->valuestring, "creds.", 6) == 0)
 		res = fw_cmd_creds(fw, from, cmd->valuestring, req, err, sizeof(err));
 	else
 		snprintf(err, sizeof(err), "unknown command '%.40s' (known: status, outbox, "
-			 "creds.list, creds.set, creds.delete, creds.rotate_key)", cmd->valuestring);
+			 "config.*, creds.*)", cmd->valuestring);
 	audit(from, cJSON_IsString(cmd) ? cmd->valuestring : "?", res ? "ok" : err);
 	cfg_json_wipe(req); /* it may have carried a secret */
 	cJSON_Delete(req);

@@ -96,7 +96,7 @@ static int subscribe_routes(struct fw *fw)
 	return net_mqtt_subscribe(fw->mqtt, filters, n);
 }
 
-static void reload(struct fw *fw)
+int fw_reload(struct fw *fw, char *why, size_t whylen)
 {
 	struct cfg *cfg, *old_cfg = fw->cfg;
 	struct cfg_secrets *file;
@@ -104,9 +104,9 @@ static void reload(struct fw *fw)
 
 	log_info("reloading %s", fw->cfg_path);
 	if (fw_load_config(fw->cfg_path, &cfg, &file) != ERR_OK) {
-		fw_error(fw, "reload refused: %s is invalid; keeping the running configuration",
+		snprintf(why, whylen, "%s is invalid; keeping the running configuration",
 			 fw->cfg_path);
-		return;
+		return ERR_CONFIG;
 	}
 	if (strcmp(cfg->store.path, fw->cfg->store.path) || strcmp(cfg->mqtt.host, fw->cfg->mqtt.host) ||
 	    cfg->mqtt.port != fw->cfg->mqtt.port || strcmp(cfg->gateway_id, fw->cfg->gateway_id) ||
@@ -119,17 +119,30 @@ static void reload(struct fw *fw)
 	if (err != ERR_OK) {
 		fw_fatal(fw, "vault import", err);
 		cfg_free(old_cfg);
-		return;
+		snprintf(why, whylen, "the vault failed: restarting");
+		return err;
 	}
 	if (fw_sender_reconfigure(fw) != ERR_OK || subscribe_routes(fw) != ERR_OK) {
 		fw->cfg = old_cfg;
 		cfg_free(cfg);
-		fw_error(fw, "reload failed (out of memory); keeping the running configuration");
-		return;
+		if (fw_sender_reconfigure(fw) != ERR_OK || subscribe_routes(fw) != ERR_OK)
+			log_err("reload: the running configuration could not be restored either");
+		snprintf(why, whylen, "the new configuration could not start its parts (out of "
+			 "memory); keeping the running one");
+		return ERR_NOMEM;
 	}
 	cfg_free(old_cfg);
 	log_info("reload: %u routes, %u templates, %u accounts", cfg->n_routes, cfg->n_templates,
 		 cfg->n_accounts);
+	return ERR_OK;
+}
+
+static void reload(struct fw *fw)
+{
+	char why[300];
+
+	if (fw_reload(fw, why, sizeof(why)) != ERR_OK)
+		fw_error(fw, "reload refused: %s", why);
 }
 
 static void on_stop_check(struct hal_timer *t)
@@ -245,6 +258,7 @@ static void finish(struct fw *fw)
 	fw->mqtt = NULL;
 	fw_control_free(fw);
 	fw_remote_free(fw);
+	fw_config_staging_free(fw);
 	/* Transfers still out past the grace time end here; their records stay
 	 * SENDING only if the commit below fails, and are then ambiguous at the
 	 * next start. */

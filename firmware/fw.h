@@ -61,6 +61,7 @@ struct fw {
 	struct fw_control *control;
 	struct fw_vault *vault;
 	struct fw_remote *remote;
+	struct fw_staging *staging; /* a config push in progress (ctl_config.c) */
 	struct fw_counters n;
 	uint64_t started_ms;
 	bool stopping;
@@ -78,6 +79,10 @@ struct fw {
 	} last_errors[FW_LAST_ERRORS];
 	unsigned last_error_pos;
 };
+
+/* daemon.c: reads fw->cfg_path again and applies it (SIGHUP, config push).
+ * ERR_OK; else the running configuration is kept and why says so. */
+int fw_reload(struct fw *fw, char *why, size_t whylen);
 
 /* Records an error for `outpostctl status` and logs it (rate-limited). */
 void fw_error(struct fw *fw, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -145,6 +150,11 @@ char *fw_control_error(const char *text);
 struct cJSON *fw_cmd_creds(struct fw *fw, const struct fw_caller *from, const char *cmd,
 			   const struct cJSON *req, char *err, size_t errlen);
 void fw_creds_vault_status(const struct fw *fw, struct cJSON *r);
+
+/* ctl_config.c: config.show, config.push.begin / .chunk / .commit */
+struct cJSON *fw_cmd_config(struct fw *fw, const char *cmd, const struct cJSON *req, char *err,
+			    size_t errlen);
+void fw_config_staging_free(struct fw *fw);
 
 /* ctl_mqtt.c: signed commands on outpost/<gateway_id>/cmd (if configured) */
 int fw_remote_init(struct fw *fw);
