@@ -220,16 +220,16 @@ char *fw_control_dispatch(struct fw *fw, const struct fw_caller *from, const cha
 	char err[160] = "";
 	char *s;
 
-	(void)from;
-
 	if (!cJSON_IsObject(req) || !cJSON_IsString(cmd))
 		snprintf(err, sizeof(err), "request must be a JSON object with a \"cmd\" string");
 	else if (strcmp(cmd->valuestring, "status") == 0)
 		res = cmd_status(fw);
 	else if (strcmp(cmd->valuestring, "outbox") == 0)
 		res = cmd_outbox(fw, req, err, sizeof(err));
+	else if (strcmp(cmd->valuestring, "logs") == 0)
+		res = fw_cmd_logs(fw, from, req, err, sizeof(err));
 	else
-		snprintf(err, sizeof(err), "unknown command '%.40s' (known: status, outbox)",
+		snprintf(err, sizeof(err), "unknown command '%.40s' (known: status, outbox, logs)",
 			 cmd->valuestring);
 	cJSON_Delete(req);
 	if (!res)

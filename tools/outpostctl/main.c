@@ -27,7 +27,7 @@
 /* A config file is a few KiB; anything near this is not one. */
 #define MAX_CONFIG_BYTES (4u << 20)
 
-static const struct octl_cmd *const cmds[] = {&octl_cmd_status, &octl_cmd_outbox};
+static const struct octl_cmd *const cmds[] = {&octl_cmd_status, &octl_cmd_outbox, &octl_cmd_logs};
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
 
 static void usage(FILE *f)
@@ -79,6 +79,10 @@ static const struct option long_opts[] = {
 	{"state", required_argument, NULL, 'S'},
 	{"limit", required_argument, NULL, 'L'},
 	{"before", required_argument, NULL, 'B'},
+	{"since", required_argument, NULL, 'I'},
+	{"follow", no_argument, NULL, 'F'},
+	{"level", required_argument, NULL, 'E'},
+	{"unmasked", no_argument, NULL, 'U'},
 	{NULL, 0, NULL, 0},
 };
 
@@ -118,6 +122,17 @@ static bool take_opt(int c, struct octl_opts *o, unsigned *used)
 		o->before = v;
 		*used |= OCTL_OPT_BEFORE;
 		return true;
+	case 'I':
+		if (!hal_parse_u64(optarg, 0, 1ull << 53, &v)) {
+			fprintf(stderr, "outpostctl: --since wants a sequence number\n");
+			return false;
+		}
+		o->since = v;
+		*used |= OCTL_OPT_SINCE;
+		return true;
+	case 'F': o->follow = true; *used |= OCTL_OPT_FOLLOW; return true;
+	case 'E': o->level = optarg; *used |= OCTL_OPT_LEVEL; return true;
+	case 'U': o->unmasked = true; *used |= OCTL_OPT_UNMASKED; return true;
 	default:
 		return false;
 	}
@@ -125,7 +140,15 @@ static bool take_opt(int c, struct octl_opts *o, unsigned *used)
 
 static const char *opt_name(unsigned bit)
 {
-	return bit == OCTL_OPT_STATE ? "--state" : bit == OCTL_OPT_LIMIT ? "--limit" : "--before";
+	static const char *const names[] = {"--state", "--limit",  "--before",  "--since",
+					    "--follow", "--level", "--unmasked"};
+	unsigned i = 0;
+
+	while (bit > 1 && i + 1 < sizeof(names) / sizeof(names[0])) {
+		bit >>= 1;
+		i++;
+	}
+	return names[i];
 }
 
 /* Returns -1 to go on, or the exit code. */
@@ -171,12 +194,13 @@ static int parse_args(int argc, char **argv, struct octl_opts *o, const struct o
 		fprintf(stderr, "outpostctl: %s: unexpected argument '%s'\n", name, argv[optind]);
 		return OCTL_EXIT_USAGE;
 	}
-	for (bit = 1; bit <= OCTL_OPT_BEFORE; bit <<= 1) {
+	for (bit = 1; bit <= OCTL_OPT__LAST; bit <<= 1) {
 		if ((used & bit) && !((*cmd)->opts & bit)) {
 			fprintf(stderr, "outpostctl: %s is not an option of %s\n", opt_name(bit), name);
 			return OCTL_EXIT_USAGE;
 		}
 	}
+	o->given = used;
 	return -1;
 }
 
@@ -261,6 +285,34 @@ static int ask(const struct octl_opts *o, const char *path, const char *req, cha
 	return ex;
 }
 
+int octl_call(const struct octl_opts *o, const char *path, const cJSON *req, cJSON **resp)
+{
+	char *text = cJSON_PrintUnformatted(req), *reply = NULL;
+	const char *err;
+	int ex;
+
+	*resp = NULL;
+	if (!text) {
+		fprintf(stderr, "outpostctl: out of memory\n");
+		return OCTL_EXIT_USAGE;
+	}
+	ex = ask(o, path, text, &reply);
+	free(text);
+	if (ex >= 0)
+		return ex;
+	*resp = cJSON_Parse(reply);
+	free(reply);
+	if (cJSON_IsObject(*resp) && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(*resp, "ok")))
+		return -1;
+	err = cJSON_IsObject(*resp) ? octl_str(*resp, "error") : "an answer that is not a JSON object";
+	fputs("outpostctl: outpostd: ", stderr);
+	octl_put_text(stderr, err ? err : "failed, without saying why", 0, 0);
+	fputc('\n', stderr);
+	cJSON_Delete(*resp);
+	*resp = NULL;
+	return OCTL_EXIT_DAEMON;
+}
+
 static int answer(const struct octl_opts *o, const struct octl_cmd *cmd, const char *text)
 {
 	cJSON *resp = cJSON_Parse(text);
@@ -305,6 +357,10 @@ int main(int argc, char **argv)
 		snprintf(path, sizeof(path), "%s", o.socket);
 	else if (o.config && (ex = socket_from_config(o.config, path, sizeof(path))) >= 0)
 		goto out;
+	if (cmd->run) {
+		ex = cmd->run(&o, path);
+		goto out;
+	}
 	rj = cmd->request(&o);
 	req = rj ? cJSON_PrintUnformatted(rj) : NULL;
 	if (!req) {
