@@ -249,6 +249,8 @@ char *fw_control_dispatch(struct fw *fw, const struct fw_caller *from, const cha
 		res = cmd_status(fw);
 	else if (strcmp(cmd->valuestring, "outbox") == 0)
 		res = cmd_outbox(fw, req, err, sizeof(err));
+	else if (strcmp(cmd->valuestring, "logs") == 0)
+		res = fw_cmd_logs(fw, from, req, err, sizeof(err));
 	else if (strncmp(cmd->valuestring, "config.", 7) == 0)
 		res = fw_cmd_config(fw, cmd->valuestring, req, err, sizeof(err));
 	else if (strncmp(cmd->valuestring, "creds.", 6) == 0)

@@ -232,6 +232,8 @@ static int start(struct fw *fw, struct cfg_secrets *file)
 	int rc;
 
 	snprintf(fw->status_topic, sizeof(fw->status_topic), "outpost/%s/status", fw->cfg->gateway_id);
+	if ((rc = fw_logs_init(fw)) != ERR_OK)
+		return rc;
 	if ((rc = store_open(fw->cfg->store.path, fw->cfg->store.max_size_mb, &fw->store)) != ERR_OK)
 		return rc;
 	if ((rc = fw_vault_open(fw, file)) != ERR_OK)
@@ -249,6 +251,7 @@ static int start(struct fw *fw, struct cfg_secrets *file)
 	if ((rc = fw_control_init(fw)) != ERR_OK || (rc = fw_remote_init(fw)) != ERR_OK)
 		return rc;
 	fw_upkeep_start(fw);
+	fw_logs_start(fw);
 	return start_mqtt(fw);
 }
 
@@ -267,6 +270,7 @@ static void finish(struct fw *fw)
 	if (fw->exit_code == 0)
 		fw_sender_drain(fw);
 	fw_sender_free(fw);
+	fw_logs_free(fw);
 	hal_timer_cancel(fw->loop, &fw->upkeep);
 	hal_signal_close(fw->loop, &fw->sig);
 	hal_loop_free(fw->loop);

@@ -10,6 +10,7 @@
 #define FW_FW_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "hal/log.h"
@@ -24,6 +25,7 @@ struct net_mqtt;
 struct net_http;
 struct fw_sender;
 struct fw_control;
+struct fw_logs;
 
 #define FW_LAST_ERRORS 16
 #define FW_ERROR_TEXT 200
@@ -62,6 +64,7 @@ struct fw {
 	struct fw_vault *vault;
 	struct fw_remote *remote;
 	struct fw_staging *staging; /* a config push in progress (ctl_config.c) */
+	struct fw_logs *logs;
 	struct fw_counters n;
 	uint64_t started_ms;
 	bool stopping;
@@ -130,6 +133,16 @@ int fw_vault_set(struct fw *fw, const char *name, const char *entry_json, char *
 		 size_t whylen);
 int fw_vault_delete(struct fw *fw, const char *name, char *why, size_t whylen);
 int fw_vault_rotate(struct fw *fw, unsigned *entries, char *why, size_t whylen);
+/* logs.c: log records into the store's log ring. init installs the log
+ * sink (records wait in memory); start writes them once a second; free
+ * writes what is left (after a clean run) and removes the sink. */
+int fw_logs_init(struct fw *fw);
+void fw_logs_start(struct fw *fw);
+void fw_logs_free(struct fw *fw);
+/* Writes the records waiting in memory now. ERR_OK, ERR_FULL (they wait). */
+int fw_logs_flush(struct fw *fw);
+/* Records dropped in memory and not yet counted in the store. */
+uint64_t fw_logs_pending_dropped(const struct fw *fw);
 
 /* control.c: the commands, whatever the transport. */
 struct fw_caller {
@@ -145,6 +158,9 @@ struct fw_caller {
 char *fw_control_dispatch(struct fw *fw, const struct fw_caller *from, const char *line);
 /* {"ok":false,"error":text}, malloc'd. */
 char *fw_control_error(const char *text);
+/* ctl_logs.c: the "logs" command; NULL with err set on a refusal. */
+struct cJSON *fw_cmd_logs(struct fw *fw, const struct fw_caller *from, const struct cJSON *req,
+			  char *err, size_t errlen);
 
 /* ctl_creds.c: creds.list / .set / .delete / .rotate_key */
 struct cJSON *fw_cmd_creds(struct fw *fw, const struct fw_caller *from, const char *cmd,

@@ -94,7 +94,8 @@ static void reject(struct fw *fw, const struct event *ev, const struct cfg_route
 	}
 	put(fw, &m);
 	fw->n.rejected++;
-	log_info("event %s on %s rejected: %s", ev->id[0] ? ev->id : "(no id)", ev->topic, why);
+	log_msg(LOG_INFO, &(struct log_ctx){.event_id = ev->id, .msg_seq = m.seq},
+		"event %s on %s rejected: %s", ev->id[0] ? ev->id : "(no id)", ev->topic, why);
 }
 
 /* Renders the route's variables into a ContentVariables JSON object. */
@@ -131,12 +132,15 @@ out:
 static void queue_one(struct fw *fw, const struct event *ev, const struct cfg_route *r,
 		      const char *raw_to, const char *vars)
 {
-	char e164[CFG_PHONE_MAX];
+	char e164[CFG_PHONE_MAX], masked[CFG_PHONE_MAX];
 	const char *why;
 	struct store_msg m;
 
 	if (cfg_phone_normalize(raw_to, fw->cfg->events.default_country, e164, &why) != ERR_OK) {
-		reject(fw, ev, r, "recipient \"%.40s\": %s", raw_to, why);
+		/* Masked: the reason is logged and listed to anybody; a national
+		 * number without a country is a full phone number all the same. */
+		cfg_phone_mask(raw_to, masked);
+		reject(fw, ev, r, "recipient \"%s\": %s", masked, why);
 		return;
 	}
 	base_record(ev, &m);
@@ -152,6 +156,10 @@ static void queue_one(struct fw *fw, const struct event *ev, const struct cfg_ro
 	m.expires_ms = ev->clock_ok ? ev->now + r->ttl_s * 1000 : 0;
 	put(fw, &m);
 	fw->n.queued++;
+	cfg_phone_mask(e164, masked);
+	log_msg(LOG_INFO, &(struct log_ctx){.event_id = ev->id, .msg_seq = m.seq, .to = e164, .vars = vars},
+		"router: event %s: message #%llu to %s queued (route %s)", ev->id,
+		(unsigned long long)m.seq, masked, r->name);
 }
 
 /* A recipient expression naming one field that holds an array fans out. */

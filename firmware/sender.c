@@ -83,6 +83,8 @@ struct done {
 	int recon;                 /* enum fw_recon_step of a reconciliation, 0 for a send */
 	enum fw_next next;
 	char why[FW_ERROR_TEXT + 320];
+	/* For the log line after the commit (the record is gone by then). */
+	char event_id[STORE_EVENT_ID_MAX + 1], to[CFG_PHONE_MAX];
 };
 
 struct fw_sender {
@@ -724,6 +726,18 @@ static void settle(struct fw_sender *s, struct done *d, struct store_msg *m, int
 	}
 }
 
+/* One structured log line for a final outcome: the recipient goes to the
+ * log ring in the clear, masked into the text. */
+static void log_outcome(const struct done *d, const char *what)
+{
+	struct log_ctx ctx = {.event_id = d->event_id, .msg_seq = d->seq, .to = d->to};
+	char masked[CFG_PHONE_MAX];
+
+	cfg_phone_mask(d->to, masked);
+	log_msg(LOG_INFO, &ctx, "sender: message #%llu to %s %s (event %s)",
+		(unsigned long long)d->seq, masked, what, d->event_id);
+}
+
 /* After the commit: counters, account pauses, error reports. */
 static void settled(struct fw_sender *s, const struct done *d)
 {
@@ -745,6 +759,7 @@ static void settled(struct fw_sender *s, const struct done *d)
 		fw->n.sent++;
 		if (d->acct)
 			d->acct->sent++;
+		log_outcome(d, "sent");
 		break;
 	case FW_NEXT_PAUSE:
 		if (d->acct)
@@ -756,9 +771,11 @@ static void settled(struct fw_sender *s, const struct done *d)
 			d->acct->failed++;
 		fw_error(fw, "message #%llu failed: %s %d: %.120s", (unsigned long long)d->seq,
 			 net_class_name(o->cls), o->code, o->text);
+		log_outcome(d, "failed");
 		break;
 	case FW_NEXT_EXPIRED:
 		fw->n.expired++;
+		log_outcome(d, "expired");
 		break;
 	case FW_NEXT_RETRY:
 		fw->n.retries++;
@@ -873,6 +890,8 @@ static void flush_done(struct fw_sender *s)
 		rc = store_outbox_get(txn, s->settle[i].seq, &m);
 		if (rc != ERR_OK)
 			break;
+		snprintf(s->settle[i].event_id, sizeof(s->settle[i].event_id), "%s", m.event_id);
+		snprintf(s->settle[i].to, sizeof(s->settle[i].to), "%s", m.to);
 		settle(s, &s->settle[i], &m, wall);
 		rc = store_outbox_update(txn, &m);
 		if (rc == ERR_EXISTS)

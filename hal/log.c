@@ -7,6 +7,9 @@
 #include "hal/log.h"
 
 static bool to_syslog;
+static hal_log_sink_fn *sink;
+static void *sink_arg;
+static bool in_sink; /* a record logged by the sink itself goes no further */
 static int max_level = LOG_INFO;
 static const char *const names[] = {"emerg", "alert", "crit", "error",
 				    "warn",  "notice", "info", "debug"};
@@ -26,16 +29,52 @@ void hal_log_close(void)
 	to_syslog = false;
 }
 
-void hal_log(int level, const char *fmt, ...)
+void hal_log_set_sink(hal_log_sink_fn *fn, void *arg)
+{
+	sink = fn;
+	sink_arg = arg;
+}
+
+/* "mqtt: connected" -> "mqtt"; returns the length of the "mqtt: " prefix,
+ * 0 when the text starts with no short lowercase word and ": ". */
+static size_t module_of(const char *line, char out[HAL_LOG_MODULE_MAX])
+{
+	size_t n = 0;
+
+	while (n < HAL_LOG_MODULE_MAX - 1 &&
+	       ((line[n] >= 'a' && line[n] <= 'z') ||
+		(n > 0 && ((line[n] >= '0' && line[n] <= '9') || line[n] == '_' || line[n] == '-'))))
+		n++;
+	if (n == 0 || line[n] != ':' || line[n + 1] != ' ') {
+		snprintf(out, HAL_LOG_MODULE_MAX, "outpostd");
+		return 0;
+	}
+	memcpy(out, line, n);
+	out[n] = '\0';
+	return n + 2;
+}
+
+static void to_sink(int level, const struct log_ctx *ctx, const char *line)
+{
+	struct hal_log_rec r = {.level = level, .ctx = ctx};
+
+	if (!sink || in_sink)
+		return;
+	r.text = line + module_of(line, r.module);
+	in_sink = true;
+	sink(sink_arg, &r);
+	in_sink = false;
+}
+
+static void vlog(int level, const struct log_ctx *ctx, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
+static void vlog(int level, const struct log_ctx *ctx, const char *fmt, va_list ap)
 {
 	char line[1024];
-	va_list ap;
 
-	if (level > max_level)
-		return;
-	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
+	to_sink(level, ctx, line);
 	if (to_syslog) {
 		syslog(level, "%s", line);
 		return;
@@ -44,6 +83,28 @@ void hal_log(int level, const char *fmt, ...)
 	uint64_t ms = hal_now_ms();
 	fprintf(stderr, "%llu.%03llu %s: %s\n", (unsigned long long)(ms / 1000),
 		(unsigned long long)(ms % 1000), names[level & 7], line);
+}
+
+void hal_log(int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (level > max_level)
+		return;
+	va_start(ap, fmt);
+	vlog(level, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void hal_log_msg(int level, const struct log_ctx *ctx, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (level > max_level)
+		return;
+	va_start(ap, fmt);
+	vlog(level, ctx, fmt, ap);
+	va_end(ap);
 }
 
 bool hal_ratelimit_ok(struct hal_ratelimit *rl, unsigned burst, uint64_t interval_ms)

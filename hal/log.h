@@ -5,6 +5,15 @@
  * phone numbers go through cfg_phone_mask() first. hal_log() is cheap when
  * the level is filtered out. A struct hal_ratelimit lets a hot path log a
  * repeated condition once per interval and count what it suppressed.
+ *
+ * A sink (one, set by the daemon) also receives every record that passes the
+ * level: its module (the text before the first ": " when that is a short
+ * lowercase word, "mqtt", "sender"; else "outpostd"), the text after that
+ * prefix, and the structured context that log_msg() adds. The context may
+ * carry what a text never does - the full recipient number and the rendered
+ * template variables - and only the sink sees it: stderr and syslog get the
+ * text alone. The record and everything it points to are valid only during
+ * the call. A record logged from inside the sink goes to stderr/syslog only.
  */
 #ifndef HAL_LOG_H
 #define HAL_LOG_H
@@ -17,10 +26,35 @@ void hal_log_open(const char *ident, bool use_syslog, int max_level);
 void hal_log_close(void);
 void hal_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Context of one record; every field is optional (NULL, 0). */
+struct log_ctx {
+	const char *event_id;
+	uint64_t msg_seq;  /* outbox sequence number */
+	const char *to;    /* sensitive: the recipient, unmasked */
+	const char *vars;  /* sensitive: rendered template variables (JSON) */
+};
+
+#define HAL_LOG_MODULE_MAX 16 /* module name with its NUL */
+
+struct hal_log_rec {
+	int level;
+	char module[HAL_LOG_MODULE_MAX];
+	const char *text;          /* without the "module: " prefix */
+	const struct log_ctx *ctx; /* NULL for hal_log() */
+};
+
+typedef void hal_log_sink_fn(void *arg, const struct hal_log_rec *r);
+/* Installs the sink (NULL removes it). */
+void hal_log_set_sink(hal_log_sink_fn *fn, void *arg);
+/* hal_log() with a context for the sink; ctx may be NULL. */
+void hal_log_msg(int level, const struct log_ctx *ctx, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 #define log_err(...) hal_log(LOG_ERR, __VA_ARGS__)
 #define log_warn(...) hal_log(LOG_WARNING, __VA_ARGS__)
 #define log_info(...) hal_log(LOG_INFO, __VA_ARGS__)
 #define log_debug(...) hal_log(LOG_DEBUG, __VA_ARGS__)
+#define log_msg(level, ctx, ...) hal_log_msg(level, ctx, __VA_ARGS__)
 
 /* Allows `burst` events per `interval_ms`; counts the rest in `suppressed`. */
 struct hal_ratelimit {

@@ -25,6 +25,8 @@
 #include "hal/log.h"
 #include "store/store_impl.h"
 
+/* Adding a DB needs no new schema: dbs_open() creates one missing from an
+ * older store, and an older daemon never opens it (the log ring came so). */
 #define STORE_SCHEMA 2
 /* The outbox DBs plus room for the ledger, log ring and vault to come. */
 #define STORE_MAXDBS 16
@@ -41,7 +43,7 @@
 static const char *const db_names[STORE_DB__COUNT] = {
 	[STORE_DB_MSG] = "msg",     [STORE_DB_DUE] = "due",   [STORE_DB_STATE] = "state",
 	[STORE_DB_DEDUP] = "dedup", [STORE_DB_META] = "meta",   [STORE_DB_SID] = "sid",
-	[STORE_DB_SOURCE] = "source", [STORE_DB_VAULT] = "vault",
+	[STORE_DB_SOURCE] = "source", [STORE_DB_VAULT] = "vault", [STORE_DB_LOG] = "log",
 };
 
 void store_be64_put(unsigned char *p, uint64_t v)

@@ -25,6 +25,7 @@ enum store_db {
 	STORE_DB_SID,   /* provider message id -> seq (8B BE) of the record it belongs to */
 	STORE_DB_SOURCE, /* event source -> its publisher's last sequence number and counts */
 	STORE_DB_VAULT,  /* secret name -> sealed value (store/vault.h) */
+	STORE_DB_LOG,    /* log seq (8B BE) -> encoded log record (logring.h) */
 	STORE_DB__COUNT
 };
 

@@ -562,7 +562,22 @@ static void test_secrets(void **state)
 	assert_null(strstr(why, "SECRET"));
 	write_file(path, "{\"t\": {\"username\": \"u\"}}", 0600);
 	assert_int_equal(cfg_secrets_load(path, &s, why, sizeof(why)), ERR_CONFIG);
-	assert_non_null(strstr(why, "or username + password"));
+	assert_non_null(strstr(why, "username + password, or hmac_key"));
+	/* A command key: 64 hex digits, alone in its entry, its value never shown. */
+	write_file(path, "{\"r\": {\"hmac_key\": \"SECRETabc\"}}", 0600);
+	assert_int_equal(cfg_secrets_load(path, &s, why, sizeof(why)), ERR_CONFIG);
+	assert_non_null(strstr(why, "\"hmac_key\" must be 64 hex digits"));
+	assert_null(strstr(why, "SECRET"));
+	write_file(path, "{\"r\": {\"hmac_key\": \"00112233445566778899aabbccddeeff00112233445566778899"
+		   "aabbccddeeff\", \"username\": \"u\"}}", 0600);
+	assert_int_equal(cfg_secrets_load(path, &s, why, sizeof(why)), ERR_CONFIG);
+	assert_non_null(strstr(why, "stands alone"));
+	write_file(path, "{\"r\": {\"hmac_key\": \"00112233445566778899aabbccddeeff00112233445566778899"
+		   "aabbccddeeff\"}}", 0600);
+	assert_int_equal(cfg_secrets_load(path, &s, why, sizeof(why)), ERR_OK);
+	assert_string_equal(cfg_secrets_find(s, "r")->kind, "hmac_key");
+	assert_int_equal(strlen(cfg_secrets_find(s, "r")->password), 64);
+	cfg_secrets_free(s);
 	write_file(path, "{\"t\": {\"username\": \"u\", \"password\": tok-SECRET}", 0600);
 	assert_int_equal(cfg_secrets_load(path, &s, why, sizeof(why)), ERR_CONFIG);
 	assert_null(strstr(why, "SECRET"));

@@ -29,7 +29,7 @@
 #define MAX_CONFIG_BYTES (4u << 20)
 
 static const struct octl_cmd *const cmds[] = {&octl_cmd_status, &octl_cmd_outbox,
-					      &octl_cmd_creds};
+					      &octl_cmd_logs, &octl_cmd_creds};
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
 
 static void usage(FILE *f)
@@ -86,12 +86,16 @@ static const struct option long_opts[] = {
 	{"state", required_argument, NULL, 'S'},
 	{"limit", required_argument, NULL, 'L'},
 	{"before", required_argument, NULL, 'B'},
+	{"since", required_argument, NULL, 'I'},
+	{"follow", no_argument, NULL, 'F'},
+	{"level", required_argument, NULL, 'E'},
+	{"unmasked", no_argument, NULL, 'U'},
 	{"account-sid", required_argument, NULL, 'A'},
 	{"api-key-sid", required_argument, NULL, 'K'},
-	{"username", required_argument, NULL, 'U'},
+	{"username", required_argument, NULL, 'N'},
 	{"mqtt", required_argument, NULL, 'M'},
 	{"gateway", required_argument, NULL, 'G'},
-	{"key-file", required_argument, NULL, 'F'},
+	{"key-file", required_argument, NULL, 'k'},
 	{NULL, 0, NULL, 0},
 };
 
@@ -108,10 +112,10 @@ static bool take_opt(int c, struct octl_opts *o, unsigned *used)
 	case 'S': o->state = optarg; *used |= OCTL_OPT_STATE; return true;
 	case 'A': o->account_sid = optarg; *used |= OCTL_OPT_CREDS; return true;
 	case 'K': o->api_key_sid = optarg; *used |= OCTL_OPT_CREDS; return true;
-	case 'U': o->username = optarg; *used |= OCTL_OPT_CREDS; return true;
+	case 'N': o->username = optarg; *used |= OCTL_OPT_CREDS; return true;
 	case 'M': o->mqtt = optarg; return true;
 	case 'G': o->gateway = optarg; return true;
-	case 'F': o->key_file = optarg; return true;
+	case 'k': o->key_file = optarg; return true;
 	case 'T':
 		if (!hal_parse_u64(optarg, 1, MAX_TIMEOUT_MS, &v)) {
 			fprintf(stderr, "outpostctl: --timeout wants milliseconds, 1 to %d\n",
@@ -137,6 +141,17 @@ static bool take_opt(int c, struct octl_opts *o, unsigned *used)
 		o->before = v;
 		*used |= OCTL_OPT_BEFORE;
 		return true;
+	case 'I':
+		if (!hal_parse_u64(optarg, 0, 1ull << 53, &v)) {
+			fprintf(stderr, "outpostctl: --since wants a sequence number\n");
+			return false;
+		}
+		o->since = v;
+		*used |= OCTL_OPT_SINCE;
+		return true;
+	case 'F': o->follow = true; *used |= OCTL_OPT_FOLLOW; return true;
+	case 'E': o->level = optarg; *used |= OCTL_OPT_LEVEL; return true;
+	case 'U': o->unmasked = true; *used |= OCTL_OPT_UNMASKED; return true;
 	default:
 		return false;
 	}
@@ -144,8 +159,16 @@ static bool take_opt(int c, struct octl_opts *o, unsigned *used)
 
 static const char *opt_name(unsigned bit)
 {
-	return bit == OCTL_OPT_STATE ? "--state" : bit == OCTL_OPT_LIMIT ? "--limit" :
-	       bit == OCTL_OPT_BEFORE ? "--before" : "--account-sid/--api-key-sid/--username";
+	static const char *const names[] = {"--state", "--limit",  "--before",  "--since",
+					    "--follow", "--level", "--unmasked",
+					    "--account-sid/--api-key-sid/--username"};
+	unsigned i = 0;
+
+	while (bit > 1 && i + 1 < sizeof(names) / sizeof(names[0])) {
+		bit >>= 1;
+		i++;
+	}
+	return names[i];
 }
 
 /* Returns -1 to go on, or the exit code. */
@@ -200,6 +223,7 @@ static int parse_args(int argc, char **argv, struct octl_opts *o, const struct o
 			return OCTL_EXIT_USAGE;
 		}
 	}
+	o->given = used;
 	return -1;
 }
 
@@ -257,6 +281,8 @@ static int ask(const struct octl_opts *o, const char *path, const char *req, cha
 	char why[128];
 	int fd = -1, rc, ex = -1;
 
+	if (o->mqtt)
+		return octl_remote_call(o, req, resp);
 	rc = net_ctl_connect(path, &fd, why, sizeof(why));
 	if (rc) {
 		fprintf(stderr, "outpostctl: cannot connect to %s: %s%s\n", path, why,
@@ -282,6 +308,34 @@ static int ask(const struct octl_opts *o, const char *path, const char *req, cha
 	}
 	close(fd);
 	return ex;
+}
+
+int octl_call(const struct octl_opts *o, const char *path, const cJSON *req, cJSON **resp)
+{
+	char *text = cJSON_PrintUnformatted(req), *reply = NULL;
+	const char *err;
+	int ex;
+
+	*resp = NULL;
+	if (!text) {
+		fprintf(stderr, "outpostctl: out of memory\n");
+		return OCTL_EXIT_USAGE;
+	}
+	ex = ask(o, path, text, &reply);
+	free(text);
+	if (ex >= 0)
+		return ex;
+	*resp = cJSON_Parse(reply);
+	free(reply);
+	if (cJSON_IsObject(*resp) && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(*resp, "ok")))
+		return -1;
+	err = cJSON_IsObject(*resp) ? octl_str(*resp, "error") : "an answer that is not a JSON object";
+	fputs("outpostctl: outpostd: ", stderr);
+	octl_put_text(stderr, err ? err : "failed, without saying why", 0, 0);
+	fputc('\n', stderr);
+	cJSON_Delete(*resp);
+	*resp = NULL;
+	return OCTL_EXIT_DAEMON;
 }
 
 static int answer(const struct octl_opts *o, const struct octl_cmd *cmd, const char *text)
@@ -328,13 +382,17 @@ int main(int argc, char **argv)
 		snprintf(path, sizeof(path), "%s", o.socket);
 	else if (o.config && (ex = socket_from_config(o.config, path, sizeof(path))) >= 0)
 		goto out;
+	if (cmd->run) {
+		ex = cmd->run(&o, path);
+		goto out;
+	}
 	rj = cmd->request(&o);
 	req = rj ? cJSON_PrintUnformatted(rj) : NULL;
 	if (!req) {
 		ex = OCTL_EXIT_USAGE;
 		goto out;
 	}
-	ex = o.mqtt ? octl_remote_call(&o, req, &resp) : ask(&o, path, req, &resp);
+	ex = ask(&o, path, req, &resp);
 	if (ex >= 0)
 		goto out;
 	ex = answer(&o, cmd, resp);

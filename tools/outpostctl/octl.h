@@ -38,6 +38,10 @@ struct octl_opts {
 	const char *mqtt, *gateway, *key_file; /* --mqtt HOST[:PORT] --gateway ID */
 	char **args;       /* words after the command (OCTL_OPT_ARGS) */
 	int nargs;
+	uint64_t since;    /* logs */
+	const char *level; /* logs */
+	bool follow, unmasked; /* logs */
+	unsigned given;    /* OCTL_OPT_* given on the command line */
 	bool help;
 };
 
@@ -50,15 +54,17 @@ struct octl_cmd {
 	cJSON *(*request)(const struct octl_opts *o);
 	/* Prints an ok:true answer for a person. */
 	void (*show)(const struct octl_opts *o, const cJSON *resp);
+	/* Instead of request/show: a command that asks more than once (through
+	 * octl_call) runs itself; returns the exit code. */
+	int (*run)(const struct octl_opts *o, const char *path);
 };
 
 enum {
-	OCTL_OPT_STATE = 1,
-	OCTL_OPT_LIMIT = 2,
-	OCTL_OPT_BEFORE = 4,
-	OCTL_OPT_CREDS = 8, /* --account-sid, --api-key-sid, --username */
-	OCTL_OPT_ARGS = 16, /* takes words after its name */
+	OCTL_OPT_STATE = 1, OCTL_OPT_LIMIT = 2, OCTL_OPT_BEFORE = 4, OCTL_OPT_SINCE = 8,
+	OCTL_OPT_FOLLOW = 16, OCTL_OPT_LEVEL = 32, OCTL_OPT_UNMASKED = 64,
+	OCTL_OPT_CREDS = 128, /* --account-sid, --api-key-sid, --username */
 	OCTL_OPT__LAST = OCTL_OPT_CREDS,
+	OCTL_OPT_ARGS = 256, /* takes words after its name (not an option) */
 };
 
 extern const struct octl_cmd octl_cmd_status;
@@ -68,6 +74,12 @@ extern const struct octl_cmd octl_cmd_creds;
 /* remote.c: one signed request over MQTT. -1 with *resp set, or the exit
  * code after saying what went wrong. */
 int octl_remote_call(const struct octl_opts *o, const char *req, char **resp);
+extern const struct octl_cmd octl_cmd_logs;
+
+/* One request to the daemon at path, one ok:true answer in *resp (caller
+ * deletes). Returns -1 on success, else the exit code after saying on
+ * stderr what went wrong (an ok:false answer included). */
+int octl_call(const struct octl_opts *o, const char *path, const cJSON *req, cJSON **resp);
 
 /* Field readers: NULL / false when missing or of another type. */
 const char *octl_str(const cJSON *obj, const char *key);
