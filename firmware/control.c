@@ -116,6 +116,7 @@ static cJSON *cmd_status(struct fw *fw)
 	status_counters(fw, r);
 	status_errors(fw, r);
 	fw_router_seq_status(fw, cJSON_AddObjectToObject(r, "sources"));
+	fw_serial_status(fw, cJSON_AddObjectToObject(r, "serial"));
 	return r;
 }
 

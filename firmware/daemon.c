@@ -233,7 +233,7 @@ static int start(struct fw *fw)
 		return rc;
 	if ((rc = fw_sender_init(fw)) != ERR_OK || (rc = fw_sender_recover(fw)) != ERR_OK)
 		return rc;
-	if ((rc = fw_control_init(fw)) != ERR_OK)
+	if ((rc = fw_control_init(fw)) != ERR_OK || (rc = fw_serial_init(fw)) != ERR_OK)
 		return rc;
 	fw_upkeep_start(fw);
 	return start_mqtt(fw);
@@ -244,6 +244,7 @@ static void finish(struct fw *fw)
 	net_mqtt_free(fw->mqtt, "offline");
 	fw->mqtt = NULL;
 	fw_control_free(fw);
+	fw_serial_free(fw);
 	/* Transfers still out past the grace time end here; their records stay
 	 * SENDING only if the commit below fails, and are then ambiguous at the
 	 * next start. */

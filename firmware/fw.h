@@ -24,6 +24,7 @@ struct net_mqtt;
 struct net_http;
 struct fw_sender;
 struct fw_control;
+struct fw_serial;
 
 #define FW_LAST_ERRORS 16
 #define FW_ERROR_TEXT 200
@@ -59,6 +60,7 @@ struct fw {
 	struct fw_router router;
 	struct fw_sender *sender;
 	struct fw_control *control;
+	struct fw_serial *serial; /* NULL without control.serial.device */
 	struct fw_counters n;
 	uint64_t started_ms;
 	bool stopping;
@@ -127,5 +129,12 @@ char *fw_control_error(const char *text);
 /* ctl_socket.c: the unix socket transport */
 int fw_control_init(struct fw *fw);
 void fw_control_free(struct fw *fw);
+
+/* ctl_serial.c: the serial console transport (control.serial). Init fails
+ * only for want of memory: a missing device is retried every second. */
+int fw_serial_init(struct fw *fw);
+void fw_serial_free(struct fw *fw);
+/* Line state and counters into o, for status. */
+void fw_serial_status(const struct fw *fw, struct cJSON *o);
 
 #endif
