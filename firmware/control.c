@@ -119,6 +119,7 @@ static cJSON *cmd_status(struct fw *fw)
 	fw_router_seq_status(fw, cJSON_AddObjectToObject(r, "sources"));
 	fw_creds_vault_status(fw, r);
 	fw_remote_status(fw, cJSON_AddObjectToObject(r, "remote"));
+	fw_serial_status(fw, cJSON_AddObjectToObject(r, "serial"));
 	return r;
 }
 

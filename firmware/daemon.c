@@ -248,7 +248,8 @@ static int start(struct fw *fw, struct cfg_secrets *file)
 		return rc;
 	if ((rc = fw_sender_init(fw)) != ERR_OK || (rc = fw_sender_recover(fw)) != ERR_OK)
 		return rc;
-	if ((rc = fw_control_init(fw)) != ERR_OK || (rc = fw_remote_init(fw)) != ERR_OK)
+	if ((rc = fw_control_init(fw)) != ERR_OK || (rc = fw_serial_init(fw)) != ERR_OK ||
+	    (rc = fw_remote_init(fw)) != ERR_OK)
 		return rc;
 	fw_upkeep_start(fw);
 	fw_logs_start(fw);
@@ -262,6 +263,7 @@ static void finish(struct fw *fw)
 	fw_control_free(fw);
 	fw_remote_free(fw);
 	fw_config_staging_free(fw);
+	fw_serial_free(fw);
 	/* Transfers still out past the grace time end here; their records stay
 	 * SENDING only if the commit below fails, and are then ambiguous at the
 	 * next start. */

@@ -26,6 +26,7 @@ struct net_http;
 struct fw_sender;
 struct fw_control;
 struct fw_logs;
+struct fw_serial;
 
 #define FW_LAST_ERRORS 16
 #define FW_ERROR_TEXT 200
@@ -65,6 +66,7 @@ struct fw {
 	struct fw_remote *remote;
 	struct fw_staging *staging; /* a config push in progress (ctl_config.c) */
 	struct fw_logs *logs;
+	struct fw_serial *serial; /* NULL without control.serial.device */
 	struct fw_counters n;
 	uint64_t started_ms;
 	bool stopping;
@@ -183,5 +185,12 @@ void fw_remote_status(const struct fw *fw, struct cJSON *o);
 /* ctl_socket.c: the unix socket transport */
 int fw_control_init(struct fw *fw);
 void fw_control_free(struct fw *fw);
+
+/* ctl_serial.c: the serial console transport (control.serial). Init fails
+ * only for want of memory: a missing device is retried every second. */
+int fw_serial_init(struct fw *fw);
+void fw_serial_free(struct fw *fw);
+/* Line state and counters into o, for status. */
+void fw_serial_status(const struct fw *fw, struct cJSON *o);
 
 #endif

@@ -3,6 +3,8 @@
 #   fuzz_config  config/config.c cfg_parse() on a config file's text
 #   fuzz_twilio  net/providers/twilio.c outcome() and list_page() on an HTTP status, Retry-After and body
 #   fuzz_ctl     a control client's byte stream: net/ctl.c framing, firmware/control.c replies
+#                (through ctl_socket.c)
+#   fuzz_frame   a serial line's byte stream through net/frame.c's decoder, in two splits
 # make fuzz-check  replays every corpus file, then fuzzes each target FUZZ_CHECK_SECONDS (15)
 #                  in a scratch corpus; fails on a crash, leak, UBSan report or broken oracle.
 # make fuzz        fuzzes each FUZZ_SECONDS (600) from corpus/<name>/ into build/fuzz/corpus-<name>;
@@ -11,7 +13,7 @@
 
 FUZZ_DIR := build/fuzz
 FUZZ_CC ?= clang
-FUZZ_NAMES := event config twilio ctl
+FUZZ_NAMES := event config twilio ctl frame
 FUZZ_TARGETS ?= $(FUZZ_NAMES)
 FUZZ_CHECK_SECONDS ?= 15
 FUZZ_SECONDS ?= 600

@@ -1,10 +1,10 @@
 /*
  * fuzz_ctl.c - the control protocol as the daemon serves it: the input is
  * the byte stream a client sends, cut into lines by net/ctl.c and answered
- * by firmware/control.c (status, outbox) against the fixture's store
+ * by firmware/control.c (every command) against the fixture's store
  * (fuzz_fw.h), which holds a few committed events.
  *
- * control.c is included, not linked, to reach its static connection handler
+ * ctl_socket.c is included, not linked, to reach its static connection handler
  * on_client(): the connection is one end of a socketpair that this harness
  * hands over the way on_accept() would, and the harness plays the client on
  * the other end. The loop is never run; the harness calls on_client() as
@@ -23,7 +23,7 @@
  * connection closes; the daemon closes its side once the client has shut
  * down and read everything.
  */
-#include "firmware/control.c"
+#include "firmware/ctl_socket.c"
 
 #include "tests/fuzz/fuzz.h"
 #include "tests/fuzz/fuzz_fw.h"
@@ -70,6 +70,7 @@ static struct client *client_open(struct fw_control *ctl, int fd)
 	c->ctl = ctl;
 	c->w.fd = fd;
 	c->w.cb = on_client;
+	name_peer(c);
 	FUZZ_ASSERT(hal_fd_watch(ctl->fw->loop, &c->w, HAL_IN) == ERR_OK, "hal_fd_watch");
 	return c;
 }

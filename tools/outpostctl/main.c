@@ -14,6 +14,7 @@
 #include "hal/file.h"
 #include "hal/parse.h"
 #include "config/secrets.h"
+#include "hal/tty.h"
 #include "net/ctl.h"
 #include "tools/outpostctl/octl.h"
 
@@ -23,6 +24,7 @@
 
 #define DEFAULT_SOCKET "/run/outpost/outpostd.sock"
 #define DEFAULT_TIMEOUT_MS 5000
+#define DEFAULT_BAUD 115200
 #define MAX_TIMEOUT_MS 3600000
 #define MAX_LIMIT 1000
 /* A config file is a few KiB; anything near this is not one. */
@@ -39,7 +41,8 @@ static void usage(FILE *f)
 	fputs("Usage: outpostctl [OPTIONS] COMMAND [COMMAND OPTIONS]\n"
 	      "\n"
 	      "Asks outpostd, the WhatsApp notification daemon on this gateway, how it\n"
-	      "is doing, through its control socket. Needs no network.\n"
+	      "is doing, through its control socket or over the gateway's serial console.\n"
+	      "Needs no network.\n"
 	      "\n"
 	      "Commands:\n",
 	      f);
@@ -56,13 +59,18 @@ static void usage(FILE *f)
 	      "                     commands on outpost/ID/cmd (control.mqtt in its config)\n"
 	      "      --key-file F   the gateway's command key (64 hex digits, a 0600 file);\n"
 	      "                     or set OUTPOST_CMD_KEY\n"
+	      "      --serial DEV   ask over the serial line DEV (e.g. /dev/ttyUSB0) instead,\n"
+	      "                     to outpostd's control.serial port; checksummed frames,\n"
+	      "                     the request is sent up to 3 times within --timeout\n"
+	      "      --baud N       the line's rate for --serial (default 115200)\n"
 	      "      --json         print outpostd's answer as JSON on one line, for scripts\n"
 	      "      --timeout MS   wait at most MS milliseconds for an answer (default 5000)\n"
 	      "  -h, --help         this help; outpostctl COMMAND --help explains a command\n"
 	      "  -V, --version      print the version\n"
 	      "\n"
 	      "Exit status: 0 done; 1 outpostd answered with an error; 2 wrong usage;\n"
-	      "3 outpostd cannot be reached (not running, wrong socket, no answer in time).\n",
+	      "3 outpostd cannot be reached (not running, wrong socket or serial line, no\n"
+	      "answer in time).\n",
 	      f);
 }
 
@@ -79,6 +87,8 @@ static const struct octl_cmd *find_cmd(const char *name)
 static const struct option long_opts[] = {
 	{"socket", required_argument, NULL, 's'},
 	{"config", required_argument, NULL, 'c'},
+	{"serial", required_argument, NULL, 'D'},
+	{"baud", required_argument, NULL, 'R'},
 	{"json", no_argument, NULL, 'j'},
 	{"timeout", required_argument, NULL, 'T'},
 	{"help", no_argument, NULL, 'h'},
@@ -107,6 +117,15 @@ static bool take_opt(int c, struct octl_opts *o, unsigned *used)
 	switch (c) {
 	case 's': o->socket = optarg; return true;
 	case 'c': o->config = optarg; return true;
+	case 'D': o->serial = optarg; return true;
+	case 'R':
+		if (!hal_parse_u64(optarg, 1, 4000000, &v) || !hal_tty_baud_valid((unsigned)v)) {
+			fprintf(stderr, "outpostctl: --baud wants a standard rate: 9600, 19200, "
+					"38400, 57600, 115200, 230400, 460800, 921600\n");
+			return false;
+		}
+		o->baud = (unsigned)v;
+		return true;
 	case 'j': o->json = true; return true;
 	case 'h': o->help = true; return true;
 	case 'S': o->state = optarg; *used |= OCTL_OPT_STATE; return true;
@@ -217,6 +236,20 @@ static int parse_args(int argc, char **argv, struct octl_opts *o, const struct o
 		fprintf(stderr, "outpostctl: %s: unexpected argument '%s'\n", name, argv[optind]);
 		return OCTL_EXIT_USAGE;
 	}
+	if (o->serial && (o->socket || o->config)) {
+		fprintf(stderr, "outpostctl: --serial asks over a serial line: drop %s\n",
+			o->socket ? "--socket" : "--config");
+		return OCTL_EXIT_USAGE;
+	}
+	if (o->baud && !o->serial) {
+		fprintf(stderr, "outpostctl: --baud is for --serial\n");
+		return OCTL_EXIT_USAGE;
+	}
+	if (o->mqtt && (o->serial || o->socket || o->config)) {
+		fprintf(stderr, "outpostctl: --mqtt asks through the broker: drop %s\n",
+			o->serial ? "--serial" : o->socket ? "--socket" : "--config");
+		return OCTL_EXIT_USAGE;
+	}
 	for (bit = 1; bit <= OCTL_OPT__LAST; bit <<= 1) {
 		if ((used & bit) && !((*cmd)->opts & bit)) {
 			fprintf(stderr, "outpostctl: %s is not an option of %s\n", opt_name(bit), name);
@@ -283,6 +316,8 @@ static int ask(const struct octl_opts *o, const char *path, const char *req, cha
 
 	if (o->mqtt)
 		return octl_remote_call(o, req, resp);
+	if (o->serial)
+		return octl_serial_ask(o, req, resp);
 	rc = net_ctl_connect(path, &fd, why, sizeof(why));
 	if (rc) {
 		fprintf(stderr, "outpostctl: cannot connect to %s: %s%s\n", path, why,
@@ -378,6 +413,8 @@ int main(int argc, char **argv)
 	ex = parse_args(argc, argv, &o, &cmd);
 	if (ex >= 0)
 		goto out;
+	if (o.serial && !o.baud)
+		o.baud = DEFAULT_BAUD;
 	if (o.socket)
 		snprintf(path, sizeof(path), "%s", o.socket);
 	else if (o.config && (ex = socket_from_config(o.config, path, sizeof(path))) >= 0)

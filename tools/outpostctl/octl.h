@@ -28,6 +28,8 @@ enum {
 
 struct octl_opts {
 	const char *socket;
+	const char *serial; /* --serial DEV: ask over this tty instead */
+	unsigned baud;      /* --baud, for --serial */
 	const char *config;
 	bool json;
 	int timeout_ms;
@@ -80,6 +82,11 @@ extern const struct octl_cmd octl_cmd_logs;
  * deletes). Returns -1 on success, else the exit code after saying on
  * stderr what went wrong (an ok:false answer included). */
 int octl_call(const struct octl_opts *o, const char *path, const cJSON *req, cJSON **resp);
+
+/* link.c: one request and its answer over the serial line o->serial.
+ * Returns -1 when *resp (malloc'd, the reply's JSON with our "id") holds the
+ * answer, else the exit code after saying what went wrong on stderr. */
+int octl_serial_ask(const struct octl_opts *o, const char *req, char **resp);
 
 /* Field readers: NULL / false when missing or of another type. */
 const char *octl_str(const cJSON *obj, const char *key);
