@@ -61,10 +61,10 @@ static cJSON *show(struct fw *fw, char *err, size_t errlen)
 	char sha[NET_SHA256_HEX], *text = NULL;
 	size_t len = 0;
 	cJSON *r;
-	int rc = hal_file_read(fw->cfg_path, CFG_FILE_MAX, &text, &len);
+	int rc = fw->cfg_path ? hal_file_read(fw->cfg_path, CFG_FILE_MAX, &text, &len) : ERR_NOTFOUND;
 
 	if (rc != ERR_OK) {
-		snprintf(err, errlen, "cannot read %s: %s", fw->cfg_path, hal_strerror(rc));
+		snprintf(err, errlen, "cannot read %s: %s", fw->cfg_path ? fw->cfg_path : "(no config file)", hal_strerror(rc));
 		return NULL;
 	}
 	net_sha256_hex(text, len, sha);
@@ -278,7 +278,7 @@ static cJSON *commit(struct fw *fw, const cJSON *req, char *err, size_t errlen)
 		add_errors(r, "errors", &errs);
 		log_warn("config: pushed file refused: %u error(s), first %s: %s", errs.n,
 			 errs.n ? errs.e[0].path : "", errs.n ? errs.e[0].msg : "");
-	} else if (dry) {
+	} else if (dry || !fw->cfg_path) {
 		r = ok_obj();
 		cJSON_AddBoolToObject(r, "valid", true);
 		cJSON_AddBoolToObject(r, "applied", false);

@@ -349,8 +349,8 @@ static int change(struct fw *fw, int (*fn)(struct fw *fw, struct store_txn *t, v
 	struct store_txn *t;
 	int err;
 
-	if (!fw->vault->open) {
-		snprintf(why, whylen, "%s", fw->vault->sealed);
+	if (!fw->vault || !fw->vault->open) {
+		snprintf(why, whylen, "%s", fw->vault ? fw->vault->sealed : "no vault");
 		return ERR_AUTH;
 	}
 	err = store_begin(fw->store, 0, &t);
@@ -437,8 +437,8 @@ int fw_vault_rotate(struct fw *fw, unsigned *entries, char *why, size_t whylen)
 	int err;
 
 	*entries = 0;
-	if (!fw->vault->open) {
-		snprintf(why, whylen, "%s", fw->vault->sealed);
+	if (!fw->vault || !fw->vault->open) {
+		snprintf(why, whylen, "%s", fw->vault ? fw->vault->sealed : "no vault");
 		return ERR_AUTH;
 	}
 	snprintf(path, sizeof(path), "%s.new", fw->vault->key_file);

@@ -25,6 +25,8 @@
  */
 #include "firmware/ctl_socket.c"
 
+#include <cjson/cJSON.h>
+
 #include "tests/fuzz/fuzz.h"
 #include "tests/fuzz/fuzz_fw.h"
 

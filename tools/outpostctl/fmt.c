@@ -4,6 +4,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "hal/clock.h"
 #include "tools/outpostctl/octl.h"
 
 /* Lines of counts wrap here: readable on an 80-column serial console. */
@@ -258,4 +259,28 @@ size_t octl_term_cols(void)
 	if (!isatty(STDOUT_FILENO) || ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) < 0)
 		return 0;
 	return ws.ws_col;
+}
+
+#define BAR_AFTER_MS 300
+#define BAR_WIDTH 30
+
+void octl_bar_show(struct octl_bar *b, uint64_t done, uint64_t total, const char *unit)
+{
+	unsigned fill;
+
+	if (!isatty(STDERR_FILENO) || !total || hal_now_ms() - b->t0_ms < BAR_AFTER_MS)
+		return;
+	fill = (unsigned)(done * BAR_WIDTH / total);
+	fprintf(stderr, "\r[%.*s%*s] %llu/%llu %s (%llu%%)", (int)fill,
+		"##############################", (int)(BAR_WIDTH - fill), "",
+		(unsigned long long)done, (unsigned long long)total, unit,
+		(unsigned long long)(done * 100 / total));
+	b->shown = true;
+}
+
+void octl_bar_clear(struct octl_bar *b)
+{
+	if (b->shown)
+		fputs("\r\033[K", stderr);
+	b->shown = false;
 }

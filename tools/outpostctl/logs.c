@@ -19,8 +19,6 @@
 #define PAGE_RECORDS 5000     /* the daemon cuts a page shorter by bytes */
 #define FOLLOW_POLL_MS 500
 #define FOLLOW_BACKLOG 10     /* --follow without --since starts this far back */
-#define PROGRESS_AFTER_MS 300 /* a pull shorter than this shows no bar */
-#define PROGRESS_WIDTH 30
 
 static const char *const levels[] = {"error", "err", "warn", "warning", "notice", "info",
 				     "debug", "crit", "alert", "emerg"};
@@ -32,8 +30,7 @@ struct pull {
 	uint64_t since;        /* the next seq to ask for */
 	uint64_t start, last;  /* for the progress bar */
 	unsigned long printed;
-	uint64_t t0_ms;
-	bool bar;              /* a bar is on the screen */
+	struct octl_bar bar;
 };
 
 static bool level_known(const char *s)
@@ -118,28 +115,12 @@ static void put_record(const cJSON *r)
 	fputs(first ? "\n" : "]\n", stdout);
 }
 
-static void bar_clear(struct pull *p)
-{
-	if (p->bar)
-		fputs("\r\033[K", stderr);
-	p->bar = false;
-}
-
 static void bar_show(struct pull *p)
 {
 	uint64_t total = p->last >= p->start ? p->last - p->start + 1 : 0;
 	uint64_t done = p->since > p->start ? p->since - p->start : 0;
-	unsigned fill;
 
-	if (!isatty(STDERR_FILENO) || !total || hal_now_ms() - p->t0_ms < PROGRESS_AFTER_MS)
-		return;
-	done = done > total ? total : done;
-	fill = (unsigned)(done * PROGRESS_WIDTH / total);
-	fprintf(stderr, "\r[%.*s%*s] %llu/%llu records (%llu%%)", (int)fill,
-		"##############################", (int)(PROGRESS_WIDTH - fill), "",
-		(unsigned long long)done, (unsigned long long)total,
-		(unsigned long long)(done * 100 / total));
-	p->bar = true;
+	octl_bar_show(&p->bar, done > total ? total : done, total, "records");
 }
 
 /* Prints a page; returns true when --limit is reached. */
@@ -170,7 +151,7 @@ static void check_gap(struct pull *p, const cJSON *resp)
 	uint64_t first = num_or(resp, "first", 0);
 
 	if (p->since && first > p->since) {
-		bar_clear(p);
+		octl_bar_clear(&p->bar);
 		fprintf(stderr, "outpostctl: records %llu..%llu were dropped from the log ring "
 				"before they were read\n",
 			(unsigned long long)p->since, (unsigned long long)first - 1);
@@ -190,7 +171,7 @@ static int one_page(struct pull *p)
 		return ex;
 	check_gap(p, resp);
 	p->last = num_or(resp, "last", 0);
-	bar_clear(p);
+	octl_bar_clear(&p->bar);
 	full = put_page(p, cJSON_GetObjectItemCaseSensitive(resp, "records"));
 	fflush(stdout);
 	p->since = num_or(resp, "next", p->since + 1);
@@ -232,7 +213,7 @@ static void sleep_ms(unsigned ms)
 
 static int logs_run(const struct octl_opts *o, const char *path)
 {
-	struct pull p = {.o = o, .path = path, .since = o->since, .t0_ms = hal_now_ms(),
+	struct pull p = {.o = o, .path = path, .since = o->since, .bar = {.t0_ms = hal_now_ms()},
 			 .limit = o->given & OCTL_OPT_LIMIT && !o->follow ? (unsigned long)o->limit : 0};
 	int ex = -1;
 
@@ -246,14 +227,14 @@ static int logs_run(const struct octl_opts *o, const char *path)
 	p.start = p.since;
 	while (ex < 0)
 		ex = one_page(&p);
-	bar_clear(&p);
+	octl_bar_clear(&p.bar);
 	/* The ring is read to its newest record: wait for more. */
 	while (ex == 0 && o->follow && !(p.limit && p.printed >= p.limit)) {
 		sleep_ms(FOLLOW_POLL_MS);
 		do
 			ex = one_page(&p);
 		while (ex < 0);
-		bar_clear(&p);
+		octl_bar_clear(&p.bar);
 	}
 	return ex;
 }

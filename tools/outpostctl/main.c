@@ -31,7 +31,8 @@
 #define MAX_CONFIG_BYTES (4u << 20)
 
 static const struct octl_cmd *const cmds[] = {&octl_cmd_status, &octl_cmd_outbox,
-					      &octl_cmd_logs, &octl_cmd_creds};
+					      &octl_cmd_logs, &octl_cmd_config,
+					      &octl_cmd_creds};
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
 
 static void usage(FILE *f)

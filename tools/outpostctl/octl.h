@@ -72,6 +72,7 @@ enum {
 extern const struct octl_cmd octl_cmd_status;
 extern const struct octl_cmd octl_cmd_outbox;
 extern const struct octl_cmd octl_cmd_creds;
+extern const struct octl_cmd octl_cmd_config;
 
 /* remote.c: one signed request over MQTT. -1 with *resp set, or the exit
  * code after saying what went wrong. */
@@ -109,6 +110,15 @@ size_t octl_text_cols(const char *s);
  * first, zero ones on a second line as "(0: a, b)"; lines wrapped after
  * the indent. For outbox counts and counters of any future shape. */
 void octl_put_counts(FILE *f, const cJSON *obj, const char *indent);
+
+/* A progress bar on stderr for transfers (log pulls, config pushes): only
+ * when stderr is a terminal and the transfer has run for 300 ms. */
+struct octl_bar {
+	uint64_t t0_ms; /* when the transfer began */
+	bool shown;
+};
+void octl_bar_show(struct octl_bar *b, uint64_t done, uint64_t total, const char *unit);
+void octl_bar_clear(struct octl_bar *b);
 
 /* Columns of the terminal on stdout, or 0 when it is not a terminal. */
 size_t octl_term_cols(void);
