@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "config/config.h"
+#include "config/pin.h"
 #include "config/render.h"
 #include "config/route.h"
 #include "config/schema.h"
@@ -125,6 +126,9 @@ static const struct cfg_field serial_fields[] = {
 	{ .key = "baud", .type = CFG_F_UINT, .off = CFG_OFF(control.serial.baud), .min = 1200,
 	  .max = 4000000, .def_num = 115200, .check_num = check_baud,
 	  .expect = "a standard rate: 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600" },
+	{ .key = "pin_hash", .type = CFG_F_STR, .off = CFG_OFF(control.serial.pin_hash),
+	  .max = CFG_PIN_SPEC_MAX, .check = cfg_pin_spec_valid,
+	  .expect = "a PIN hash from `outpostctl pin-hash` (pbkdf2-sha256$...)" },
 	{ 0 }
 };
 
@@ -525,6 +529,7 @@ void cfg_free(struct cfg *cfg)
 	free(cfg->store.path);
 	free(cfg->control.socket);
 	free(cfg->control.serial.device);
+	free(cfg->control.serial.pin_hash);
 	free(cfg->control.mqtt.credentials);
 	free(cfg->vault.key_file);
 	free(cfg->events.id_field);

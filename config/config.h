@@ -89,6 +89,7 @@ struct cfg {
 		struct {
 			char *device;  /* e.g. "/dev/ttyUSB0"; NULL: no serial console */
 			unsigned baud; /* default 115200; one of the standard rates */
+			char *pin_hash; /* config/pin.h; NULL: no PIN asked */
 		} serial;
 		struct {
 			char *credentials; /* vault entry with hmac_key; NULL: no MQTT commands */

@@ -16,8 +16,13 @@
  * blocking from a bounded buffer; a reply that does not fit is dropped and
  * counted (the client asks again).
  *
- * Nobody on the serial line is an operator yet (a technician PIN comes
- * later): the caller is "serial" and the device path.
+ * With control.serial.pin_hash set, the line serves nothing but `auth`
+ * until a technician gives the PIN ({"cmd":"auth","pin":"…"}); from then on
+ * the line is an operator's (unmasked data may be asked) until it has been
+ * idle for AUTH_IDLE_MS or the device goes away. Wrong PINs are audited;
+ * after PIN_TRIES of them in a row the line takes no PIN for PIN_LOCK_MS.
+ * Without a pin_hash nobody on the line is an operator. The caller is
+ * "serial" and the device path.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -28,6 +33,9 @@
 #include <cjson/cJSON.h>
 
 #include "config/config.h"
+#include "config/pin.h"
+#include "config/secrets.h"
+#include "hal/clock.h"
 #include "firmware/fw.h"
 #include "hal/err.h"
 #include "hal/log.h"
@@ -46,6 +54,9 @@
 /* Per loop round, so that a flood on the line does not starve the rest. */
 #define READ_PER_ROUND 65536
 #define NOISE_LOG_MS 10000
+#define AUTH_IDLE_MS (15 * 60 * 1000)
+#define PIN_TRIES 5
+#define PIN_LOCK_MS (60 * 1000)
 
 struct replay {
 	char id[ID_JSON_MAX + 1]; /* "" = free slot */
@@ -71,6 +82,9 @@ struct fw_serial {
 	uint64_t noise_seen; /* bad frames + garbage bytes at the last log */
 	bool down_logged;
 	struct hal_ratelimit noise_rl, drop_rl;
+	uint64_t authed_ms;     /* last command of the PIN session; 0: none */
+	unsigned pin_failures;  /* wrong PINs in a row */
+	uint64_t locked_until_ms;
 };
 
 static void out_clear(struct fw_serial *s)
@@ -99,6 +113,9 @@ static void line_close(struct fw_serial *s)
 	s->w.fd = -1;
 	out_clear(s);
 	dec_reset(&s->dec);
+	/* Whoever plugs in next starts without the last one's PIN session. */
+	s->authed_ms = 0;
+	s->from.operator = false;
 }
 
 static void line_down(struct fw_serial *s, const char *why)
@@ -258,6 +275,61 @@ static void replay_keep(struct fw_serial *s, const char *id, uint32_t crc, size_
 	s->cache_next = (s->cache_next + 1) % REPLAY_SLOTS;
 }
 
+static char *auth(struct fw_serial *s, const cJSON *req, const char *spec)
+{
+	const cJSON *pin = cJSON_GetObjectItemCaseSensitive(req, "pin");
+	uint64_t now = hal_now_ms();
+
+	if (!spec)
+		return fw_control_error("this line asks no PIN (control.serial.pin_hash is unset)");
+	if (now < s->locked_until_ms) {
+		log_info("audit: serial %s: auth: refused: locked after %d wrong PINs", s->device,
+			 PIN_TRIES);
+		return fw_control_error("too many wrong PINs: try again in a minute");
+	}
+	if (!cJSON_IsString(pin) || !cfg_pin_verify(pin->valuestring, spec)) {
+		s->authed_ms = 0;
+		s->from.operator = false;
+		if (++s->pin_failures >= PIN_TRIES) {
+			s->locked_until_ms = now + PIN_LOCK_MS;
+			s->pin_failures = 0;
+		}
+		log_warn("audit: serial %s: auth: refused: wrong PIN", s->device);
+		return fw_control_error("wrong PIN");
+	}
+	s->pin_failures = 0;
+	s->authed_ms = now;
+	s->from.operator = true;
+	log_info("audit: serial %s: auth: ok (technician PIN)", s->device);
+	return strdup("{\"ok\":true,\"operator\":true}");
+}
+
+/* The PIN gate, then the command. */
+static char *gated(struct fw_serial *s, const char *payload)
+{
+	const char *spec = s->fw->cfg->control.serial.pin_hash;
+	cJSON *req = cJSON_Parse(payload);
+	const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(req, "cmd");
+	char *reply;
+
+	if (s->authed_ms && hal_now_ms() - s->authed_ms > AUTH_IDLE_MS) {
+		s->authed_ms = 0;
+		s->from.operator = false;
+	}
+	if (cJSON_IsString(cmd) && strcmp(cmd->valuestring, "auth") == 0)
+		reply = auth(s, req, spec);
+	else if (spec && !s->authed_ms)
+		reply = fw_control_error("PIN required on this line (outpostctl --serial DEV --pin)");
+	else {
+		if (s->authed_ms)
+			s->authed_ms = hal_now_ms();
+		reply = fw_control_dispatch(s->fw, &s->from, payload);
+	}
+	cfg_json_wipe(req); /* the PIN */
+	cJSON_Delete(req);
+	return reply;
+}
+
 static void handle_request(struct fw_serial *s, const char *payload, size_t len)
 {
 	uint32_t crc = net_frame_crc32(payload, len);
@@ -275,7 +347,7 @@ static void handle_request(struct fw_serial *s, const char *payload, size_t len)
 		queue(s, r->frame, r->frame_len);
 		return;
 	} else
-		reply = fw_control_dispatch(s->fw, &s->from, payload);
+		reply = gated(s, payload);
 	f = frame_reply(reply, id, &flen);
 	if (!f)
 		return; /* out of memory: the client asks again */

@@ -97,7 +97,9 @@ pass "line unplugged and back: reopened, answered (lost logged once)"
 e2e_stop "$P1"
 wait_connected false
 plug "$DEV" "$E2E_DIR/dmid"
+P2=$PLUG_PID
 plug "$HOST" "$E2E_DIR/cmid"
+P3=$PLUG_PID
 wait_connected true
 bad0=$(serial_num bad_frames) replayed0=$(serial_num replayed)
 e2e_spawn "$E2E_DIR/relay.log" python3 "$(dirname "$0")/serial_relay.py" \
@@ -126,6 +128,38 @@ e2e_stop "$RELAY" || fail "relay failed: $(tail -3 "$E2E_DIR/relay.log")"
 	fail "relay flipped $(jq -c . "$E2E_DIR/relay.json")"
 [ "$(jq .up.frames "$E2E_DIR/relay.json")" -eq 6 ] || fail "expected 6 requests: $(jq -c . "$E2E_DIR/relay.json")"
 pass "noisy cable: 3 commands ok in 6 requests; daemon: $bad bad frames, $replayed replayed"
+
+# --- the technician PIN: a config with a pin_hash, pushed through the
+# socket and applied at once.
+e2e_stop "$P2"
+e2e_stop "$P3"
+wait_connected false
+plug "$DEV" "$HOST"
+wait_connected true
+spec=$(printf '2580\n' | "$BUILD/outpostctl" pin-hash) || fail "pin-hash failed"
+jq --arg h "$spec" '.control.serial.pin_hash = $h' "$OUTPOST_CONF" >"$E2E_DIR/pin.json"
+"$BUILD/outpostctl" -s "$OUTPOST_SOCK" config push "$E2E_DIR/pin.json" >/dev/null ||
+	fail "pushing the pin_hash failed"
+out=$(sctl status 2>&1) && fail "a PIN line answered without the PIN: $out"
+grep -q "PIN required on this line" <<<"$out" || fail "no PIN asked: $out"
+out=$(OUTPOST_PIN=0000 sctl --pin status 2>&1) && fail "a wrong PIN was taken: $out"
+grep -q "the PIN was refused: wrong PIN" <<<"$out" || fail "wrong PIN: $out"
+out=$(OUTPOST_PIN=2580 sctl --pin status) || fail "the right PIN was refused: $out"
+[ "$(jq -r .ok <<<"$out")" = true ] || fail "status after the PIN: $out"
+# An operator now: logs --unmasked shows the full number (the socket check
+# is the logs test's; here the PIN is what grants it).
+OUTPOST_PIN=2580 "$BUILD/outpostctl" --serial "$HOST" --pin logs --unmasked --limit 1000 \
+	>"$E2E_DIR/unmasked.txt" || fail "logs --unmasked after the PIN failed"
+grep -q "+491701234567" "$E2E_DIR/unmasked.txt" || fail "no full number in unmasked logs"
+# Five wrong PINs lock the line for a minute, even for the right one.
+for i in 1 2 3 4 5; do OUTPOST_PIN=1111 sctl --pin status >/dev/null 2>&1; done
+out=$(OUTPOST_PIN=2580 sctl --pin status 2>&1) && fail "a locked line took a PIN"
+grep -q "too many wrong PINs" <<<"$out" || fail "no lock: $out"
+[ "$(grep -c "audit: serial .*auth: refused: wrong PIN" "$E2E_DIR/outpostd.log")" -ge 6 ] ||
+	fail "wrong PINs not audited"
+grep -q "audit: serial .*auth: ok (technician PIN)" "$E2E_DIR/outpostd.log" || fail "PIN not audited"
+grep -q "2580" "$E2E_DIR/outpostd.log" && fail "the PIN is in the log"
+pass "PIN: asked, wrong one refused, right one grants unmasked logs, 5 wrong lock the line, all audited"
 
 stop_outpostd || fail "outpostd exited non-zero on SIGTERM"
 pass "serial control line"

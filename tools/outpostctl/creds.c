@@ -10,8 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <termios.h>
-#include <unistd.h>
 
 #include "tools/outpostctl/octl.h"
 
@@ -20,36 +18,6 @@
 static const char *sub(const struct octl_opts *o)
 {
 	return o->nargs > 0 ? o->args[0] : "";
-}
-
-/* One line from the terminal without echo, or from stdin. */
-static bool read_secret(const char *prompt, char *buf, size_t len)
-{
-	struct termios old, quiet;
-	bool tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
-	bool ok;
-	size_t n;
-
-	if (tty) {
-		fputs(prompt, stderr);
-		quiet = old;
-		quiet.c_lflag &= ~(tcflag_t)ECHO;
-		tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
-	}
-	ok = fgets(buf, (int)len, stdin) != NULL;
-	if (tty) {
-		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
-		fputc('\n', stderr);
-	}
-	if (!ok)
-		return false;
-	n = strcspn(buf, "\r\n");
-	if (buf[n] == '\0' && n == len - 1) {
-		explicit_bzero(buf, len);
-		return false; /* longer than any secret we take */
-	}
-	buf[n] = '\0';
-	return n > 0;
 }
 
 /* The entry as the daemon checks it (config/secrets.h). */
@@ -92,7 +60,7 @@ static cJSON *set_request(const struct octl_opts *o, cJSON *req)
 		return NULL;
 	}
 	snprintf(prompt, sizeof(prompt), "%s for %s (not shown): ", what, o->args[1]);
-	if (!read_secret(prompt, secret, sizeof(secret))) {
+	if (!octl_read_secret(prompt, secret, sizeof(secret))) {
 		fprintf(stderr, "outpostctl: creds set %s: no %s read (one line of 1..%d bytes)\n",
 			o->args[1], what, SECRET_MAX);
 		return NULL;

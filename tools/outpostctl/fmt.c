@@ -1,7 +1,9 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/ioctl.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "hal/clock.h"
@@ -283,4 +285,48 @@ void octl_bar_clear(struct octl_bar *b)
 	if (b->shown)
 		fputs("\r\033[K", stderr);
 	b->shown = false;
+}
+
+/* One line from the terminal without echo, or from stdin. */
+bool octl_read_secret(const char *prompt, char *buf, size_t len)
+{
+	struct termios old, quiet;
+	bool tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
+	bool ok;
+	size_t n;
+
+	if (tty) {
+		fputs(prompt, stderr);
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+	}
+	ok = fgets(buf, (int)len, stdin) != NULL;
+	if (tty) {
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		fputc('\n', stderr);
+	}
+	if (!ok)
+		return false;
+	n = strcspn(buf, "\r\n");
+	if (buf[n] == '\0' && n == len - 1) {
+		explicit_bzero(buf, len);
+		return false; /* longer than any secret we take */
+	}
+	buf[n] = '\0';
+	return n > 0;
+}
+
+bool octl_read_pin(char *buf, size_t len)
+{
+	const char *env = getenv("OUTPOST_PIN");
+
+	if (env) {
+		snprintf(buf, len, "%s", env);
+		return buf[0] != '\0';
+	}
+	if (octl_read_secret("technician PIN (not shown): ", buf, len))
+		return true;
+	fprintf(stderr, "outpostctl: --pin: no PIN read (type it, or set OUTPOST_PIN)\n");
+	return false;
 }

@@ -19,6 +19,7 @@
 #include "hal/clock.h"
 #include "hal/err.h"
 #include "hal/tty.h"
+#include "config/secrets.h"
 #include "net/frame.h"
 #include "tools/outpostctl/octl.h"
 
@@ -188,6 +189,56 @@ static int converse(struct link *l, char **resp)
 	}
 }
 
+/* One request and its answer on the open line. */
+static int exchange(struct link *l, const char *req, char **resp)
+{
+	int rc;
+
+	free(l->frame);
+	l->frame = NULL;
+	l->sends = l->others = 0;
+	rc = build(l, req);
+	return rc == ERR_OK ? converse(l, resp) : rc;
+}
+
+/* --pin: the technician PIN first, once per run of outpostctl (a command
+ * that sends several requests asks once). ERR_OK, or ERR_AUTH said. */
+static int give_pin(struct link *l)
+{
+	static bool given;
+	char pin[80], *req = NULL, *resp = NULL;
+	cJSON *j, *r = NULL;
+	int rc;
+
+	if (given)
+		return ERR_OK;
+	if (!octl_read_pin(pin, sizeof(pin)))
+		return ERR_AUTH;
+	j = cJSON_CreateObject();
+	cJSON_AddStringToObject(j, "cmd", "auth");
+	cJSON_AddStringToObject(j, "pin", pin);
+	explicit_bzero(pin, sizeof(pin));
+	req = cJSON_PrintUnformatted(j);
+	cfg_json_wipe(j);
+	cJSON_Delete(j);
+	rc = req ? exchange(l, req, &resp) : ERR_NOMEM;
+	if (req)
+		explicit_bzero(req, strlen(req));
+	free(req);
+	if (rc == ERR_OK && !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
+				    r = cJSON_Parse(resp), "ok"))) {
+		const char *e = octl_str(r, "error");
+
+		fprintf(stderr, "outpostctl: %s: the PIN was refused: %s\n", l->o->serial,
+			e ? e : "?");
+		rc = ERR_AUTH;
+	}
+	given = rc == ERR_OK;
+	cJSON_Delete(r);
+	free(resp);
+	return rc;
+}
+
 int octl_serial_ask(const struct octl_opts *o, const char *req, char **resp)
 {
 	struct link l = {.o = o, .fd = -1};
@@ -200,9 +251,15 @@ int octl_serial_ask(const struct octl_opts *o, const char *req, char **resp)
 		fprintf(stderr, "outpostctl: cannot open serial line %s: %s\n", o->serial, why);
 		return OCTL_EXIT_CONNECT;
 	}
-	rc = build(&l, req);
+	rc = o->pin ? give_pin(&l) : ERR_OK;
+	if (rc == ERR_AUTH) {
+		net_frame_dec_free(&l.dec);
+		free(l.frame);
+		close(l.fd);
+		return OCTL_EXIT_DAEMON;
+	}
 	if (rc == ERR_OK)
-		rc = converse(&l, resp);
+		rc = exchange(&l, req, resp);
 	if (rc == ERR_TIMEOUT)
 		fprintf(stderr, "outpostctl: no answer on %s within %d ms after %u tries "
 				"(is outpostd's control.serial this line, at %u baud? see --timeout)\n",

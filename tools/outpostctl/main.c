@@ -32,7 +32,7 @@
 
 static const struct octl_cmd *const cmds[] = {&octl_cmd_status, &octl_cmd_outbox,
 					      &octl_cmd_logs, &octl_cmd_config,
-					      &octl_cmd_creds};
+					      &octl_cmd_creds, &octl_cmd_pin_hash};
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
 
 static void usage(FILE *f)
@@ -41,9 +41,10 @@ static void usage(FILE *f)
 
 	fputs("Usage: outpostctl [OPTIONS] COMMAND [COMMAND OPTIONS]\n"
 	      "\n"
-	      "Asks outpostd, the WhatsApp notification daemon on this gateway, how it\n"
-	      "is doing, through its control socket or over the gateway's serial console.\n"
-	      "Needs no network.\n"
+	      "Asks outpostd, the WhatsApp notification daemon, how it is doing and\n"
+	      "tells it what to do: on the gateway through its control socket, from a\n"
+	      "technician's laptop over the serial console (--serial), or from afar\n"
+	      "through the site's MQTT broker with signed commands (--mqtt).\n"
 	      "\n"
 	      "Commands:\n",
 	      f);
@@ -64,6 +65,8 @@ static void usage(FILE *f)
 	      "                     to outpostd's control.serial port; checksummed frames,\n"
 	      "                     the request is sent up to 3 times within --timeout\n"
 	      "      --baud N       the line's rate for --serial (default 115200)\n"
+	      "      --pin          give the technician PIN first (typed without echo, or\n"
+	      "                     from OUTPOST_PIN) on a line that asks for one\n"
 	      "      --json         print outpostd's answer as JSON on one line, for scripts\n"
 	      "      --timeout MS   wait at most MS milliseconds for an answer (default 5000)\n"
 	      "  -h, --help         this help; outpostctl COMMAND --help explains a command\n"
@@ -90,6 +93,7 @@ static const struct option long_opts[] = {
 	{"config", required_argument, NULL, 'c'},
 	{"serial", required_argument, NULL, 'D'},
 	{"baud", required_argument, NULL, 'R'},
+	{"pin", no_argument, NULL, 'p'},
 	{"json", no_argument, NULL, 'j'},
 	{"timeout", required_argument, NULL, 'T'},
 	{"help", no_argument, NULL, 'h'},
@@ -119,6 +123,7 @@ static bool take_opt(int c, struct octl_opts *o, unsigned *used)
 	case 's': o->socket = optarg; return true;
 	case 'c': o->config = optarg; return true;
 	case 'D': o->serial = optarg; return true;
+	case 'p': o->pin = true; return true;
 	case 'R':
 		if (!hal_parse_u64(optarg, 1, 4000000, &v) || !hal_tty_baud_valid((unsigned)v)) {
 			fprintf(stderr, "outpostctl: --baud wants a standard rate: 9600, 19200, "
@@ -240,6 +245,10 @@ static int parse_args(int argc, char **argv, struct octl_opts *o, const struct o
 	if (o->serial && (o->socket || o->config)) {
 		fprintf(stderr, "outpostctl: --serial asks over a serial line: drop %s\n",
 			o->socket ? "--socket" : "--config");
+		return OCTL_EXIT_USAGE;
+	}
+	if (o->pin && !o->serial) {
+		fprintf(stderr, "outpostctl: --pin is for --serial\n");
 		return OCTL_EXIT_USAGE;
 	}
 	if (o->baud && !o->serial) {

@@ -38,6 +38,7 @@ struct octl_opts {
 	uint64_t before;   /* outbox */
 	const char *account_sid, *api_key_sid, *username; /* creds set */
 	const char *mqtt, *gateway, *key_file; /* --mqtt HOST[:PORT] --gateway ID */
+	bool pin;          /* --pin: give the technician PIN on --serial */
 	char **args;       /* words after the command (OCTL_OPT_ARGS) */
 	int nargs;
 	uint64_t since;    /* logs */
@@ -73,6 +74,7 @@ extern const struct octl_cmd octl_cmd_status;
 extern const struct octl_cmd octl_cmd_outbox;
 extern const struct octl_cmd octl_cmd_creds;
 extern const struct octl_cmd octl_cmd_config;
+extern const struct octl_cmd octl_cmd_pin_hash;
 
 /* remote.c: one signed request over MQTT. -1 with *resp set, or the exit
  * code after saying what went wrong. */
@@ -119,6 +121,12 @@ struct octl_bar {
 };
 void octl_bar_show(struct octl_bar *b, uint64_t done, uint64_t total, const char *unit);
 void octl_bar_clear(struct octl_bar *b);
+
+/* One line from the terminal with echo off, or the first line of stdin
+ * when it is not a terminal; false if none or longer than len - 2. */
+bool octl_read_secret(const char *prompt, char *buf, size_t len);
+/* --pin: $OUTPOST_PIN, else as above; says what is missing. */
+bool octl_read_pin(char *buf, size_t len);
 
 /* Columns of the terminal on stdout, or 0 when it is not a terminal. */
 size_t octl_term_cols(void);
