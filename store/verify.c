@@ -21,6 +21,7 @@
 #include "hal/err.h"
 #include "store/record.h"
 #include "store/store_impl.h"
+#include "store/vault.h"
 #include "store/verify.h"
 
 static const char *const kind_names[STORE_VERIFY__KINDS] = {
@@ -364,7 +365,11 @@ static void meta_entry(struct store_verify_report *r, struct meta *mt, const MDB
 	uint64_t v = val->mv_size == 8 ? store_be64_get(val->mv_data) : 0;
 	int n = (int)(key->mv_size > 40 ? 40 : key->mv_size);
 
-	if (val->mv_size != 8) {
+	if (key_is(key, "vault/key_id")) { /* the vault's key id (store/vault.h) */
+		if (val->mv_size != STORE_VAULT_ID_LEN)
+			problem(r, STORE_VERIFY_META, "vault/key_id holds %zu bytes, not %d",
+				val->mv_size, STORE_VAULT_ID_LEN);
+	} else if (val->mv_size != 8) {
 		problem(r, STORE_VERIFY_META, "%.*s holds %zu bytes, not a u64", n,
 			(const char *)key->mv_data, val->mv_size);
 	} else if (key_is(key, "schema")) {
