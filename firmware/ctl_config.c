@@ -286,8 +286,8 @@ static cJSON *commit(struct fw *fw, const cJSON *req, char *err, size_t errlen)
 	} else {
 		r = apply(fw, st, next, err, errlen);
 	}
-	if (r)
-		add_errors(r, "warnings", next ? &next->warnings : &errs);
+	if (r && next)
+		add_errors(r, "warnings", &next->warnings);
 	cfg_free(next);
 	if (!dry || (r && !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "valid"))))
 		fw_config_staging_free(fw);

@@ -37,7 +37,7 @@ static void add_masked(cJSON *o, const char *key, const char *value)
 {
 	char m[32];
 
-	if (!value)
+	if (!value || !value[0])
 		return;
 	mask_tail(value, m, sizeof(m));
 	cJSON_AddStringToObject(o, key, m);

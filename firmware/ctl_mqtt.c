@@ -79,9 +79,10 @@ const char *fw_remote_topic(const struct fw *fw)
 	return fw->remote ? fw->remote->topic : NULL;
 }
 
+/* Refusals are warnings: someone holds a wrong key, or replays. */
 static void audit(const char *who, const char *what, const char *outcome)
 {
-	log_info("audit: mqtt %.80s: %s: %s", who, what, outcome);
+	log_warn("audit: mqtt %.80s: %s: %s", who, what, outcome);
 }
 
 static void publish_reply(struct fw *fw, const char *topic, const char *nonce, const char *reply,

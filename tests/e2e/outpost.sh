@@ -14,15 +14,22 @@ T_TICKET=HX0000000000000000000000000000a002
 T_ALERT=HX0000000000000000000000000000a003
 SIM_TEMPLATES=("$T_PAY:3" "$T_TICKET:3" "$T_ALERT:4")
 
-# write_config [JQ-EDIT...]: $E2E_DIR/outpost.json and a 0600 secrets file.
-write_config() {
-	local edit
+# write_secrets: a 0600 secrets file for the vault to import at the next
+# start or reload (it is removed then). A test that points the daemon at a
+# fresh store writes it again: the vault lives in the store.
+write_secrets() {
 	umask 077
 	cat >"$E2E_DIR/secrets.json" <<EOS
 {"twilio-main": {"account_sid": "$SIM_ACCOUNT", "auth_token": "$SIM_TOKEN"},
  "twilio-wrong": {"account_sid": "$SIM_ACCOUNT", "auth_token": "not-the-token"}}
 EOS
 	umask 022
+}
+
+# write_config [JQ-EDIT...]: $E2E_DIR/outpost.json and a 0600 secrets file.
+write_config() {
+	local edit
+	write_secrets
 	cat >"$E2E_DIR/outpost.base.json" <<EOC
 {
   "gateway_id": "e2e",

@@ -160,6 +160,7 @@ summary="$FIRST events in 1970 held then sent, a 56-year step back and forth mid
 #    record must go out within its backoff (2 s here), not in 2036.
 mv "$SIM_RECORD" "$E2E_DIR/sim-1.jsonl"
 jq ".store.path = \"$E2E_DIR/store5\"" "$OUTPOST_CONF" >"$OUTPOST_CONF.tmp" && mv "$OUTPOST_CONF.tmp" "$OUTPOST_CONF"
+write_secrets # the fresh store's vault imports them
 stop_sim
 set_clock ahead
 start_outpostd_faked

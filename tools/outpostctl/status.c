@@ -288,6 +288,40 @@ static void show_sources(const cJSON *s)
 		show_gap(g);
 }
 
+/* The vault, and the control lines beyond the socket. */
+static void show_control(const cJSON *r)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(r, "vault");
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(r, "remote");
+	const cJSON *se = cJSON_GetObjectItemCaseSensitive(r, "serial");
+	const char *state = octl_str(v, "state"), *reason = octl_str(v, "reason");
+
+	label("vault:");
+	if (state && strcmp(state, "open") == 0) {
+		put_int("open, ", v, "entries", " credentials entries\n");
+	} else {
+		fputs("SEALED: ", stdout);
+		octl_put_text(stdout, reason ? reason : "?", 0, 0);
+		putchar('\n');
+	}
+	label("control:");
+	fputs("socket", stdout);
+	if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(se, "device"))) {
+		fputs("; serial ", stdout);
+		put_str(se, "device");
+		fputs(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(se, "connected")) ? " up" :
+		      " DOWN", stdout);
+		put_int(", bad frames ", se, "bad_frames", "");
+	}
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "enabled"))) {
+		fputs("; mqtt ", stdout);
+		put_str(m, "topic");
+		put_int(", ", m, "accepted", " accepted");
+		put_int(", ", m, "refused", " refused");
+	}
+	putchar('\n');
+}
+
 static cJSON *status_request(const struct octl_opts *o)
 {
 	cJSON *req = cJSON_CreateObject();
@@ -312,6 +346,7 @@ static void status_show(const struct octl_opts *o, const cJSON *r)
 	show_counters(cJSON_GetObjectItemCaseSensitive(r, "counters"));
 	show_errors(cJSON_GetObjectItemCaseSensitive(r, "last_errors"));
 	show_sources(cJSON_GetObjectItemCaseSensitive(r, "sources"));
+	show_control(r);
 }
 
 const struct octl_cmd octl_cmd_status = {
@@ -339,6 +374,10 @@ const struct octl_cmd octl_cmd_status = {
 		"            or unreadable); resets = a device counting again from 0/1;\n"
 		"            then the sources with the most recent gaps, newest first.\n"
 		"            NOT TRACKED: events whose source could not be kept (log)\n"
+		"  vault     the credentials vault: open with N entries, or SEALED and why\n"
+		"            (a missing or wrong device key: accounts pause, events wait)\n"
+		"  control   the lines outpostctl can use: socket, serial (up/DOWN, damaged\n"
+		"            frames), mqtt (signed commands accepted and refused)\n"
 		"\n"
 		"Words in capitals need attention. --json prints the daemon's answer as\n"
 		"it is, for scripts.\n",
