@@ -26,7 +26,7 @@
 
 #define LIST_MAX 1000
 
-static void add_counts(cJSON *o, struct store_txn *t)
+void fw_outbox_counts(cJSON *o, struct store_txn *t)
 {
 	uint64_t counts[STORE__STATES] = {0};
 
@@ -110,7 +110,7 @@ static cJSON *cmd_status(struct fw *fw)
 		cJSON_AddNumberToObject(o, "disk_free_bytes", (double)sp.disk_free);
 	}
 	if (store_begin(fw->store, STORE_RDONLY, &t) == ERR_OK) {
-		add_counts(cJSON_AddObjectToObject(r, "outbox"), t);
+		fw_outbox_counts(cJSON_AddObjectToObject(r, "outbox"), t);
 		store_abort(t);
 	}
 	fw_sender_status(fw, cJSON_AddArrayToObject(r, "accounts"));
@@ -120,88 +120,6 @@ static cJSON *cmd_status(struct fw *fw)
 	fw_creds_vault_status(fw, r);
 	fw_remote_status(fw, cJSON_AddObjectToObject(r, "remote"));
 	fw_serial_status(fw, cJSON_AddObjectToObject(r, "serial"));
-	return r;
-}
-
-/* A page stops short of the frame limit; next_before continues it. */
-#define PAGE_BYTES (NET_CTL_MAX_FRAME * 3 / 4)
-
-struct page {
-	cJSON *arr;
-	size_t bytes;
-	unsigned n;
-	uint64_t last_seq;
-};
-
-static int list_one(const struct store_msg *m, void *arg)
-{
-	struct page *p = arg;
-	cJSON *a = p->arr, *o = cJSON_CreateObject(), *e;
-	char masked[CFG_PHONE_MAX];
-
-	cJSON_AddNumberToObject(o, "seq", (double)m->seq);
-	cJSON_AddStringToObject(o, "state", store_state_name(m->state));
-	cJSON_AddStringToObject(o, "event_id", m->event_id);
-	cJSON_AddStringToObject(o, "topic", m->topic);
-	cJSON_AddStringToObject(o, "route", m->route);
-	cfg_phone_mask(m->to, masked);
-	cJSON_AddStringToObject(o, "to", m->to[0] ? masked : "");
-	cJSON_AddStringToObject(o, "template", m->template_name);
-	cJSON_AddNumberToObject(o, "attempts", m->attempts);
-	cJSON_AddNumberToObject(o, "created_ms", (double)m->created_ms);
-	cJSON_AddNumberToObject(o, "updated_ms", (double)m->updated_ms);
-	cJSON_AddBoolToObject(o, "ambiguous", (m->flags & STORE_F_AMBIGUOUS) != 0);
-	cJSON_AddBoolToObject(o, "reconcile", (m->flags & STORE_F_RECONCILE) != 0);
-	e = cJSON_AddObjectToObject(o, "error");
-	cJSON_AddStringToObject(e, "class", m->state == STORE_REJECTED ? "input" :
-				m->state == STORE_SUPPRESSED ? "duplicate" :
-				m->err_class ? net_class_name(m->err_class) : "");
-	cJSON_AddNumberToObject(e, "code", m->err_code);
-	cJSON_AddStringToObject(e, "text", m->err_text);
-	cJSON_AddStringToObject(o, "provider_id", m->provider_id);
-	cJSON_AddItemToArray(a, o);
-	/* JSON escaping can at most sextuple a byte (\u00XX); 400 covers keys. */
-	p->bytes += 400 + 6 * (strlen(m->event_id) + strlen(m->topic) + strlen(m->err_text) +
-			       strlen(m->route) + strlen(m->template_name) + strlen(m->provider_id));
-	p->n++;
-	p->last_seq = m->seq;
-	return p->bytes > PAGE_BYTES;
-}
-
-static cJSON *cmd_outbox(struct fw *fw, const cJSON *req, char *err, size_t errlen)
-{
-	const cJSON *st = cJSON_GetObjectItemCaseSensitive(req, "state");
-	const cJSON *lim = cJSON_GetObjectItemCaseSensitive(req, "limit");
-	const cJSON *bef = cJSON_GetObjectItemCaseSensitive(req, "before");
-	int state = 0;
-	unsigned limit = 20;
-	uint64_t before = 0;
-	struct store_txn *t;
-	struct page page = {0};
-	cJSON *r;
-
-	if (cJSON_IsString(st) && !(state = store_state_parse(st->valuestring))) {
-		snprintf(err, errlen, "unknown state '%.40s'", st->valuestring);
-		return NULL;
-	}
-	if (cJSON_IsNumber(lim))
-		limit = lim->valuedouble < 1 ? 1 : lim->valuedouble > LIST_MAX ? LIST_MAX : (unsigned)lim->valuedouble;
-	/* 2^64 is exact as a double: anything from it up would not convert. */
-	if (cJSON_IsNumber(bef) && bef->valuedouble > 0 && bef->valuedouble < 18446744073709551616.0)
-		before = (uint64_t)bef->valuedouble;
-	if (store_begin(fw->store, STORE_RDONLY, &t) != ERR_OK) {
-		snprintf(err, errlen, "store unavailable");
-		return NULL;
-	}
-	r = cJSON_CreateObject();
-	cJSON_AddBoolToObject(r, "ok", true);
-	add_counts(cJSON_AddObjectToObject(r, "counts"), t);
-	page.arr = cJSON_AddArrayToObject(r, "messages");
-	store_outbox_list(t, state, before, limit, list_one, &page);
-	store_abort(t);
-	/* A full page may have more behind it; a short one is the end. */
-	cJSON_AddNumberToObject(r, "next_before",
-				page.n == limit || page.bytes > PAGE_BYTES ? (double)page.last_seq : 0);
 	return r;
 }
 
@@ -223,7 +141,7 @@ char *fw_control_error(const char *text)
  * log ring with its polls. */
 static void audit(const struct fw_caller *from, const char *cmd, const char *outcome)
 {
-	static const char *const quiet[] = {"status", "outbox", "creds.list", "logs",
+	static const char *const quiet[] = {"status", "outbox", "outbox.show", "creds.list", "logs",
 					    "config.show"};
 	bool local_read = strcmp(from->transport, "socket") == 0;
 	bool ro = false;
@@ -248,8 +166,9 @@ char *fw_control_dispatch(struct fw *fw, const struct fw_caller *from, const cha
 		snprintf(err, sizeof(err), "request must be a JSON object with a \"cmd\" string");
 	else if (strcmp(cmd->valuestring, "status") == 0)
 		res = cmd_status(fw);
-	else if (strcmp(cmd->valuestring, "outbox") == 0)
-		res = cmd_outbox(fw, req, err, sizeof(err));
+	else if (strcmp(cmd->valuestring, "outbox") == 0 ||
+		 strncmp(cmd->valuestring, "outbox.", 7) == 0)
+		res = fw_cmd_outbox(fw, from, cmd->valuestring, req, err, sizeof(err));
 	else if (strcmp(cmd->valuestring, "logs") == 0)
 		res = fw_cmd_logs(fw, from, req, err, sizeof(err));
 	else if (strncmp(cmd->valuestring, "config.", 7) == 0)

@@ -164,6 +164,13 @@ char *fw_control_error(const char *text);
 struct cJSON *fw_cmd_logs(struct fw *fw, const struct fw_caller *from, const struct cJSON *req,
 			  char *err, size_t errlen);
 
+/* ctl_outbox.c: outbox (list with filters), outbox.show / .retry / .purge */
+struct store_txn;
+struct cJSON *fw_cmd_outbox(struct fw *fw, const struct fw_caller *from, const char *cmd,
+			    const struct cJSON *req, char *err, size_t errlen);
+/* control.c: {state: count} of the outbox, for status and lists. */
+void fw_outbox_counts(struct cJSON *o, struct store_txn *t);
+
 /* ctl_creds.c: creds.list / .set / .delete / .rotate_key */
 struct cJSON *fw_cmd_creds(struct fw *fw, const struct fw_caller *from, const char *cmd,
 			   const struct cJSON *req, char *err, size_t errlen);

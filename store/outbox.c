@@ -715,6 +715,18 @@ static int prune_one(struct store_txn *t, const struct store_msg *m)
 	return rc;
 }
 
+int store_outbox_delete(struct store_txn *t, uint64_t seq)
+{
+	struct store_msg m;
+	int rc = store_txn_writable(t);
+
+	if (rc == ERR_OK)
+		rc = store_outbox_get(t, seq, &m);
+	if (rc == ERR_OK && !is_final(m.state))
+		rc = ERR_INVAL;
+	return rc == ERR_OK ? prune_one(t, &m) : rc;
+}
+
 int store_outbox_prune(struct store_txn *t, int state, struct store_prune *p)
 {
 	MDB_cursor *c;

@@ -134,4 +134,8 @@ struct store_prune {
 };
 int store_outbox_prune(struct store_txn *t, int state, struct store_prune *p);
 
+/* Deletes one record in a final state, as prune does (an operator's purge).
+ * ERR_NOTFOUND; ERR_INVAL if the record is still on its way. */
+int store_outbox_delete(struct store_txn *t, uint64_t seq);
+
 #endif

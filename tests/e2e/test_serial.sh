@@ -56,9 +56,15 @@ wait_sent 1 20 || fail "the event was not sent"
 out=$(sctl outbox --limit 5) || fail "outbox over the serial line failed"
 [ "$(jq -r '.messages[0].event_id' <<<"$out")" = ser-1 ] || fail "outbox lacks ser-1: $out"
 [[ "$(jq -r '.messages[0].to' <<<"$out")" =~ ^\+491\*+567$ ]] || fail "number not masked on serial: $out"
+# Nobody on a line without a PIN is an operator: one record in full, but
+# the number masked and no template variables.
+seq1=$(jq '.messages[0].seq' <<<"$out")
+one=$(sctl outbox show "$seq1") || fail "outbox show over the serial line failed"
+jq -e '(.message.to | test("^\\+491\\*+567$")) and (.message | has("vars") | not)' <<<"$one" >/dev/null ||
+	fail "outbox show unmasked for a non-operator: $one"
 text=$("$BUILD/outpostctl" --serial "$HOST" status) || fail "status as text failed"
 grep -q "e2e" <<<"$text" || fail "text status lacks the gateway id"
-[ "$(serial_num frames)" -eq 3 ] || fail "daemon counted $(serial_num frames) frames, sent 3"
+[ "$(serial_num frames)" -eq 4 ] || fail "daemon counted $(serial_num frames) frames, sent 4"
 [ "$(serial_num bad_frames)" -eq 0 ] || fail "bad frames on a clean line"
 pass "status, outbox and text status over the serial line"
 

@@ -32,7 +32,8 @@
 
 static const struct octl_cmd *const cmds[] = {&octl_cmd_status, &octl_cmd_outbox,
 					      &octl_cmd_logs, &octl_cmd_config,
-					      &octl_cmd_creds, &octl_cmd_pin_hash};
+					      &octl_cmd_deadletter, &octl_cmd_creds,
+					      &octl_cmd_pin_hash};
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
 
 static void usage(FILE *f)
@@ -94,6 +95,10 @@ static const struct option long_opts[] = {
 	{"serial", required_argument, NULL, 'D'},
 	{"baud", required_argument, NULL, 'R'},
 	{"pin", no_argument, NULL, 'p'},
+	{"route", required_argument, NULL, 'Q'},
+	{"to", required_argument, NULL, 'W'},
+	{"older-than", required_argument, NULL, 'O'},
+	{"newer-than", required_argument, NULL, 'Y'},
 	{"json", no_argument, NULL, 'j'},
 	{"timeout", required_argument, NULL, 'T'},
 	{"help", no_argument, NULL, 'h'},
@@ -124,6 +129,10 @@ static bool take_opt(int c, struct octl_opts *o, unsigned *used)
 	case 'c': o->config = optarg; return true;
 	case 'D': o->serial = optarg; return true;
 	case 'p': o->pin = true; return true;
+	case 'Q': o->route = optarg; *used |= OCTL_OPT_FILTER; return true;
+	case 'W': o->to = optarg; *used |= OCTL_OPT_FILTER; return true;
+	case 'O': o->older_than = optarg; *used |= OCTL_OPT_FILTER; return true;
+	case 'Y': o->newer_than = optarg; *used |= OCTL_OPT_FILTER; return true;
 	case 'R':
 		if (!hal_parse_u64(optarg, 1, 4000000, &v) || !hal_tty_baud_valid((unsigned)v)) {
 			fprintf(stderr, "outpostctl: --baud wants a standard rate: 9600, 19200, "
@@ -186,7 +195,8 @@ static const char *opt_name(unsigned bit)
 {
 	static const char *const names[] = {"--state", "--limit",  "--before",  "--since",
 					    "--follow", "--level", "--unmasked",
-					    "--account-sid/--api-key-sid/--username"};
+					    "--account-sid/--api-key-sid/--username",
+					    "--route/--to/--older-than/--newer-than"};
 	unsigned i = 0;
 
 	while (bit > 1 && i + 1 < sizeof(names) / sizeof(names[0])) {

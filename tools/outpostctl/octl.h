@@ -39,6 +39,7 @@ struct octl_opts {
 	const char *account_sid, *api_key_sid, *username; /* creds set */
 	const char *mqtt, *gateway, *key_file; /* --mqtt HOST[:PORT] --gateway ID */
 	bool pin;          /* --pin: give the technician PIN on --serial */
+	const char *route, *to, *older_than, *newer_than; /* outbox filters */
 	char **args;       /* words after the command (OCTL_OPT_ARGS) */
 	int nargs;
 	uint64_t since;    /* logs */
@@ -66,8 +67,9 @@ enum {
 	OCTL_OPT_STATE = 1, OCTL_OPT_LIMIT = 2, OCTL_OPT_BEFORE = 4, OCTL_OPT_SINCE = 8,
 	OCTL_OPT_FOLLOW = 16, OCTL_OPT_LEVEL = 32, OCTL_OPT_UNMASKED = 64,
 	OCTL_OPT_CREDS = 128, /* --account-sid, --api-key-sid, --username */
-	OCTL_OPT__LAST = OCTL_OPT_CREDS,
-	OCTL_OPT_ARGS = 256, /* takes words after its name (not an option) */
+	OCTL_OPT_FILTER = 256, /* --route, --to, --older-than, --newer-than */
+	OCTL_OPT__LAST = OCTL_OPT_FILTER,
+	OCTL_OPT_ARGS = 512, /* takes words after its name (not an option) */
 };
 
 extern const struct octl_cmd octl_cmd_status;
@@ -75,6 +77,7 @@ extern const struct octl_cmd octl_cmd_outbox;
 extern const struct octl_cmd octl_cmd_creds;
 extern const struct octl_cmd octl_cmd_config;
 extern const struct octl_cmd octl_cmd_pin_hash;
+extern const struct octl_cmd octl_cmd_deadletter;
 
 /* remote.c: one signed request over MQTT. -1 with *resp set, or the exit
  * code after saying what went wrong. */
