@@ -123,6 +123,42 @@ static cJSON *cmd_status(struct fw *fw)
 	return r;
 }
 
+/* Totals for a fleet dashboard: since start, and kept in the store for the
+ * store's lifetime. */
+static cJSON *cmd_stats(struct fw *fw)
+{
+	static const char *const kept[] = {"reconciled", "resent", "log_dropped"};
+	const struct net_mqtt_stats *ms = fw->mqtt ? net_mqtt_stats(fw->mqtt) : NULL;
+	cJSON *r = cJSON_CreateObject(), *o;
+	struct store_txn *t;
+	uint64_t v, used = 0, map = 0;
+
+	cJSON_AddBoolToObject(r, "ok", true);
+	cJSON_AddNumberToObject(r, "uptime_s", (double)((hal_now_ms() - fw->started_ms) / 1000));
+	status_counters(fw, r);
+	o = cJSON_AddObjectToObject(r, "mqtt");
+	cJSON_AddNumberToObject(o, "messages", ms ? (double)ms->messages : 0);
+	cJSON_AddNumberToObject(o, "batches", ms ? (double)ms->batches : 0);
+	cJSON_AddNumberToObject(o, "largest_batch", ms ? ms->largest_batch : 0);
+	cJSON_AddNumberToObject(o, "commit_failures", ms ? (double)ms->commit_failures : 0);
+	cJSON_AddNumberToObject(o, "reconnects", ms ? (double)ms->reconnects : 0);
+	store_size(fw->store, &used, &map);
+	o = cJSON_AddObjectToObject(r, "store");
+	cJSON_AddNumberToObject(o, "used_bytes", (double)used);
+	cJSON_AddNumberToObject(o, "map_bytes", (double)map);
+	o = cJSON_AddObjectToObject(r, "lifetime");
+	if (store_begin(fw->store, STORE_RDONLY, &t) == ERR_OK) {
+		for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+			if (store_stat_get(t, kept[i], &v) != ERR_OK)
+				v = 0;
+			cJSON_AddNumberToObject(o, kept[i], (double)v);
+		}
+		fw_outbox_counts(cJSON_AddObjectToObject(r, "outbox"), t);
+		store_abort(t);
+	}
+	return r;
+}
+
 char *fw_control_error(const char *text)
 {
 	cJSON *r = cJSON_CreateObject();
@@ -141,7 +177,7 @@ char *fw_control_error(const char *text)
  * log ring with its polls. */
 static void audit(const struct fw_caller *from, const char *cmd, const char *outcome)
 {
-	static const char *const quiet[] = {"status", "outbox", "outbox.show", "creds.list", "logs",
+	static const char *const quiet[] = {"status", "stats", "outbox", "outbox.show", "creds.list", "logs",
 					    "config.show"};
 	bool local_read = strcmp(from->transport, "socket") == 0;
 	bool ro = false;
@@ -166,6 +202,8 @@ char *fw_control_dispatch(struct fw *fw, const struct fw_caller *from, const cha
 		snprintf(err, sizeof(err), "request must be a JSON object with a \"cmd\" string");
 	else if (strcmp(cmd->valuestring, "status") == 0)
 		res = cmd_status(fw);
+	else if (strcmp(cmd->valuestring, "stats") == 0)
+		res = cmd_stats(fw);
 	else if (strcmp(cmd->valuestring, "outbox") == 0 ||
 		 strncmp(cmd->valuestring, "outbox.", 7) == 0)
 		res = fw_cmd_outbox(fw, from, cmd->valuestring, req, err, sizeof(err));
@@ -176,7 +214,7 @@ char *fw_control_dispatch(struct fw *fw, const struct fw_caller *from, const cha
 	else if (strncmp(cmd->valuestring, "creds.", 6) == 0)
 		res = fw_cmd_creds(fw, from, cmd->valuestring, req, err, sizeof(err));
 	else
-		snprintf(err, sizeof(err), "unknown command '%.40s' (known: status, outbox, "
+		snprintf(err, sizeof(err), "unknown command '%.40s' (known: status, stats, outbox, "
 			 "config.*, creds.*)", cmd->valuestring);
 	audit(from, cJSON_IsString(cmd) ? cmd->valuestring : "?", res ? "ok" : err);
 	cfg_json_wipe(req); /* it may have carried a secret */

@@ -66,6 +66,14 @@ out=$(octl outbox purge --state failed) || fail "purge failed: $out"
 grep -q "^1 message purged" <<<"$out" || fail "purge said: $out"
 [ "$(outbox_count failed)" = 0 ] && [ "$(outbox_count sent)" = 6 ] || fail "after purge: $(ctl status | jq -c .outbox)"
 out=$(octl outbox purge --state queued 2>&1) && fail "purging queued records succeeded"
+grep -q "only messages in an end state can be purged" <<<"$out" || fail "purge queued: $out"
+
+# 7. stats: the same story in totals.
+st=$(ctl stats)
+jq -e '.counters.sent >= 6 and .counters.expired == 5 and .outbox.sent == 6 and .outbox.failed == 0 and
+	(.lifetime | has("reconciled") and has("resent")) and .mqtt.messages >= 7' <<<"$st" >/dev/null ||
+	fail "stats: $st"
+octl stats | grep -q "^lifetime:" || fail "stats text: $(octl stats)"
 stop_outpostd || fail "outpostd exited non-zero"
 # The store's own invariants (indexes both ways, counters) after the
 # operator's changes; the loss totals are not the point here (some events
@@ -75,4 +83,4 @@ stop_outpostd || fail "outpostd exited non-zero"
 	--store "$E2E_DIR/store" >"$E2E_DIR/check.json" 2>/dev/null
 jq -e '.store_problems == 0 and .store_walk_complete' "$E2E_DIR/check.json" >/dev/null ||
 	fail "store invariants after retry and purge: $(jq -c '{store_problems, store_notes}' "$E2E_DIR/check.json")"
-pass "6 dead letters listed and filtered, shown in full, retried (5 sent once, 21211 failed again), purged; store invariants hold"
+pass "6 dead letters listed and filtered, shown in full, retried (5 sent once, 21211 failed again), purged; stats; store invariants hold"

@@ -30,7 +30,7 @@
 /* A config file is a few KiB; anything near this is not one. */
 #define MAX_CONFIG_BYTES (4u << 20)
 
-static const struct octl_cmd *const cmds[] = {&octl_cmd_status, &octl_cmd_outbox,
+static const struct octl_cmd *const cmds[] = {&octl_cmd_status, &octl_cmd_stats, &octl_cmd_outbox,
 					      &octl_cmd_logs, &octl_cmd_config,
 					      &octl_cmd_deadletter, &octl_cmd_creds,
 					      &octl_cmd_pin_hash};
