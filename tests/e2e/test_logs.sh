@@ -43,6 +43,18 @@ n=$(jq -r 'select(.module == "router" and (.to | test("^\\+[1-9][0-9]{7,14}$")) 
 	"$E2E_DIR/unmasked.jsonl" | wc -l)
 [ "$n" -eq 30 ] || fail "$n unmasked 'queued' records with a full number and the variables, expected 30"
 
+# --follow: records logged after it started come through within a second
+# or two, and it keeps running until stopped.
+"$BUILD/outpostctl" -s "$OUTPOST_SOCK" logs --follow --level info >"$E2E_DIR/follow.txt" 2>&1 &
+FOLLOW=$!
+sleep 0.5
+publish -n 3 --kind payment --id-prefix flw
+wait_for '[ "$(grep -c "sender: message #[0-9]* to .* sent (event flw-" "$E2E_DIR/follow.txt")" -eq 3 ]' 10 ||
+	fail "--follow did not show the 3 new sends: $(tail -3 "$E2E_DIR/follow.txt")"
+kill -0 "$FOLLOW" || fail "--follow ended by itself"
+kill "$FOLLOW"
+wait "$FOLLOW" 2>/dev/null
+
 # ring_info: the daemon's own answer to one logs request (first, last,
 # dropped, bytes, max_bytes), straight from the socket.
 ring_info() {
