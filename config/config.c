@@ -146,6 +146,7 @@ static const struct cfg_field control_fields[] = {
 	  .expect = "a path of at most 107 bytes" },
 	{ .key = "serial", .type = CFG_F_OBJ, .sub = serial_fields },
 	{ .key = "mqtt", .type = CFG_F_OBJ, .sub = remote_fields },
+	{ .key = "fleet_key", .type = CFG_F_STR, .off = CFG_OFF(control.fleet_key), .max = 1024 },
 	{ 0 }
 };
 
@@ -530,6 +531,7 @@ void cfg_free(struct cfg *cfg)
 	free(cfg->control.socket);
 	free(cfg->control.serial.device);
 	free(cfg->control.serial.pin_hash);
+	free(cfg->control.fleet_key);
 	free(cfg->control.mqtt.credentials);
 	free(cfg->vault.key_file);
 	free(cfg->events.id_field);

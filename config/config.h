@@ -91,6 +91,7 @@ struct cfg {
 			unsigned baud; /* default 115200; one of the standard rates */
 			char *pin_hash; /* config/pin.h; NULL: no PIN asked */
 		} serial;
+		char *fleet_key; /* PEM P-256 public key: pushed configs must be signed; NULL */
 		struct {
 			char *credentials; /* vault entry with hmac_key; NULL: no MQTT commands */
 			unsigned window_s; /* accepted clock skew of a command; default 300 */

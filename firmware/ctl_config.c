@@ -26,6 +26,7 @@
 #include <cjson/cJSON.h>
 
 #include "config/config.h"
+#include "config/sign.h"
 #include "firmware/fw.h"
 #include "hal/err.h"
 #include "hal/file.h"
@@ -248,6 +249,34 @@ static cJSON *apply(struct fw *fw, struct fw_staging *st, struct cfg *next, char
 	return r;
 }
 
+/* The running config's fleet key decides: without one nothing is asked;
+ * with one, a push needs a valid signature. Returns "not required",
+ * "valid", "missing" or "invalid" (why says more). */
+static const char *signature(struct fw *fw, const struct fw_staging *st, const cJSON *req,
+			     char *why, size_t whylen)
+{
+	const cJSON *sig = cJSON_GetObjectItemCaseSensitive(req, "signature");
+	const char *key = fw->cfg->control.fleet_key;
+	unsigned char *der = NULL;
+	size_t len = 0;
+	bool ok;
+
+	if (!key)
+		return "not required";
+	if (!cJSON_IsString(sig) || !sig->valuestring[0]) {
+		snprintf(why, whylen, "this gateway takes signed configs only (control.fleet_key): "
+			 "sign the file with the fleet key");
+		return "missing";
+	}
+	if (net_b64_decode(sig->valuestring, &der, &len) != ERR_OK) {
+		snprintf(why, whylen, "\"signature\" must be base64");
+		return "invalid";
+	}
+	ok = cfg_bundle_verify(key, st->data, st->size, der, len, why, whylen);
+	free(der);
+	return ok ? "valid" : "invalid";
+}
+
 static cJSON *commit(struct fw *fw, const cJSON *req, char *err, size_t errlen)
 {
 	bool dry = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "dry_run"));
@@ -255,7 +284,8 @@ static cJSON *commit(struct fw *fw, const cJSON *req, char *err, size_t errlen)
 	struct fw_staging *st = sha ? staged(fw, sha, err, errlen) : NULL;
 	struct cfg_errors errs = {0};
 	struct cfg *next = NULL;
-	char got[NET_SHA256_HEX];
+	char got[NET_SHA256_HEX], why[200] = "";
+	const char *signed_;
 	cJSON *r = NULL;
 
 	if (!st)
@@ -271,6 +301,13 @@ static cJSON *commit(struct fw *fw, const cJSON *req, char *err, size_t errlen)
 		fw_config_staging_free(fw);
 		return NULL;
 	}
+	signed_ = signature(fw, st, req, why, sizeof(why));
+	if (!dry && strcmp(signed_, "valid") != 0 && strcmp(signed_, "not required") != 0) {
+		snprintf(err, errlen, "refused: %s; the running configuration is untouched", why);
+		log_warn("config: pushed file refused: signature %s", signed_);
+		fw_config_staging_free(fw);
+		return NULL;
+	}
 	if (cfg_parse((const char *)st->data, st->size, &next, &errs) != ERR_OK) {
 		r = ok_obj();
 		cJSON_AddBoolToObject(r, "valid", false);
@@ -278,6 +315,10 @@ static cJSON *commit(struct fw *fw, const cJSON *req, char *err, size_t errlen)
 		add_errors(r, "errors", &errs);
 		log_warn("config: pushed file refused: %u error(s), first %s: %s", errs.n,
 			 errs.n ? errs.e[0].path : "", errs.n ? errs.e[0].msg : "");
+	} else if (next->control.fleet_key &&
+		   !cfg_fleet_key_valid(next->control.fleet_key, why, sizeof(why))) {
+		/* A key it cannot read would refuse every later push: refuse it now. */
+		snprintf(err, errlen, "$.control.fleet_key: %s", why);
 	} else if (dry || !fw->cfg_path) {
 		r = ok_obj();
 		cJSON_AddBoolToObject(r, "valid", true);
@@ -288,6 +329,8 @@ static cJSON *commit(struct fw *fw, const cJSON *req, char *err, size_t errlen)
 	}
 	if (r && next)
 		add_errors(r, "warnings", &next->warnings);
+	if (r)
+		cJSON_AddStringToObject(r, "signature", signed_);
 	cfg_free(next);
 	if (!dry || (r && !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "valid"))))
 		fw_config_staging_free(fw);

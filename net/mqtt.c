@@ -339,6 +339,14 @@ void net_mqtt_free(struct net_mqtt *m, const char *final_payload)
 	mosquitto_lib_cleanup();
 }
 
+static bool filter_in(const char *filter, char *const *set, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (strcmp(set[i], filter) == 0)
+			return true;
+	return false;
+}
+
 int net_mqtt_subscribe(struct net_mqtt *m, const char *const *filters, unsigned n)
 {
 	char **f = calloc(n ? n : 1, sizeof(*f));
@@ -354,19 +362,25 @@ int net_mqtt_subscribe(struct net_mqtt *m, const char *const *filters, unsigned 
 			return ERR_NOMEM;
 		}
 	}
+	/* Only what changed: dropping a filter we keep, even for the moment
+	 * until it is subscribed again, would let the broker discard what is
+	 * published to it meanwhile (no subscription, no queue). */
 	for (unsigned i = 0; i < m->n_filters; i++) {
-		if (m->up)
+		if (m->up && !filter_in(m->filters[i], f, n))
 			mosquitto_unsubscribe(m->mosq, NULL, m->filters[i]);
-		free(m->filters[i]);
 	}
+	if (m->up) {
+		for (unsigned i = 0; i < n; i++)
+			if (!filter_in(f[i], m->filters, m->n_filters))
+				mosquitto_subscribe(m->mosq, NULL, f[i], 1);
+	}
+	for (unsigned i = 0; i < m->n_filters; i++)
+		free(m->filters[i]);
 	free(m->filters);
 	m->filters = f;
 	m->n_filters = n;
-	if (m->up) {
-		for (unsigned i = 0; i < n; i++)
-			mosquitto_subscribe(m->mosq, NULL, f[i], 1);
+	if (m->up)
 		update_watch(m);
-	}
 	return ERR_OK;
 }
 

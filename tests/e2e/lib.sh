@@ -149,6 +149,7 @@ max_queued_messages 0
 log_dest stderr
 log_type error
 log_type warning
+log_type notice
 EOF
 	e2e_spawn "$E2E_DIR/mosquitto.log" mosquitto -c "$E2E_DIR/mosquitto.conf"
 	BROKER_PID=$E2E_LAST_PID

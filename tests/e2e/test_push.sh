@@ -80,5 +80,30 @@ out=$("$BUILD/outpostctl" --mqtt "127.0.0.1:$BROKER_PORT" --gateway e2e \
 [ $? = 1 ] && grep -q 'unknown template "nope"' <<<"$out" || fail "check over mqtt: $out"
 grep -q "audit: mqtt .*: config.push.commit: ok" "$E2E_DIR/outpostd.log" ||
 	fail "the mqtt check was not audited"
+# 6. A fleet key: from now on only signed files. Pushing the key itself
+# (an unsigned push while none is set), then: unsigned refused, a
+# signature of another file refused, the right one applied.
+openssl ecparam -name prime256v1 -genkey -noout -out "$E2E_DIR/fleet.key" 2>/dev/null &&
+	openssl ec -in "$E2E_DIR/fleet.key" -pubout -out "$E2E_DIR/fleet.pub" 2>/dev/null ||
+	fail "openssl could not make a P-256 key"
+jq --arg k "$E2E_DIR/nope.pub" '.control.fleet_key = $k' "$OUTPOST_CONF" >"$E2E_DIR/badkey.json"
+out=$(octl config push "$E2E_DIR/badkey.json" 2>&1) && fail "a fleet key that cannot be read was taken"
+grep -q "fleet_key: .*not a readable PEM public key" <<<"$out" || fail "bad fleet key: $out"
+jq --arg k "$E2E_DIR/fleet.pub" '.control.fleet_key = $k' "$OUTPOST_CONF" >"$E2E_DIR/fleet.json"
+octl config push "$E2E_DIR/fleet.json" >/dev/null || fail "pushing the fleet key failed"
+jq '.sender.concurrency = 6' "$E2E_DIR/fleet.json" >"$E2E_DIR/signed.json"
+out=$(octl config push "$E2E_DIR/signed.json" 2>&1) && fail "an unsigned file was applied"
+grep -q "takes signed configs only" <<<"$out" || fail "unsigned: $out"
+openssl dgst -sha256 -sign "$E2E_DIR/fleet.key" -out "$E2E_DIR/other.sig" "$E2E_DIR/fleet.json"
+out=$(octl config push "$E2E_DIR/signed.json" --sig "$E2E_DIR/other.sig" 2>&1) &&
+	fail "a signature of another file was taken"
+grep -q "signature does not match" <<<"$out" || fail "wrong signature: $out"
+cmp -s "$OUTPOST_CONF" "$E2E_DIR/fleet.json" || fail "a refused signed push changed the file"
+openssl dgst -sha256 -sign "$E2E_DIR/fleet.key" -out "$E2E_DIR/signed.json.sig" "$E2E_DIR/signed.json"
+out=$(octl config check "$E2E_DIR/signed.json") || fail "check of a signed file: $out"
+grep -q "signature valid" <<<"$out" || fail "check did not verify the signature: $out"
+octl config push "$E2E_DIR/signed.json" >/dev/null || fail "a signed file (FILE.sig next to it) was refused"
+cmp -s "$OUTPOST_CONF" "$E2E_DIR/signed.json" || fail "the signed file is not in place"
+
 stop_outpostd || fail "outpostd exited non-zero"
-pass "show; bad file refused by path, untouched; good push applied, .prev kept; cut push resumed at 6144; check over mqtt"
+pass "show; bad file refused by path, untouched; good push applied, .prev kept; cut push resumed at 6144; check over mqtt; fleet key: unsigned and mis-signed refused, signed applied"

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hal/clock.h"
 #include "hal/err.h"
@@ -96,6 +97,13 @@ static int send_chunks(struct push *p, size_t off)
 	return ex;
 }
 
+static const char *str_or(const cJSON *o, const char *key, const char *dflt)
+{
+	const char *s = octl_str(o, key);
+
+	return s ? s : dflt;
+}
+
 static void put_errors(const struct push *p, const cJSON *resp, const char *key,
 		       const char *what)
 {
@@ -125,7 +133,8 @@ static int show_result(const struct push *p, const cJSON *resp, bool check)
 		return OCTL_EXIT_DAEMON;
 	}
 	if (check)
-		printf("%s: valid on the gateway (sha256 %.12s…); nothing applied\n", p->file, p->sha);
+		printf("%s: valid on the gateway (sha256 %.12s…, signature %s); nothing applied\n",
+		       p->file, p->sha, str_or(resp, "signature", "?"));
 	else
 		printf("%s: applied (sha256 %.12s…); the previous file is kept as %s\n", p->file,
 		       p->sha, prev ? prev : "?");
@@ -133,6 +142,39 @@ static int show_result(const struct push *p, const cJSON *resp, bool check)
 		if (cJSON_IsString(x))
 			printf("  %s changes take effect after a restart of outpostd\n", x->valuestring);
 	return OCTL_EXIT_OK;
+}
+
+/* --sig FILE, or FILE.sig next to the config when there is one: the
+ * fleet's signature (DER, from openssl dgst -sha256 -sign). -1 or an exit
+ * code. */
+static int add_signature(const struct push *p, cJSON *req)
+{
+	char def[4200], *der = NULL, *b64;
+	const char *path = p->o->sig;
+	size_t len = 0;
+	int rc;
+
+	if (!path) {
+		snprintf(def, sizeof(def), "%s.sig", p->file);
+		if (access(def, R_OK) != 0)
+			return -1;
+		path = def;
+	}
+	rc = hal_file_read(path, 1024, &der, &len);
+	if (rc != ERR_OK || len == 0) {
+		fprintf(stderr, "outpostctl: config: cannot read the signature %s: %s\n", path,
+			rc == ERR_TOOBIG ? "over 1 KiB: not a signature" : rc ? hal_strerror(rc) :
+			"empty");
+		free(der);
+		return OCTL_EXIT_USAGE;
+	}
+	b64 = net_b64_encode(der, len);
+	free(der);
+	if (!b64)
+		return OCTL_EXIT_USAGE;
+	cJSON_AddStringToObject(req, "signature", b64);
+	free(b64);
+	return -1;
 }
 
 static int transfer(struct push *p, bool check)
@@ -152,6 +194,10 @@ static int transfer(struct push *p, bool check)
 		return ex;
 	req = req_of("config.push.commit", p->sha);
 	cJSON_AddBoolToObject(req, "dry_run", check);
+	if ((ex = add_signature(p, req)) >= 0) {
+		cJSON_Delete(req);
+		return ex;
+	}
 	if ((ex = call(p, req, &resp)) >= 0)
 		return ex;
 	if (p->o->json) {
@@ -226,6 +272,10 @@ const struct octl_cmd octl_cmd_config = {
 		"              without a restart (store, broker, gateway id and vault key changes\n"
 		"              wait for one: it says which). If the new one cannot start its\n"
 		"              parts, the previous one is put back.\n"
+		"\n"
+		"A gateway with control.fleet_key takes only files signed with the fleet's\n"
+		"P-256 key: openssl dgst -sha256 -sign fleet.key -out FILE.sig FILE\n"
+		"(FILE.sig is sent by itself when it sits next to FILE; --sig names another).\n"
 		"\n"
 		"Works over --socket, --serial and --mqtt; a transfer that takes more than a\n"
 		"moment shows a progress bar. A push cut short resumes where it stopped when\n"

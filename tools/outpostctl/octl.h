@@ -40,6 +40,7 @@ struct octl_opts {
 	const char *mqtt, *gateway, *key_file; /* --mqtt HOST[:PORT] --gateway ID */
 	bool pin;          /* --pin: give the technician PIN on --serial */
 	const char *route, *to, *older_than, *newer_than; /* outbox filters */
+	const char *sig;   /* config push --sig FILE */
 	char **args;       /* words after the command (OCTL_OPT_ARGS) */
 	int nargs;
 	uint64_t since;    /* logs */
