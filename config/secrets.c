@@ -5,6 +5,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "config/schema.h"
 #include "config/secrets.h"
 #include "hal/err.h"
 #include "hal/file.h"
@@ -161,6 +162,14 @@ static int parse_entries(struct cfg_secrets *s, const cJSON *root, const char *p
 	if (!s->v)
 		return ERR_NOMEM;
 	for (e = root->child; e && rc == ERR_OK; e = e->next) {
+		/* Accounts name entries by identifier, and the vault keys them by
+		 * name: anything else could never be used, and would not survive
+		 * being written back as JSON. */
+		if (!cfg_ident_valid(e->string)) {
+			snprintf(why, whylen, "%s: entry name \"%.40s\" must be %s", path, e->string,
+				 CFG_IDENT_EXPECT);
+			return ERR_CONFIG;
+		}
 		for (d = root->child; d != e; d = d->next)
 			if (strcmp(d->string, e->string) == 0) {
 				snprintf(why, whylen, "%s: entry \"%s\" given twice", path, e->string);

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "config/schema.h"
 #include "config/secrets.h"
 #include "firmware/fw.h"
 #include "hal/crash.h"
@@ -196,6 +197,10 @@ static int gather_one(const char *name, void *arg)
 	char *secret;
 	int err, n;
 
+	if (!cfg_ident_valid(name)) { /* written by nothing of ours: a damaged store */
+		fw_error(g->fw, "vault: an entry with a malformed name: skipped");
+		return ERR_OK;
+	}
 	err = store_vault_get(g->t, &g->fw->vault->key, name, &secret, &len);
 	if (err == ERR_AUTH) {
 		fw_error(g->fw, "vault: entry %s does not open with the device key: skipped", name);

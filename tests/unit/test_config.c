@@ -563,6 +563,11 @@ static void test_secrets(void **state)
 	write_file(path, "{\"t\": {\"username\": \"u\"}}", 0600);
 	assert_int_equal(cfg_secrets_load(path, &s, why, sizeof(why)), ERR_CONFIG);
 	assert_non_null(strstr(why, "username + password, or hmac_key"));
+	/* Names are identifiers: the vault writes them back into JSON. */
+	write_file(path, "{\"tw\\\"x\": {\"username\": \"u\", \"password\": \"SECRET\"}}", 0600);
+	assert_int_equal(cfg_secrets_load(path, &s, why, sizeof(why)), ERR_CONFIG);
+	assert_non_null(strstr(why, "entry name"));
+	assert_null(strstr(why, "SECRET"));
 	/* A command key: 64 hex digits, alone in its entry, its value never shown. */
 	write_file(path, "{\"r\": {\"hmac_key\": \"SECRETabc\"}}", 0600);
 	assert_int_equal(cfg_secrets_load(path, &s, why, sizeof(why)), ERR_CONFIG);
