@@ -177,7 +177,7 @@ char *fw_control_error(const char *text)
  * log ring with its polls. */
 static void audit(const struct fw_caller *from, const char *cmd, const char *outcome)
 {
-	static const char *const quiet[] = {"status", "stats", "outbox", "outbox.show", "creds.list", "logs",
+	static const char *const quiet[] = {"status", "stats", "test_connection.result", "outbox", "outbox.show", "creds.list", "logs",
 					    "config.show"};
 	bool local_read = strcmp(from->transport, "socket") == 0;
 	bool ro = false;
@@ -209,12 +209,14 @@ char *fw_control_dispatch(struct fw *fw, const struct fw_caller *from, const cha
 		res = fw_cmd_outbox(fw, from, cmd->valuestring, req, err, sizeof(err));
 	else if (strcmp(cmd->valuestring, "logs") == 0)
 		res = fw_cmd_logs(fw, from, req, err, sizeof(err));
+	else if (strncmp(cmd->valuestring, "test_connection", 15) == 0)
+		res = fw_cmd_probe(fw, cmd->valuestring, req, err, sizeof(err));
 	else if (strncmp(cmd->valuestring, "config.", 7) == 0)
 		res = fw_cmd_config(fw, cmd->valuestring, req, err, sizeof(err));
 	else if (strncmp(cmd->valuestring, "creds.", 6) == 0)
 		res = fw_cmd_creds(fw, from, cmd->valuestring, req, err, sizeof(err));
 	else
-		snprintf(err, sizeof(err), "unknown command '%.40s' (known: status, stats, outbox, "
+		snprintf(err, sizeof(err), "unknown command '%.40s' (known: status, stats, outbox, test_connection, "
 			 "config.*, creds.*)", cmd->valuestring);
 	audit(from, cJSON_IsString(cmd) ? cmd->valuestring : "?", res ? "ok" : err);
 	cfg_json_wipe(req); /* it may have carried a secret */

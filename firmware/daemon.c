@@ -269,6 +269,7 @@ static void finish(struct fw *fw)
 	 * next start. */
 	net_http_free(fw->http);
 	fw->http = NULL;
+	fw_probes_free(fw);
 	if (fw->exit_code == 0)
 		fw_sender_drain(fw);
 	fw_sender_free(fw);

@@ -65,6 +65,7 @@ struct fw {
 	struct fw_vault *vault;
 	struct fw_remote *remote;
 	struct fw_staging *staging; /* a config push in progress (ctl_config.c) */
+	struct fw_probes *probes;   /* connection tests (ctl_probe.c) */
 	struct fw_logs *logs;
 	struct fw_serial *serial; /* NULL without control.serial.device */
 	struct fw_counters n;
@@ -112,6 +113,15 @@ void fw_sender_drain(struct fw *fw);     /* commit completions now (at exit) */
 int fw_sender_recover(struct fw *fw);    /* SENDING records of a previous run */
 bool fw_sender_idle(const struct fw *fw); /* nothing in flight or pending commit */
 const char *fw_sender_hold_reason(const struct fw *fw);
+/* An account as the sender uses it, for a connection test; valid until the
+ * next reconfigure. false if there is no such account or it has no
+ * credentials. */
+struct fw_account_view {
+	const struct net_provider *drv;
+	const struct net_send_msg *msg;
+	const char *ca_file;
+};
+bool fw_sender_account(struct fw *fw, const char *name, struct fw_account_view *v);
 struct cJSON;
 void fw_sender_status(const struct fw *fw, struct cJSON *accounts);
 
@@ -180,6 +190,11 @@ void fw_creds_vault_status(const struct fw *fw, struct cJSON *r);
 struct cJSON *fw_cmd_config(struct fw *fw, const char *cmd, const struct cJSON *req, char *err,
 			    size_t errlen);
 void fw_config_staging_free(struct fw *fw);
+
+/* ctl_probe.c: test_connection, test_connection.result */
+struct cJSON *fw_cmd_probe(struct fw *fw, const char *cmd, const struct cJSON *req, char *err,
+			   size_t errlen);
+void fw_probes_free(struct fw *fw); /* after net_http_free: in-flight tests end there */
 
 /* ctl_mqtt.c: signed commands on outpost/<gateway_id>/cmd (if configured) */
 int fw_remote_init(struct fw *fw);

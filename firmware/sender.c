@@ -116,6 +116,18 @@ static struct account *account_find(struct fw_sender *s, const char *name)
 	return account_in(s->accounts, name);
 }
 
+bool fw_sender_account(struct fw *fw, const char *name, struct fw_account_view *v)
+{
+	const struct account *a = fw->sender ? account_find(fw->sender, name) : NULL;
+
+	if (!a || !a->msg.user) /* no credentials: nothing to try */
+		return false;
+	v->drv = a->drv;
+	v->msg = &a->msg;
+	v->ca_file = a->ca_file;
+	return true;
+}
+
 static void account_free(struct account *a)
 {
 	free((char *)a->msg.api_base);

@@ -84,6 +84,10 @@ struct net_provider {
 	void (*list_page)(const struct net_http_result *res, const char *api_base,
 			  int (*each)(const struct net_listed *l, void *arg), void *arg,
 			  struct net_list_page *page);
+	/* The GET URL that proves an account's credentials and the path to
+	 * the provider (Twilio: the account itself); outcome() reads the
+	 * answer. ERR_INVAL, ERR_NOMEM. */
+	int (*probe_url)(const struct net_send_msg *m, char **url_out);
 };
 
 /* NULL if unknown. */

@@ -138,22 +138,28 @@ static char *build_body(const struct net_send_msg *m)
 	return body;
 }
 
-static char *build_url(const struct net_send_msg *m)
+/* {api_base}/2010-04-01/Accounts/{account}{tail} */
+static char *account_url(const struct net_send_msg *m, const char *tail_)
 {
-	static const char head[] = "/2010-04-01/Accounts/", tail[] = "/Messages.json";
-	size_t blen = strlen(m->api_base), n = 0;
+	static const char head[] = "/2010-04-01/Accounts/";
+	size_t blen = strlen(m->api_base), tlen = strlen(tail_), n = 0;
 	char *url;
 
 	if (blen && m->api_base[blen - 1] == '/')
 		blen--;
-	url = malloc(blen + sizeof(head) - 1 + enc(NULL, m->account_id) + sizeof(tail));
+	url = malloc(blen + sizeof(head) - 1 + enc(NULL, m->account_id) + tlen + 1);
 	if (!url)
 		return NULL;
 	n += raw(url + n, m->api_base, blen);
 	n += raw(url + n, head, sizeof(head) - 1);
 	n += enc(url + n, m->account_id);
-	n += raw(url + n, tail, sizeof(tail)); /* with its NUL */
+	n += raw(url + n, tail_, tlen + 1); /* with its NUL */
 	return url;
+}
+
+static char *build_url(const struct net_send_msg *m)
+{
+	return account_url(m, "/Messages.json");
 }
 
 static bool filled(const char *s)
@@ -517,10 +523,21 @@ static void twilio_list_page(const struct net_http_result *res, const char *api_
 	cJSON_Delete(root);
 }
 
+/* A Standard API key may fetch its own account too: the cheapest call that
+ * proves the credentials and the TLS path. */
+static int twilio_probe_url(const struct net_send_msg *m, char **url_out)
+{
+	if (!m || !url_out || !filled(m->api_base) || !filled(m->account_id))
+		return ERR_INVAL;
+	*url_out = account_url(m, ".json");
+	return *url_out ? ERR_OK : ERR_NOMEM;
+}
+
 const struct net_provider net_twilio_provider = {
 	.name = "twilio",
 	.build = twilio_build,
 	.outcome = twilio_outcome,
 	.list_url = twilio_list_url,
 	.list_page = twilio_list_page,
+	.probe_url = twilio_probe_url,
 };

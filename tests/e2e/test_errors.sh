@@ -38,5 +38,23 @@ ctl status | jq -e '.accounts[] | select(.name == "main") | .state == "ok"' >/de
 	fail "the other account was paused too"
 auth=$(ctl outbox --limit 100 | jq -r '.messages[] | select(.event_id == "e-auth") | .state')
 [ "$auth" = queued ] || [ "$auth" = retry ] || fail "message of the paused account is '$auth', not held"
+
+# test-connection: the good account passes, the one with a wrong token is
+# refused (auth 20003); with the provider down, a transient failure. The
+# request is the account fetch: no message is sent.
+n0=$(sim_count)
+out=$("$BUILD/outpostctl" -s "$OUTPOST_SOCK" test-connection 2>&1)
+rc=$?
+[ "$rc" = 1 ] || fail "test-connection with a bad account exited $rc: $out"
+grep -q "main .* ok      HTTP 200 in [0-9]* ms" <<<"$out" || fail "main not ok: $out"
+grep -q "wrong .* FAILED  auth 20003" <<<"$out" || fail "wrong not refused: $out"
+"$BUILD/outpostctl" -s "$OUTPOST_SOCK" test-connection main >/dev/null || fail "test-connection main failed"
+out=$("$BUILD/outpostctl" -s "$OUTPOST_SOCK" test-connection nope 2>&1) && fail "an unknown account was tested"
+grep -q "no account 'nope'" <<<"$out" || fail "unknown account: $out"
+[ "$(sim_count)" = "$n0" ] || fail "test-connection sent a message"
+stop_sim
+ctl test-connection main | jq -e '.results[0] | .state == "failed" and .class == "transient"' >/dev/null ||
+	fail "provider down: $(ctl test-connection main)"
+grep -q "audit: socket .*: test_connection: ok" "$E2E_DIR/outpostd.log" || fail "test-connection not audited"
 stop_outpostd || fail "outpostd exited non-zero"
-pass "21211/63003 failed with codes, 500 expired after 3 attempts, 20003 paused the account"
+pass "21211/63003 failed with codes, 500 expired after 3 attempts, 20003 paused the account; test-connection ok / auth 20003 / transient when down"

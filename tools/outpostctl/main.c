@@ -30,7 +30,8 @@
 /* A config file is a few KiB; anything near this is not one. */
 #define MAX_CONFIG_BYTES (4u << 20)
 
-static const struct octl_cmd *const cmds[] = {&octl_cmd_status, &octl_cmd_stats, &octl_cmd_outbox,
+static const struct octl_cmd *const cmds[] = {&octl_cmd_status, &octl_cmd_stats,
+					      &octl_cmd_probe, &octl_cmd_outbox,
 					      &octl_cmd_logs, &octl_cmd_config,
 					      &octl_cmd_deadletter, &octl_cmd_creds,
 					      &octl_cmd_pin_hash};
@@ -50,8 +51,8 @@ static void usage(FILE *f)
 	      "Commands:\n",
 	      f);
 	for (i = 0; i < N_CMDS; i++)
-		fprintf(f, "  %-8s %s\n", cmds[i]->name, cmds[i]->summary);
-	fputs("  help     help on a command: outpostctl help outbox\n"
+		fprintf(f, "  %-16s %s\n", cmds[i]->name, cmds[i]->summary);
+	fputs("  help             help on a command: outpostctl help outbox\n"
 	      "\n"
 	      "Options:\n"
 	      "  -s, --socket PATH  outpostd's control socket (default: control.socket of\n"

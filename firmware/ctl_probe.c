@@ -1,0 +1,260 @@
+/*
+ * ctl_probe.c - `test_connection`: does an account's path to its provider
+ * work right now (DNS, TCP, TLS with verification, credentials)? One GET
+ * per account of what the driver names (Twilio: the account itself), on
+ * the same HTTP engine and CA file the sender uses, so a pass means the
+ * sender's requests can pass too.
+ *
+ *   test_connection {account?}          -> {id, accounts[]}: started
+ *   test_connection.result {id}         -> {done, results[{account, state
+ *                                          running|ok|failed, ms, http_status,
+ *                                          class, code, text}]}
+ *
+ * Two steps because a transfer may take seconds and a command must never
+ * wait for the network: the loop runs it, the operator's tool asks again
+ * (over serial and MQTT as over the socket). A probe copies what it needs
+ * from the account, so a reload meanwhile does not pull it from under it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "config/config.h"
+#include "firmware/fw.h"
+#include "hal/clock.h"
+#include "hal/err.h"
+#include "hal/log.h"
+#include "net/http.h"
+#include "net/providers/provider.h"
+
+#define PROBES_MAX 8
+
+struct probe {
+	struct net_http_req req;
+	struct fw *fw;
+	unsigned batch;
+	char account[64];
+	char *url, *user, *password, *ca_file;
+	const struct net_provider *drv;
+	uint64_t started_ms, took_ms;
+	bool running, used;
+	int err;
+	long status;
+	struct net_send_outcome out;
+	char error[256];
+};
+
+struct fw_probes {
+	struct probe p[PROBES_MAX];
+	unsigned batch;
+};
+
+static void probe_clear(struct probe *p)
+{
+	free(p->url);
+	free(p->user);
+	if (p->password)
+		explicit_bzero(p->password, strlen(p->password));
+	free(p->password);
+	free(p->ca_file);
+	p->url = p->user = p->password = p->ca_file = NULL;
+}
+
+void fw_probes_free(struct fw *fw)
+{
+	if (!fw->probes)
+		return;
+	for (unsigned i = 0; i < PROBES_MAX; i++)
+		probe_clear(&fw->probes->p[i]);
+	free(fw->probes);
+	fw->probes = NULL;
+}
+
+static void on_done(struct net_http_req *req, const struct net_http_result *res)
+{
+	struct probe *p = container_of(req, struct probe, req);
+
+	p->running = false;
+	p->took_ms = hal_now_ms() - p->started_ms;
+	p->err = res->err;
+	p->status = res->status;
+	snprintf(p->error, sizeof(p->error), "%s", res->err ? res->error : "");
+	p->drv->outcome(res, &p->out);
+	if (p->out.cls == NET_AMBIGUOUS) /* a GET changes nothing: no doubt to settle */
+		p->out.cls = NET_TRANSIENT;
+	log_info("test-connection: account %s: %s in %llu ms%s%s", p->account,
+		 p->out.cls == NET_OK ? "ok" : net_class_name(p->out.cls),
+		 (unsigned long long)p->took_ms, p->out.cls == NET_OK ? "" : ": ",
+		 p->out.cls == NET_OK ? "" : p->out.text);
+	probe_clear(p);
+}
+
+/* A free slot: never used, else finished the longest ago. */
+static struct probe *slot(struct fw_probes *ps)
+{
+	struct probe *best = NULL;
+
+	for (unsigned i = 0; i < PROBES_MAX; i++) {
+		struct probe *p = &ps->p[i];
+
+		if (!p->used)
+			return p;
+		if (!p->running && (!best || p->started_ms < best->started_ms))
+			best = p;
+	}
+	return best;
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static int start_one(struct fw *fw, const char *name, unsigned batch, char *why, size_t whylen)
+{
+	struct fw_account_view v;
+	struct probe *p = slot(fw->probes);
+	int rc;
+
+	if (!fw_sender_account(fw, name, &v)) {
+		snprintf(why, whylen, "account %s: no credentials to try (see status)", name);
+		return ERR_NOTFOUND;
+	}
+	if (!p) {
+		snprintf(why, whylen, "%d tests already running; ask again in a moment", PROBES_MAX);
+		return ERR_LIMIT;
+	}
+	if (!v.drv->probe_url) {
+		snprintf(why, whylen, "account %s: its provider has no connection test", name);
+		return ERR_INVAL;
+	}
+	probe_clear(p);
+	memset(p, 0, sizeof(*p));
+	p->fw = fw;
+	p->used = true;
+	p->batch = batch;
+	p->drv = v.drv;
+	snprintf(p->account, sizeof(p->account), "%s", name);
+	rc = v.drv->probe_url(v.msg, &p->url);
+	p->user = dup_or_null(v.msg->user);
+	p->password = dup_or_null(v.msg->password);
+	p->ca_file = dup_or_null(v.ca_file);
+	if (rc != ERR_OK || !p->user || !p->password || (v.ca_file && !p->ca_file)) {
+		probe_clear(p);
+		p->used = false;
+		snprintf(why, whylen, "account %s: cannot build the test request", name);
+		return rc ? rc : ERR_NOMEM;
+	}
+	p->req = (struct net_http_req){
+		.method = NET_HTTP_GET, .url = p->url, .user = p->user, .password = p->password,
+		.ca_file = p->ca_file, .done = on_done,
+	};
+	p->started_ms = hal_now_ms();
+	p->running = true;
+	rc = net_http_submit(fw->http, &p->req);
+	if (rc != ERR_OK) {
+		p->running = false;
+		probe_clear(p);
+		p->used = false;
+		snprintf(why, whylen, "account %s: the HTTP engine is full (%s); ask again in a "
+			 "moment", name, hal_strerror(rc));
+	}
+	return rc;
+}
+
+static cJSON *start(struct fw *fw, const cJSON *req, char *err, size_t errlen)
+{
+	const cJSON *acc = cJSON_GetObjectItemCaseSensitive(req, "account");
+	unsigned batch;
+	cJSON *r, *a;
+	int rc = ERR_OK;
+
+	if (!fw->probes && !(fw->probes = calloc(1, sizeof(*fw->probes))))
+		return NULL;
+	if (cJSON_IsString(acc) && !cfg_account_find(fw->cfg, acc->valuestring)) {
+		snprintf(err, errlen, "no account '%.64s' in the configuration", acc->valuestring);
+		return NULL;
+	}
+	batch = ++fw->probes->batch;
+	r = cJSON_CreateObject();
+	cJSON_AddBoolToObject(r, "ok", true);
+	cJSON_AddNumberToObject(r, "id", batch);
+	a = cJSON_AddArrayToObject(r, "accounts");
+	for (unsigned i = 0; i < fw->cfg->n_accounts && rc == ERR_OK; i++) {
+		const char *name = fw->cfg->accounts[i].name;
+
+		if (cJSON_IsString(acc) && strcmp(acc->valuestring, name) != 0)
+			continue;
+		rc = start_one(fw, name, batch, err, errlen);
+		if (rc == ERR_OK)
+			cJSON_AddItemToArray(a, cJSON_CreateString(name));
+	}
+	if (rc != ERR_OK) {
+		cJSON_Delete(r);
+		return NULL;
+	}
+	return r;
+}
+
+static void add_result(cJSON *a, const struct probe *p)
+{
+	cJSON *o = cJSON_CreateObject();
+	bool ok = !p->running && p->err == ERR_OK && p->out.cls == NET_OK;
+
+	cJSON_AddStringToObject(o, "account", p->account);
+	cJSON_AddStringToObject(o, "state", p->running ? "running" : ok ? "ok" : "failed");
+	cJSON_AddNumberToObject(o, "ms", (double)(p->running ? hal_now_ms() - p->started_ms :
+						   p->took_ms));
+	if (!p->running) {
+		cJSON_AddNumberToObject(o, "http_status", p->status);
+		cJSON_AddStringToObject(o, "class", net_class_name(p->out.cls));
+		cJSON_AddNumberToObject(o, "code", p->out.code);
+		cJSON_AddStringToObject(o, "text", p->err ? p->error : p->out.text);
+	}
+	cJSON_AddItemToArray(a, o);
+}
+
+static cJSON *result(struct fw *fw, const cJSON *req, char *err, size_t errlen)
+{
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(req, "id");
+	bool done = true, any = false;
+	cJSON *r, *a;
+
+	if (!cJSON_IsNumber(id) || !fw->probes) {
+		snprintf(err, errlen, "\"id\" must be the number test_connection answered");
+		return NULL;
+	}
+	r = cJSON_CreateObject();
+	cJSON_AddBoolToObject(r, "ok", true);
+	a = cJSON_AddArrayToObject(r, "results");
+	for (unsigned i = 0; i < PROBES_MAX; i++) {
+		const struct probe *p = &fw->probes->p[i];
+
+		if (!p->used || p->batch != (unsigned)id->valuedouble)
+			continue;
+		any = true;
+		done &= !p->running;
+		add_result(a, p);
+	}
+	if (!any) {
+		cJSON_Delete(r);
+		snprintf(err, errlen, "no test %g (finished ones are kept for a while only)",
+			 id->valuedouble);
+		return NULL;
+	}
+	cJSON_AddBoolToObject(r, "done", done);
+	return r;
+}
+
+cJSON *fw_cmd_probe(struct fw *fw, const char *cmd, const cJSON *req, char *err, size_t errlen)
+{
+	if (strcmp(cmd, "test_connection") == 0)
+		return start(fw, req, err, errlen);
+	if (strcmp(cmd, "test_connection.result") == 0)
+		return result(fw, req, err, errlen);
+	snprintf(err, errlen, "unknown command '%.40s' (known: test_connection, "
+		 "test_connection.result)", cmd);
+	return NULL;
+}
