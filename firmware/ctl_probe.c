@@ -5,8 +5,8 @@
  * the same HTTP engine and CA file the sender uses, so a pass means the
  * sender's requests can pass too.
  *
- *   test_connection {account?}          -> {id, accounts[]}: started
- *   test_connection.result {id}         -> {done, results[{account, state
+ *   test_connection {account?}          -> {test, accounts[]}: started
+ *   test_connection.result {test}       -> {done, results[{account, state
  *                                          running|ok|failed, ms, http_status,
  *                                          class, code, text}]}
  *
@@ -14,6 +14,7 @@
  * wait for the network: the loop runs it, the operator's tool asks again
  * (over serial and MQTT as over the socket). A probe copies what it needs
  * from the account, so a reload meanwhile does not pull it from under it.
+ * ("test", not "id": the serial line's frames carry their own "id".)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -180,7 +181,7 @@ static cJSON *start(struct fw *fw, const cJSON *req, char *err, size_t errlen)
 	batch = ++fw->probes->batch;
 	r = cJSON_CreateObject();
 	cJSON_AddBoolToObject(r, "ok", true);
-	cJSON_AddNumberToObject(r, "id", batch);
+	cJSON_AddNumberToObject(r, "test", batch);
 	a = cJSON_AddArrayToObject(r, "accounts");
 	for (unsigned i = 0; i < fw->cfg->n_accounts && rc == ERR_OK; i++) {
 		const char *name = fw->cfg->accounts[i].name;
@@ -218,12 +219,12 @@ static void add_result(cJSON *a, const struct probe *p)
 
 static cJSON *result(struct fw *fw, const cJSON *req, char *err, size_t errlen)
 {
-	const cJSON *id = cJSON_GetObjectItemCaseSensitive(req, "id");
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(req, "test");
 	bool done = true, any = false;
 	cJSON *r, *a;
 
 	if (!cJSON_IsNumber(id) || !fw->probes) {
-		snprintf(err, errlen, "\"id\" must be the number test_connection answered");
+		snprintf(err, errlen, "\"test\" must be the number test_connection answered");
 		return NULL;
 	}
 	r = cJSON_CreateObject();

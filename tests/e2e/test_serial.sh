@@ -157,6 +157,10 @@ out=$(OUTPOST_PIN=2580 sctl --pin status) || fail "the right PIN was refused: $o
 OUTPOST_PIN=2580 "$BUILD/outpostctl" --serial "$HOST" --pin logs --unmasked --limit 1000 \
 	>"$E2E_DIR/unmasked.txt" || fail "logs --unmasked after the PIN failed"
 grep -q "+491701234567" "$E2E_DIR/unmasked.txt" || fail "no full number in unmasked logs"
+# A command of several requests (start, then results) over the line.
+OUTPOST_PIN=2580 "$BUILD/outpostctl" --serial "$HOST" --pin test-connection >"$E2E_DIR/probe.txt" 2>&1 ||
+	fail "test-connection over the serial line: $(cat "$E2E_DIR/probe.txt")"
+grep -q "main .* ok      HTTP 200" "$E2E_DIR/probe.txt" || fail "test-connection: $(cat "$E2E_DIR/probe.txt")"
 # Five wrong PINs lock the line for a minute, even for the right one.
 for i in 1 2 3 4 5; do OUTPOST_PIN=1111 sctl --pin status >/dev/null 2>&1; done
 out=$(OUTPOST_PIN=2580 sctl --pin status 2>&1) && fail "a locked line took a PIN"

@@ -78,13 +78,13 @@ static int probe_run(const struct octl_opts *o, const char *path)
 	cJSON_Delete(req);
 	if (ex >= 0)
 		return ex;
-	octl_num(resp, "id", &id);
+	octl_num(resp, "test", &id);
 	cJSON_Delete(resp);
 	for (;;) {
 		pause_ms(POLL_MS);
 		req = cJSON_CreateObject();
 		cJSON_AddStringToObject(req, "cmd", "test_connection.result");
-		cJSON_AddNumberToObject(req, "id", id);
+		cJSON_AddNumberToObject(req, "test", id);
 		ex = octl_call(o, path, req, &resp);
 		cJSON_Delete(req);
 		if (ex >= 0)
