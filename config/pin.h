@@ -5,7 +5,7 @@
  *
  * A PIN is short, so the hash alone would not stop a patient attacker who
  * has the config file: the iterations slow each guess, and the daemon
- * limits guesses on the line (firmware/ctl_serial.c).
+ * limits guesses on the line (firmware/control/serial.c).
  */
 #ifndef CFG_PIN_H
 #define CFG_PIN_H

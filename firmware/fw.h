@@ -64,8 +64,8 @@ struct fw {
 	struct fw_control *control;
 	struct fw_vault *vault;
 	struct fw_remote *remote;
-	struct fw_staging *staging; /* a config push in progress (ctl_config.c) */
-	struct fw_probes *probes;   /* connection tests (ctl_probe.c) */
+	struct fw_staging *staging; /* a config push in progress (control/config.c) */
+	struct fw_probes *probes;   /* connection tests (control/probe.c) */
 	struct fw_logs *logs;
 	struct fw_serial *serial; /* NULL without control.serial.device */
 	struct fw_counters n;
@@ -156,7 +156,7 @@ int fw_logs_flush(struct fw *fw);
 /* Records dropped in memory and not yet counted in the store. */
 uint64_t fw_logs_pending_dropped(const struct fw *fw);
 
-/* control.c: the commands, whatever the transport. */
+/* control/dispatch.c: the commands, whatever the transport. */
 struct fw_caller {
 	const char *transport; /* "socket", "serial", "mqtt" */
 	char who[64];          /* "uid 0 pid 42", a device path, an MQTT client */
@@ -170,33 +170,33 @@ struct fw_caller {
 char *fw_control_dispatch(struct fw *fw, const struct fw_caller *from, const char *line);
 /* {"ok":false,"error":text}, malloc'd. */
 char *fw_control_error(const char *text);
-/* ctl_logs.c: the "logs" command; NULL with err set on a refusal. */
+/* control/logs.c: the "logs" command; NULL with err set on a refusal. */
 struct cJSON *fw_cmd_logs(struct fw *fw, const struct fw_caller *from, const struct cJSON *req,
 			  char *err, size_t errlen);
 
-/* ctl_outbox.c: outbox (list with filters), outbox.show / .retry / .purge */
+/* control/outbox.c: outbox (list with filters), outbox.show / .retry / .purge */
 struct store_txn;
 struct cJSON *fw_cmd_outbox(struct fw *fw, const struct fw_caller *from, const char *cmd,
 			    const struct cJSON *req, char *err, size_t errlen);
-/* control.c: {state: count} of the outbox, for status and lists. */
+/* control/dispatch.c: {state: count} of the outbox, for status and lists. */
 void fw_outbox_counts(struct cJSON *o, struct store_txn *t);
 
-/* ctl_creds.c: creds.list / .set / .delete / .rotate_key */
+/* control/creds.c: creds.list / .set / .delete / .rotate_key */
 struct cJSON *fw_cmd_creds(struct fw *fw, const struct fw_caller *from, const char *cmd,
 			   const struct cJSON *req, char *err, size_t errlen);
 void fw_creds_vault_status(const struct fw *fw, struct cJSON *r);
 
-/* ctl_config.c: config.show, config.push.begin / .chunk / .commit */
+/* control/config.c: config.show, config.push.begin / .chunk / .commit */
 struct cJSON *fw_cmd_config(struct fw *fw, const char *cmd, const struct cJSON *req, char *err,
 			    size_t errlen);
 void fw_config_staging_free(struct fw *fw);
 
-/* ctl_probe.c: test_connection, test_connection.result */
+/* control/probe.c: test_connection, test_connection.result */
 struct cJSON *fw_cmd_probe(struct fw *fw, const char *cmd, const struct cJSON *req, char *err,
 			   size_t errlen);
 void fw_probes_free(struct fw *fw); /* after net_http_free: in-flight tests end there */
 
-/* ctl_mqtt.c: signed commands on outpost/<gateway_id>/cmd (if configured) */
+/* control/mqtt.c: signed commands on outpost/<gateway_id>/cmd (if configured) */
 int fw_remote_init(struct fw *fw);
 void fw_remote_free(struct fw *fw);
 const char *fw_remote_topic(const struct fw *fw); /* NULL when off */
@@ -204,11 +204,11 @@ const char *fw_remote_topic(const struct fw *fw); /* NULL when off */
 bool fw_remote_take(struct fw *fw, const char *topic, const void *payload, size_t len);
 void fw_remote_status(const struct fw *fw, struct cJSON *o);
 
-/* ctl_socket.c: the unix socket transport */
+/* control/socket.c: the unix socket transport */
 int fw_control_init(struct fw *fw);
 void fw_control_free(struct fw *fw);
 
-/* ctl_serial.c: the serial console transport (control.serial). Init fails
+/* control/serial.c: the serial console transport (control.serial). Init fails
  * only for want of memory: a missing device is retried every second. */
 int fw_serial_init(struct fw *fw);
 void fw_serial_free(struct fw *fw);

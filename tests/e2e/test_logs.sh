@@ -35,7 +35,7 @@ full=$(cut -d' ' -f2- "$E2E_DIR/logs.txt" | grep -E '[0-9]{8,}' | head -3)
 grep -q 'vars=' "$E2E_DIR/logs.txt" && fail "template variables in the masked log"
 "$BUILD/outpostctl" -s "$OUTPOST_SOCK" logs --level info "$E2E_DIR/x" 2>/dev/null && fail "stray argument accepted"
 
-# An operator (root here; ctl_socket.c grants root and the daemon's user)
+# An operator (root here; control/socket.c grants root and the daemon's user)
 # sees full numbers and the variables.
 [ "$(id -u)" -eq 0 ] || fail "this test needs root for the operator check"
 ctl logs --level info --unmasked >"$E2E_DIR/unmasked.jsonl" || fail "logs --unmasked failed"

@@ -1,10 +1,10 @@
 /*
  * fuzz_ctl.c - the control protocol as the daemon serves it: the input is
  * the byte stream a client sends, cut into lines by net/ctl.c and answered
- * by firmware/control.c (every command) against the fixture's store
+ * by firmware/control/dispatch.c (every command) against the fixture's store
  * (fuzz_fw.h), which holds a few committed events.
  *
- * ctl_socket.c is included, not linked, to reach its static connection handler
+ * control/socket.c is included, not linked, to reach its static connection handler
  * on_client(): the connection is one end of a socketpair that this harness
  * hands over the way on_accept() would, and the harness plays the client on
  * the other end. The loop is never run; the harness calls on_client() as
@@ -23,7 +23,7 @@
  * connection closes; the daemon closes its side once the client has shut
  * down and read everything.
  */
-#include "firmware/ctl_socket.c"
+#include "firmware/control/socket.c"
 
 #include <cjson/cJSON.h>
 

@@ -1,5 +1,5 @@
 /*
- * ctl_mqtt.c - the control protocol on the broker: signed requests on
+ * control/mqtt.c - the control protocol on the broker: signed requests on
  * outpost/<gateway_id>/cmd, signed replies on the topic each request names
  * (net/cmdauth.h has the wire form).
  *

@@ -1,5 +1,5 @@
 /*
- * ctl_config.c - `config.*` control commands: show the running file, and a
+ * control/config.c - `config.*` control commands: show the running file, and a
  * chunked, resumable push that is checked on the device before it is
  * applied (net/xfer.h).
  *

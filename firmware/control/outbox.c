@@ -1,5 +1,5 @@
 /*
- * ctl_outbox.c - the outbox for operators: pages of records with filters,
+ * control/outbox.c - the outbox for operators: pages of records with filters,
  * one record in full, and the two things an operator may do to records
  * that ended badly: send them again (retry) or remove them (purge).
  *

@@ -1,5 +1,5 @@
 /*
- * ctl_logs.c - the "logs" control command (docs/CONTROL.md): a page of the
+ * control/logs.c - the "logs" control command (docs/CONTROL.md): a page of the
  * log ring from a sequence number, for outpostctl logs and remote pulls.
  *
  * Recipients are masked (cfg_phone_mask) and template variables left out

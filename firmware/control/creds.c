@@ -1,5 +1,5 @@
 /*
- * ctl_creds.c - the `creds.*` control commands: the vault's entries by name
+ * control/creds.c - the `creds.*` control commands: the vault's entries by name
  * and masked tail, setting and deleting one, rotating the device key.
  *
  * No reply ever carries a secret, and a request that carries one is wiped

@@ -1,8 +1,8 @@
 /*
- * control.c - the control commands (docs/CONTROL.md), whatever transport a
+ * dispatch.c - the control commands (docs/CONTROL.md), whatever transport a
  * request came by: one JSON request in, one JSON reply out. The transports
- * (ctl_socket.c, the unix socket) cut frames, say who is asking, and carry
- * the reply back.
+ * (socket.c, serial.c, mqtt.c, in this folder) cut frames, say who is asking,
+ * and carry the reply back.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /*
- * ctl_serial.c - the control protocol on a serial console (control.serial):
+ * control/serial.c - the control protocol on a serial console (control.serial):
  * a technician's laptop on the gateway's serial port, outpostctl --serial.
  *
  * A serial line loses and mangles bytes, so requests and replies travel in

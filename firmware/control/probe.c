@@ -1,5 +1,5 @@
 /*
- * ctl_probe.c - `test_connection`: does an account's path to its provider
+ * control/probe.c - `test_connection`: does an account's path to its provider
  * work right now (DNS, TCP, TLS with verification, credentials)? One GET
  * per account of what the driver names (Twilio: the account itself), on
  * the same HTTP engine and CA file the sender uses, so a pass means the

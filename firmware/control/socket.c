@@ -1,5 +1,5 @@
 /*
- * ctl_socket.c - the control protocol on a unix socket (net/ctl.h frames:
+ * control/socket.c - the control protocol on a unix socket (net/ctl.h frames:
  * one JSON line each way) for outpostctl on the gateway itself.
  *
  * The socket is 0660 in a 0750 directory: who may open it may run every
