@@ -258,6 +258,7 @@ static int start(struct fw *fw, struct cfg_secrets *file)
 
 static void finish(struct fw *fw)
 {
+	fw_audit_flush(fw); /* the read-only commands counted since the last summary */
 	net_mqtt_free(fw->mqtt, "offline");
 	fw->mqtt = NULL;
 	fw_control_free(fw);

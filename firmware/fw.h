@@ -50,6 +50,14 @@ struct fw_router {
 	struct hal_ratelimit seq_gap_rl, seq_note_rl;
 };
 
+/* control/dispatch.c: read-only socket commands, counted for the audit. */
+#define FW_AUDIT_QUIET 8
+#define FW_AUDIT_SUM_MS 60000
+struct fw_audit {
+	uint64_t since_ms;
+	unsigned n[FW_AUDIT_QUIET], refused;
+};
+
 struct fw {
 	struct hal_loop *loop;
 	struct hal_signal sig;
@@ -66,6 +74,7 @@ struct fw {
 	struct fw_remote *remote;
 	struct fw_staging *staging; /* a config push in progress (control/config.c) */
 	struct fw_probes *probes;   /* connection tests (control/probe.c) */
+	struct fw_audit audit;
 	struct fw_logs *logs;
 	struct fw_serial *serial; /* NULL without control.serial.device */
 	struct fw_counters n;
@@ -168,6 +177,8 @@ struct fw_caller {
 /* One request line in, one reply line out (malloc'd, no "\n"; NULL only
  * when out of memory). */
 char *fw_control_dispatch(struct fw *fw, const struct fw_caller *from, const char *line);
+/* Logs the read-only socket commands counted since the last summary. */
+void fw_audit_flush(struct fw *fw);
 /* {"ok":false,"error":text}, malloc'd. */
 char *fw_control_error(const char *text);
 /* control/logs.c: the "logs" command; NULL with err set on a refusal. */

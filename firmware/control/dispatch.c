@@ -172,23 +172,53 @@ char *fw_control_error(const char *text)
 }
 
 /* Every command is audited with its transport, caller and outcome, at info
- * level; only the read-only ones on the local socket go to debug, where a
+ * level, so it reaches the log ring. The read-only ones on the local socket
+ * are counted instead and summed up in one line a minute at most: a
  * monitoring script polling status every second would otherwise fill the
- * log ring with its polls. */
-static void audit(const struct fw_caller *from, const char *cmd, const char *outcome)
-{
-	static const char *const quiet[] = {"status", "stats", "test_connection.result", "outbox", "outbox.show", "creds.list", "logs",
-					    "config.show"};
-	bool local_read = strcmp(from->transport, "socket") == 0;
-	bool ro = false;
+ * ring with its polls (each is also at debug level, for -v). */
+static const char *const quiet[FW_AUDIT_QUIET] = {
+	"status", "stats", "test_connection.result", "outbox", "outbox.show", "creds.list", "logs",
+	"config.show",
+};
 
-	for (size_t i = 0; i < sizeof(quiet) / sizeof(quiet[0]); i++)
-		ro |= strcmp(cmd, quiet[i]) == 0;
-	if (ro && local_read)
-		log_debug("audit: %s %s: %.40s: %s", from->transport, from->who, cmd, outcome);
-	else
+void fw_audit_flush(struct fw *fw)
+{
+	struct fw_audit *a = &fw->audit;
+	char line[400];
+	size_t n = 0;
+
+	for (unsigned i = 0; i < FW_AUDIT_QUIET; i++)
+		if (a->n[i] && n < sizeof(line))
+			n += (size_t)snprintf(line + n, sizeof(line) - n, "%s%s %u", n ? ", " : "",
+					      quiet[i], a->n[i]);
+	if (n)
+		log_info("audit: socket: read-only commands in the last %llu s: %s (%u refused)",
+			 (unsigned long long)((hal_now_ms() - a->since_ms) / 1000), line, a->refused);
+	memset(a, 0, sizeof(*a));
+	a->since_ms = hal_now_ms();
+}
+
+static void audit(struct fw *fw, const struct fw_caller *from, const char *cmd, bool ok,
+		  const char *outcome)
+{
+	struct fw_audit *a = &fw->audit;
+	int q = -1;
+
+	for (int i = 0; i < FW_AUDIT_QUIET && q < 0; i++)
+		if (strcmp(cmd, quiet[i]) == 0)
+			q = i;
+	if (q < 0 || strcmp(from->transport, "socket") != 0) {
 		log_info("audit: %s %s: %.40s: %s", from->transport, from->who, cmd,
 			 outcome[0] ? outcome : "failed");
+		return;
+	}
+	log_debug("audit: %s %s: %.40s: %s", from->transport, from->who, cmd, outcome);
+	if (!a->since_ms)
+		a->since_ms = hal_now_ms();
+	a->n[q]++;
+	a->refused += !ok;
+	if (hal_now_ms() - a->since_ms >= FW_AUDIT_SUM_MS)
+		fw_audit_flush(fw);
 }
 
 char *fw_control_dispatch(struct fw *fw, const struct fw_caller *from, const char *line)
@@ -218,7 +248,7 @@ char *fw_control_dispatch(struct fw *fw, const struct fw_caller *from, const cha
 	else
 		snprintf(err, sizeof(err), "unknown command '%.40s' (known: status, stats, outbox, test_connection, "
 			 "config.*, creds.*)", cmd->valuestring);
-	audit(from, cJSON_IsString(cmd) ? cmd->valuestring : "?", res ? "ok" : err);
+	audit(fw, from, cJSON_IsString(cmd) ? cmd->valuestring : "?", res != NULL, res ? "ok" : err);
 	cfg_json_wipe(req); /* it may have carried a secret */
 	cJSON_Delete(req);
 	if (!res)

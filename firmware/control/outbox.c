@@ -339,8 +339,10 @@ static cJSON *change(struct fw *fw, bool retry, const cJSON *req, char *err, siz
 	rc = store_begin(fw->store, 0, &t);
 	if (rc == ERR_OK)
 		rc = select_seqs(t, req, &f, seqs, &n);
-	for (unsigned i = 0; rc == ERR_OK && i < n; i++, done++)
-		rc = retry ? retry_one(t, seqs[i], now) : store_outbox_delete(t, seqs[i]);
+	while (rc == ERR_OK && done < n) {
+		rc = retry ? retry_one(t, seqs[done], now) : store_outbox_delete(t, seqs[done]);
+		done += rc == ERR_OK;
+	}
 	if (rc == ERR_OK) {
 		rc = store_commit(t);
 	} else {

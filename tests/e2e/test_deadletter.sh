@@ -47,7 +47,7 @@ grep -q "no record 99999" <<<"$out" || fail "missing record: $out"
 # 4. A sent message cannot be retried; nothing changes.
 sent_seq=$(ctl outbox --state sent | jq '.messages[0].seq')
 out=$(octl outbox retry "$sent_seq" 2>&1) && fail "a sent message was retried"
-grep -q "is not failed or expired; nothing changed" <<<"$out" || fail "retry of sent: $out"
+grep -q "record $sent_seq is not failed or expired; nothing changed" <<<"$out" || fail "retry of sent: $out"
 
 # 5. deadletter retry: the five expired go out once each; the 21211 fails again.
 n0=$(sim_count)
@@ -75,6 +75,9 @@ jq -e '.counters.sent >= 6 and .counters.expired == 5 and .outbox.sent == 6 and 
 	fail "stats: $st"
 octl stats | grep -q "^lifetime:" || fail "stats text: $(octl stats)"
 stop_outpostd || fail "outpostd exited non-zero"
+# The read-only commands on the socket were counted, and summed up at exit.
+grep -q "audit: socket: read-only commands in the last [0-9]* s: status [0-9]*.*outbox [0-9]*.*outbox.show [0-9]*" \
+	"$E2E_DIR/outpostd.log" || fail "no audit summary of the read-only commands"
 # The store's own invariants (indexes both ways, counters) after the
 # operator's changes; the loss totals are not the point here (some events
 # came from mosquitto_pub, which keeps no acknowledgement log).
