@@ -6,6 +6,12 @@
  * sender's requests can pass too.
  *
  *   test_connection {account?}          -> {test, accounts[]}: started
+ *   test_connection {account?, send_to, template}
+ *                                       -> the same, and {message_seq}: a
+ *                                          real template message, queued in
+ *                                          the outbox like any other (so it
+ *                                          is durable, retried, listed), its
+ *                                          variables "outpost test"
  *   test_connection.result {test}       -> {done, results[{account, state
  *                                          running|ok|failed, ms, http_status,
  *                                          class, code, text}]}
@@ -23,6 +29,10 @@
 #include <cjson/cJSON.h>
 
 #include "config/config.h"
+#include "config/phone.h"
+#include "config/schema.h"
+#include "store/outbox.h"
+#include "store/store.h"
 #include "firmware/fw.h"
 #include "hal/clock.h"
 #include "hal/err.h"
@@ -165,6 +175,71 @@ static int start_one(struct fw *fw, const char *name, unsigned batch, char *why,
 	return rc;
 }
 
+/* Queues one message of `template` to `to` on `account`, committed. */
+static int queue_test(struct fw *fw, const char *account, const char *to_raw,
+		      const char *template, uint64_t *seq, char *err, size_t errlen)
+{
+	const struct cfg_template *t = cfg_template_find(fw->cfg, template);
+	char to[CFG_PHONE_MAX], id[40], topic[160], vars[CFG_TEMPLATE_VARS_MAX * 24 + 4];
+	int64_t now = hal_wall_ms();
+	struct store_txn *txn;
+	struct store_msg m;
+	const char *why;
+	size_t n = 0;
+	int rc;
+
+	if (!t) {
+		snprintf(err, errlen, "no template '%.64s' in the configuration", template);
+		return ERR_NOTFOUND;
+	}
+	if (t->status != CFG_TPL_APPROVED) {
+		snprintf(err, errlen, "template %s is not approved: WhatsApp would refuse it", template);
+		return ERR_INVAL;
+	}
+	if (cfg_phone_normalize(to_raw, fw->cfg->events.default_country, to, &why) != ERR_OK) {
+		snprintf(err, errlen, "send_to: %s", why);
+		return ERR_INVAL;
+	}
+	n += (size_t)snprintf(vars, sizeof(vars), "{");
+	for (unsigned i = 1; i <= t->variables; i++)
+		n += (size_t)snprintf(vars + n, sizeof(vars) - n, "%s\"%u\":\"outpost test\"",
+				      i > 1 ? "," : "", i);
+	snprintf(vars + n, sizeof(vars) - n, "}");
+	snprintf(id, sizeof(id), "test-%lld", (long long)now);
+	snprintf(topic, sizeof(topic), "outpost/%s/test", fw->cfg->gateway_id);
+	memset(&m, 0, sizeof(m));
+	m.state = STORE_QUEUED;
+	m.created_ms = m.updated_ms = now;
+	m.event_id = id;
+	m.topic = topic;
+	m.route = "test-connection";
+	m.account = account;
+	m.to = to;
+	m.template_name = t->name;
+	m.content_sid = t->content_sid;
+	m.vars_json = vars;
+	m.provider_id = m.err_text = "";
+	m.ttl_s = 3600;
+	m.expires_ms = hal_clock_valid() ? now + 3600 * 1000 : 0;
+	if (!hal_clock_valid())
+		m.flags |= STORE_F_CLOCK_UNSET;
+	rc = store_begin(fw->store, 0, &txn);
+	if (rc == ERR_OK && (rc = store_outbox_add(txn, &m)) == ERR_OK)
+		rc = store_commit(txn);
+	else
+		store_abort(txn);
+	if (rc != ERR_OK) {
+		snprintf(err, errlen, "the test message could not be stored: %s", hal_strerror(rc));
+		return rc;
+	}
+	*seq = m.seq;
+	fw->n.queued++;
+	fw_sender_kick(fw);
+	log_info("test-connection: test message #%llu (template %s) queued on account %s",
+		 (unsigned long long)m.seq, template, account);
+	return ERR_OK;
+}
+
 static cJSON *start(struct fw *fw, const cJSON *req, char *err, size_t errlen)
 {
 	const cJSON *acc = cJSON_GetObjectItemCaseSensitive(req, "account");
@@ -174,14 +249,32 @@ static cJSON *start(struct fw *fw, const cJSON *req, char *err, size_t errlen)
 
 	if (!fw->probes && !(fw->probes = calloc(1, sizeof(*fw->probes))))
 		return NULL;
+	const cJSON *to = cJSON_GetObjectItemCaseSensitive(req, "send_to");
+	const cJSON *tpl = cJSON_GetObjectItemCaseSensitive(req, "template");
+	uint64_t seq = 0;
+
 	if (cJSON_IsString(acc) && !cfg_account_find(fw->cfg, acc->valuestring)) {
 		snprintf(err, errlen, "no account '%.64s' in the configuration", acc->valuestring);
 		return NULL;
 	}
+	if (cJSON_IsString(to) != cJSON_IsString(tpl)) {
+		snprintf(err, errlen, "a test message needs both \"send_to\" and \"template\"");
+		return NULL;
+	}
+	if (cJSON_IsString(to) && !cJSON_IsString(acc) && fw->cfg->n_accounts != 1) {
+		snprintf(err, errlen, "a test message needs the account to send it on");
+		return NULL;
+	}
+	if (cJSON_IsString(to) &&
+	    queue_test(fw, cJSON_IsString(acc) ? acc->valuestring : fw->cfg->accounts[0].name,
+		       to->valuestring, tpl->valuestring, &seq, err, errlen) != ERR_OK)
+		return NULL;
 	batch = ++fw->probes->batch;
 	r = cJSON_CreateObject();
 	cJSON_AddBoolToObject(r, "ok", true);
 	cJSON_AddNumberToObject(r, "test", batch);
+	if (seq)
+		cJSON_AddNumberToObject(r, "message_seq", (double)seq);
 	a = cJSON_AddArrayToObject(r, "accounts");
 	for (unsigned i = 0; i < fw->cfg->n_accounts && rc == ERR_OK; i++) {
 		const char *name = fw->cfg->accounts[i].name;

@@ -52,6 +52,16 @@ grep -q "wrong .* FAILED  auth 20003" <<<"$out" || fail "wrong not refused: $out
 out=$("$BUILD/outpostctl" -s "$OUTPOST_SOCK" test-connection nope 2>&1) && fail "an unknown account was tested"
 grep -q "no account 'nope'" <<<"$out" || fail "unknown account: $out"
 [ "$(sim_count)" = "$n0" ] || fail "test-connection sent a message"
+# Asked for, one real message of an approved template, through the outbox.
+out=$("$BUILD/outpostctl" -s "$OUTPOST_SOCK" test-connection main --send-to +491701234500 \
+	--template ticket_ready 2>&1) || fail "test-connection with a test message: $out"
+grep -q "test message #[0-9]* to +491701234500: sent (SM" <<<"$out" || fail "test message: $out" # root: an operator, the full number
+[ "$(sim_count)" = $((n0 + 1)) ] || fail "the sim got $(($(sim_count) - n0)) test messages, want 1"
+tail -n 1 "$SIM_RECORD" | jq -e '.vars == {"1": "outpost test", "2": "outpost test", "3": "outpost test"}' \
+	>/dev/null || fail "test message variables: $(tail -n 1 "$SIM_RECORD")"
+out=$("$BUILD/outpostctl" -s "$OUTPOST_SOCK" test-connection main --send-to +491701234500 \
+	--template nope 2>&1) && fail "a test message of an unknown template was taken"
+grep -q "no template 'nope'" <<<"$out" || fail "unknown template: $out"
 stop_sim
 ctl test-connection main | jq -e '.results[0] | .state == "failed" and .class == "transient"' >/dev/null ||
 	fail "provider down: $(ctl test-connection main)"

@@ -101,6 +101,8 @@ static const struct option long_opts[] = {
 	{"older-than", required_argument, NULL, 'O'},
 	{"newer-than", required_argument, NULL, 'Y'},
 	{"sig", required_argument, NULL, 'Z'},
+	{"send-to", required_argument, NULL, 'X'},
+	{"template", required_argument, NULL, 'J'},
 	{"json", no_argument, NULL, 'j'},
 	{"timeout", required_argument, NULL, 'T'},
 	{"help", no_argument, NULL, 'h'},
@@ -136,6 +138,8 @@ static bool take_opt(int c, struct octl_opts *o, unsigned *used)
 	case 'O': o->older_than = optarg; *used |= OCTL_OPT_FILTER; return true;
 	case 'Y': o->newer_than = optarg; *used |= OCTL_OPT_FILTER; return true;
 	case 'Z': o->sig = optarg; return true;
+	case 'X': o->send_to = optarg; return true;
+	case 'J': o->template_name = optarg; return true;
 	case 'R':
 		if (!hal_parse_u64(optarg, 1, 4000000, &v) || !hal_tty_baud_valid((unsigned)v)) {
 			fprintf(stderr, "outpostctl: --baud wants a standard rate: 9600, 19200, "

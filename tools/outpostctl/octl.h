@@ -41,6 +41,7 @@ struct octl_opts {
 	bool pin;          /* --pin: give the technician PIN on --serial */
 	const char *route, *to, *older_than, *newer_than; /* outbox filters */
 	const char *sig;   /* config push --sig FILE */
+	const char *send_to, *template_name; /* test-connection --send-to --template */
 	char **args;       /* words after the command (OCTL_OPT_ARGS) */
 	int nargs;
 	uint64_t since;    /* logs */

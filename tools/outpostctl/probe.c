@@ -59,11 +59,58 @@ static int show(const struct octl_opts *o, const cJSON *resp)
 	return bad ? OCTL_EXIT_DAEMON : OCTL_EXIT_OK;
 }
 
+static bool final_state(const char *st)
+{
+	return st && strcmp(st, "queued") != 0 && strcmp(st, "sending") != 0 &&
+	       strcmp(st, "retry") != 0;
+}
+
+/* Follows the test message until it ends (sent, failed, ...) or time runs out. */
+static int follow_message(const struct octl_opts *o, const char *path, double seq,
+			  uint64_t until)
+{
+	const cJSON *m = NULL, *e;
+	const char *st = NULL;
+	cJSON *req, *resp = NULL;
+	int ex;
+
+	for (;;) {
+		req = cJSON_CreateObject();
+		cJSON_AddStringToObject(req, "cmd", "outbox.show");
+		cJSON_AddNumberToObject(req, "seq", seq);
+		ex = octl_call(o, path, req, &resp);
+		cJSON_Delete(req);
+		if (ex >= 0)
+			return ex;
+		m = cJSON_GetObjectItemCaseSensitive(resp, "message");
+		st = octl_str(m, "state");
+		if (final_state(st) || hal_now_ms() >= until)
+			break;
+		cJSON_Delete(resp);
+		pause_ms(POLL_MS);
+	}
+	e = cJSON_GetObjectItemCaseSensitive(m, "error");
+	printf("  test message #%.0f to ", seq);
+	octl_put_text(stdout, octl_str(m, "to") ? octl_str(m, "to") : "?", 0, 0);
+	printf(": %s", st ? st : "?");
+	if (st && strcmp(st, "sent") == 0)
+		printf(" (%s)", octl_str(m, "provider_id") ? octl_str(m, "provider_id") : "?");
+	else if (octl_str(e, "text") && octl_str(e, "text")[0]) {
+		fputs(": ", stdout);
+		octl_put_text(stdout, octl_str(e, "text"), 0, 0);
+	}
+	putchar('\n');
+	ex = st && (strcmp(st, "sent") == 0 || strcmp(st, "delivered") == 0 ||
+		    strcmp(st, "read") == 0) ? OCTL_EXIT_OK : OCTL_EXIT_DAEMON;
+	cJSON_Delete(resp);
+	return ex;
+}
+
 static int probe_run(const struct octl_opts *o, const char *path)
 {
 	cJSON *req = cJSON_CreateObject(), *resp = NULL;
 	uint64_t until = hal_now_ms() + WAIT_MS;
-	double id = 0;
+	double id = 0, msg_seq = 0;
 	int ex;
 
 	if (o->nargs > 1) {
@@ -71,14 +118,26 @@ static int probe_run(const struct octl_opts *o, const char *path)
 		cJSON_Delete(req);
 		return OCTL_EXIT_USAGE;
 	}
+	if (!o->send_to != !o->template_name) {
+		fprintf(stderr, "outpostctl: a test message needs both --send-to +E164 and "
+				"--template NAME\n");
+		cJSON_Delete(req);
+		return OCTL_EXIT_USAGE;
+	}
 	cJSON_AddStringToObject(req, "cmd", "test_connection");
 	if (o->nargs == 1)
 		cJSON_AddStringToObject(req, "account", o->args[0]);
+	if (o->send_to) {
+		cJSON_AddStringToObject(req, "send_to", o->send_to);
+		cJSON_AddStringToObject(req, "template", o->template_name);
+	}
 	ex = octl_call(o, path, req, &resp);
 	cJSON_Delete(req);
 	if (ex >= 0)
 		return ex;
 	octl_num(resp, "test", &id);
+	if (!octl_num(resp, "message_seq", &msg_seq))
+		msg_seq = 0;
 	cJSON_Delete(resp);
 	for (;;) {
 		pause_ms(POLL_MS);
@@ -98,20 +157,30 @@ static int probe_run(const struct octl_opts *o, const char *path)
 		fprintf(stderr, "outpostctl: some tests still running after %d s\n", WAIT_MS / 1000);
 	ex = show(o, resp);
 	cJSON_Delete(resp);
+	if (msg_seq > 0) {
+		int mx = follow_message(o, path, msg_seq, until);
+
+		ex = ex > mx ? ex : mx;
+	}
 	return ex;
 }
 
 const struct octl_cmd octl_cmd_probe = {
 	.name = "test-connection",
 	.summary = "try each account's path to its provider now: DNS, TLS, credentials",
-	.help = "Usage: outpostctl test-connection [ACCOUNT] [--json]\n"
+	.help = "Usage: outpostctl test-connection [ACCOUNT] [--send-to +E164 --template NAME] [--json]\n"
 		"\n"
 		"The gateway makes one harmless request per account (Twilio: it fetches\n"
 		"the account) with the account's credentials, over the same TLS setup its\n"
 		"messages use, and reports each: ok with the time it took, or FAILED with\n"
 		"why (no route or DNS, TLS verification, credentials refused (auth),\n"
-		"rate limit, provider error). Sends no message. Exit status 1 if any\n"
-		"account failed.\n",
+		"rate limit, provider error). Sends no message, unless asked:\n"
+		"  --send-to +E164 --template NAME\n"
+		"             also sends one real message of that approved template, its\n"
+		"             variables \"outpost test\", through the outbox like any other\n"
+		"             (ACCOUNT needed when there are several), and follows it until it\n"
+		"             is sent or failed\n"
+		"Exit status 1 if any account or the test message failed.\n",
 	.opts = OCTL_OPT_ARGS,
 	.run = probe_run,
 };
