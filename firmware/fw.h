@@ -50,6 +50,12 @@ struct fw_router {
 	struct hal_ratelimit seq_gap_rl, seq_note_rl;
 };
 
+/* control/probe.c: the way to the providers, from every transfer's end. */
+struct fw_uplink {
+	uint64_t ok_ms, fail_ms; /* monotonic; 0 = never */
+	char fail[160];
+};
+
 /* control/dispatch.c: read-only socket commands, counted for the audit. */
 #define FW_AUDIT_QUIET 8
 #define FW_AUDIT_SUM_MS 60000
@@ -75,6 +81,7 @@ struct fw {
 	struct fw_staging *staging; /* a config push in progress (control/config.c) */
 	struct fw_probes *probes;   /* connection tests (control/probe.c) */
 	struct fw_audit audit;
+	struct fw_uplink uplink;
 	struct fw_logs *logs;
 	struct fw_serial *serial; /* NULL without control.serial.device */
 	struct fw_counters n;
@@ -206,6 +213,9 @@ void fw_config_staging_free(struct fw *fw);
 struct cJSON *fw_cmd_probe(struct fw *fw, const char *cmd, const struct cJSON *req, char *err,
 			   size_t errlen);
 void fw_probes_free(struct fw *fw); /* after net_http_free: in-flight tests end there */
+struct net_http_result;
+void fw_uplink_note(struct fw *fw, const struct net_http_result *res);
+void fw_uplink_status(const struct fw *fw, struct cJSON *o);
 
 /* control/mqtt.c: signed commands on outpost/<gateway_id>/cmd (if configured) */
 int fw_remote_init(struct fw *fw);

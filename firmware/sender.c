@@ -329,6 +329,7 @@ static void on_done(struct net_http_req *req, const struct net_http_result *res)
 	struct ctx *c = container_of(req, struct ctx, req);
 	struct fw_sender *s = c->fw->sender;
 
+	fw_uplink_note(c->fw, res);
 	if (c->reconciling) {
 		if (!recon_page(c, res))
 			return;

@@ -96,6 +96,7 @@ static cJSON *cmd_status(struct fw *fw)
 				fw->mqtt ? (double)net_mqtt_stats(fw->mqtt)->sessions_new : 0);
 	cJSON_AddStringToObject(o, "ingest", fw->stopping ? "stopping" : fw->ingest_hold[0] ? "paused" : "running");
 	cJSON_AddStringToObject(o, "ingest_reason", fw->ingest_hold);
+	fw_uplink_status(fw, cJSON_AddObjectToObject(r, "uplink"));
 	o = cJSON_AddObjectToObject(r, "clock");
 	cJSON_AddBoolToObject(o, "valid", hal_clock_valid());
 	cJSON_AddStringToObject(o, "reason", hold ? hold : "");

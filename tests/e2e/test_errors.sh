@@ -62,9 +62,13 @@ tail -n 1 "$SIM_RECORD" | jq -e '.vars == {"1": "outpost test", "2": "outpost te
 out=$("$BUILD/outpostctl" -s "$OUTPOST_SOCK" test-connection main --send-to +491701234500 \
 	--template nope 2>&1) && fail "a test message of an unknown template was taken"
 grep -q "no template 'nope'" <<<"$out" || fail "unknown template: $out"
+ctl status | jq -e '.uplink.state == "up" and .uplink.last_answer_ago_s >= 0' >/dev/null ||
+	fail "uplink with the provider up: $(ctl status | jq -c .uplink)"
 stop_sim
 ctl test-connection main | jq -e '.results[0] | .state == "failed" and .class == "transient"' >/dev/null ||
 	fail "provider down: $(ctl test-connection main)"
+"$BUILD/outpostctl" -s "$OUTPOST_SOCK" status | grep -q "^uplink: *DOWN for .*connect" ||
+	fail "status does not say the uplink is down: $("$BUILD/outpostctl" -s "$OUTPOST_SOCK" status | grep uplink)"
 grep -q "audit: socket .*: test_connection: ok" "$E2E_DIR/outpostd.log" || fail "test-connection not audited"
 stop_outpostd || fail "outpostd exited non-zero"
 pass "21211/63003 failed with codes, 500 expired after 3 attempts, 20003 paused the account; test-connection ok / auth 20003 / transient when down"

@@ -78,6 +78,30 @@ static void show_mqtt(const cJSON *m)
 	fputc('\n', stdout);
 }
 
+static void show_uplink(const cJSON *u)
+{
+	const char *state = octl_str(u, "state"), *why = octl_str(u, "last_failure");
+	double ok = -1, bad = -1;
+	char a[32], b[32];
+
+	if (!u)
+		return;
+	label("uplink:");
+	octl_num(u, "last_answer_ago_s", &ok);
+	octl_num(u, "last_failure_ago_s", &bad);
+	octl_fmt_duration(a, sizeof(a), ok, false);
+	octl_fmt_duration(b, sizeof(b), bad, false);
+	if (state && strcmp(state, "up") == 0) {
+		printf("up, the provider answered %s ago\n", a);
+	} else if (state && strcmp(state, "down") == 0) {
+		printf("DOWN for %s: ", b);
+		octl_put_text(stdout, why ? why : "?", 60, 0);
+		printf(ok >= 0 ? " (last answer %s ago)\n" : "\n", a);
+	} else {
+		puts("unknown: nothing sent yet (outpostctl test-connection tries it)");
+	}
+}
+
 static void show_clock(const cJSON *c)
 {
 	const cJSON *valid = cJSON_GetObjectItemCaseSensitive(c, "valid");
@@ -339,6 +363,7 @@ static void status_show(const struct octl_opts *o, const cJSON *r)
 	(void)o;
 	show_head(r);
 	show_mqtt(cJSON_GetObjectItemCaseSensitive(r, "mqtt"));
+	show_uplink(cJSON_GetObjectItemCaseSensitive(r, "uplink"));
 	show_clock(cJSON_GetObjectItemCaseSensitive(r, "clock"));
 	show_store(cJSON_GetObjectItemCaseSensitive(r, "store"));
 	show_outbox(cJSON_GetObjectItemCaseSensitive(r, "outbox"));
@@ -360,6 +385,8 @@ const struct octl_cmd octl_cmd_status = {
 		"  mqtt      link to the site broker; \"ingest PAUSED\" means outpostd has\n"
 		"            stopped taking events (the broker keeps them meanwhile),\n"
 		"            with the reason: store or disk full; it resumes by itself\n"
+		"  uplink    the way to the provider: up (it answered), DOWN with the last\n"
+		"            failure (no route, DNS, TLS, timeout), or unknown\n"
 		"  clock     sending waits until the gateway clock is valid (NTP or RTC)\n"
 		"  store     where the outbox lives, how full it is of store.max_size_mb,\n"
 		"            and the room left (less when the disk is nearly full)\n"
