@@ -80,6 +80,18 @@ out=$("$BUILD/outpostctl" --mqtt "127.0.0.1:$BROKER_PORT" --gateway e2e \
 [ $? = 1 ] && grep -q 'unknown template "nope"' <<<"$out" || fail "check over mqtt: $out"
 grep -q "audit: mqtt .*: config.push.commit: ok" "$E2E_DIR/outpostd.log" ||
 	fail "the mqtt check was not audited"
+# 5b. A file that parses but cannot start its parts (its secrets file may
+# not be read: mode 0644): written, tried, and rolled back to the previous.
+cp "$OUTPOST_CONF" "$E2E_DIR/before-rollback.json"
+echo '{"x": {"username": "u", "password": "p"}}' >"$E2E_DIR/open-secrets.json"
+chmod 644 "$E2E_DIR/open-secrets.json"
+jq --arg f "$E2E_DIR/open-secrets.json" '.secrets_file = $f' "$OUTPOST_CONF" >"$E2E_DIR/nostart.json"
+out=$(octl config push "$E2E_DIR/nostart.json" 2>&1) && fail "a config that cannot start was applied"
+grep -q "did not start .*rolled back to the previous one" <<<"$out" || fail "no rollback: $out"
+cmp -s "$OUTPOST_CONF" "$E2E_DIR/before-rollback.json" || fail "the previous file is not back"
+publish -n 2 --kind payment --id-prefix push-c
+wait_sent 12 20 || fail "not sending after the rollback"
+
 # 6. A fleet key: from now on only signed files. Pushing the key itself
 # (an unsigned push while none is set), then: unsigned refused, a
 # signature of another file refused, the right one applied.
