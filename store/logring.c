@@ -19,33 +19,6 @@
 #define META_BYTES "log/bytes"
 #define STAT_DROPPED "log_dropped"
 
-static int meta_get(struct store_txn *t, const char *name, uint64_t *v)
-{
-	MDB_val key = {strlen(name), (void *)name}, val;
-	int rc = mdb_get(t->txn, t->s->dbi[STORE_DB_META], &key, &val);
-
-	*v = 0;
-	if (rc == MDB_NOTFOUND)
-		return ERR_OK;
-	if (rc != MDB_SUCCESS)
-		return store_mdb_err(t, rc, name);
-	if (val.mv_size != 8) {
-		log_err("store: meta %s is corrupt (%zu bytes)", name, val.mv_size);
-		return ERR_STORE;
-	}
-	*v = store_be64_get(val.mv_data);
-	return ERR_OK;
-}
-
-static int meta_put(struct store_txn *t, const char *name, uint64_t v)
-{
-	unsigned char buf[8];
-	MDB_val key = {strlen(name), (void *)name}, val = {sizeof(buf), buf};
-
-	store_be64_put(buf, v);
-	return store_mdb_err(t, mdb_put(t->txn, t->s->dbi[STORE_DB_META], &key, &val, 0), name);
-}
-
 static size_t put_str(unsigned char *p, const char *s, size_t max)
 {
 	size_t n = s ? strnlen(s, max) : 0;
@@ -128,18 +101,18 @@ int store_log_append(struct store_txn *t, const void *enc, size_t len, uint64_t 
 	if (err == ERR_OK && store_log_decode(enc, len, &r) != ERR_OK)
 		return ERR_PARSE; /* refused before anything is written: txn still good */
 	if (err == ERR_OK)
-		err = meta_get(t, META_SEQ, &last);
+		err = store_meta_get(t, META_SEQ, &last);
 	if (err == ERR_OK)
-		err = meta_get(t, META_BYTES, &bytes);
+		err = store_meta_get(t, META_BYTES, &bytes);
 	if (err != ERR_OK)
 		return err;
 	store_be64_put(k, last + 1);
 	err = store_mdb_err(t, mdb_put(t->txn, t->s->dbi[STORE_DB_LOG], &key, &val, MDB_APPEND),
 			    "log append");
 	if (err == ERR_OK)
-		err = meta_put(t, META_SEQ, last + 1);
+		err = store_meta_put(t, META_SEQ, last + 1);
 	if (err == ERR_OK)
-		err = meta_put(t, META_BYTES, bytes + cost(len));
+		err = store_meta_put(t, META_BYTES, bytes + cost(len));
 	if (err == ERR_OK && seq)
 		*seq = last + 1;
 	return err;
@@ -187,7 +160,7 @@ int store_log_trim(struct store_txn *t, uint64_t max_bytes, uint64_t *dropped)
 	if (dropped)
 		*dropped = 0;
 	if (err == ERR_OK)
-		err = meta_get(t, META_BYTES, &bytes);
+		err = store_meta_get(t, META_BYTES, &bytes);
 	if (err != ERR_OK || bytes <= max_bytes)
 		return err;
 	err = store_mdb_err(t, mdb_cursor_open(t->txn, t->s->dbi[STORE_DB_LOG], &c), "log cursor");
@@ -196,7 +169,7 @@ int store_log_trim(struct store_txn *t, uint64_t max_bytes, uint64_t *dropped)
 	if (c)
 		mdb_cursor_close(c);
 	if (err == ERR_OK)
-		err = meta_put(t, META_BYTES, bytes);
+		err = store_meta_put(t, META_BYTES, bytes);
 	if (err == ERR_OK && n)
 		err = store_stat_add(t, STAT_DROPPED, (int64_t)n);
 	if (err == ERR_OK && dropped)
@@ -211,7 +184,7 @@ int store_log_range(struct store_txn *t, struct store_log_range *r)
 	int rc, err;
 
 	memset(r, 0, sizeof(*r));
-	err = meta_get(t, META_BYTES, &r->bytes);
+	err = store_meta_get(t, META_BYTES, &r->bytes);
 	if (err == ERR_OK)
 		err = store_stat_get(t, STAT_DROPPED, &r->dropped);
 	if (err == ERR_OK)
@@ -260,7 +233,7 @@ int store_log_read(struct store_txn *t, const struct store_log_query *q, store_l
 	int rc, err, stop = 0;
 
 	*next = q->since ? q->since : 1;
-	err = meta_get(t, META_SEQ, &last);
+	err = store_meta_get(t, META_SEQ, &last);
 	if (err == ERR_OK)
 		err = store_mdb_err(t, mdb_cursor_open(t->txn, t->s->dbi[STORE_DB_LOG], &c),
 				    "log cursor");

@@ -104,34 +104,6 @@ static void state_key(unsigned char k[9], int state, uint64_t seq)
 	store_be64_put(k + 1, seq);
 }
 
-static int meta_get(struct store_txn *t, const char *name, uint64_t *v)
-{
-	MDB_val key = {strlen(name), (void *)name}, val;
-	int rc;
-
-	*v = 0;
-	rc = mdb_get(t->txn, dbi(t, STORE_DB_META), &key, &val);
-	if (rc == MDB_NOTFOUND)
-		return ERR_OK;
-	if (rc != MDB_SUCCESS)
-		return store_mdb_err(t, rc, name);
-	if (val.mv_size != 8) {
-		log_err("store: meta %s is corrupt (%zu bytes)", name, val.mv_size);
-		return ERR_STORE;
-	}
-	*v = store_be64_get(val.mv_data);
-	return ERR_OK;
-}
-
-static int meta_put(struct store_txn *t, const char *name, uint64_t v)
-{
-	unsigned char buf[8];
-	MDB_val key = {strlen(name), (void *)name}, val = {sizeof(buf), buf};
-
-	store_be64_put(buf, v);
-	return store_mdb_err(t, mdb_put(t->txn, dbi(t, STORE_DB_META), &key, &val, 0), name);
-}
-
 static void counter_name(char *buf, size_t cap, int state)
 {
 	snprintf(buf, cap, "count/%s", store_state_name(state));
@@ -144,14 +116,14 @@ static int counter_add(struct store_txn *t, int state, int delta)
 	int err;
 
 	counter_name(name, sizeof(name), state);
-	err = meta_get(t, name, &v);
+	err = store_meta_get(t, name, &v);
 	if (err != ERR_OK)
 		return err;
 	if (delta < 0 && v == 0) {
 		log_err("store: %s would go below zero: counters out of step", name);
 		return ERR_STORE;
 	}
-	return meta_put(t, name, delta < 0 ? v - 1 : v + 1);
+	return store_meta_put(t, name, delta < 0 ? v - 1 : v + 1);
 }
 
 static int seq_next(struct store_txn *t, uint64_t *seq)
@@ -159,9 +131,9 @@ static int seq_next(struct store_txn *t, uint64_t *seq)
 	uint64_t last;
 	int err;
 
-	err = meta_get(t, "seq/last", &last);
+	err = store_meta_get(t, "seq/last", &last);
 	if (err == ERR_OK)
-		err = meta_put(t, "seq/last", last + 1);
+		err = store_meta_put(t, "seq/last", last + 1);
 	*seq = last + 1;
 	return err;
 }
@@ -291,9 +263,9 @@ int store_stat_add(struct store_txn *t, const char *name, int64_t delta)
 	if (err == ERR_OK)
 		err = stat_name(key, sizeof(key), name);
 	if (err == ERR_OK)
-		err = meta_get(t, key, &v);
+		err = store_meta_get(t, key, &v);
 	if (err == ERR_OK)
-		err = poison(t, meta_put(t, key, delta < 0 && (uint64_t)-delta > v ? 0 : v + (uint64_t)delta));
+		err = poison(t, store_meta_put(t, key, delta < 0 && (uint64_t)-delta > v ? 0 : v + (uint64_t)delta));
 	return err;
 }
 
@@ -302,7 +274,7 @@ int store_stat_get(struct store_txn *t, const char *name, uint64_t *v)
 	char key[48];
 	int err = stat_name(key, sizeof(key), name);
 
-	return err == ERR_OK ? meta_get(t, key, v) : err;
+	return err == ERR_OK ? store_meta_get(t, key, v) : err;
 }
 
 /* Encodes before anything is written (see the top of this file). The buffer
@@ -626,7 +598,7 @@ int store_outbox_counts(struct store_txn *t, uint64_t counts[STORE__STATES])
 	counts[0] = 0;
 	for (int i = STORE_QUEUED; i < STORE__STATES && err == ERR_OK; i++) {
 		counter_name(name, sizeof(name), i);
-		err = meta_get(t, name, &counts[i]);
+		err = store_meta_get(t, name, &counts[i]);
 		counts[0] += counts[i];
 	}
 	return err;

@@ -290,6 +290,34 @@ int store_reader_check(struct store *s)
 	return ERR_OK;
 }
 
+int store_meta_get(struct store_txn *t, const char *name, uint64_t *v)
+{
+	MDB_val key = {strlen(name), (void *)name}, val;
+	int rc;
+
+	*v = 0;
+	rc = mdb_get(t->txn, t->s->dbi[STORE_DB_META], &key, &val);
+	if (rc == MDB_NOTFOUND)
+		return ERR_OK;
+	if (rc != MDB_SUCCESS)
+		return store_mdb_err(t, rc, name);
+	if (val.mv_size != 8) {
+		log_err("store: meta %s is corrupt (%zu bytes)", name, val.mv_size);
+		return ERR_STORE;
+	}
+	*v = store_be64_get(val.mv_data);
+	return ERR_OK;
+}
+
+int store_meta_put(struct store_txn *t, const char *name, uint64_t v)
+{
+	unsigned char buf[8];
+	MDB_val key = {strlen(name), (void *)name}, val = {sizeof(buf), buf};
+
+	store_be64_put(buf, v);
+	return store_mdb_err(t, mdb_put(t->txn, t->s->dbi[STORE_DB_META], &key, &val, 0), name);
+}
+
 /* A store written by a later format must not be half-understood. */
 static int schema_check(struct store_txn *t)
 {

@@ -58,6 +58,11 @@ struct store_txn {
  * in a write txn poisons it (see store.h). */
 int store_mdb_err(struct store_txn *t, int rc, const char *what);
 
+/* A big-endian u64 in the meta DB under name: 0 when absent; ERR_STORE
+ * (logged) for a value of another size. */
+int store_meta_get(struct store_txn *t, const char *name, uint64_t *v);
+int store_meta_put(struct store_txn *t, const char *name, uint64_t v);
+
 /* ERR_OK if t can take a write op: ERR_INVAL for a read txn, the
  * poisoning error for a failed one. */
 int store_txn_writable(struct store_txn *t);
