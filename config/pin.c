@@ -7,29 +7,18 @@
 
 #include "config/pin.h"
 #include "hal/err.h"
+#include "hal/parse.h"
 #include "hal/random.h"
 
 #define SALT_LEN 16
 #define HASH_LEN 32
 #define PREFIX "pbkdf2-sha256$"
+#define LOWER_HEX "0123456789abcdef"
 
 struct spec {
 	unsigned long iter;
 	unsigned char salt[SALT_LEN], hash[HASH_LEN];
 };
-
-static bool unhex(const char *s, size_t n, unsigned char *out)
-{
-	for (size_t i = 0; i < n; i++) {
-		unsigned v;
-
-		if (sscanf(s + 2 * i, "%2x", &v) != 1 ||
-		    !strchr("0123456789abcdef", s[2 * i]) || !strchr("0123456789abcdef", s[2 * i + 1]))
-			return false;
-		out[i] = (unsigned char)v;
-	}
-	return true;
-}
 
 static bool parse(const char *spec, struct spec *p)
 {
@@ -44,8 +33,10 @@ static bool parse(const char *spec, struct spec *p)
 		return false;
 	d1 = end + 1;
 	d2 = strchr(d1, '$');
+	/* lowercase, as cfg_pin_hash writes it: one spelling per hash */
 	return d2 && d2 - d1 == 2 * SALT_LEN && strlen(d2 + 1) == 2 * HASH_LEN &&
-	       unhex(d1, SALT_LEN, p->salt) && unhex(d2 + 1, HASH_LEN, p->hash);
+	       strspn(d1, LOWER_HEX) == 2 * SALT_LEN && strspn(d2 + 1, LOWER_HEX) == 2 * HASH_LEN &&
+	       hal_hex_decode(d1, p->salt, SALT_LEN) && hal_hex_decode(d2 + 1, p->hash, HASH_LEN);
 }
 
 static bool pin_ok(const char *pin)
@@ -85,11 +76,10 @@ bool cfg_pin_hash(const char *pin, char spec[CFG_PIN_SPEC_MAX])
 	    !derive(pin, salt, CFG_PIN_ITERATIONS, hash))
 		return false;
 	n = snprintf(spec, CFG_PIN_SPEC_MAX, PREFIX "%d$", CFG_PIN_ITERATIONS);
-	for (int i = 0; i < SALT_LEN; i++)
-		n += snprintf(spec + n, CFG_PIN_SPEC_MAX - (size_t)n, "%02x", salt[i]);
+	hal_hex_encode(salt, SALT_LEN, spec + n);
+	n += 2 * SALT_LEN;
 	spec[n++] = '$';
-	for (int i = 0; i < HASH_LEN; i++)
-		n += snprintf(spec + n, CFG_PIN_SPEC_MAX - (size_t)n, "%02x", hash[i]);
+	hal_hex_encode(hash, HASH_LEN, spec + n);
 	explicit_bzero(hash, sizeof(hash));
 	return true;
 }

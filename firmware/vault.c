@@ -35,6 +35,7 @@
 #include "hal/err.h"
 #include "hal/file.h"
 #include "hal/log.h"
+#include "hal/parse.h"
 #include "hal/random.h"
 #include "store/store.h"
 #include "store/vault.h"
@@ -46,10 +47,10 @@ struct fw_vault {
 	char sealed[FW_ERROR_TEXT]; /* why not open, for status and paused accounts */
 };
 
+/* The first 4 bytes of a key id, for people: "904015d5". */
 static void vault_hexid(const unsigned char *id, char *out)
 {
-	for (int i = 0; i < 4; i++)
-		snprintf(out + 2 * i, 3, "%02x", id[i]);
+	hal_hex_encode(id, 4, out);
 }
 
 /* Reads a key file and derives from it. ERR_NOTFOUND if there is none. */

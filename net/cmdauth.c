@@ -9,35 +9,17 @@
 #include <mbedtls/md.h>
 
 #include "hal/err.h"
+#include "hal/parse.h"
 #include "net/cmdauth.h"
 
 #define NONCE_MIN 16
 #define NONCE_MAX 64
 #define TOPIC_MAX 256
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 bool net_cmd_key_parse(const char *hex, unsigned char key[NET_CMD_KEY_LEN])
 {
-	if (!hex || strlen(hex) != 2 * NET_CMD_KEY_LEN)
-		return false;
-	for (int i = 0; i < NET_CMD_KEY_LEN; i++) {
-		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return false;
-		key[i] = (unsigned char)(hi << 4 | lo);
-	}
-	return true;
+	return hex && strlen(hex) == 2 * NET_CMD_KEY_LEN &&
+	       hal_hex_decode(hex, key, NET_CMD_KEY_LEN);
 }
 
 /* HMAC over the parts joined by "\n", as lowercase hex. */
@@ -62,8 +44,7 @@ static void hmac_hex(const unsigned char *key, const char *const *parts, unsigne
 		mbedtls_md_hmac_finish(&ctx, mac);
 	}
 	mbedtls_md_free(&ctx);
-	for (int i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", mac[i]);
+	hal_hex_encode(mac, sizeof(mac), out);
 }
 
 void net_cmd_sign(const unsigned char key[NET_CMD_KEY_LEN], const char *gw, int64_t ts,
@@ -128,7 +109,7 @@ static const char *str_member(const cJSON *root, const char *key, size_t max)
 static bool all_hex(const char *s)
 {
 	for (; *s; s++)
-		if (hexval(*s) < 0)
+		if (hal_hex_digit(*s) < 0)
 			return false;
 	return true;
 }

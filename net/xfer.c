@@ -6,6 +6,7 @@
 #include <mbedtls/sha256.h>
 
 #include "hal/err.h"
+#include "hal/parse.h"
 #include "net/xfer.h"
 
 void net_sha256_hex(const void *data, size_t len, char out[NET_SHA256_HEX])
@@ -14,8 +15,7 @@ void net_sha256_hex(const void *data, size_t len, char out[NET_SHA256_HEX])
 
 	if (mbedtls_sha256_ret(data, len, d, 0) != 0)
 		memset(d, 0, sizeof(d));
-	for (int i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", d[i]);
+	hal_hex_encode(d, sizeof(d), out);
 }
 
 bool net_sha256_hex_valid(const char *s)

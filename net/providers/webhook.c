@@ -4,6 +4,8 @@
 #include <mbedtls/base64.h>
 #include <mbedtls/md.h>
 
+#include "hal/parse.h"
+#include "net/form.h"
 #include "net/providers/webhook.h"
 
 #define PARAMS_MAX 256
@@ -12,31 +14,13 @@ struct param {
 	char *name, *value;
 };
 
-static int hexval(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
-	       c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-/* A malloc'd, URL-decoded copy of s[0..len) ('+' is a space). */
+/* A malloc'd, URL-decoded copy of s[0..len). */
 static char *decode(const char *s, size_t len)
 {
-	char *out = malloc(len + 1), *o = out;
+	char *out = strndup(s, len);
 
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] == '+') {
-			*o++ = ' ';
-		} else if (s[i] == '%' && i + 2 < len && hexval(s[i + 1]) >= 0 &&
-			   hexval(s[i + 2]) >= 0) {
-			*o++ = (char)(hexval(s[i + 1]) << 4 | hexval(s[i + 2]));
-			i += 2;
-		} else {
-			*o++ = s[i];
-		}
-	}
-	*o = '\0';
+	if (out)
+		net_form_decode(out);
 	return out;
 }
 
@@ -130,14 +114,8 @@ bool net_meta_signature_valid(const char *app_secret, const void *body, size_t l
 	if (!md || !app_secret || !header || strncmp(header, prefix, sizeof(prefix) - 1) != 0 ||
 	    strlen(header) != sizeof(prefix) - 1 + 64)
 		return false;
-	for (int i = 0; i < 32; i++) {
-		int hi = hexval(header[sizeof(prefix) - 1 + 2 * i]);
-		int lo = hexval(header[sizeof(prefix) - 1 + 2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return false;
-		given[i] = (unsigned char)(hi << 4 | lo);
-	}
+	if (!hal_hex_decode(header + sizeof(prefix) - 1, given, sizeof(given)))
+		return false;
 	if (mbedtls_md_hmac(md, (const unsigned char *)app_secret, strlen(app_secret), body, len,
 			    mac) != 0)
 		return false;

@@ -113,8 +113,7 @@ static void hex_random(char *out, size_t bytes)
 
 	if (hal_random(b, bytes) != ERR_OK)
 		memset(b, 0, sizeof(b));
-	for (size_t i = 0; i < bytes; i++)
-		snprintf(out + 2 * i, 3, "%02x", b[i]);
+	hal_hex_encode(b, bytes, out);
 }
 
 static char *envelope(const struct octl_opts *o, const unsigned char *key, const char *req,

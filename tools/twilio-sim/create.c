@@ -17,6 +17,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "hal/parse.h"
+#include "net/form.h"
 #include "tools/twilio-sim/sim.h"
 
 /* The form parameters the sim looks at; others are accepted and ignored
@@ -47,36 +49,6 @@ static const struct magic {
 	{"whatsapp:+15005550009", 500, 20500, "Internal Server Error"},
 };
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* application/x-www-form-urlencoded, decoded in place (never longer).
- * A malformed %-escape is kept literally, as most servers do. */
-static void url_decode(char *s)
-{
-	char *out = s;
-
-	for (; *s; s++) {
-		if (*s == '+') {
-			*out++ = ' ';
-		} else if (*s == '%' && hexval(s[1]) >= 0 && hexval(s[2]) >= 0) {
-			*out++ = (char)(hexval(s[1]) * 16 + hexval(s[2]));
-			s += 2;
-		} else {
-			*out++ = *s;
-		}
-	}
-	*out = '\0';
-}
-
 static void parse_form(char *body, struct form *f)
 {
 	char *pair = body;
@@ -91,8 +63,8 @@ static void parse_form(char *body, struct form *f)
 		eq = strchr(pair, '=');
 		if (eq) {
 			*eq = '\0';
-			url_decode(pair);
-			url_decode(eq + 1);
+			net_form_decode(pair);
+			net_form_decode(eq + 1);
 			for (int i = 0; i < F__N; i++)
 				if (strcmp(pair, field_names[i]) == 0)
 					f->v[i] = eq + 1; /* the last one wins */
@@ -104,7 +76,7 @@ static void parse_form(char *body, struct form *f)
 static bool is_hex(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (hexval(s[i]) < 0)
+		if (hal_hex_digit(s[i]) < 0)
 			return false;
 	return true;
 }
