@@ -215,14 +215,9 @@ int cfg_secrets_load(const char *path, struct cfg_secrets **out, char *why, size
 	int rc;
 
 	*out = NULL;
-	rc = hal_file_check_private(path, why, whylen);
+	rc = hal_file_read_private(path, CFG_SECRETS_FILE_MAX, &buf, &len, why, whylen);
 	if (rc != ERR_OK)
 		return rc;
-	rc = hal_file_read(path, CFG_SECRETS_FILE_MAX, &buf, &len);
-	if (rc != ERR_OK) {
-		snprintf(why, whylen, "%s: %s", path, hal_strerror(rc));
-		return rc;
-	}
 	rc = cfg_secrets_parse(buf, len, path, out, why, whylen);
 	explicit_bzero(buf, len);
 	free(buf);

@@ -153,24 +153,28 @@ int hal_dir_make(const char *path, unsigned mode)
 	return ERR_OK;
 }
 
+int hal_file_read_private(const char *path, size_t max, char **out, size_t *len, char *why,
+			  size_t whylen)
+{
+	int rc = hal_file_check_private(path, why, whylen);
+
+	if (rc == ERR_OK && (rc = hal_file_read(path, max, out, len)) != ERR_OK)
+		snprintf(why, whylen, "%s: %s", path, hal_strerror(rc));
+	return rc;
+}
+
 int hal_file_read_secret(const char *path, void *buf, size_t len, char *why, size_t whylen)
 {
 	char *data = NULL;
 	size_t got = 0;
-	int rc;
+	int rc = hal_file_read_private(path, len, &data, &got, why, whylen);
 
-	rc = hal_file_check_private(path, why, whylen);
-	if (rc != ERR_OK)
-		return rc;
-	rc = hal_file_read(path, len, &data, &got);
 	if (rc == ERR_OK && got != len) {
 		snprintf(why, whylen, "%s: holds %zu bytes, a key is %zu", path, got, len);
 		rc = ERR_INVAL;
 	} else if (rc == ERR_TOOBIG) {
 		snprintf(why, whylen, "%s: longer than a key (%zu bytes)", path, len);
 		rc = ERR_INVAL;
-	} else if (rc != ERR_OK) {
-		snprintf(why, whylen, "%s: %s", path, hal_strerror(rc));
 	}
 	if (rc == ERR_OK)
 		memcpy(buf, data, len);

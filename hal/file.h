@@ -17,6 +17,11 @@ int hal_file_check_private(const char *path, char *why, size_t whylen);
 /* Writes data to path atomically: temp file, fsync, rename, dir fsync. */
 int hal_file_write_atomic(const char *path, const void *data, size_t len, unsigned mode);
 
+/* hal_file_check_private, then hal_file_read; why names the path and the
+ * problem. For files that hold secrets (wipe *out before freeing it). */
+int hal_file_read_private(const char *path, size_t max, char **out, size_t *len, char *why,
+			  size_t whylen);
+
 /* Reads a key file of exactly len bytes, refused unless private (as above).
  * ERR_OK; ERR_NOTFOUND; ERR_PERM; ERR_INVAL (wrong size); ERR_IO. why names
  * the path and the problem, never the contents. */

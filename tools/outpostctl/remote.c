@@ -71,11 +71,8 @@ static bool load_key(const struct octl_opts *o, unsigned char key[NET_CMD_KEY_LE
 	bool ok;
 
 	if (o->key_file) {
-		if (hal_file_check_private(o->key_file, why, sizeof(why)) != ERR_OK ||
-		    hal_file_read(o->key_file, 256, &text, &len) != ERR_OK) {
-			fprintf(stderr, "outpostctl: --key-file: %s\n",
-				why[0] ? why : "cannot read it");
-			free(text);
+		if (hal_file_read_private(o->key_file, 256, &text, &len, why, sizeof(why)) != ERR_OK) {
+			fprintf(stderr, "outpostctl: --key-file: %s\n", why);
 			return false;
 		}
 		snprintf(hex, sizeof(hex), "%.*s", (int)strcspn(text, "\r\n"), text);
