@@ -85,17 +85,6 @@ static void vlog(int level, const struct log_ctx *ctx, const char *fmt, va_list 
 		(unsigned long long)(ms % 1000), names[level & 7], line);
 }
 
-void hal_log(int level, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (level > max_level)
-		return;
-	va_start(ap, fmt);
-	vlog(level, NULL, fmt, ap);
-	va_end(ap);
-}
-
 void hal_log_msg(int level, const struct log_ctx *ctx, const char *fmt, ...)
 {
 	va_list ap;

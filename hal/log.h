@@ -2,7 +2,7 @@
  * log.h - the logging sink: stderr (default) or syslog.
  *
  * Levels are syslog's (LOG_ERR .. LOG_DEBUG). Callers never log secrets;
- * phone numbers go through cfg_phone_mask() first. hal_log() is cheap when
+ * phone numbers go through cfg_phone_mask() first. Logging is cheap when
  * the level is filtered out. A struct hal_ratelimit lets a hot path log a
  * repeated condition once per interval and count what it suppressed.
  *
@@ -24,7 +24,6 @@
 
 void hal_log_open(const char *ident, bool use_syslog, int max_level);
 void hal_log_close(void);
-void hal_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Context of one record; every field is optional (NULL, 0). */
 struct log_ctx {
@@ -40,20 +39,21 @@ struct hal_log_rec {
 	int level;
 	char module[HAL_LOG_MODULE_MAX];
 	const char *text;          /* without the "module: " prefix */
-	const struct log_ctx *ctx; /* NULL for hal_log() */
+	const struct log_ctx *ctx; /* NULL for plain log_info() and the like */
 };
 
 typedef void hal_log_sink_fn(void *arg, const struct hal_log_rec *r);
 /* Installs the sink (NULL removes it). */
 void hal_log_set_sink(hal_log_sink_fn *fn, void *arg);
-/* hal_log() with a context for the sink; ctx may be NULL. */
+/* One record, with a context for the sink (ctx may be NULL); log_err ..
+ * log_debug pass none. */
 void hal_log_msg(int level, const struct log_ctx *ctx, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-#define log_err(...) hal_log(LOG_ERR, __VA_ARGS__)
-#define log_warn(...) hal_log(LOG_WARNING, __VA_ARGS__)
-#define log_info(...) hal_log(LOG_INFO, __VA_ARGS__)
-#define log_debug(...) hal_log(LOG_DEBUG, __VA_ARGS__)
+#define log_err(...) hal_log_msg(LOG_ERR, NULL, __VA_ARGS__)
+#define log_warn(...) hal_log_msg(LOG_WARNING, NULL, __VA_ARGS__)
+#define log_info(...) hal_log_msg(LOG_INFO, NULL, __VA_ARGS__)
+#define log_debug(...) hal_log_msg(LOG_DEBUG, NULL, __VA_ARGS__)
 #define log_msg(level, ctx, ...) hal_log_msg(level, ctx, __VA_ARGS__)
 
 /* Allows `burst` events per `interval_ms`; counts the rest in `suppressed`. */

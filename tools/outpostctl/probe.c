@@ -59,8 +59,41 @@ static int show(const struct octl_opts *o, const cJSON *resp)
 	return bad ? OCTL_EXIT_DAEMON : OCTL_EXIT_OK;
 }
 
-static bool final_state(const char *st)
+/* Asks {cmd, key: value} every POLL_MS until done(answer) or until; -1
+ * with the last answer in *resp (the caller deletes it), or the exit code. */
+static int poll(const struct octl_opts *o, const char *path, const char *cmd, const char *key,
+		double value, bool (*done)(const cJSON *resp), uint64_t until, cJSON **resp)
 {
+	int ex;
+
+	for (;;) {
+		cJSON *req = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(req, "cmd", cmd);
+		cJSON_AddNumberToObject(req, key, value);
+		ex = octl_call(o, path, req, resp);
+		cJSON_Delete(req);
+		if (ex >= 0 || done(*resp) || hal_now_ms() >= until)
+			return ex;
+		cJSON_Delete(*resp);
+		pause_ms(POLL_MS);
+	}
+}
+
+static bool tests_done(const cJSON *resp)
+{
+	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(resp, "done"));
+}
+
+static const char *state_of(const cJSON *resp)
+{
+	return octl_str(cJSON_GetObjectItemCaseSensitive(resp, "message"), "state");
+}
+
+static bool message_done(const cJSON *resp)
+{
+	const char *st = state_of(resp);
+
 	return st && strcmp(st, "queued") != 0 && strcmp(st, "sending") != 0 &&
 	       strcmp(st, "retry") != 0;
 }
@@ -69,26 +102,15 @@ static bool final_state(const char *st)
 static int follow_message(const struct octl_opts *o, const char *path, double seq,
 			  uint64_t until)
 {
-	const cJSON *m = NULL, *e;
-	const char *st = NULL;
-	cJSON *req, *resp = NULL;
-	int ex;
+	const cJSON *m, *e;
+	const char *st;
+	cJSON *resp = NULL;
+	int ex = poll(o, path, "outbox.show", "seq", seq, message_done, until, &resp);
 
-	for (;;) {
-		req = cJSON_CreateObject();
-		cJSON_AddStringToObject(req, "cmd", "outbox.show");
-		cJSON_AddNumberToObject(req, "seq", seq);
-		ex = octl_call(o, path, req, &resp);
-		cJSON_Delete(req);
-		if (ex >= 0)
-			return ex;
-		m = cJSON_GetObjectItemCaseSensitive(resp, "message");
-		st = octl_str(m, "state");
-		if (final_state(st) || hal_now_ms() >= until)
-			break;
-		cJSON_Delete(resp);
-		pause_ms(POLL_MS);
-	}
+	if (ex >= 0)
+		return ex;
+	m = cJSON_GetObjectItemCaseSensitive(resp, "message");
+	st = state_of(resp);
 	e = cJSON_GetObjectItemCaseSensitive(m, "error");
 	printf("  test message #%.0f to ", seq);
 	octl_put_text(stdout, octl_str(m, "to") ? octl_str(m, "to") : "?", 0, 0);
@@ -139,21 +161,11 @@ static int probe_run(const struct octl_opts *o, const char *path)
 	if (!octl_num(resp, "message_seq", &msg_seq))
 		msg_seq = 0;
 	cJSON_Delete(resp);
-	for (;;) {
-		pause_ms(POLL_MS);
-		req = cJSON_CreateObject();
-		cJSON_AddStringToObject(req, "cmd", "test_connection.result");
-		cJSON_AddNumberToObject(req, "test", id);
-		ex = octl_call(o, path, req, &resp);
-		cJSON_Delete(req);
-		if (ex >= 0)
-			return ex;
-		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(resp, "done")) ||
-		    hal_now_ms() >= until)
-			break;
-		cJSON_Delete(resp);
-	}
-	if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(resp, "done")))
+	pause_ms(POLL_MS);
+	ex = poll(o, path, "test_connection.result", "test", id, tests_done, until, &resp);
+	if (ex >= 0)
+		return ex;
+	if (!tests_done(resp))
 		fprintf(stderr, "outpostctl: some tests still running after %d s\n", WAIT_MS / 1000);
 	ex = show(o, resp);
 	cJSON_Delete(resp);
