@@ -50,7 +50,7 @@ struct fw_router {
 	struct hal_ratelimit seq_gap_rl, seq_note_rl;
 };
 
-/* control/probe.c: the way to the providers, from every transfer's end. */
+/* sender.c: the way to the providers, from every transfer's end. */
 struct fw_uplink {
 	uint64_t ok_ms, fail_ms; /* monotonic; 0 = never */
 	char fail[160];
@@ -140,6 +140,9 @@ struct fw_account_view {
 bool fw_sender_account(struct fw *fw, const char *name, struct fw_account_view *v);
 struct cJSON;
 void fw_sender_status(const struct fw *fw, struct cJSON *accounts);
+struct net_http_result;
+void fw_uplink_note(struct fw *fw, const struct net_http_result *res); /* every transfer's end */
+void fw_uplink_status(const struct fw *fw, struct cJSON *o);
 
 /* upkeep.c: periodic store housekeeping, and the store-full pause */
 void fw_upkeep_start(struct fw *fw);
@@ -213,9 +216,6 @@ void fw_config_staging_free(struct fw *fw);
 struct cJSON *fw_cmd_probe(struct fw *fw, const char *cmd, const struct cJSON *req, char *err,
 			   size_t errlen);
 void fw_probes_free(struct fw *fw); /* after net_http_free: in-flight tests end there */
-struct net_http_result;
-void fw_uplink_note(struct fw *fw, const struct net_http_result *res);
-void fw_uplink_status(const struct fw *fw, struct cJSON *o);
 
 /* control/mqtt.c: signed commands on outpost/<gateway_id>/cmd (if configured) */
 int fw_remote_init(struct fw *fw);

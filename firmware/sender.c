@@ -324,6 +324,38 @@ static bool recon_page(struct ctx *c, const struct net_http_result *res)
 	return true;
 }
 
+/* The uplink as status shows it: up when the last HTTP transfer to any
+ * provider (a send, a list, a connection test) got an answer, down when it
+ * ended without one (no route, DNS, TLS, timeout). */
+void fw_uplink_note(struct fw *fw, const struct net_http_result *res)
+{
+	struct fw_uplink *u = &fw->uplink;
+
+	if (res->err == ERR_OK || res->err == ERR_TOOBIG) { /* the provider answered */
+		u->ok_ms = hal_now_ms();
+		return;
+	}
+	if (res->err == ERR_CLOSED) /* cancelled at exit: says nothing */
+		return;
+	u->fail_ms = hal_now_ms();
+	snprintf(u->fail, sizeof(u->fail), "%.150s", res->error[0] ? res->error :
+		 hal_strerror(res->err));
+}
+
+void fw_uplink_status(const struct fw *fw, cJSON *o)
+{
+	const struct fw_uplink *u = &fw->uplink;
+	uint64_t now = hal_now_ms();
+
+	cJSON_AddStringToObject(o, "state", !u->ok_ms && !u->fail_ms ? "unknown" :
+				u->fail_ms > u->ok_ms ? "down" : "up");
+	cJSON_AddNumberToObject(o, "last_answer_ago_s",
+				u->ok_ms ? (double)((now - u->ok_ms) / 1000) : -1);
+	cJSON_AddNumberToObject(o, "last_failure_ago_s",
+				u->fail_ms ? (double)((now - u->fail_ms) / 1000) : -1);
+	cJSON_AddStringToObject(o, "last_failure", u->fail);
+}
+
 static void on_done(struct net_http_req *req, const struct net_http_result *res)
 {
 	struct ctx *c = container_of(req, struct ctx, req);
