@@ -187,6 +187,10 @@ struct fw_caller {
 /* One request line in, one reply line out (malloc'd, no "\n"; NULL only
  * when out of memory). */
 char *fw_control_dispatch(struct fw *fw, const struct fw_caller *from, const char *line);
+/* The same for a request already parsed (NULL: not JSON); req is the
+ * caller's to wipe and free. */
+struct cJSON;
+char *fw_control_run(struct fw *fw, const struct fw_caller *from, const struct cJSON *req);
 /* Logs the read-only socket commands counted since the last summary. */
 void fw_audit_flush(struct fw *fw);
 /* {"ok":false,"error":text}, malloc'd. */

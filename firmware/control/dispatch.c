@@ -222,9 +222,9 @@ static void audit(struct fw *fw, const struct fw_caller *from, const char *cmd, 
 		fw_audit_flush(fw);
 }
 
-char *fw_control_dispatch(struct fw *fw, const struct fw_caller *from, const char *line)
+char *fw_control_run(struct fw *fw, const struct fw_caller *from, const cJSON *req)
 {
-	cJSON *req = cJSON_Parse(line), *res = NULL;
+	cJSON *res = NULL;
 	const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(req, "cmd");
 	char err[300] = "";
 	char *s;
@@ -250,8 +250,6 @@ char *fw_control_dispatch(struct fw *fw, const struct fw_caller *from, const cha
 		snprintf(err, sizeof(err), "unknown command '%.40s' (known: status, stats, outbox, test_connection, "
 			 "config.*, creds.*)", cmd->valuestring);
 	audit(fw, from, cJSON_IsString(cmd) ? cmd->valuestring : "?", res != NULL, res ? "ok" : err);
-	cfg_json_wipe(req); /* it may have carried a secret */
-	cJSON_Delete(req);
 	if (!res)
 		return fw_control_error(err[0] ? err : "out of memory");
 	s = cJSON_PrintUnformatted(res);
@@ -259,3 +257,12 @@ char *fw_control_dispatch(struct fw *fw, const struct fw_caller *from, const cha
 	return s;
 }
 
+char *fw_control_dispatch(struct fw *fw, const struct fw_caller *from, const char *line)
+{
+	cJSON *req = cJSON_Parse(line);
+	char *reply = fw_control_run(fw, from, req);
+
+	cfg_json_wipe(req); /* it may have carried a secret */
+	cJSON_Delete(req);
+	return reply;
+}

@@ -226,9 +226,8 @@ static char *frame_reply(char *reply, const char *id, size_t *flen)
 
 /* The request's id as JSON text into id ("" without one); false for an id
  * of a kind we do not echo. */
-static bool request_id(const char *payload, char *id)
+static bool request_id(const cJSON *req, char *id)
 {
-	cJSON *req = cJSON_Parse(payload);
 	const cJSON *it = cJSON_GetObjectItemCaseSensitive(req, "id");
 	char *s = NULL;
 	bool ok = true;
@@ -241,7 +240,6 @@ static bool request_id(const char *payload, char *id)
 	if (s && strlen(s) <= ID_JSON_MAX)
 		memcpy(id, s, strlen(s) + 1);
 	free(s);
-	cJSON_Delete(req);
 	return ok;
 }
 
@@ -305,10 +303,9 @@ static char *auth(struct fw_serial *s, const cJSON *req, const char *spec)
 }
 
 /* The PIN gate, then the command. */
-static char *gated(struct fw_serial *s, const char *payload)
+static char *gated(struct fw_serial *s, const cJSON *req)
 {
 	const char *spec = s->fw->cfg->control.serial.pin_hash;
-	cJSON *req = cJSON_Parse(payload);
 	const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(req, "cmd");
 	char *reply;
 
@@ -323,31 +320,35 @@ static char *gated(struct fw_serial *s, const char *payload)
 	else {
 		if (s->authed_ms)
 			s->authed_ms = hal_now_ms();
-		reply = fw_control_dispatch(s->fw, &s->from, payload);
+		reply = fw_control_run(s->fw, &s->from, req);
 	}
-	cfg_json_wipe(req); /* the PIN */
-	cJSON_Delete(req);
 	return reply;
 }
 
 static void handle_request(struct fw_serial *s, const char *payload, size_t len)
 {
 	uint32_t crc = net_frame_crc32(payload, len);
-	char id[ID_JSON_MAX + 1] = "", *reply, *f;
+	char id[ID_JSON_MAX + 1] = "", *reply = NULL, *f;
+	cJSON *req = NULL;
 	struct replay *r;
+	bool replayed = false;
 	size_t flen = 0;
 
 	if (strlen(payload) != len)
 		reply = fw_control_error("request holds a NUL byte");
-	else if (!request_id(payload, id))
+	else if (!request_id(req = cJSON_Parse(payload), id))
 		reply = fw_control_error("\"id\" must be a number or a string of at most 32 bytes");
 	else if (id[0] && (r = replay_find(s, id, crc, len)) != NULL) {
 		s->replayed++;
 		log_debug("serial: %s: request %s again, same reply", s->device, id);
 		queue(s, r->frame, r->frame_len);
-		return;
+		replayed = true;
 	} else
-		reply = gated(s, payload);
+		reply = gated(s, req);
+	cfg_json_wipe(req); /* a PIN or a secret */
+	cJSON_Delete(req);
+	if (replayed)
+		return;
 	f = frame_reply(reply, id, &flen);
 	if (!f)
 		return; /* out of memory: the client asks again */
