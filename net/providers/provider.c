@@ -1,4 +1,5 @@
 #include <string.h>
+#include <strings.h>
 
 #include "net/providers/provider.h"
 #include "net/providers/twilio.h"
@@ -37,4 +38,77 @@ const struct net_provider *net_provider_find(const char *name)
 		if (strcmp(providers[i]->name, name) == 0)
 			return providers[i];
 	return NULL;
+}
+
+static const char *const status_names[NET_ST__MAX] = {
+	[NET_ST_UNKNOWN] = "unknown",
+	[NET_ST_QUEUED] = "queued",
+	[NET_ST_SENDING] = "sending",
+	[NET_ST_SENT] = "sent",
+	[NET_ST_DELIVERED] = "delivered",
+	[NET_ST_READ] = "read",
+	[NET_ST_UNDELIVERED] = "undelivered",
+	[NET_ST_FAILED] = "failed",
+};
+
+const char *net_msg_status_name(int st)
+{
+	if (st < 0 || st >= NET_ST__MAX)
+		return "unknown";
+	return status_names[st];
+}
+
+/* Provider words for the same states (Twilio's and Meta's enums). */
+static const struct {
+	const char *word;
+	int st;
+} status_words[] = {
+	{"accepted", NET_ST_QUEUED}, {"scheduled", NET_ST_QUEUED},
+	{"held_for_quality_assessment", NET_ST_QUEUED}, {"canceled", NET_ST_FAILED},
+};
+
+int net_msg_status_parse(const char *s)
+{
+	size_t i;
+
+	if (!s)
+		return NET_ST_UNKNOWN;
+	for (i = 1; i < NET_ST__MAX; i++)
+		if (strcasecmp(s, status_names[i]) == 0)
+			return (int)i;
+	for (i = 0; i < sizeof(status_words) / sizeof(status_words[0]); i++)
+		if (strcasecmp(s, status_words[i].word) == 0)
+			return status_words[i].st;
+	return NET_ST_UNKNOWN;
+}
+
+bool net_msg_status_final(int st)
+{
+	return st == NET_ST_READ || st == NET_ST_UNDELIVERED || st == NET_ST_FAILED;
+}
+
+/* Ranks: queued 0 < sending 1 < sent 2 < delivered 3 < read 4; a failure
+ * ranks above sent (it ends a message still on its way) and below
+ * delivered (a late failure does not undo a delivery). */
+static int rank(int st)
+{
+	switch (st) {
+	case NET_ST_QUEUED: return 0;
+	case NET_ST_SENDING: return 1;
+	case NET_ST_SENT: return 2;
+	case NET_ST_UNDELIVERED:
+	case NET_ST_FAILED: return 3;
+	case NET_ST_DELIVERED: return 4;
+	case NET_ST_READ: return 5;
+	default: return -1;
+	}
+}
+
+bool net_msg_status_advances(int cur, int next)
+{
+	if (next == NET_ST_UNKNOWN || next == cur)
+		return false;
+	if (net_msg_status_final(cur))
+		return false;
+	return rank(next) > rank(cur);
 }

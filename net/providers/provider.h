@@ -14,6 +14,7 @@
 #ifndef NET_PROVIDERS_PROVIDER_H
 #define NET_PROVIDERS_PROVIDER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "net/http.h"
@@ -36,12 +37,71 @@ const char *net_class_name(int cls);
 
 struct net_send_msg {
 	const char *api_base;        /* "https://api.twilio.com"; one trailing slash tolerated */
-	const char *account_id;      /* Twilio Account SID, goes in the URL path */
+	const char *account_id;      /* Twilio Account SID, goes in the URL path;
+					Meta: the phone-number id; 360dialog: unused */
 	const char *user, *password; /* Basic auth: account SID + token, or API key SID + secret */
+	const char *token;           /* Meta: the Bearer token; 360dialog: the D360-API-KEY */
 	const char *from;            /* "whatsapp:+14155550100" as configured */
 	const char *to;              /* E.164 "+491701234567"; the driver adds "whatsapp:" */
-	const char *content_sid;     /* "HX..." */
-	const char *vars_json;       /* ContentVariables JSON object text, may be NULL */
+	const char *content_sid;     /* "HX..." (Twilio) */
+	const char *template_name;   /* Meta/360dialog: the WhatsApp template name */
+	const char *language;        /* Meta/360dialog: its language code, "en_US" */
+	const char *vars_json;       /* variables as a JSON object {"1":"Ana",...}, may be NULL */
+	const char *body;            /* free-form text (inside the 24 h window); NULL: a template */
+	const char *aux_base;        /* Twilio: Content API base ("https://content.twilio.com");
+					Meta: "v21.0" (the Graph API version) */
+	const char *waba_id;         /* Meta: the WhatsApp Business Account id (templates) */
+};
+
+/* Where a message is, as the provider last said (polled or by webhook).
+ * Ranked: a change to a lower rank is never taken (delivered is not undone
+ * by a late "sent"); failures override only what is below delivered. */
+enum net_msg_status {
+	NET_ST_UNKNOWN = 0,
+	NET_ST_QUEUED,      /* queued, accepted, scheduled */
+	NET_ST_SENDING,
+	NET_ST_SENT,
+	NET_ST_DELIVERED,
+	NET_ST_READ,
+	NET_ST_UNDELIVERED, /* final failure, after it left */
+	NET_ST_FAILED,      /* final failure */
+	NET_ST__MAX
+};
+const char *net_msg_status_name(int st);
+int net_msg_status_parse(const char *s); /* case-insensitive; NET_ST_UNKNOWN */
+bool net_msg_status_final(int st);
+/* Whether a message at `cur` may move to `next` (monotonic ranks). */
+bool net_msg_status_advances(int cur, int next);
+
+struct net_status {
+	int cls;         /* NET_OK when read; else why not (as outcome()) */
+	int status;      /* enum net_msg_status */
+	int code;        /* provider error code of a failure, else 0 */
+	int err_class;   /* enum net_class of that code (NET_OK if none) */
+	int64_t at_ms;   /* when the provider says it changed; -1 unknown */
+	char id[64];     /* the message id it is about */
+	char text[256];  /* reason (error text, or why unreadable); never secrets */
+};
+
+/* A template as the provider lists it (strings live for the callback). */
+struct net_template {
+	const char *id;       /* Twilio ContentSid "HX..."; Meta template id */
+	const char *name;     /* Twilio friendly/WhatsApp name; Meta name */
+	const char *language;
+	const char *status;   /* as the provider says it, e.g. "approved", "PAUSED" */
+	const char *category; /* "UTILITY", ... or NULL */
+	const char *reason;   /* rejection reason or NULL */
+	const char *type;     /* Twilio content type ("twilio/quick-reply") or NULL */
+	bool approved;        /* the only status that may be sent */
+};
+
+/* An inbound message to our number. */
+struct net_inbound {
+	const char *id, *from, *to; /* from/to without "whatsapp:" */
+	const char *body;           /* text, button text, or "" */
+	const char *payload;        /* quick-reply button payload or NULL */
+	const char *replied_to;     /* our message id it answers, or NULL */
+	int64_t at_ms;
 };
 
 struct net_send_outcome {
@@ -88,6 +148,32 @@ struct net_provider {
 	 * the provider (Twilio: the account itself); outcome() reads the
 	 * answer. ERR_INVAL, ERR_NOMEM. */
 	int (*probe_url)(const struct net_send_msg *m, char **url_out);
+
+	/* Error code -> enum net_class (providers.md sections 2, 5.3, 6). */
+	int (*code_class)(int code);
+
+	/* Status polling: the GET URL of message `id` (NULL op: the provider
+	 * reports status by webhook only), and its answer read. */
+	int (*status_url)(const struct net_send_msg *m, const char *id, char **url_out);
+	void (*status_read)(const struct net_http_result *res, struct net_status *st);
+
+	/* Template approvals: first page URL; a page read as list_page is. */
+	int (*templates_url)(const struct net_send_msg *m, char **url_out);
+	void (*templates_page)(const struct net_http_result *res, const char *api_base,
+			       int (*each)(const struct net_template *t, void *arg), void *arg,
+			       struct net_list_page *page);
+
+	/* Inbound polling (NULL op: webhooks only): messages to our number
+	 * since since_ms, newest first. */
+	int (*inbound_url)(const struct net_send_msg *m, int64_t since_ms, char **url_out);
+	void (*inbound_page)(const struct net_http_result *res, const char *api_base,
+			     int (*each)(const struct net_inbound *in, void *arg), void *arg,
+			     struct net_list_page *page);
+
+	/* Extra request headers (auth other than Basic, JSON content type):
+	 * fills up to 4 "Name: value" lines into hdr (malloc'd, caller frees
+	 * each); returns how many. NULL op: Basic auth and a form body. */
+	unsigned (*headers)(const struct net_send_msg *m, bool post, char *hdr[4]);
 };
 
 /* NULL if unknown. */

@@ -540,4 +540,5 @@ const struct net_provider net_twilio_provider = {
 	.list_url = twilio_list_url,
 	.list_page = twilio_list_page,
 	.probe_url = twilio_probe_url,
+	.code_class = net_twilio_code_class,
 };
