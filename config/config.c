@@ -207,6 +207,11 @@ static const struct cfg_field account_fields[] = {
 	  .min_excl = true, .max = 10000, .def_num = 80 },
 	/* 0 means "not given": burst then follows rate_per_s (see finish()) */
 	{ .key = "burst", .type = CFG_F_UINT, .off = ACC_OFF(burst), .min = 1, .max = 100000 },
+	/* NULL / 0 mean "not given": see finish_accounts() */
+	{ .key = "content_base", .type = CFG_F_STR, .off = ACC_OFF(content_base),
+	  .check = check_https, .expect = "a URL starting with \"https://\"" },
+	{ .key = "templates_sync", .type = CFG_F_DURATION, .off = ACC_OFF(templates_sync_s),
+	  .min = 60, .max = 7 * 86400 },
 	{ 0 }
 };
 
@@ -224,6 +229,8 @@ static const struct cfg_field template_fields[] = {
 	{ .key = "status", .type = CFG_F_ENUM, .off = TPL_OFF(status), .required = true,
 	  .enums = status_names },
 	{ .key = "preview", .type = CFG_F_STR, .off = TPL_OFF(preview), .max = 1024 },
+	{ .key = "media_var", .type = CFG_F_UINT, .off = TPL_OFF(media_var), .min = 1,
+	  .max = CFG_TEMPLATE_VARS_MAX },
 	{ 0 }
 };
 
@@ -242,6 +249,8 @@ static const struct cfg_field top_fields[] = {
 	{ .key = "vault", .type = CFG_F_OBJ, .sub = vault_fields },
 	{ .key = "log", .type = CFG_F_OBJ, .sub = log_fields },
 	{ .key = "secrets_file", .type = CFG_F_STR, .off = CFG_OFF(secrets_file) },
+	{ .key = "templates_sync", .type = CFG_F_DURATION, .off = CFG_OFF(templates_sync_s),
+	  .min = 60, .max = 7 * 86400, .def_num = 3600 },
 	{ .key = "accounts", .type = CFG_F_CUSTOM, .required = true, .custom = parse_accounts },
 	{ .key = "templates", .type = CFG_F_CUSTOM, .required = true, .custom = parse_templates },
 	{ .key = "routes", .type = CFG_F_CUSTOM, .required = true, .custom = cfg_routes_parse },
@@ -344,6 +353,40 @@ static unsigned preview_max_var(const char *p)
 	return max;
 }
 
+/* Twilio's own hosts keep the Content API apart; anything else (a proxy,
+ * twilio-sim) is taken to serve both APIs. */
+static char *default_content_base(const char *api_base)
+{
+	size_t n = strncmp(api_base, "https://", 8) == 0 ? strcspn(api_base + 8, "/:?#") : 0;
+	const char *host = api_base + 8;
+
+	if (n == strlen("api.twilio.com") && strncmp(host, "api.twilio.com", n) == 0)
+		return strdup("https://content.twilio.com");
+	if (n > strlen(".twilio.com") &&
+	    strncmp(host + n - strlen(".twilio.com"), ".twilio.com", strlen(".twilio.com")) == 0)
+		return strdup("https://content.twilio.com");
+	return strdup(api_base);
+}
+
+static void finish_accounts(struct cfg_pctx *px)
+{
+	struct cfg *cfg = px->cfg;
+
+	for (unsigned i = 0; i < cfg->n_accounts; i++) {
+		struct cfg_account *a = &cfg->accounts[i];
+
+		/* A bucket of one second's worth lets a burst of events go out
+		 * at once without exceeding the provider's per-second rate. */
+		if (a->burst == 0)
+			a->burst = a->rate_per_s >= 1 ? (unsigned)a->rate_per_s : 1;
+		if (a->templates_sync_s == 0)
+			a->templates_sync_s = cfg->templates_sync_s;
+		if (!a->content_base && a->api_base &&
+		    !(a->content_base = default_content_base(a->api_base)))
+			px->nomem = true;
+	}
+}
+
 static void finish_templates(struct cfg_pctx *px)
 {
 	const struct cfg *cfg = px->cfg;
@@ -353,10 +396,15 @@ static void finish_templates(struct cfg_pctx *px)
 	for (i = 0; i < cfg->n_templates; i++) {
 		const struct cfg_template *t = &cfg->templates[i];
 
-		if (!t->name || !t->preview)
+		if (!t->name)
+			continue;
+		cfg_path_key(path, "$.templates", t->name);
+		if (t->media_var > t->variables)
+			cfg_err_add(px->errs, path, "media_var %u: the template has %u variables",
+				    t->media_var, t->variables);
+		if (!t->preview)
 			continue;
 		m = preview_max_var(t->preview);
-		cfg_path_key(path, "$.templates", t->name);
 		if (m != t->variables)
 			cfg_err_add(px->warns, path, "preview uses {{%u}} at most but \"variables\" "
 				    "is %u", m, t->variables);
@@ -367,7 +415,6 @@ static void finish(struct cfg_pctx *px)
 {
 	struct cfg *cfg = px->cfg;
 	size_t n;
-	unsigned i;
 
 	if (!cfg->mqtt.client_id && cfg->gateway_id) {
 		n = strlen("outpostd-") + strlen(cfg->gateway_id) + 1;
@@ -378,12 +425,7 @@ static void finish(struct cfg_pctx *px)
 		}
 		snprintf(cfg->mqtt.client_id, n, "outpostd-%s", cfg->gateway_id);
 	}
-	/* A bucket of one second's worth lets a burst of events go out at
-	 * once without exceeding the provider's per-second rate. */
-	for (i = 0; i < cfg->n_accounts; i++)
-		if (cfg->accounts[i].burst == 0)
-			cfg->accounts[i].burst = cfg->accounts[i].rate_per_s >= 1 ?
-						 (unsigned)cfg->accounts[i].rate_per_s : 1;
+	finish_accounts(px);
 	if (cfg->sender.backoff_base_ms > cfg->sender.backoff_cap_ms)
 		cfg_err_add(px->errs, "$.sender.backoff_base_ms",
 			    "expected at most backoff_cap_ms (%u), got %u", cfg->sender.backoff_cap_ms,
@@ -520,6 +562,7 @@ void cfg_free(struct cfg *cfg)
 		free(a->credentials);
 		free(a->api_base);
 		free(a->ca_file);
+		free(a->content_base);
 	}
 	free(cfg->accounts);
 	free(cfg->gateway_id);

@@ -39,6 +39,11 @@ struct cfg_account {
 	char *ca_file;              /* default "/etc/ssl/certs/ca-certificates.crt" */
 	double rate_per_s;          /* default 80, (0, 10000] */
 	unsigned burst;             /* token bucket depth; default max(1, (unsigned)rate_per_s) */
+	/* Twilio's Content API (template approvals); https:// only. Default
+	 * "https://content.twilio.com" when api_base is on twilio.com, else
+	 * api_base itself (a proxy or test double that serves both). */
+	char *content_base;
+	int64_t templates_sync_s;   /* approval sync interval; default the top-level one */
 };
 
 struct cfg_template {
@@ -47,7 +52,12 @@ struct cfg_template {
 	unsigned variables;         /* number of {{n}} placeholders, 0..100 */
 	enum cfg_tpl_status status; /* "approved" | "pending" | "rejected" */
 	char *preview;              /* optional, NULL if absent */
+	unsigned media_var;         /* "media_var": the {{n}} that is a media URL (https), 0: none */
 };
+
+/* What the sender does with a message whose template is not approved
+ * (route key "unapproved"). */
+enum cfg_unapproved { CFG_UNAPPROVED_HOLD = 1, CFG_UNAPPROVED_FAIL };
 
 struct cfg_route {
 	char *name;  /* unique */
@@ -59,6 +69,7 @@ struct cfg_route {
 			JSON "vars": {"1": "{customer.name}", "2": "{amount} {currency}"} */
 	const struct cfg_account *account; /* may be omitted when there is one account */
 	int64_t ttl_s; /* "72h" | "30m" | "45s" | "7d" | integer seconds; default 72h; 60 s .. 30 d */
+	enum cfg_unapproved unapproved; /* "hold" (default) | "fail" */
 };
 
 struct cfg_errors {
@@ -120,6 +131,7 @@ struct cfg {
 		unsigned max_payload;  /* default 65536, 1024..1048576 */
 	} events;
 	char *secrets_file; /* one-time import into the vault; NULL: none */
+	int64_t templates_sync_s; /* template approval sync interval; default 1 h, 60 s .. 7 d */
 	struct cfg_account *accounts; /* JSON object name -> account, >= 1 */
 	unsigned n_accounts;
 	struct cfg_template *templates; /* JSON object name -> template, >= 1 */

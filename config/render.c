@@ -320,3 +320,23 @@ int cfg_var_check(const char *value, const char **why)
 		*why = "only spaces";
 	return *why ? ERR_INVAL : ERR_OK;
 }
+
+int cfg_media_url_check(const char *value, const char **why)
+{
+	const char *dummy, *host;
+	size_t n;
+
+	if (!why)
+		why = &dummy;
+	*why = NULL;
+	if (!value || strncmp(value, "https://", 8) != 0)
+		*why = "is not an https:// URL (WhatsApp fetches media over HTTPS)";
+	else if ((n = strcspn(host = value + 8, "/?#")) == 0 || host[0] == ':' || host[0] == '@')
+		*why = "is a URL without a host";
+	else if (strlen(value) > CFG_VAR_MAX)
+		*why = "is a URL longer than " STR(CFG_VAR_MAX) " bytes";
+	for (const char *p = value; !*why && *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f)
+			*why = "is a URL with a space or control character";
+	return *why ? ERR_INVAL : ERR_OK;
+}

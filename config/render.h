@@ -48,4 +48,10 @@ int cfg_render(const char *expr, const cJSON *event, char *out, size_t outsz, ch
  * CFG_VAR_MAX bytes. ERR_OK or ERR_INVAL with a static *why. */
 int cfg_var_check(const char *value, const char **why);
 
+/* A media template's URL variable (template "media_var"): an https URL
+ * with a host, no spaces or control characters. WhatsApp fetches it from
+ * the internet, so plain http and local paths are refused before sending.
+ * ERR_OK or ERR_INVAL with a static *why. */
+int cfg_media_url_check(const char *value, const char **why);
+
 #endif

@@ -15,6 +15,10 @@ static void route_to(struct cfg_pctx *px, const cJSON *v, void *base, const char
 static void route_vars(struct cfg_pctx *px, const cJSON *v, void *base, const char *path);
 static void route_account(struct cfg_pctx *px, const cJSON *v, void *base, const char *path);
 
+static const struct cfg_enum unapproved_names[] = { { "hold", CFG_UNAPPROVED_HOLD },
+						    { "fail", CFG_UNAPPROVED_FAIL },
+						    { 0 } };
+
 /* Order matters: "vars" is checked against the template found before it. */
 static const struct cfg_field route_fields[] = {
 	{ .key = "name", .type = CFG_F_STR, .off = RT_OFF(name), .required = true,
@@ -28,6 +32,8 @@ static const struct cfg_field route_fields[] = {
 	{ .key = "account", .type = CFG_F_CUSTOM, .custom = route_account },
 	{ .key = "ttl", .type = CFG_F_DURATION, .off = RT_OFF(ttl_s), .min = 60, .max = 30 * 86400,
 	  .def_num = 72 * 3600 },
+	{ .key = "unapproved", .type = CFG_F_ENUM, .off = RT_OFF(unapproved),
+	  .enums = unapproved_names, .def_num = CFG_UNAPPROVED_HOLD },
 	{ 0 }
 };
 
@@ -268,9 +274,10 @@ void cfg_routes_check(struct cfg_pctx *px)
 			}
 		if (r->template && r->template->status != CFG_TPL_APPROVED) {
 			snprintf(path, sizeof(path), "$.routes[%u].template", i);
-			cfg_err_add(px->warns, path, "template \"%s\" is %s: its events will be "
-				    "rejected until it is approved", r->template->name,
-				    status[r->template->status]);
+			cfg_err_add(px->warns, path, "template \"%s\" is %s in the config: until "
+				    "a sync with the provider says it is approved, its events will "
+				    "be %s", r->template->name, status[r->template->status],
+				    r->unapproved == CFG_UNAPPROVED_FAIL ? "rejected" : "held");
 		}
 	}
 }

@@ -17,6 +17,7 @@
 #include "config/secrets.h"
 #include "firmware/daemon.h"
 #include "firmware/fw.h"
+#include "firmware/templates.h"
 #include "hal/clock.h"
 #include "hal/err.h"
 #include "hal/log.h"
@@ -122,10 +123,12 @@ int fw_reload(struct fw *fw, char *why, size_t whylen)
 		snprintf(why, whylen, "the vault failed: restarting");
 		return err;
 	}
-	if (fw_sender_reconfigure(fw) != ERR_OK || subscribe_routes(fw) != ERR_OK) {
+	if (fw_sender_reconfigure(fw) != ERR_OK || fw_templates_reconfigure(fw) != ERR_OK ||
+	    subscribe_routes(fw) != ERR_OK) {
 		fw->cfg = old_cfg;
 		cfg_free(cfg);
-		if (fw_sender_reconfigure(fw) != ERR_OK || subscribe_routes(fw) != ERR_OK)
+		if (fw_sender_reconfigure(fw) != ERR_OK || fw_templates_reconfigure(fw) != ERR_OK ||
+		    subscribe_routes(fw) != ERR_OK)
 			log_err("reload: the running configuration could not be restored either");
 		snprintf(why, whylen, "the new configuration could not start its parts (out of "
 			 "memory); keeping the running one");
@@ -246,7 +249,8 @@ static int start(struct fw *fw, struct cfg_secrets *file)
 		return rc;
 	if ((rc = net_http_init(fw->loop, &ho, &fw->http)) != ERR_OK)
 		return rc;
-	if ((rc = fw_sender_init(fw)) != ERR_OK || (rc = fw_sender_recover(fw)) != ERR_OK)
+	if ((rc = fw_sender_init(fw)) != ERR_OK || (rc = fw_sender_recover(fw)) != ERR_OK ||
+	    (rc = fw_templates_init(fw)) != ERR_OK)
 		return rc;
 	if ((rc = fw_control_init(fw)) != ERR_OK || (rc = fw_serial_init(fw)) != ERR_OK ||
 	    (rc = fw_remote_init(fw)) != ERR_OK)
@@ -271,6 +275,7 @@ static void finish(struct fw *fw)
 	net_http_free(fw->http);
 	fw->http = NULL;
 	fw_probes_free(fw);
+	fw_templates_free(fw);
 	if (fw->exit_code == 0)
 		fw_sender_drain(fw);
 	fw_sender_free(fw);

@@ -80,6 +80,7 @@ struct fw {
 	struct fw_remote *remote;
 	struct fw_staging *staging; /* a config push in progress (control/config.c) */
 	struct fw_probes *probes;   /* connection tests (control/probe.c) */
+	struct fw_templates *templates; /* approval sync and gate (templates.h) */
 	struct fw_audit audit;
 	struct fw_uplink uplink;
 	struct fw_logs *logs;

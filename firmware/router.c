@@ -27,6 +27,7 @@
 #include "config/render.h"
 #include "config/topic.h"
 #include "firmware/fw.h"
+#include "firmware/templates.h"
 #include "hal/clock.h"
 #include "hal/crash.h"
 #include "hal/err.h"
@@ -114,7 +115,8 @@ static char *render_vars(const struct cfg_route *r, const struct event *ev, char
 			snprintf(why, wl, "variable {{%s}} (%s): %s", key, r->vars[i], w);
 			goto out;
 		}
-		if (cfg_var_check(val, &rule) != ERR_OK) {
+		if (cfg_var_check(val, &rule) != ERR_OK ||
+		    (r->template->media_var == i + 1 && cfg_media_url_check(val, &rule) != ERR_OK)) {
 			snprintf(why, wl, "variable {{%s}} (%s): %s", key, r->vars[i], rule);
 			goto out;
 		}
@@ -202,9 +204,11 @@ static void route_event(struct fw *fw, const struct event *ev, const struct cfg_
 	char why[REASON_MAX];
 	char *vars;
 
-	if (r->template->status != CFG_TPL_APPROVED) {
-		reject(fw, ev, r, "template %s is not approved (status %s)", r->template->name,
-		       r->template->status == CFG_TPL_PENDING ? "pending" : "rejected");
+	/* A route that holds keeps the event queued until approval comes
+	 * (the sender's gate parks it); one that fails says so at once. */
+	if (r->unapproved == CFG_UNAPPROVED_FAIL &&
+	    !fw_templates_sendable(fw, r->account->name, r->template, why, sizeof(why))) {
+		reject(fw, ev, r, "%s", why);
 		return;
 	}
 	vars = render_vars(r, ev, why, sizeof(why));

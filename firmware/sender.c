@@ -29,6 +29,7 @@
 #include "firmware/fw.h"
 #include "firmware/reconcile.h"
 #include "firmware/retry.h"
+#include "firmware/templates.h"
 #include "hal/clock.h"
 #include "hal/crash.h"
 #include "hal/err.h"
@@ -442,6 +443,8 @@ static bool admit(struct fw_sender *s, struct store_msg *m, struct account **ap,
 		s->fw->n.expired++;
 		return false;
 	}
+	if (!recon && !fw_templates_admit(s->fw, m)) /* held (parked) or failed */
+		return false;
 	if (a->paused_until > now)
 		wait = a->paused_until == UINT64_MAX ? 60000 : a->paused_until - now;
 	else if (!recon && !take_token(a, now, &wait)) /* a list sends nothing */
@@ -511,7 +514,7 @@ static int pick_due(struct fw_sender *s, struct store_txn *t, unsigned room, str
 			build(c, &m);
 			p->c[p->n++] = c;
 			s->inflight++;
-		} else if (m.state != STORE_EXPIRED) {
+		} else if (m.state != STORE_EXPIRED && m.state != STORE_FAILED) {
 			p->next_due = p->next_due < 0 || m.due_ms < p->next_due ? m.due_ms : p->next_due;
 		}
 		rc = store_outbox_update(t, &m);
@@ -590,7 +593,7 @@ static void pull_back(struct fw_sender *s, int64_t wall)
 		struct store_msg m;
 
 		rc = store_outbox_get(t, s->seqs[i], &m);
-		if (rc != ERR_OK || m.due_ms <= wall + horizon_ms(s))
+		if (rc != ERR_OK || m.due_ms <= wall + horizon_ms(s) || m.due_ms == STORE_DUE_PARKED)
 			continue;
 		m.due_ms = wall;
 		rc = store_outbox_update(t, &m);
@@ -629,7 +632,7 @@ static void on_tick(struct hal_timer *t)
 	room = s->n_settle ? 0 : room_now(s, &token_wait);
 	if (room)
 		take_due(s, room, &next_due);
-	if (next_due > hal_wall_ms() + horizon_ms(s)) {
+	if (next_due > hal_wall_ms() + horizon_ms(s) && next_due != STORE_DUE_PARKED) {
 		pull_back(s, hal_wall_ms());
 		next_due = hal_wall_ms();
 	}

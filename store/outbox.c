@@ -483,6 +483,40 @@ out:
 	return err;
 }
 
+int store_outbox_parked(struct store_txn *t, uint64_t after_seq, unsigned max, uint64_t *seqs,
+			unsigned *n)
+{
+	unsigned char k0[16];
+	MDB_cursor *c = NULL;
+	MDB_val key, val;
+	int rc, err = ERR_OK;
+
+	*n = 0;
+	if (!t || !max || !seqs)
+		return ERR_INVAL;
+	rc = mdb_cursor_open(t->txn, dbi(t, STORE_DB_DUE), &c);
+	if (rc != MDB_SUCCESS)
+		return store_mdb_err(t, rc, "due cursor");
+	due_key(k0, STORE_DUE_PARKED, after_seq + 1);
+	key.mv_data = k0;
+	key.mv_size = sizeof(k0);
+	for (rc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE); rc == MDB_SUCCESS && *n < max;
+	     rc = mdb_cursor_get(c, &key, &val, MDB_NEXT)) {
+		if (key.mv_size != 16) {
+			log_err("store: due index key of %zu bytes is corrupt", key.mv_size);
+			err = ERR_STORE;
+			break;
+		}
+		if ((int64_t)store_be64_get(key.mv_data) != STORE_DUE_PARKED)
+			break;
+		seqs[(*n)++] = store_be64_get((unsigned char *)key.mv_data + 8);
+	}
+	if (err == ERR_OK && rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
+		err = store_mdb_err(t, rc, "parked walk");
+	mdb_cursor_close(c);
+	return err;
+}
+
 struct walk {
 	unsigned limit, done;
 	bool stop;

@@ -91,6 +91,16 @@ int store_outbox_update(struct store_txn *t, const struct store_msg *m);
 int store_outbox_due(struct store_txn *t, int64_t now_ms, unsigned max, uint64_t *seqs,
 		     unsigned *n, int64_t *next_due_ms);
 
+/* A due time that never comes: a QUEUED/RETRY record parked there (a
+ * message held until its template is approved) is never returned by
+ * store_outbox_due() for any real now, only by store_outbox_parked(), which
+ * lists the parked seqs above after_seq in seq order, at most max. Costs
+ * O(max + log n): the parked records sit together at the end of the due
+ * index. */
+#define STORE_DUE_PARKED INT64_MAX
+int store_outbox_parked(struct store_txn *t, uint64_t after_seq, unsigned max, uint64_t *seqs,
+			unsigned *n);
+
 /* Calls cb for records newest first, only those in `state` unless it is 0,
  * with seq < before_seq unless it is 0; stops after `limit` records (0 = no
  * limit) or when cb returns non-zero. One record is decoded at a time. */

@@ -26,6 +26,7 @@ enum store_db {
 	STORE_DB_SOURCE, /* event source -> its publisher's last sequence number and counts */
 	STORE_DB_VAULT,  /* secret name -> sealed value (store/vault.h) */
 	STORE_DB_LOG,    /* log seq (8B BE) -> encoded log record (logring.h) */
+	STORE_DB_TEMPLATES, /* account NUL template key -> approval as last synced (templates.h) */
 	STORE_DB__COUNT
 };
 

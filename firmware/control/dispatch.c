@@ -14,6 +14,7 @@
 #include "config/phone.h"
 #include "config/secrets.h"
 #include "firmware/fw.h"
+#include "firmware/templates.h"
 #include "hal/clock.h"
 #include "hal/err.h"
 #include "hal/log.h"
@@ -115,6 +116,7 @@ static cJSON *cmd_status(struct fw *fw)
 		store_abort(t);
 	}
 	fw_sender_status(fw, cJSON_AddArrayToObject(r, "accounts"));
+	fw_templates_status(fw, cJSON_AddObjectToObject(r, "templates"));
 	status_counters(fw, r);
 	status_errors(fw, r);
 	fw_router_seq_status(fw, cJSON_AddObjectToObject(r, "sources"));
@@ -246,9 +248,11 @@ char *fw_control_run(struct fw *fw, const struct fw_caller *from, const cJSON *r
 		res = fw_cmd_config(fw, cmd->valuestring, req, err, sizeof(err));
 	else if (strncmp(cmd->valuestring, "creds.", 6) == 0)
 		res = fw_cmd_creds(fw, from, cmd->valuestring, req, err, sizeof(err));
+	else if (strncmp(cmd->valuestring, "templates.", 10) == 0)
+		res = fw_cmd_templates(fw, cmd->valuestring, req, err, sizeof(err));
 	else
 		snprintf(err, sizeof(err), "unknown command '%.40s' (known: status, stats, outbox, test_connection, "
-			 "config.*, creds.*)", cmd->valuestring);
+			 "config.*, creds.*, templates.*)", cmd->valuestring);
 	audit(fw, from, cJSON_IsString(cmd) ? cmd->valuestring : "?", res != NULL, res ? "ok" : err);
 	if (!res)
 		return fw_control_error(err[0] ? err : "out of memory");

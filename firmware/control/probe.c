@@ -34,6 +34,7 @@
 #include "store/outbox.h"
 #include "store/store.h"
 #include "firmware/fw.h"
+#include "firmware/templates.h"
 #include "hal/clock.h"
 #include "hal/err.h"
 #include "hal/log.h"
@@ -194,10 +195,8 @@ static int queue_test(struct fw *fw, const char *account, const char *to_raw,
 		snprintf(err, errlen, "no template '%.64s' in the configuration", template);
 		return ERR_NOTFOUND;
 	}
-	if (t->status != CFG_TPL_APPROVED) {
-		snprintf(err, errlen, "template %s is not approved: WhatsApp would refuse it", template);
-		return ERR_INVAL;
-	}
+	if (!fw_templates_sendable(fw, account, t, err, errlen))
+		return ERR_INVAL; /* why: "template X is paused at the provider", ... */
 	if (cfg_phone_normalize(to_raw, fw->cfg->events.default_country, to, &why) != ERR_OK) {
 		snprintf(err, errlen, "send_to: %s", why);
 		return ERR_INVAL;

@@ -541,4 +541,6 @@ const struct net_provider net_twilio_provider = {
 	.list_page = twilio_list_page,
 	.probe_url = twilio_probe_url,
 	.code_class = net_twilio_code_class,
+	.templates_url = net_twilio_templates_url,
+	.templates_page = net_twilio_templates_page,
 };

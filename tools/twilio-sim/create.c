@@ -306,6 +306,8 @@ void sim_create(const struct sim_config *cfg, char *body, struct sim_reply *r)
 	}
 	r->drop = sim_fault_flip(cfg->drop_rate);
 	accept_message(cfg, &f, &v, r);
+	if (r->status == 201)
+		sim_content_note_create(cfg, f.v[F_CONTENT_SID]);
 out:
 	vars_free(&v);
 }

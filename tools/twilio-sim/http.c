@@ -96,7 +96,7 @@ static bool secret_eq(const char *a, const char *b)
 	return diff == 0;
 }
 
-static bool auth_ok(const struct sim_config *cfg, struct MHD_Connection *c)
+bool sim_auth_ok(const struct sim_config *cfg, struct MHD_Connection *c)
 {
 	char *pass = NULL;
 	char *user = MHD_basic_auth_get_username_password(c, &pass);
@@ -180,6 +180,8 @@ static void dispatch(const struct sim_config *cfg, struct MHD_Connection *c, con
 {
 	struct target t;
 
+	if (sim_content_route(cfg, c, url, method, rq->too_big ? NULL : rq->body.p, &rq->reply))
+		return;
 	parse_target(url, &t);
 	if (t.route == R_NONE) {
 		sim_reply_error(&rq->reply, 404, 20404, "The requested resource %.128s was not found",
@@ -188,7 +190,7 @@ static void dispatch(const struct sim_config *cfg, struct MHD_Connection *c, con
 	}
 	/* A wrong account in the path is an authentication failure at Twilio
 	 * too: the credentials do not grant access to that account. */
-	if (!auth_ok(cfg, c) || strcmp(t.account, cfg->account) != 0) {
+	if (!sim_auth_ok(cfg, c) || strcmp(t.account, cfg->account) != 0) {
 		sim_reply_error(&rq->reply, 401, 20003, "Authenticate");
 		return;
 	}

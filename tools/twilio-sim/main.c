@@ -37,7 +37,11 @@ static const char usage_text[] =
 	"  --account AC...      the one account SID (AC + 32 hex)\n"
 	"  --token TOKEN        its auth token (Basic auth password)\n"
 	"  --api-key SK..:SEC   also accept API key SK.. with secret SEC (up to 8)\n"
-	"  --template HX..:N    template HX.. takes exactly N variables, else 63028\n"
+	"  --template HX..:N[:STATUS[:NAME[:TYPE]]]\n"
+	"                       template HX.. takes exactly N variables, else 63028;\n"
+	"                       its WhatsApp approval (default approved), name and\n"
+	"                       content type (default twilio/text) as the Content API\n"
+	"                       lists them (POST /sim/templates changes the status)\n"
 	"                       (up to 64; unregistered ContentSids take any count)\n"
 	"  --record F           append one JSON line per accepted message to F:\n"
 	"                       {sid,to,from,content_sid,vars,recv_us,n[,dropped]}\n"
@@ -114,19 +118,41 @@ static bool parse_uint(const char *s, unsigned max, unsigned *out)
 	return true;
 }
 
-/* "HX<32 hex>:N" */
+/* Copies the next ':'-separated part of *p into dst (cap bytes with the
+ * NUL); false if it is empty or too long. */
+static bool next_part(const char **p, char *dst, size_t cap)
+{
+	size_t n = strcspn(*p, ":");
+
+	if (n == 0 || n >= cap)
+		return false;
+	memcpy(dst, *p, n);
+	dst[n] = '\0';
+	*p += n + ((*p)[n] == ':');
+	return true;
+}
+
+/* "HX<32 hex>:N[:status[:name[:type]]]" */
 static bool add_template(struct sim_config *cfg, const char *arg)
 {
-	const char *colon = strrchr(arg, ':');
+	const char *p = arg;
 	struct sim_template *t;
+	char num[8];
 
-	if (cfg->n_templates >= SIM_MAX_TEMPLATES || !colon ||
-	    (size_t)(colon - arg) != SIM_SID_LEN)
+	if (cfg->n_templates >= SIM_MAX_TEMPLATES)
 		return false;
 	t = &cfg->templates[cfg->n_templates];
-	memcpy(t->sid, arg, SIM_SID_LEN);
-	t->sid[SIM_SID_LEN] = '\0';
-	if (!sim_sid_valid(t->sid, "HX") || !parse_uint(colon + 1, SIM_MAX_VARS, &t->nvars))
+	memset(t, 0, sizeof(*t));
+	if (!next_part(&p, t->sid, sizeof(t->sid)) || !sim_sid_valid(t->sid, "HX") ||
+	    !next_part(&p, num, sizeof(num)) || !parse_uint(num, SIM_MAX_VARS, &t->nvars))
+		return false;
+	snprintf(t->status, sizeof(t->status), "approved");
+	memcpy(t->name, "tpl_", 4); /* tpl_ and the SID's last 8 digits */
+	memcpy(t->name + 4, t->sid + 26, 9);
+	snprintf(t->type, sizeof(t->type), "twilio/text");
+	if ((*p && !next_part(&p, t->status, sizeof(t->status))) ||
+	    (*p && !next_part(&p, t->name, sizeof(t->name))) ||
+	    (*p && !next_part(&p, t->type, sizeof(t->type))) || *p)
 		return false;
 	cfg->n_templates++;
 	return true;
@@ -344,6 +370,7 @@ static int run(struct sim_config *cfg)
 	if (load_pems(cfg) != 0 || sim_store_open(cfg->record, cfg->keep) != ERR_OK)
 		goto out;
 	sim_faults_init(cfg->seed, cfg->rate_limit);
+	sim_content_init(cfg);
 	if (cfg->latency_ms && sim_delay_start() != 0)
 		goto out;
 	rc = serve(cfg, &set);

@@ -30,6 +30,9 @@
 struct sim_template {
 	char sid[SIM_SID_LEN + 1];
 	unsigned nvars;
+	char status[24]; /* WhatsApp approval at start (content.c changes it) */
+	char name[64];   /* WhatsApp template name */
+	char type[40];   /* content type, "twilio/text" */
 };
 
 struct sim_apikey {
@@ -135,6 +138,19 @@ bool sim_store_sid_n(const char *sid, uint64_t *n);
  * first; start UINT64_MAX = the newest) or upwards. All under one lock, so
  * the scan sees one consistent set of messages. */
 void sim_store_scan(uint64_t start, bool down, sim_store_fn *fn, void *arg);
+
+/* http.c: Basic auth with the account SID and token, or an API key. */
+struct MHD_Connection;
+bool sim_auth_ok(const struct sim_config *cfg, struct MHD_Connection *c);
+
+/* content.c: the Content API and POST/GET /sim/templates. init copies the
+ * --template approvals (before the daemon starts); route answers true if
+ * url is one of its routes; note_create counts a create of a template
+ * that is not approved at the time. */
+void sim_content_init(const struct sim_config *cfg);
+bool sim_content_route(const struct sim_config *cfg, struct MHD_Connection *c, const char *url,
+		       const char *method, const char *body, struct sim_reply *r);
+void sim_content_note_create(const struct sim_config *cfg, const char *sid);
 
 /* faults.c: deterministic coin flips and the per-second create budget. */
 void sim_faults_init(uint64_t seed, unsigned rate_limit);
