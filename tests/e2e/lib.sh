@@ -215,7 +215,7 @@ sim_curl() {
 POISON_KINDS=(json missing phone template refused transient)
 POISON_CONFIG=(
 	'.templates.promo = {"twilio_content_sid": "HX0000000000000000000000000000b001", "variables": 1, "status": "pending"}'
-	'.routes += [{"name": "promo", "topic": "site/+/promo/#", "template": "promo", "to": "{phone}", "vars": {"1": "{id}"}}]'
+	'.routes += [{"name": "promo", "topic": "site/+/promo/#", "template": "promo", "to": "{phone}", "unapproved": "fail", "vars": {"1": "{id}"}}]'
 )
 
 # poison_kind N: the kind of poison event N, one of POISON_KINDS in turn.

@@ -8,7 +8,7 @@ e2e_setup bad_input
 start_broker
 start_sim
 write_config '.templates.promo = {"twilio_content_sid": "HX0000000000000000000000000000b001", "variables": 1, "status": "pending"}' \
-	'.routes += [{"name": "promo", "topic": "site/+/promo/#", "template": "promo", "to": "{phone}", "vars": {"1": "{id}"}}]'
+	'.routes += [{"name": "promo", "topic": "site/+/promo/#", "template": "promo", "to": "{phone}", "unapproved": "fail", "vars": {"1": "{id}"}}]'
 start_outpostd
 
 big=$(head -c 70000 /dev/zero | tr '\0' 'x')

@@ -34,7 +34,7 @@ static const struct octl_cmd *const cmds[] = {&octl_cmd_status, &octl_cmd_stats,
 					      &octl_cmd_probe, &octl_cmd_outbox,
 					      &octl_cmd_logs, &octl_cmd_config,
 					      &octl_cmd_deadletter, &octl_cmd_creds,
-					      &octl_cmd_pin_hash};
+					      &octl_cmd_pin_hash, &octl_cmd_templates};
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
 
 static void usage(FILE *f)

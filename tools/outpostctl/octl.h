@@ -82,6 +82,7 @@ extern const struct octl_cmd octl_cmd_pin_hash;
 extern const struct octl_cmd octl_cmd_deadletter;
 extern const struct octl_cmd octl_cmd_stats;
 extern const struct octl_cmd octl_cmd_probe;
+extern const struct octl_cmd octl_cmd_templates;
 
 /* remote.c: one signed request over MQTT. -1 with *resp set, or the exit
  * code after saying what went wrong. */
