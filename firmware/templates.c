@@ -167,15 +167,26 @@ static int load(struct tsync *ts)
 	return ERR_OK;
 }
 
+/* The status the gate went by before this sync: the last one seen, else
+ * the config's. */
+static const char *was(const struct cfg_template *t, const struct fw_tpl_state *old)
+{
+	return old->known ? old->status : t->status == CFG_TPL_APPROVED ? "approved" :
+	       t->status == CFG_TPL_PENDING ? "pending" : "rejected";
+}
+
+static bool status_changed(const struct cfg_template *t, const struct fw_tpl_state *old,
+		    const struct fw_tpl_state *now)
+{
+	return strcasecmp(was(t, old), now->status) != 0;
+}
+
 static void log_change(const struct tsync *ts, const struct cfg_template *t,
 		       const struct fw_tpl_state *old, const struct fw_tpl_state *now)
 {
-	const char *was = old->known ? old->status :
-			  t->status == CFG_TPL_APPROVED ? "approved (config)" :
-			  t->status == CFG_TPL_PENDING ? "pending (config)" : "rejected (config)";
-
-	log_info("template %s (%s) on account %s: %s -> %s%s%s", t->name, now->id, ts->account,
-		 was, now->status, now->reason[0] ? ": " : "", now->reason);
+	log_info("template %s (%s) on account %s: %s%s -> %s%s%s", t->name, now->id, ts->account,
+		 was(t, old), old->known ? "" : " (config)", now->status,
+		 now->reason[0] ? ": " : "", now->reason);
 }
 
 /* Writes this walk's notes; status changes are logged and counted. */
@@ -188,11 +199,11 @@ static int commit_seen(struct tsync *ts, int64_t now)
 
 	for (unsigned i = 0; rc == ERR_OK && i < ts->n; i++) {
 		struct fw_tpl_state *s = &ts->seen[i], *old = &ts->st[i];
-		bool change = !old->known || strcasecmp(old->status, s->status) != 0;
+		bool change = ts->seen_flag[i] && status_changed(&cfg->templates[i], old, s);
 
 		if (!ts->seen_flag[i])
 			continue;
-		s->changed_ms = change ? now : old->changed_ms;
+		s->changed_ms = change || !old->known ? now : old->changed_ms;
 		rc = store_template_put(t, ts->account, tpl_key(ts, &cfg->templates[i]),
 					&(struct store_template){
 						.id = s->id, .name = s->name, .status = s->status,
@@ -209,7 +220,7 @@ static int commit_seen(struct tsync *ts, int64_t now)
 
 		if (!ts->seen_flag[i])
 			continue;
-		if (!old->known || strcasecmp(old->status, s->status) != 0)
+		if (status_changed(&cfg->templates[i], old, s))
 			log_change(ts, &cfg->templates[i], old, s);
 		s->synced_ms = now;
 		*old = *s;

@@ -65,6 +65,9 @@ wait_for '[ "$(ctl outbox --state queued --limit 100 | jq "[.messages[] | select
 "$BUILD/outpostctl" -s "$OUTPOST_SOCK" templates list >"$E2E_DIR/list.txt" || fail "templates list"
 grep -q "tpl_a.*paused.*low quality" "$E2E_DIR/list.txt" || fail "templates list: $(cat "$E2E_DIR/list.txt")"
 grep -q "tpl_b.*approved" "$E2E_DIR/list.txt" || fail "templates list: $(cat "$E2E_DIR/list.txt")"
+"$BUILD/outpostctl" -s "$OUTPOST_SOCK" status >"$E2E_DIR/status.txt" || fail "status"
+grep -q "^templates: main: sync ok, last ok" "$E2E_DIR/status.txt" ||
+	fail "status does not show the last sync: $(cat "$E2E_DIR/status.txt")"
 ctl status | jq -e '.templates.accounts[0].sync == "ok" and .templates.changes >= 2' >/dev/null ||
 	fail "status does not show the sync: $(ctl status | jq -c .templates)"
 
@@ -75,5 +78,19 @@ n=$(ctl outbox --limit 100 | jq '.messages | length')
 [ "$n" -eq 12 ] || fail "the outbox has $n records for 12 events"
 sim_curl "$SIM_URL/sim/templates" | head -n 1 | jq -e 'all(.templates[]; .creates_unapproved == 0)' >/dev/null ||
 	fail "the sim accepted a create of an unapproved template: $(sim_curl "$SIM_URL/sim/templates" | head -n 1)"
+stop_outpostd || fail "outpostd exit status $?"
+
+# What a sync learnt is kept: restarted with the provider out of reach,
+# tpl_a is still paused (not the config's "approved") and its held
+# messages stay held.
+stop_sim
+start_outpostd
+wait_for '[ "$(ctl templates list | jq -r .accounts[0].sync)" = failed ]' 10 ||
+	fail "the sync did not fail with the sim gone: $(ctl templates list | jq -c .accounts)"
+[ "$(tpl tpl_a status)" = paused ] && [ "$(tpl tpl_a source)" = provider ] ||
+	fail "tpl_a after a restart: $(ctl templates list | jq -c .templates)"
+sleep 0.5
+[ "$(outbox_count queued)" -eq 2 ] && [ "$(outbox_count sent)" -eq 8 ] ||
+	fail "after a restart: $(outbox_count queued) queued, $(outbox_count sent) sent"
 stop_outpostd || fail "outpostd exit status $?"
 pass "approved sent, pending held then sent once, paused held or failed with the reason"

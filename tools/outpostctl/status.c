@@ -215,6 +215,38 @@ static void show_accounts(const cJSON *accounts)
 		show_account(a, w);
 }
 
+/* One line per account: its last template approval sync. */
+static void show_templates(const cJSON *t)
+{
+	const cJSON *a;
+	double ago, held = 0;
+
+	if (!cJSON_IsObject(t))
+		return;
+	cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(t, "accounts")) {
+		const char *sync = octl_str(a, "sync"), *res = octl_str(a, "result");
+		char buf[32] = "never";
+
+		label("templates:");
+		octl_put_text(stdout, octl_str(a, "account") ? octl_str(a, "account") : "?", 24, 0);
+		if (octl_num(a, "last_ok_ago_s", &ago) && ago >= 0)
+			octl_fmt_duration(buf, sizeof(buf), ago, false);
+		printf(": sync %s, last ok %s%s", sync && strcmp(sync, "failed") == 0 ? "FAILED" :
+		       sync ? sync : "?", buf, strcmp(buf, "never") ? " ago" : "");
+		if (res && *res) {
+			fputs(": ", stdout);
+			octl_put_text(stdout, res, 80, 0);
+		}
+		fputc('\n', stdout);
+	}
+	if (octl_num(t, "held", &held) && held > 0) {
+		label("");
+		put_int("", t, "held", " holds of messages for unapproved templates");
+		put_int(", ", t, "failed", " failed");
+		put_int(", ", t, "changes", " status changes (outpostctl templates list)\n");
+	}
+}
+
 static void show_counters(const cJSON *c)
 {
 	if (!cJSON_IsObject(c))
@@ -368,6 +400,7 @@ static void status_show(const struct octl_opts *o, const cJSON *r)
 	show_store(cJSON_GetObjectItemCaseSensitive(r, "store"));
 	show_outbox(cJSON_GetObjectItemCaseSensitive(r, "outbox"));
 	show_accounts(cJSON_GetObjectItemCaseSensitive(r, "accounts"));
+	show_templates(cJSON_GetObjectItemCaseSensitive(r, "templates"));
 	show_counters(cJSON_GetObjectItemCaseSensitive(r, "counters"));
 	show_errors(cJSON_GetObjectItemCaseSensitive(r, "last_errors"));
 	show_sources(cJSON_GetObjectItemCaseSensitive(r, "sources"));
@@ -393,6 +426,8 @@ const struct octl_cmd octl_cmd_status = {
 		"  outbox    how many messages are in each state, non-zero first\n"
 		"  account   one line per provider account; PAUSED and its reason mean\n"
 		"            messages wait (e.g. wrong credentials: fix and reload)\n"
+		"  templates per account, the last sync of WhatsApp template approvals\n"
+		"            with the provider: ok, or FAILED and why (outpostctl templates)\n"
 		"  counters  events received, acknowledged, duplicates, retries\n"
 		"  errors    the last errors, newest first\n"
 		"  sources   for events that carry a publisher sequence number (\"seq\"):\n"

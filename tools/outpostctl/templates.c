@@ -57,7 +57,7 @@ static void show_template(const cJSON *t)
 	octl_put_text(stdout, octl_str(t, "account") ? octl_str(t, "account") : "?", 12, 13);
 	octl_put_text(stdout, octl_str(t, "id") ? octl_str(t, "id") : "?", 34, 35);
 	/* Capitals for what needs attention, as status does. */
-	printf("%-12s", ok ? (status ? status : "?") : "NOT SENT");
+	printf("%-6s", ok ? "yes" : "NO");
 	octl_put_text(stdout, status ? status : "?", 12, 13);
 	octl_put_text(stdout, octl_str(t, "category") && *octl_str(t, "category") ?
 			      octl_str(t, "category") : "-", 14, 15);
@@ -106,7 +106,7 @@ static int show(const struct octl_opts *o, const cJSON *resp)
 		cJSON_free(s);
 		return OCTL_EXIT_OK;
 	}
-	printf("%-25s%-13s%-35s%-12s%-13s%-15s%-23s%s\n", "TEMPLATE", "ACCOUNT", "ID", "SENDS",
+	printf("%-25s%-13s%-35s%-6s%-13s%-15s%-23s%s\n", "TEMPLATE", "ACCOUNT", "ID", "SENDS",
 	       "STATUS", "CATEGORY", "TYPE", "SYNCED");
 	cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(resp, "templates"))
 		show_template(t);
@@ -217,8 +217,8 @@ const struct octl_cmd octl_cmd_templates = {
 		"       outpostctl templates sync [ACCOUNT] [--json]\n"
 		"\n"
 		"list  each configured template on each account: its id (Twilio\n"
-		"      ContentSid), whether the gateway sends it (SENDS: approved, or\n"
-		"      NOT SENT), the status the provider gave (or the config's, marked\n"
+		"      ContentSid), whether the gateway sends it (SENDS yes, or NO: its\n"
+		"      messages are held or failed), the status the provider gave (or the config's, marked\n"
 		"      \"(config)\", until a sync has seen it), category, content type,\n"
 		"      when it was last synced, and the reason (rejection or pause\n"
 		"      reason; for a template not sent, why). Then each account's last\n"
