@@ -79,33 +79,6 @@ static const char *account_arg(const struct fw *fw, const cJSON *req, char *err,
 	return acc->valuestring;
 }
 
-static cJSON *list(struct fw *fw, const cJSON *req, char *err, size_t errlen)
-{
-	bool bad;
-	const char *only = account_arg(fw, req, err, errlen, &bad);
-	cJSON *r, *t, *a;
-
-	if (bad)
-		return NULL;
-	r = cJSON_CreateObject();
-	cJSON_AddBoolToObject(r, "ok", true);
-	t = cJSON_AddArrayToObject(r, "templates");
-	a = cJSON_AddArrayToObject(r, "accounts");
-	for (unsigned i = 0; i < fw->cfg->n_accounts; i++) {
-		const char *name = fw->cfg->accounts[i].name;
-		cJSON *o;
-
-		if (only && strcmp(only, name) != 0)
-			continue;
-		for (unsigned j = 0; j < fw->cfg->n_templates; j++)
-			add_template(t, fw, name, &fw->cfg->templates[j]);
-		o = cJSON_CreateObject();
-		fw_templates_account_json(fw, name, o);
-		cJSON_AddItemToArray(a, o);
-	}
-	return r;
-}
-
 /* The round after which the sync asked for now has run: the next one, or
  * the one after a round already under way (it may predate the ask). */
 static void done_at(cJSON *o)
@@ -118,40 +91,45 @@ static void done_at(cJSON *o)
 	cJSON_AddNumberToObject(o, "done_at_round", n);
 }
 
-static cJSON *sync_now(struct fw *fw, const cJSON *req, char *err, size_t errlen)
+/* list: templates and accounts; sync: the accounts as they were before
+ * the sync was started, with the round it will end. */
+static cJSON *answer(struct fw *fw, const cJSON *req, bool sync, char *err, size_t errlen)
 {
 	bool bad;
 	const char *only = account_arg(fw, req, err, errlen, &bad);
-	cJSON *r, *a;
+	cJSON *r, *t = NULL, *a;
 
 	if (bad)
 		return NULL;
 	r = cJSON_CreateObject();
 	cJSON_AddBoolToObject(r, "ok", true);
+	if (!sync)
+		t = cJSON_AddArrayToObject(r, "templates");
 	a = cJSON_AddArrayToObject(r, "accounts");
-	/* The rounds before the start: the tool waits for them to pass. */
 	for (unsigned i = 0; i < fw->cfg->n_accounts; i++) {
 		const char *name = fw->cfg->accounts[i].name;
 		cJSON *o;
 
 		if (only && strcmp(only, name) != 0)
 			continue;
+		for (unsigned j = 0; t && j < fw->cfg->n_templates; j++)
+			add_template(t, fw, name, &fw->cfg->templates[j]);
 		o = cJSON_CreateObject();
 		fw_templates_account_json(fw, name, o);
-		done_at(o);
+		if (sync)
+			done_at(o);
 		cJSON_AddItemToArray(a, o);
 	}
-	fw_templates_sync(fw, only);
+	if (sync)
+		fw_templates_sync(fw, only);
 	return r;
 }
 
 cJSON *fw_cmd_templates(struct fw *fw, const char *cmd, const cJSON *req, char *err,
 			size_t errlen)
 {
-	if (strcmp(cmd, "templates.list") == 0)
-		return list(fw, req, err, errlen);
-	if (strcmp(cmd, "templates.sync") == 0)
-		return sync_now(fw, req, err, errlen);
+	if (strcmp(cmd, "templates.list") == 0 || strcmp(cmd, "templates.sync") == 0)
+		return answer(fw, req, strcmp(cmd, "templates.sync") == 0, err, errlen);
 	snprintf(err, errlen, "unknown command '%.40s' (known: templates.list, templates.sync)",
 		 cmd);
 	return NULL;
