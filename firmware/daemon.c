@@ -226,7 +226,10 @@ static int start(struct fw *fw, struct cfg_secrets *file)
 {
 	static const int sigs[] = {SIGTERM, SIGINT, SIGHUP, 0};
 	struct net_http_opts ho = {
-		.max_concurrent = fw->cfg->sender.concurrency,
+		/* The sender fills its pool under load; the rest is for the
+		 * control plane (template syncs, connection tests), which
+		 * would otherwise wait for a lull that may not come. */
+		.max_concurrent = fw->cfg->sender.concurrency + FW_HTTP_SPARE,
 		.connect_timeout_ms = fw->cfg->sender.connect_timeout_ms,
 		.total_timeout_ms = fw->cfg->sender.request_timeout_ms,
 		.low_speed_time_s = fw->cfg->sender.low_speed_time_s,

@@ -817,6 +817,8 @@ static void settled(struct fw_sender *s, const struct done *d)
 		fw->n.failed++;
 		if (d->acct)
 			d->acct->failed++;
+		if (d->acct && o->cls == NET_TEMPLATE)
+			fw_templates_suspect(fw, d->acct->name);
 		fw_error(fw, "message #%llu failed: %s %d: %.120s", (unsigned long long)d->seq,
 			 net_class_name(o->cls), o->code, o->text);
 		log_outcome(d, "failed");

@@ -33,6 +33,7 @@
 #define BACKOFF_BASE_MS 15000  /* after a failed sync: 15 s, 30 s, ... */
 #define BUSY_RETRY_MS 1000     /* the HTTP engine was full */
 #define PAGES_MAX 1000         /* 10,000 templates: WhatsApp allows 6,000 */
+#define SUSPECT_MIN_MS 60000   /* a refused send syncs at most once a minute */
 
 struct tsync {
 	struct fw *fw;
@@ -465,6 +466,17 @@ int fw_templates_sync(struct fw *fw, const char *account)
 			schedule(ts, 0);
 	}
 	return any ? ERR_OK : ERR_NOTFOUND;
+}
+
+void fw_templates_suspect(struct fw *fw, const char *account)
+{
+	struct tsync *ts = find(fw, account);
+
+	if (ts && !ts->running && hal_wall_ms() - ts->last_try_ms >= SUSPECT_MIN_MS) {
+		log_info("templates: account %s: a send was refused for its template; syncing",
+			 ts->account);
+		schedule(ts, 0);
+	}
 }
 
 /* ---- lifecycle ---- */

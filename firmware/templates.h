@@ -23,6 +23,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* HTTP transfers beyond sender.concurrency, for syncs and connection tests. */
+#define FW_HTTP_SPARE 2
+
 struct fw;
 struct cJSON;
 struct cfg_template;
@@ -45,6 +48,10 @@ void fw_templates_free(struct fw *fw);     /* after net_http_free */
 /* Starts a sync of `account` (all accounts if NULL) unless one is running.
  * ERR_OK, ERR_NOTFOUND (no such account). */
 int fw_templates_sync(struct fw *fw, const char *account);
+/* A send was refused for its template (Twilio 63027, 63016...): the
+ * status we have may be stale; syncs the account unless it synced in the
+ * last minute. */
+void fw_templates_suspect(struct fw *fw, const char *account);
 /* What the daemon knows of template t on account (NULL if unknown). */
 const struct fw_tpl_state *fw_templates_state(const struct fw *fw, const char *account,
 					      const struct cfg_template *t);
