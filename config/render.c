@@ -340,3 +340,37 @@ int cfg_media_url_check(const char *value, const char **why)
 			*why = "is a URL with a space or control character";
 	return *why ? ERR_INVAL : ERR_OK;
 }
+
+static size_t chars(const char *s, size_t n)
+{
+	size_t c = 0;
+
+	for (size_t i = 0; i < n; i++)
+		c += ((unsigned char)s[i] & 0xc0) != 0x80; /* not a continuation byte */
+	return c;
+}
+
+size_t cfg_preview_len(const char *preview, const char *const *vals, unsigned n)
+{
+	const char *p = preview;
+	size_t len = 0;
+
+	while (p && *p) {
+		const char *open = strstr(p, "{{"), *q;
+		unsigned k = 0;
+
+		if (!open)
+			return len + chars(p, strlen(p));
+		len += chars(p, (size_t)(open - p));
+		for (q = open + 2; *q >= '0' && *q <= '9' && k <= n; q++)
+			k = k * 10 + (unsigned)(*q - '0');
+		if (q > open + 2 && q[0] == '}' && q[1] == '}' && k >= 1 && k <= n) {
+			len += vals[k - 1] ? chars(vals[k - 1], strlen(vals[k - 1])) : 0;
+			p = q + 2;
+		} else {
+			len += 2; /* "{{" that is no placeholder of ours: text */
+			p = open + 2;
+		}
+	}
+	return len;
+}

@@ -54,4 +54,11 @@ int cfg_var_check(const char *value, const char **why);
  * ERR_OK or ERR_INVAL with a static *why. */
 int cfg_media_url_check(const char *value, const char **why);
 
+/* WhatsApp refuses a template whose text with its values filled in is over
+ * 1,024 characters (Twilio 63021). The length in characters (UTF-8 code
+ * points) of preview with each {{k}}, 1 <= k <= n, replaced by vals[k-1]
+ * (a NULL entry counts as empty). */
+#define CFG_RENDERED_MAX 1024
+size_t cfg_preview_len(const char *preview, const char *const *vals, unsigned n);
+
 #endif

@@ -37,6 +37,7 @@
 #include "store/store.h"
 
 #define MAX_RECIPIENTS 16
+#define VARS_MAX 100 /* a template has at most 100 variables (config) */
 #define REASON_MAX 240
 #define EVENT_ID_MAX 200
 /* Sources listed by status with their last gap, newest first. */
@@ -99,6 +100,29 @@ static void reject(struct fw *fw, const struct event *ev, const struct cfg_route
 		"event %s on %s rejected: %s", ev->id[0] ? ev->id : "(no id)", ev->topic, why);
 }
 
+/* With the template's text in the config (preview), what WhatsApp would
+ * show must fit its limit: refused here, it is a reason a person reads,
+ * not a 63021 from the provider later. */
+static bool too_long(const struct cfg_template *t, const cJSON *vars, char *why, size_t wl)
+{
+	const char *vals[VARS_MAX] = {NULL};
+	const cJSON *v;
+	unsigned i = 0;
+	size_t n;
+
+	if (!t->preview)
+		return false;
+	cJSON_ArrayForEach(v, vars)
+		if (i < VARS_MAX)
+			vals[i++] = v->valuestring;
+	n = cfg_preview_len(t->preview, vals, i);
+	if (n <= CFG_RENDERED_MAX)
+		return false;
+	snprintf(why, wl, "the rendered text of template %s is %zu characters, over WhatsApp's %d",
+		 t->name, n, CFG_RENDERED_MAX);
+	return true;
+}
+
 /* Renders the route's variables into a ContentVariables JSON object. */
 static char *render_vars(const struct cfg_route *r, const struct event *ev, char *why, size_t wl)
 {
@@ -123,6 +147,8 @@ static char *render_vars(const struct cfg_route *r, const struct event *ev, char
 		if (!cJSON_AddStringToObject(o, key, val))
 			goto out;
 	}
+	if (too_long(r->template, o, why, wl))
+		goto out;
 	out = cJSON_PrintUnformatted(o);
 	if (!out)
 		snprintf(why, wl, "out of memory");

@@ -83,6 +83,21 @@ static void test_config_keys(void **state)
 	assert_int_equal(cfg_media_url_check("", &why), ERR_INVAL);
 }
 
+static void test_rendered_len(void **state)
+{
+	const char *vals[] = {"Ana", "\xc3\xa9t\xc3\xa9", NULL};
+
+	(void)state;
+	/* "Hi Ana, été {{9}} x{{" : 3 + 3 ("Ana") + 2 + 3 ("été", 5 bytes) ... */
+	assert_int_equal(cfg_preview_len("Hi {{1}}, {{2}}", vals, 2), 3 + 3 + 2 + 3);
+	assert_int_equal(cfg_preview_len("{{1}}{{1}}", vals, 2), 6);
+	assert_int_equal(cfg_preview_len("{{3}}!", vals, 3), 1);       /* NULL: empty */
+	assert_int_equal(cfg_preview_len("{{9}} x{{", vals, 2), 9);    /* not ours: text */
+	assert_int_equal(cfg_preview_len("{{}}", vals, 2), 4);
+	assert_int_equal(cfg_preview_len("", vals, 2), 0);
+	assert_int_equal(cfg_preview_len(NULL, vals, 2), 0);
+}
+
 static void expect_bad(const char *from, const char *to, const char *path)
 {
 	char buf[sizeof(config) + 64];
@@ -228,6 +243,7 @@ int main(void)
 		cmocka_unit_test(test_decide),
 		cmocka_unit_test(test_config_keys),
 		cmocka_unit_test(test_config_refusals),
+		cmocka_unit_test(test_rendered_len),
 		cmocka_unit_test_setup_teardown(test_gate, gate_setup, gate_teardown),
 	};
 
