@@ -84,13 +84,24 @@ static const char *str_at(const cJSON *obj, const char *key)
 	return cJSON_IsString(v) && v->valuestring ? v->valuestring : NULL;
 }
 
+/* A URL we may print and follow: bounded, no spaces or control bytes. */
+static bool printable(const char *s)
+{
+	size_t n;
+
+	for (n = 0; s[n]; n++)
+		if ((unsigned char)s[n] <= ' ' || s[n] == 0x7f || n >= URL_MAX)
+			return false;
+	return n > 0;
+}
+
 static void page_next(const cJSON *root, const char *base, struct net_list_page *page)
 {
 	const char *next = str_at(cJSON_GetObjectItemCaseSensitive(root, "meta"), "next_page_url");
 
 	if (!next || !*next)
 		return; /* null on the last page */
-	if (strlen(next) > URL_MAX || strpbrk(next, " \t\r\n")) {
+	if (!printable(next)) {
 		page->cls = NET_PERMANENT;
 		snprintf(page->text, sizeof(page->text), "next_page_url is not a URL; not followed");
 		return;
@@ -183,6 +194,10 @@ static void page_failed(const struct net_http_result *res, struct net_list_page 
 	page->cls = o.cls == NET_AMBIGUOUS ? NET_TRANSIENT : o.cls;
 	if (res->err == ERR_TOOBIG)
 		page->cls = NET_PERMANENT;
+	if (page->cls == NET_OK) { /* a 2xx other than 200: not a list */
+		page->cls = NET_PERMANENT;
+		snprintf(o.text, sizeof(o.text), "unexpected HTTP %ld", res->status);
+	}
 	if (res->err == ERR_OK && res->status == 404)
 		snprintf(page->text, sizeof(page->text),
 			 "listing templates: HTTP 404 (is content_base the Content API?)");

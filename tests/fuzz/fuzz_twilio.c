@@ -16,12 +16,16 @@
  *
  * The same result is then read as a page of the message list
  * (reconciliation): a class in range, every listed message with a plain id
- * and both numbers, a next page only on the API's host.
+ * and both numbers, a next page only on the API's host. And as a page of
+ * the Content API's templates: every template given has an HX id and a
+ * status, "approved" (any case) and only that is approved, a next page
+ * only on the Content API's host.
  */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "hal/err.h"
 #include "net/http.h"
@@ -113,6 +117,40 @@ static void check_list(const struct net_provider *drv, const struct net_http_res
 	free(page.next_url);
 }
 
+static int template_seen(const struct net_template *t, void *arg)
+{
+	++*(unsigned *)arg;
+	FUZZ_ASSERT(t->id && strlen(t->id) == 34 && strncmp(t->id, "HX", 2) == 0,
+		    "template id \"%.40s\"", t->id ? t->id : "(null)");
+	FUZZ_ASSERT(t->status && t->status[0], "a template without a status");
+	FUZZ_ASSERT(t->approved == (strcasecmp(t->status, "approved") == 0),
+		    "status \"%.40s\" read as %s", t->status, t->approved ? "approved" : "not");
+	FUZZ_ASSERT(!t->reason || t->reason[0], "an empty reason given as one");
+	return 0;
+}
+
+/* The same result as a page of the Content API's template list. */
+static void check_templates(const struct net_provider *drv, const struct net_http_result *res)
+{
+	static const char base[] = "https://content.twilio.com";
+	struct net_list_page page;
+	unsigned n = 0;
+
+	drv->templates_page(res, base, template_seen, &n, &page);
+	FUZZ_ASSERT(page.cls >= 0 && page.cls < NET_CLASS__MAX && page.cls != NET_AMBIGUOUS,
+		    "templates class %d", page.cls);
+	check_text(page.text, sizeof(page.text), "templates text");
+	FUZZ_ASSERT(n <= page.n, "%u templates of %u", n, page.n);
+	if (res->err != ERR_OK || res->status != 200)
+		FUZZ_ASSERT(n == 0 && page.cls != NET_OK, "a failed request listed templates");
+	if (page.next_url)
+		FUZZ_ASSERT(page.cls == NET_OK &&
+				    strncasecmp(page.next_url, base, sizeof(base) - 1) == 0 &&
+				    strchr("/?#", page.next_url[sizeof(base) - 1]),
+			    "next page at %.80s", page.next_url);
+	free(page.next_url);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const struct net_provider *drv;
@@ -155,6 +193,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	drv->outcome(&res, &again);
 	FUZZ_ASSERT(memcmp(&out, &again, sizeof(out)) == 0, "two outcomes for one result");
 	check_list(drv, &res);
+	check_templates(drv, &res);
 	free(body);
 	return 0;
 }

@@ -224,6 +224,12 @@ static void test_failures(void **state)
 	res = (struct net_http_result){.err = ERR_TIMEOUT, .maybe_sent = true};
 	tw->templates_page(&res, BASE, each, &s, &p);
 	assert_int_equal(p.cls, NET_TRANSIENT);
+	res = (struct net_http_result){.err = ERR_OK, .status = 201,
+				       .body = "{\"sid\":\"SM1\",\"contents\":[]}"};
+	res.body_len = strlen(res.body);
+	tw->templates_page(&res, BASE, each, &s, &p);
+	assert_int_equal(p.cls, NET_PERMANENT); /* a 2xx that is not the list */
+	assert_non_null(strstr(p.text, "unexpected HTTP 201"));
 	res = (struct net_http_result){.err = ERR_TOOBIG};
 	tw->templates_page(&res, BASE, each, &s, &p);
 	assert_int_equal(p.cls, NET_PERMANENT);
