@@ -57,7 +57,7 @@ struct fw_uplink {
 };
 
 /* control/dispatch.c: read-only socket commands, counted for the audit. */
-#define FW_AUDIT_QUIET 8
+#define FW_AUDIT_QUIET 9
 #define FW_AUDIT_SUM_MS 60000
 struct fw_audit {
 	uint64_t since_ms;

@@ -181,7 +181,7 @@ char *fw_control_error(const char *text)
  * ring with its polls (each is also at debug level, for -v). */
 static const char *const quiet[FW_AUDIT_QUIET] = {
 	"status", "stats", "test_connection.result", "outbox", "outbox.show", "creds.list", "logs",
-	"config.show",
+	"config.show", "templates.list",
 };
 
 void fw_audit_flush(struct fw *fw)

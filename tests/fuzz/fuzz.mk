@@ -1,7 +1,8 @@
 # libFuzzer targets (clang, ASan+UBSan), each one C file here plus its corpus/<name>/:
 #   fuzz_event   MQTT topic + payload through firmware/router.c into a real LMDB store
 #   fuzz_config  config/config.c cfg_parse() on a config file's text
-#   fuzz_twilio  net/providers/twilio.c outcome() and list_page() on an HTTP status, Retry-After and body
+#   fuzz_twilio  net/providers/twilio.c outcome() and list_page(), twilio_content.c templates_page(),
+#                on an HTTP status, Retry-After and body
 #   fuzz_ctl     a control client's byte stream: net/ctl.c framing, firmware/control/dispatch.c replies
 #                (through control/socket.c)
 #   fuzz_frame   a serial line's byte stream through net/frame.c's decoder, in two splits
