@@ -80,6 +80,14 @@ grep -q "^templates: main: sync ok, last ok" "$E2E_DIR/status.txt" ||
 ctl status | jq -e '.templates.accounts[0].sync == "ok" and .templates.changes >= 2' >/dev/null ||
 	fail "status does not show the sync: $(ctl status | jq -c .templates)"
 
+# A reload keeps what the syncs learnt (and syncs again).
+syncs=$(grep -c "templates: account main: synced" "$E2E_DIR/outpostd.log")
+kill -HUP "$OUTPOSTD_PID"
+wait_for 'grep -q "reload: 4 routes" "$E2E_DIR/outpostd.log"' 5 || fail "no reload"
+wait_for '[ "$(grep -c "templates: account main: synced" "$E2E_DIR/outpostd.log")" -gt "$syncs" ]' 5 ||
+	fail "no sync after the reload"
+[ "$(tpl tpl_a status)" = paused ] || fail "tpl_a after a reload: $(ctl templates list | jq -c .templates)"
+
 # Nothing lost: 14 events = 9 at the sim + 2 held + 3 rejected at ingest
 # (route ra_fail), each once; nothing unapproved reached the sim.
 check_unique_refs 9
