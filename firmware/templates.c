@@ -436,6 +436,7 @@ static void start_round(struct tsync *ts)
 	ts->req = (struct net_http_req){
 		.method = NET_HTTP_GET, .url = ts->url, .user = ts->user,
 		.password = ts->password, .ca_file = ts->ca_file, .done = on_done,
+		.fresh = true, /* hourly: leaves no idle connection for the sends */
 	};
 	rc = net_http_submit(ts->fw->http, &ts->req);
 	if (rc == ERR_LIMIT) { /* the sender has every slot: soon again */

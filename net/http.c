@@ -464,6 +464,8 @@ static CURLcode set_request(struct http_easy *he)
 	}
 	if (req->ca_file)
 		SETOPT(c, CURLOPT_CAINFO, req->ca_file);
+	SETOPT(c, CURLOPT_FRESH_CONNECT, req->fresh ? 1L : 0L);
+	SETOPT(c, CURLOPT_FORBID_REUSE, req->fresh ? 1L : 0L);
 	return rc;
 }
 

@@ -62,6 +62,11 @@ struct net_http_req {
 	size_t body_len;              /* POST body, application/x-www-form-urlencoded */
 	const char *user, *password;  /* HTTP Basic, may be NULL */
 	const char *ca_file;          /* CURLOPT_CAINFO, NULL = built-in bundle */
+	/* A connection of its own, closed after: for rare requests (template
+	 * syncs) that would otherwise leave one more idle connection in the
+	 * cache, which curl 7.88 with mbedTLS may not see die (see net/http.c
+	 * on CURLOPT_MAXAGE_CONN) and the next send would reuse. */
+	bool fresh;
 	void (*done)(struct net_http_req *req, const struct net_http_result *res);
 	/* private */
 	void *easy;
