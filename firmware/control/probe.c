@@ -218,7 +218,7 @@ static int queue_test(struct fw *fw, const char *account, const char *to_raw,
 	m.account = account;
 	m.to = to;
 	m.template_name = t->name;
-	m.content_sid = t->content_sid;
+	m.content_sid = t->content_sid ? t->content_sid : "";
 	m.vars_json = vars;
 	m.provider_id = m.err_text = "";
 	m.ttl_s = 3600;
