@@ -16,6 +16,7 @@
 #include <cjson/cJSON.h>
 
 #include "config/config.h"
+#include "config/secrets.h"
 #include "hal/err.h"
 
 static struct cfg_errors errs;
@@ -232,6 +233,48 @@ static void test_route_needs_mapping(void **state)
 	expect_bad(root, "$.routes[2].template", "falls back on tw (twilio)");
 }
 
+static void test_secrets(void **state)
+{
+	static const char good[] =
+		"{\"m\": {\"access_token\": \"EAAG-tok\", \"app_secret\": \"appsec\"},"
+		" \"m2\": {\"access_token\": \"EAAG-tok2\"}, \"d\": {\"api_key\": \"d360key\"}}";
+	static const char *const bad[] = {
+		"{\"x\": {\"app_secret\": \"SECRETVALUE\"}}",
+		"{\"x\": {\"access_token\": \"SECRETVALUE\", \"api_key\": \"SECRETVALUE\"}}",
+		"{\"x\": {\"api_key\": \"SECRETVALUE\", \"app_secret\": \"SECRETVALUE\"}}",
+		"{\"x\": {\"access_token\": \"SECRETVALUE\", \"account_sid\": "
+		"\"AC0123456789abcdef0123456789abcdef\"}}",
+		"{\"x\": {\"access_token\": \"\"}}",
+	};
+	struct cfg_secrets *sec = NULL;
+	const struct cfg_secret *e;
+	char why[256];
+
+	(void)state;
+	assert_int_equal(cfg_secrets_parse(good, strlen(good), "t", &sec, why, sizeof(why)), ERR_OK);
+	e = cfg_secrets_find(sec, "m");
+	assert_string_equal(e->kind, "access_token");
+	assert_string_equal(e->password, "EAAG-tok");
+	assert_string_equal(e->app_secret, "appsec");
+	assert_string_equal(e->user, "");
+	assert_null(e->account_sid);
+	assert_null(cfg_secrets_find(sec, "m2")->app_secret);
+	e = cfg_secrets_find(sec, "d");
+	assert_string_equal(e->kind, "d360_api_key");
+	assert_string_equal(e->password, "d360key");
+	assert_null(e->app_secret);
+	cfg_secrets_free(sec);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		sec = NULL;
+		if (cfg_secrets_parse(bad[i], strlen(bad[i]), "t", &sec, why, sizeof(why)) !=
+		    ERR_CONFIG)
+			fail_msg("case %zu accepted", i);
+		assert_null(sec);
+		assert_non_null(strstr(why, "entry \"x\""));
+		assert_null(strstr(why, "SECRETVALUE")); /* errors never show a value */
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -239,6 +282,7 @@ int main(void)
 		cmocka_unit_test(test_meta_account_keys),
 		cmocka_unit_test(test_template_mapping),
 		cmocka_unit_test(test_route_needs_mapping),
+		cmocka_unit_test(test_secrets),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
