@@ -180,6 +180,9 @@ static void dispatch(const struct sim_config *cfg, struct MHD_Connection *c, con
 {
 	struct target t;
 
+	if (sim_meta_handle(cfg, c, url, method, rq->too_big ? NULL : rq->body.p ? rq->body.p : "",
+			    &rq->reply))
+		return; /* a Meta or 360dialog route (meta.c) */
 	parse_target(url, &t);
 	if (t.route == R_NONE) {
 		sim_reply_error(&rq->reply, 404, 20404, "The requested resource %.128s was not found",
