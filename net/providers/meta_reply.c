@@ -11,6 +11,7 @@
 
 #include "hal/err.h"
 #include "net/providers/meta.h"
+#include "net/providers/reply.h"
 
 /*
  * Cloud API error codes and what the sender does about them (providers.md
@@ -142,40 +143,6 @@ static const char *str_of(const cJSON *obj, const char *key)
 	return cJSON_IsString(v) && v->valuestring ? v->valuestring : NULL;
 }
 
-/* Copies at most size-1 bytes with control characters blanked, so the
- * text is safe in a log line; false if it had to cut. */
-static bool copy_text(char *dst, size_t size, const char *src)
-{
-	size_t i;
-
-	for (i = 0; i + 1 < size && src[i]; i++) {
-		unsigned char c = (unsigned char)src[i];
-
-		dst[i] = c < 0x20 || c == 0x7f ? ' ' : (char)c;
-	}
-	dst[i] = '\0';
-	return src[i] == '\0';
-}
-
-/* Codes are JSON integers; a numeric string is tolerated. */
-static bool read_code(const cJSON *v, int *code)
-{
-	double d = -1;
-	char *end;
-
-	if (cJSON_IsNumber(v))
-		d = v->valuedouble;
-	else if (cJSON_IsString(v) && v->valuestring[0]) {
-		d = strtod(v->valuestring, &end);
-		if (*end)
-			d = -1;
-	}
-	if (d < 0 || d > 9999999 || d != (int)d)
-		return false;
-	*code = (int)d;
-	return true;
-}
-
 /* A wamid ("wamid.HBgL...=") is what webhooks name the message by: take
  * only printable ones without spaces or quotes, whole. */
 static bool id_ok(const char *id, size_t size)
@@ -199,7 +166,7 @@ static void read_success(const cJSON *root, struct reply *r)
 		snprintf(r->id, sizeof(r->id), "%s", id);
 		r->id_ok = true;
 	}
-	copy_text(r->status, sizeof(r->status), st ? st : "accepted");
+	net_reply_text(r->status, sizeof(r->status), st ? st : "accepted");
 }
 
 /* {"error":{"code":..,"message":..,"error_data":{"details":..}}} (Graph),
@@ -216,7 +183,8 @@ static void read_error(const cJSON *root, struct reply *r)
 	if (!cJSON_IsObject(e) && cJSON_IsArray(errs))
 		e = cJSON_GetArrayItem(errs, 0);
 	if (cJSON_IsObject(e)) {
-		r->has_code = read_code(cJSON_GetObjectItemCaseSensitive(e, "code"), &r->code);
+		r->has_code = net_reply_code(cJSON_GetObjectItemCaseSensitive(e, "code"), 0, 9999999,
+					     &r->code);
 		msg = str_of(e, "message") ? str_of(e, "message") : str_of(e, "title");
 		details = str_of(cJSON_GetObjectItemCaseSensitive(e, "error_data"), "details");
 		if (!details)
@@ -230,7 +198,7 @@ static void read_error(const cJSON *root, struct reply *r)
 		return;
 	snprintf(buf, sizeof(buf), "%s%s%s%s", msg ? msg : "", msg && details ? " (" : "",
 		 details ? details : "", msg && details ? ")" : "");
-	copy_text(r->text, sizeof(r->text), buf);
+	net_reply_text(r->text, sizeof(r->text), buf);
 }
 
 static void parse_reply(const struct net_http_result *res, struct reply *r)

@@ -6,6 +6,7 @@
 #include <cjson/cJSON.h>
 
 #include "hal/err.h"
+#include "net/providers/reply.h"
 #include "net/providers/twilio.h"
 
 /*
@@ -224,35 +225,18 @@ static const struct reply_field {
 	{"code", F_CODE, offsetof(struct reply, code), sizeof(int)},
 };
 
-/* Copies at most size-1 bytes, control characters blanked so the text is
- * safe in a log line; returns false if it had to truncate. */
 static bool copy_text(char *dst, size_t size, const char *src)
 {
-	size_t i;
-
-	for (i = 0; i + 1 < size && src[i]; i++) {
-		unsigned char c = (unsigned char)src[i];
-
-		dst[i] = c < 0x20 || c == 0x7f ? ' ' : (char)c;
-	}
-	dst[i] = '\0';
-	return src[i] == '\0';
+	return net_reply_text(dst, size, src);
 }
 
-/* Twilio sends codes as JSON integers; a numeric string is tolerated. */
+/* Twilio sends codes as JSON integers; a numeric string is tolerated. 0 if
+ * absent or not a sane number. */
 static int read_code(const cJSON *v)
 {
-	double d = -1;
-	char *end;
+	int code = 0;
 
-	if (cJSON_IsNumber(v))
-		d = v->valuedouble;
-	else if (cJSON_IsString(v) && v->valuestring[0]) {
-		d = strtod(v->valuestring, &end);
-		if (*end)
-			d = -1;
-	}
-	return d >= 1 && d <= 999999 && d == (int)d ? (int)d : 0;
+	return net_reply_code(v, 1, 999999, &code) ? code : 0;
 }
 
 static void read_field(const cJSON *obj, const struct reply_field *f, struct reply *r)

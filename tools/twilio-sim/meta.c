@@ -81,29 +81,19 @@ static void d360_error(struct sim_reply *r, unsigned status, const char *msg)
 	r->code = (int)status;
 }
 
-static bool secret_eq(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	unsigned char diff = (unsigned char)(la != lb);
-
-	for (size_t i = 0; i < la && i < lb; i++)
-		diff |= (unsigned char)(a[i] ^ b[i]);
-	return diff == 0;
-}
-
 static bool bearer_ok(const struct sim_config *cfg, struct MHD_Connection *c)
 {
 	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
 
 	return cfg->meta_token && h && strncmp(h, "Bearer ", 7) == 0 &&
-	       secret_eq(h + 7, cfg->meta_token);
+	       sim_secret_eq(h + 7, cfg->meta_token);
 }
 
 static bool d360_ok(const struct sim_config *cfg, struct MHD_Connection *c)
 {
 	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "D360-API-KEY");
 
-	return cfg->d360_key && h && secret_eq(h, cfg->d360_key);
+	return cfg->d360_key && h && sim_secret_eq(h, cfg->d360_key);
 }
 
 /* ---- templates ---- */

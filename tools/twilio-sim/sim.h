@@ -117,6 +117,9 @@ void sim_render_message(struct sim_buf *b, const struct sim_config *cfg, const s
 void sim_render_account(struct sim_buf *b, const struct sim_config *cfg);
 void sim_rfc2822(char *out, size_t len, int64_t wall_s);
 
+/* Compares a secret in constant time for its length (http.c). */
+bool sim_secret_eq(const char *a, const char *b);
+
 /* True if s is prefix ("AC", "HX", ...) followed by 32 hex digits. */
 bool sim_sid_valid(const char *s, const char *prefix);
 
