@@ -362,10 +362,16 @@ static void on_done(struct net_http_req *req, const struct net_http_result *res)
 	struct ctx *c = container_of(req, struct ctx, req);
 	struct fw_sender *s = c->fw->sender;
 
-	fw_uplink_note(c->fw, res);
+	if (c->build_rc == ERR_OK) /* a request that was never made says nothing of the link */
+		fw_uplink_note(c->fw, res);
 	if (c->reconciling) {
 		if (!recon_page(c, res))
 			return;
+	} else if (c->acct && c->build_rc == ERR_INVAL) {
+		/* The provider's driver refused this record (template mapping,
+		 * variables, recipient): it never will take it. */
+		c->out = (struct net_send_outcome){.cls = NET_PERMANENT};
+		snprintf(c->out.text, sizeof(c->out.text), "%s", res->error);
 	} else if (c->acct) {
 		c->acct->drv->outcome(res, &c->out);
 	} else {
@@ -424,6 +430,10 @@ static void send_built(struct fw_sender *s, struct ctx *c)
 		/* Nothing left the machine: a plain retry, not ambiguous. */
 		struct net_http_result res = {.err = ERR_CONN};
 		snprintf(res.error, sizeof(res.error), "request not submitted: %s", hal_strerror(rc));
+		if (c->build_rc == ERR_INVAL)
+			snprintf(res.error, sizeof(res.error), "the %s driver cannot make a request "
+				 "of this message (template mapping, variables or recipient)",
+				 c->acct ? c->acct->drv->name : "?");
 		on_done(&c->req, &res);
 	}
 }
