@@ -93,5 +93,37 @@ grep -q "d360bad .* FAILED  auth 401: Invalid api key" <<<"$out" || fail "wrong 
 ctl test-connection meta | jq -e '.results[0] | .state == "ok" and .http_status == 200' >/dev/null ||
 	fail "test-connection meta: $(ctl test-connection meta)"
 stop_outpostd || fail "outpostd exit status $?"
+
+# The sim itself checks what Meta checks (direct requests).
+mcurl() { # PATH [BODY]: status and Meta error code of a Bearer request
+	local out
+	out=$(curl -sS --cacert "$SIM_CA" -H "Authorization: Bearer $META_TOKEN" \
+		${2:+-H 'Content-Type: application/json' -d "$2"} -w '\n%{http_code}' "$SIM_URL$1")
+	echo "$(tail -n 1 <<<"$out") $(head -n -1 <<<"$out" | jq -r '.error.code // "-"')"
+}
+tpl() { # PARAMS-JSON-ARRAY [NAME]
+	echo "{\"messaging_product\":\"whatsapp\",\"to\":\"+491701234567\",\"type\":\"template\",
+	  \"template\":{\"name\":\"${2:-ticket_ready}\",\"language\":{\"code\":\"en\"},
+	  \"components\":[{\"type\":\"body\",\"parameters\":$1}]}}"
+}
+p3='[{"type":"text","text":"a"},{"type":"text","text":"b"},{"type":"text","text":"c"}]'
+n0=$(sim_count)
+[ "$(mcurl /v21.0/$PHONE_ID/messages "$(tpl "$p3")")" = "200 -" ] || fail "a good Meta send was refused"
+[ "$(mcurl /v21.0/$PHONE_ID/messages "$(tpl '[{"type":"text","text":"a"}]')")" = "400 132000" ] ||
+	fail "parameter count not checked"
+[ "$(mcurl /v21.0/$PHONE_ID/messages "$(tpl '[{"type":"text","text":""},{"type":"text","text":"b"},{"type":"text","text":"c"}]')")" = "400 131008" ] ||
+	fail "empty parameter not refused"
+[ "$(mcurl /v21.0/$PHONE_ID/messages "$(tpl '[{"type":"text","text":"a\nb"},{"type":"text","text":"b"},{"type":"text","text":"c"}]')")" = "400 100" ] ||
+	fail "newline in a parameter not refused"
+[ "$(mcurl /v21.0/$PHONE_ID/messages '{"to":"491701234567","type":"template"}')" = "400 100" ] ||
+	fail "missing messaging_product not refused"
+[ "$(mcurl /v21.0/999/messages "$(tpl "$p3")")" = "400 100" ] || fail "a wrong phone-number id was taken"
+[ "$(sim_count)" = $((n0 + 1)) ] || fail "refused sends were recorded"
+page=$(curl -sS --cacert "$SIM_CA" -H "Authorization: Bearer $META_TOKEN" "$SIM_URL/v21.0/$WABA_ID/message_templates?limit=1")
+jq -e '(.data | length) == 1 and .data[0].name == "ticket_ready" and (.paging.next | test("after=1"))' <<<"$page" >/dev/null ||
+	fail "templates page 1: $page"
+page=$(curl -sS --cacert "$SIM_CA" -H "Authorization: Bearer $META_TOKEN" "$(jq -r .paging.next <<<"$page")")
+jq -e '(.data | length) == 1 and .data[0].name == "alert_raised" and (.paging.next == null)' <<<"$page" >/dev/null ||
+	fail "templates page 2: $page"
 stop_sim
-pass "60 events over twilio, meta and 360dialog, once each in their shapes; wrong Meta token paused its account (190); 131026 failed its message; test-connection ok x3, auth 190 / 401 for wrong credentials"
+pass "60 events over twilio, meta and 360dialog, once each in their shapes; wrong Meta token paused its account (190); 131026 failed its message; test-connection ok x3, auth 190 / 401 for wrong credentials; the sim checks Meta's rules"
