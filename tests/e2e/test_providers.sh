@@ -92,6 +92,14 @@ grep -q "d360bad .* FAILED  auth 401: Invalid api key" <<<"$out" || fail "wrong 
 [ "$(sim_count)" = "$n0" ] || fail "test-connection sent a message"
 ctl test-connection meta | jq -e '.results[0] | .state == "ok" and .http_status == 200' >/dev/null ||
 	fail "test-connection meta: $(ctl test-connection meta)"
+# The right key, set with outpostctl, and the 360dialog account passes.
+printf '%s\n' "$D360_KEY" | "$BUILD/outpostctl" -s "$OUTPOST_SOCK" creds set d360-wrong \
+	--provider 360dialog >/dev/null || fail "creds set --provider 360dialog failed"
+ctl creds list | jq -e '.entries[] | select(.name == "d360-wrong") | .kind == "d360_api_key"' >/dev/null ||
+	fail "creds list: $(ctl creds list | jq -c '.entries')"
+ctl creds list | grep -q "$D360_KEY" && fail "creds list shows a key"
+wait_for "ctl test-connection d360bad | jq -e '.results[0].state == \"ok\"' >/dev/null" 5 ||
+	fail "d360bad with the right key: $(ctl test-connection d360bad)"
 stop_outpostd || fail "outpostd exit status $?"
 
 # The sim itself checks what Meta checks (direct requests).
