@@ -469,8 +469,6 @@ static CURLcode set_headers(struct net_http *h, struct net_http_req *req, CURL *
 
 	if (!req->n_headers)
 		return CURLE_OK;
-	if (req->n_headers > NET_HTTP_HEADERS_MAX)
-		return CURLE_BAD_FUNCTION_ARGUMENT;
 	for (s = h->hdrs; s; s = s->next) {
 		if (!(n = curl_slist_append(l, s->data)))
 			goto nomem;
@@ -554,7 +552,7 @@ int net_http_submit(struct net_http *h, struct net_http_req *req)
 	struct http_easy *he;
 	int err;
 
-	if (!h || !req || !req->url || !req->done ||
+	if (!h || !req || !req->url || !req->done || req->n_headers > NET_HTTP_HEADERS_MAX ||
 	    (req->method != NET_HTTP_GET && req->method != NET_HTTP_POST))
 		return ERR_INVAL;
 	if (h->closing)
