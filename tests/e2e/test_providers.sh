@@ -11,11 +11,13 @@
 e2e_setup providers
 META_TOKEN=e2e-meta-token-not-a-secret
 D360_KEY=e2e-d360-key-not-a-secret
+API_KEY_SID=SKe2e0000000000000000000000000e2e0
+API_KEY_SECRET=e2e-api-key-secret
 PHONE_ID=106540352242922
 WABA_ID=102290129340398
 start_broker
 start_sim --meta-token "$META_TOKEN" --meta-phone-id "$PHONE_ID" --meta-waba-id "$WABA_ID" \
-	--d360-key "$D360_KEY" --meta-template ticket_ready:en:3 --meta-template alert_raised:en_US:4
+	--d360-key "$D360_KEY" --api-key "$API_KEY_SID:$API_KEY_SECRET" --meta-template ticket_ready:en:3 --meta-template alert_raised:en_US:4
 meta_acct() { # NAME PROVIDER CREDENTIALS FROM
 	echo ".accounts.$1 = {\"provider\": \"$2\", \"from\": \"$4\", \"credentials\": \"$3\",
 		\"api_base\": \"$SIM_URL\", \"ca_file\": \"$SIM_CA\", \"rate_per_s\": 5000}"
@@ -27,13 +29,16 @@ write_config \
 	".accounts.metabad += {\"phone_number_id\": \"$PHONE_ID\"}" \
 	"$(meta_acct d360 360dialog d360-main whatsapp:+15550783882)" \
 	"$(meta_acct d360bad 360dialog d360-wrong whatsapp:+15550783884)" \
+	'.accounts.keyed = (.accounts.main | .credentials = "twilio-key")' \
 	'.templates.ticket_ready.meta = {"name": "ticket_ready", "language": "en"}' \
 	'.templates.alert_raised.meta = {"name": "alert_raised", "language": "en_US"}' \
 	'(.routes[] | select(.name == "tickets")).account = "meta"' \
 	'(.routes[] | select(.name == "alerts")).account = "d360"' \
 	'.routes += [{"name": "metabad", "topic": "site/+/metabad/#", "template": "ticket_ready", "to": "{phone}", "account": "metabad", "vars": {"1": "{ticket}", "2": "{counter}", "3": "{id}"}}]'
 umask 077
-jq --arg t "$META_TOKEN" --arg k "$D360_KEY" '. + {"meta-main": {"access_token": $t, "app_secret": "e2e-app-secret"},
+jq --arg t "$META_TOKEN" --arg k "$D360_KEY" --arg a "$SIM_ACCOUNT" --arg ks "$API_KEY_SID" \
+	--arg kk "$API_KEY_SECRET" '. + {"twilio-key": {"account_sid": $a, "api_key_sid": $ks, "api_key_secret": $kk},
+	"meta-main": {"access_token": $t, "app_secret": "e2e-app-secret"},
 	"meta-wrong": {"access_token": "not-the-token"}, "d360-main": {"api_key": $k},
 	"d360-wrong": {"api_key": "not-the-key"}}' "$E2E_DIR/secrets.json" >"$E2E_DIR/secrets.tmp" &&
 	mv "$E2E_DIR/secrets.tmp" "$E2E_DIR/secrets.json" || fail "cannot write the secrets"
@@ -83,6 +88,8 @@ out=$("$BUILD/outpostctl" -s "$OUTPOST_SOCK" test-connection 2>&1)
 [ $? = 1 ] || fail "test-connection with two bad accounts did not exit 1: $out"
 grep -q "main .* ok  .*" <<<"$out" || fail "twilio not ok: $out"
 grep -q "by account fetch (Auth Token)" <<<"$out" || fail "twilio's call not named: $out"
+grep -q "^  keyed  .* ok  " <<<"$out" || fail "twilio with an API key not ok: $out"
+grep -q "by message list, PageSize=1 (API key" <<<"$out" || fail "the API key's call not named: $out"
 grep -q "^  meta  .* ok  " <<<"$out" || fail "meta not ok: $out"
 grep -q "by phone number fetch" <<<"$out" || fail "meta's call not named: $out"
 grep -q "^  d360  .* ok  " <<<"$out" || fail "360dialog not ok: $out"
@@ -134,4 +141,4 @@ page=$(curl -sS --cacert "$SIM_CA" -H "Authorization: Bearer $META_TOKEN" "$(jq 
 jq -e '(.data | length) == 1 and .data[0].name == "alert_raised" and (.paging.next == null)' <<<"$page" >/dev/null ||
 	fail "templates page 2: $page"
 stop_sim
-pass "60 events over twilio, meta and 360dialog, once each in their shapes; wrong Meta token paused its account (190); 131026 failed its message; test-connection ok x3, auth 190 / 401 for wrong credentials; the sim checks Meta's rules"
+pass "60 events over twilio, meta and 360dialog, once each in their shapes; wrong Meta token paused its account (190); 131026 failed its message; test-connection ok x4 (Twilio by Auth Token and by API key), auth 190 / 401 for wrong credentials; the sim checks Meta's rules"
