@@ -56,15 +56,7 @@ bool fw_templates_sendable(const struct fw *fw, const char *account,
 	return t->status == CFG_TPL_APPROVED;
 }
 
-static const struct cfg_route *route_find(const struct cfg *cfg, const char *name)
-{
-	for (unsigned i = 0; name && i < cfg->n_routes; i++)
-		if (cfg->routes[i].name && strcmp(cfg->routes[i].name, name) == 0)
-			return &cfg->routes[i];
-	return NULL;
-}
-
-bool fw_templates_admit(struct fw *fw, struct store_msg *m)
+bool fw_templates_admit(struct fw *fw, struct store_msg *m, const char *account)
 {
 	struct fw_tpl_gate *g = fw_templates_gate(fw);
 	const struct cfg_template *t = cfg_template_find(fw->cfg, m->template_name);
@@ -73,9 +65,9 @@ bool fw_templates_admit(struct fw *fw, struct store_msg *m)
 
 	/* A record whose template left the config carries its ContentSid:
 	 * nothing here knows better than what was checked at ingest. */
-	if (!g || !t || fw_templates_sendable(fw, m->account, t, g->why, sizeof(g->why)))
+	if (!g || !t || fw_templates_sendable(fw, account, t, g->why, sizeof(g->why)))
 		return true;
-	r = route_find(fw->cfg, m->route);
+	r = cfg_route_find(fw->cfg, m->route);
 	v = fw_tpl_decide(false, r ? (int)r->unapproved : CFG_UNAPPROVED_HOLD);
 	m->err_text = g->why;
 	m->err_class = NET_TEMPLATE;

@@ -34,6 +34,7 @@
 #define BUSY_RETRY_MS 1000     /* the HTTP engine was full */
 #define PAGES_MAX 1000         /* 10,000 templates: WhatsApp allows 6,000 */
 #define SUSPECT_MIN_MS 60000   /* a refused send syncs at most once a minute */
+#define KEY_MAX 200            /* "name:language" of a Meta template */
 
 struct tsync {
 	struct fw *fw;
@@ -43,6 +44,7 @@ struct tsync {
 	struct net_http_req req;
 	const struct net_provider *drv;
 	char *url, *user, *password, *ca_file, *base;
+	char *hdr[NET_HTTP_HEADERS_MAX]; /* auth headers (secrets) while a request is out */
 	bool running, gone;
 	bool again;                   /* a sync was asked for while one ran */
 	unsigned gen, req_gen;        /* config generation; of the walk in flight */
@@ -81,24 +83,35 @@ static struct tsync *find(const struct fw *fw, const char *account)
 	return NULL;
 }
 
-/* The key a template's approval is stored and matched under. */
-static const char *tpl_key(const struct tsync *ts, const struct cfg_template *t)
+static bool twilio(const struct tsync *ts)
 {
-	(void)ts;
-	/* TODO(meta): for Meta and 360dialog accounts the key is the
-	 * template's "meta" mapping ("name:language", cfg_template fields H1
-	 * adds); until it is there, only the Twilio ContentSid. */
-	return t->content_sid;
+	const struct cfg_account *a = cfg_account_find(ts->fw->cfg, ts->account);
+
+	return !a || a->provider == CFG_PROVIDER_TWILIO;
+}
+
+/* The key a template's approval is stored and matched under: the Twilio
+ * ContentSid, or the Meta/360dialog "name:language"; NULL when the template
+ * has no mapping for this account's provider (it cannot be sent there). */
+static const char *tpl_key(const struct tsync *ts, const struct cfg_template *t, char *buf,
+			   size_t size)
+{
+	if (twilio(ts))
+		return t->content_sid;
+	if (!t->meta_name || !t->meta_language)
+		return NULL;
+	snprintf(buf, size, "%s:%s", t->meta_name, t->meta_language);
+	return buf;
 }
 
 static bool matches(const struct tsync *ts, const struct cfg_template *t,
 		    const struct net_template *nt)
 {
-	const char *key = tpl_key(ts, t);
-
-	/* TODO(meta): name + language for Meta/360dialog (nt->name,
-	 * nt->language), once the config carries the mapping. */
-	return key && nt->id && strcasecmp(key, nt->id) == 0;
+	if (twilio(ts))
+		return t->content_sid && nt->id && strcasecmp(t->content_sid, nt->id) == 0;
+	/* Meta names are lowercase by rule; languages are written "en_US" */
+	return t->meta_name && t->meta_language && nt->name && nt->language &&
+	       strcmp(t->meta_name, nt->name) == 0 && strcasecmp(t->meta_language, nt->language) == 0;
 }
 
 const struct fw_tpl_state *fw_templates_state(const struct fw *fw, const char *account,
@@ -161,9 +174,13 @@ static int load(struct tsync *ts)
 	rc = store_begin(ts->fw->store, STORE_RDONLY, &t);
 	if (rc != ERR_OK)
 		return rc;
-	for (unsigned i = 0; i < n; i++)
-		if (store_template_get(t, ts->account, tpl_key(ts, &cfg->templates[i]), &st) == ERR_OK)
+	for (unsigned i = 0; i < n; i++) {
+		char kb[KEY_MAX];
+		const char *key = tpl_key(ts, &cfg->templates[i], kb, sizeof(kb));
+
+		if (key && store_template_get(t, ts->account, key, &st) == ERR_OK)
 			from_store(&ts->st[i], &st);
+	}
 	store_abort(t);
 	return ERR_OK;
 }
@@ -200,12 +217,13 @@ static int commit_seen(struct tsync *ts, int64_t now)
 
 	for (unsigned i = 0; rc == ERR_OK && i < ts->n; i++) {
 		struct fw_tpl_state *s = &ts->seen[i], *old = &ts->st[i];
+		char kb[KEY_MAX];
 		bool change = ts->seen_flag[i] && status_changed(&cfg->templates[i], old, s);
 
 		if (!ts->seen_flag[i])
 			continue;
 		s->changed_ms = change || !old->known ? now : old->changed_ms;
-		rc = store_template_put(t, ts->account, tpl_key(ts, &cfg->templates[i]),
+		rc = store_template_put(t, ts->account, tpl_key(ts, &cfg->templates[i], kb, sizeof(kb)),
 					&(struct store_template){
 						.id = s->id, .name = s->name, .status = s->status,
 						.category = s->category, .type = s->type,
@@ -242,6 +260,7 @@ static void req_clear(struct tsync *ts)
 	free(ts->ca_file);
 	free(ts->base);
 	ts->url = ts->user = ts->password = ts->ca_file = ts->base = NULL;
+	net_http_headers_free(ts->hdr, NET_HTTP_HEADERS_MAX);
 }
 
 static uint64_t interval_ms(const struct tsync *ts)
@@ -297,16 +316,19 @@ static void round_end(struct tsync *ts, bool ok, const char *fmt, ...)
 static void walk_done(struct tsync *ts, bool complete, const char *why)
 {
 	int64_t now = hal_wall_ms();
-	unsigned missing = 0;
+	unsigned missing = 0, mapped = 0;
 	int rc = commit_seen(ts, now);
 
 	for (unsigned i = 0; complete && rc == ERR_OK && i < ts->n; i++) {
-		ts->st[i].unlisted = !ts->seen_flag[i];
-		if (!ts->seen_flag[i]) {
+		char kb[KEY_MAX];
+		const char *key = tpl_key(ts, &ts->fw->cfg->templates[i], kb, sizeof(kb));
+
+		mapped += key != NULL;
+		ts->st[i].unlisted = key && !ts->seen_flag[i];
+		if (key && !ts->seen_flag[i]) {
 			missing++;
 			log_warn("templates: account %s does not list template %s (%s); its config "
-				 "status (%s) stands", ts->account, ts->fw->cfg->templates[i].name,
-				 tpl_key(ts, &ts->fw->cfg->templates[i]),
+				 "status (%s) stands", ts->account, ts->fw->cfg->templates[i].name, key,
 				 ts->fw->cfg->templates[i].status == CFG_TPL_APPROVED ? "approved" :
 				 "not approved");
 		}
@@ -317,8 +339,9 @@ static void walk_done(struct tsync *ts, bool complete, const char *why)
 		round_end(ts, false, "%s (%u of the config's templates seen before)", why,
 			  ts->matched);
 	else
-		round_end(ts, true, "synced: %u templates listed, %u of the config's %u seen%s",
-			  ts->listed, ts->matched, ts->n, missing ? ", some not listed" : "");
+		round_end(ts, true, "synced: %u templates listed, %u of the config's %u for this "
+			  "account seen%s", ts->listed, ts->matched, mapped,
+			  missing ? ", some not listed" : "");
 }
 
 static int note(const struct net_template *nt, void *arg)
@@ -369,7 +392,8 @@ static void on_done(struct net_http_req *req, const struct net_http_result *res)
 		return;
 	}
 	if (!page.next_url) {
-		walk_done(ts, true, NULL);
+		/* a driver may refuse a next page yet call the page good */
+		walk_done(ts, !page.text[0], page.text);
 		return;
 	}
 	if (ts->pages >= PAGES_MAX) {
@@ -383,7 +407,9 @@ static void on_done(struct net_http_req *req, const struct net_http_result *res)
 		walk_done(ts, false, "the next page could not be asked for");
 }
 
-/* Copies what the request needs from the sender's view of the account. */
+/* Copies what the request needs from the sender's view of the account (a
+ * reload may free the account while the request is out) and puts the
+ * credentials on it the driver's way. */
 static int prepare(struct tsync *ts, char *why, size_t whylen)
 {
 	const struct cfg_account *ca = cfg_account_find(ts->fw->cfg, ts->account);
@@ -398,21 +424,28 @@ static int prepare(struct tsync *ts, char *why, size_t whylen)
 		snprintf(why, whylen, "provider %s cannot list templates", v.drv->name);
 		return ERR_INVAL;
 	}
+	if (ca->provider == CFG_PROVIDER_META && !ca->waba_id) {
+		snprintf(why, whylen, "no waba_id in the account's config: its templates cannot be "
+			 "listed (the config's statuses stand)");
+		return ERR_INVAL;
+	}
 	m = *v.msg;
-	if (strcmp(v.drv->name, "twilio") == 0)
-		m.aux_base = ca->content_base;
+	if (ca->provider == CFG_PROVIDER_TWILIO)
+		m.aux_base = ca->content_base; /* Meta's aux_base is its API version */
 	ts->drv = v.drv;
-	ts->base = m.aux_base ? strdup(m.aux_base) : strdup(m.api_base);
+	ts->base = strdup(ca->provider == CFG_PROVIDER_TWILIO ? ca->content_base : m.api_base);
 	ts->user = v.msg->user ? strdup(v.msg->user) : NULL;
 	ts->password = v.msg->password ? strdup(v.msg->password) : NULL;
+	m.user = ts->user;
+	m.password = ts->password;
 	ts->ca_file = v.ca_file ? strdup(v.ca_file) : NULL;
+	ts->req = (struct net_http_req){.method = NET_HTTP_GET, .ca_file = ts->ca_file};
 	if (!ts->base || (v.msg->user && !ts->user) || (v.msg->password && !ts->password) ||
-	    (v.ca_file && !ts->ca_file) || v.drv->templates_url(&m, &ts->url) != ERR_OK) {
+	    (v.ca_file && !ts->ca_file) || v.drv->templates_url(&m, &ts->url) != ERR_OK ||
+	    net_provider_auth(v.drv, &m, false, &ts->req, ts->hdr) != ERR_OK) {
 		snprintf(why, whylen, "the request could not be built");
 		return ERR_NOMEM;
 	}
-	/* TODO(meta): Bearer / D360-API-KEY headers (drv->headers) once
-	 * net_http_req carries headers; Twilio needs Basic auth only. */
 	return ERR_OK;
 }
 
@@ -433,11 +466,9 @@ static void start_round(struct tsync *ts)
 		return;
 	}
 	ts->req_gen = ts->gen;
-	ts->req = (struct net_http_req){
-		.method = NET_HTTP_GET, .url = ts->url, .user = ts->user,
-		.password = ts->password, .ca_file = ts->ca_file, .done = on_done,
-		.fresh = true, /* hourly: leaves no idle connection for the sends */
-	};
+	ts->req.url = ts->url;
+	ts->req.done = on_done;
+	ts->req.fresh = true; /* hourly: leaves no idle connection for the sends */
 	rc = net_http_submit(ts->fw->http, &ts->req);
 	if (rc == ERR_LIMIT) { /* the sender has every slot: soon again */
 		ts->running = false;

@@ -85,10 +85,11 @@ enum fw_tpl_verdict fw_tpl_decide(bool approved, int unapproved_policy);
  * "template payment_received is paused at the provider: <reason>". */
 bool fw_templates_sendable(const struct fw *fw, const char *account,
 			   const struct cfg_template *t, char *why, size_t whylen);
-/* The sender's admit path: false if the record was held (parked) or failed;
- * m is changed accordingly (its err_text points into fw's templates part
- * until the next call). */
-bool fw_templates_admit(struct fw *fw, struct store_msg *m);
+/* The sender's admit path, for the account the attempt would go to (a
+ * fallback's statuses are its own): false if the record was held (parked)
+ * or failed; m is changed accordingly (its err_text points into fw's
+ * templates part until the next call). */
+bool fw_templates_admit(struct fw *fw, struct store_msg *m, const char *account);
 /* Brings every parked record back to due now, in chunks, off the loop's
  * current turn; the gate then looks at each again. */
 void fw_templates_release(struct fw *fw);

@@ -34,9 +34,11 @@ static double ago_s(int64_t wall_ms)
 	return wall_ms > 0 && now >= wall_ms ? (double)((now - wall_ms) / 1000) : -1;
 }
 
-static void add_template(cJSON *a, const struct fw *fw, const char *account,
+static void add_template(cJSON *a, const struct fw *fw, const struct cfg_account *acc,
 			 const struct cfg_template *t)
 {
+	const char *account = acc->name;
+	char id[200];
 	const struct fw_tpl_state *s = fw_templates_state(fw, account, t);
 	bool known = s && s->known;
 	cJSON *o = cJSON_CreateObject();
@@ -45,7 +47,12 @@ static void add_template(cJSON *a, const struct fw *fw, const char *account,
 
 	cJSON_AddStringToObject(o, "name", t->name);
 	cJSON_AddStringToObject(o, "account", account);
-	cJSON_AddStringToObject(o, "id", t->content_sid ? t->content_sid : "");
+	if (acc->provider == CFG_PROVIDER_TWILIO)
+		snprintf(id, sizeof(id), "%s", t->content_sid ? t->content_sid : "");
+	else
+		snprintf(id, sizeof(id), "%s:%s", t->meta_name ? t->meta_name : "",
+			 t->meta_language ? t->meta_language : "");
+	cJSON_AddStringToObject(o, "id", id);
 	cJSON_AddStringToObject(o, "status", known ? s->status :
 				t->status == CFG_TPL_APPROVED ? "approved" :
 				t->status == CFG_TPL_PENDING ? "pending" : "rejected");
@@ -112,8 +119,10 @@ static cJSON *answer(struct fw *fw, const cJSON *req, bool sync, char *err, size
 
 		if (only && strcmp(only, name) != 0)
 			continue;
+		/* the templates this account can send (its provider's mapping) */
 		for (unsigned j = 0; t && j < fw->cfg->n_templates; j++)
-			add_template(t, fw, name, &fw->cfg->templates[j]);
+			if (cfg_template_usable(&fw->cfg->templates[j], &fw->cfg->accounts[i]))
+				add_template(t, fw, &fw->cfg->accounts[i], &fw->cfg->templates[j]);
 		o = cJSON_CreateObject();
 		fw_templates_account_json(fw, name, o);
 		if (sync)

@@ -200,7 +200,7 @@ static void test_gate(void **state)
 
 	/* a: pending in the config, approved at the provider: sent. */
 	m = msg("ra", "a");
-	assert_true(fw_templates_admit(&g->fw, &m));
+	assert_true(fw_templates_admit(&g->fw, &m, m.account));
 	assert_int_equal(m.state, STORE_QUEUED);
 	assert_true(m.due_ms == 5);
 	assert_true(fw_templates_sendable(&g->fw, "main", cfg_template_find(g->fw.cfg, "a"), why,
@@ -208,30 +208,30 @@ static void test_gate(void **state)
 
 	/* b: approved in the config, paused at the provider: held ... */
 	m = msg("rb", "b");
-	assert_false(fw_templates_admit(&g->fw, &m));
+	assert_false(fw_templates_admit(&g->fw, &m, m.account));
 	assert_int_equal(m.state, STORE_QUEUED);
 	assert_true(m.due_ms == STORE_DUE_PARKED);
 	assert_string_equal(m.err_text, "template b is paused at the provider: low quality");
 	assert_int_equal(m.err_class, NET_TEMPLATE);
 	/* ... or failed, by the route's policy. */
 	m = msg("rb_fail", "b");
-	assert_false(fw_templates_admit(&g->fw, &m));
+	assert_false(fw_templates_admit(&g->fw, &m, m.account));
 	assert_int_equal(m.state, STORE_FAILED);
 	assert_string_equal(m.err_text, "template b is paused at the provider: low quality");
 	assert_true(g->fw.n.failed == 1);
 
 	/* c: no sync has seen it; the config says rejected: held, saying so. */
 	m = msg("rc", "c");
-	assert_false(fw_templates_admit(&g->fw, &m));
+	assert_false(fw_templates_admit(&g->fw, &m, m.account));
 	assert_true(m.due_ms == STORE_DUE_PARKED);
 	assert_non_null(strstr(m.err_text, "template c is not approved (status rejected in the config"));
 
 	/* A route or template the config no longer has. */
 	m = msg("gone", "b");
-	assert_false(fw_templates_admit(&g->fw, &m)); /* held: the safe default */
+	assert_false(fw_templates_admit(&g->fw, &m, m.account)); /* held: the safe default */
 	assert_int_equal(m.state, STORE_QUEUED);
 	m = msg("rb", "gone");
-	assert_true(fw_templates_admit(&g->fw, &m));
+	assert_true(fw_templates_admit(&g->fw, &m, m.account));
 	/* Another account: nothing synced there. */
 	assert_null(fw_templates_state(&g->fw, "other", cfg_template_find(g->fw.cfg, "b")));
 	assert_int_equal(fw_templates_gate(&g->fw)->held, 3);
