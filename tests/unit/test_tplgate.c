@@ -125,6 +125,9 @@ static void test_config_refusals(void **state)
 		   "$.accounts.main.templates_sync");
 	expect_bad("\"templates_sync\": \"2m\"", "\"content_base\": \"http://x\"",
 		   "$.accounts.main.content_base");
+	expect_bad("\"templates_sync\": \"2m\"",
+		   "\"provider\": \"meta\", \"phone_number_id\": \"123\", \"content_base\": \"https://x\"",
+		   "$.accounts.main");
 	/* A Twilio host keeps the Content API on its own host. */
 	{
 		char buf[sizeof(config) + 64];
