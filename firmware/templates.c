@@ -50,6 +50,7 @@ struct tsync {
 	unsigned gen, req_gen;        /* config generation; of the walk in flight */
 	unsigned pages, listed, matched;
 	unsigned fails, rounds;
+	unsigned changed_now;         /* status changes the last walk stored */
 	int64_t last_ok_ms, last_try_ms; /* wall */
 	uint64_t next_at;             /* monotonic ms of the next round */
 	bool last_ok;
@@ -245,6 +246,7 @@ static int commit_seen(struct tsync *ts, int64_t now)
 		*old = *s;
 	}
 	ts->fw->templates->changes += changed;
+	ts->changed_now = changed;
 	return ERR_OK;
 }
 
@@ -294,9 +296,12 @@ static void round_end(struct tsync *ts, bool ok, const char *fmt, ...)
 	ts->last_ok = ok;
 	ts->rounds++;
 	if (ok) {
+		/* Hourly and mostly unchanged: worth a line when it changed
+		 * something or ends a run of failures (changes have their own). */
+		log_msg(ts->fails || ts->changed_now ? LOG_INFO : LOG_DEBUG, NULL,
+			"templates: account %s: %s", ts->account, ts->last);
 		ts->fails = 0;
 		ts->last_ok_ms = hal_wall_ms();
-		log_info("templates: account %s: %s", ts->account, ts->last);
 	} else {
 		back = (uint64_t)BACKOFF_BASE_MS << (ts->fails < 12 ? ts->fails : 12);
 		ts->fails++;

@@ -81,10 +81,10 @@ ctl status | jq -e '.templates.accounts[0].sync == "ok" and .templates.changes >
 	fail "status does not show the sync: $(ctl status | jq -c .templates)"
 
 # A reload keeps what the syncs learnt (and syncs again).
-syncs=$(grep -c "templates: account main: synced" "$E2E_DIR/outpostd.log")
+rounds=$(ctl templates list | jq .accounts[0].rounds)
 kill -HUP "$OUTPOSTD_PID"
 wait_for 'grep -q "reload: 4 routes" "$E2E_DIR/outpostd.log"' 5 || fail "no reload"
-wait_for '[ "$(grep -c "templates: account main: synced" "$E2E_DIR/outpostd.log")" -gt "$syncs" ]' 5 ||
+wait_for '[ "$(ctl templates list | jq .accounts[0].rounds)" -gt "$rounds" ]' 5 ||
 	fail "no sync after the reload"
 [ "$(tpl tpl_a status)" = paused ] || fail "tpl_a after a reload: $(ctl templates list | jq -c .templates)"
 
