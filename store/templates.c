@@ -109,18 +109,23 @@ int store_template_get(struct store_txn *t, const char *account, const char *key
 	return ERR_OK;
 }
 
+/* The key of a write: refused (nothing written, txn usable) for a read
+ * txn, a poisoned one, or a bad account or key. */
+static int write_key(struct store_txn *t, const char *account, const char *key,
+		     unsigned char *kb, MDB_val *k)
+{
+	int rc = t ? store_txn_writable(t) : ERR_INVAL;
+
+	return rc == ERR_OK ? make_key(account, key, kb, k) : rc;
+}
+
 int store_template_put(struct store_txn *t, const char *account, const char *key,
 		       const struct store_template *tpl)
 {
 	unsigned char kb[KEY_BUF], vb[VAL_BUF];
 	MDB_val k, v;
-	int rc;
+	int rc = tpl ? write_key(t, account, key, kb, &k) : ERR_INVAL;
 
-	if (!t || !tpl)
-		return ERR_INVAL;
-	rc = store_txn_writable(t);
-	if (rc == ERR_OK)
-		rc = make_key(account, key, kb, &k);
 	if (rc != ERR_OK)
 		return rc;
 	v.mv_data = vb;
@@ -135,13 +140,8 @@ int store_template_del(struct store_txn *t, const char *account, const char *key
 {
 	unsigned char kb[KEY_BUF];
 	MDB_val k;
-	int rc;
+	int rc = write_key(t, account, key, kb, &k);
 
-	if (!t)
-		return ERR_INVAL;
-	rc = store_txn_writable(t);
-	if (rc == ERR_OK)
-		rc = make_key(account, key, kb, &k);
 	if (rc != ERR_OK)
 		return rc;
 	return store_mdb_err(t, mdb_del(t->txn, t->s->dbi[STORE_DB_TEMPLATES], &k, NULL),
