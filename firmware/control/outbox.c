@@ -99,6 +99,8 @@ static cJSON *record(const struct store_msg *m, bool full, bool operator)
 	cJSON_AddNumberToObject(o, "updated_ms", (double)m->updated_ms);
 	cJSON_AddBoolToObject(o, "ambiguous", (m->flags & STORE_F_AMBIGUOUS) != 0);
 	cJSON_AddBoolToObject(o, "reconcile", (m->flags & STORE_F_RECONCILE) != 0);
+	/* waiting for its template's approval (the reason is the error text) */
+	cJSON_AddBoolToObject(o, "held", m->due_ms == STORE_DUE_PARKED);
 	add_error(o, m);
 	cJSON_AddStringToObject(o, "provider_id", m->provider_id);
 	cJSON_AddStringToObject(o, "account", m->account); /* the last attempt's, after a failover */

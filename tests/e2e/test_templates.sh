@@ -45,7 +45,7 @@ wait_sent 4 10 || fail "A's and the media events were not sent: $(outbox_count s
 ctl outbox --state rejected | jq -e '[.messages[] | select(.event_id == "m-2" and
 	(.error.text | test("variable \\{\\{1\\}\\} \\(\\{url\\}\\): is not an https:// URL")))] | length == 1' >/dev/null ||
 	fail "the http media URL was not rejected with the reason: $(ctl outbox --state rejected)"
-held_b() { ctl outbox --state queued --limit 100 | jq '[.messages[] | select(.error.text // "" | test("tpl_b is pending at the provider"))] | length'; }
+held_b() { ctl outbox --state queued --limit 100 | jq '[.messages[] | select(.held and (.error.text // "" | test("tpl_b is pending at the provider")))] | length'; }
 wait_for '[ "$(held_b)" -eq 3 ]' 10 || fail "B's messages are not held with the reason: $(ctl outbox --state queued)"
 sleep 0.5
 [ "$(sim_count)" -eq 4 ] || fail "the sim has $(sim_count) messages, expected A's 3 and one media"
