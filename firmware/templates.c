@@ -53,6 +53,7 @@ struct tsync {
 	unsigned changed_now;         /* status changes the last walk stored */
 	int64_t last_ok_ms, last_try_ms; /* wall */
 	uint64_t next_at;             /* monotonic ms of the next round */
+	uint64_t released_at;         /* monotonic ms this account's last round released */
 	bool last_ok;
 	char last[256];               /* the last round's result */
 	unsigned n;                   /* config templates when st was made */
@@ -314,7 +315,12 @@ static void round_end(struct tsync *ts, bool ok, const char *fmt, ...)
 	ts->again = false;
 	if (!ts->gone && !ts->fw->stopping)
 		schedule(ts, wait);
-	fw_templates_release(ts->fw);
+	/* Failed rounds come quicker (backoff); held messages need a look
+	 * once an interval only, for their TTL, when nothing new is known. */
+	if (ok || hal_now_ms() - ts->released_at >= interval_ms(ts)) {
+		ts->released_at = hal_now_ms();
+		fw_templates_release(ts->fw);
+	}
 }
 
 /* A complete walk: what it did not list is noted too. */
