@@ -4,9 +4,9 @@
  *
  * A held record is parked: its due time becomes STORE_DUE_PARKED, so the
  * due index never offers it again and a held backlog costs the sender
- * nothing. After every successful sync (a reload, and at least once an interval) the parked records are
- * brought back to due now, 256 per transaction, each chunk on its own loop
- * turn; the sender's admit path asks the gate again and parks again what is
+ * nothing. After every successful sync (and a reload, and at least once an
+ * interval) the parked records are brought back to due now, 256 per
+ * transaction, each chunk on its own loop turn; the sender's admit path asks the gate again and parks again what is
  * still not approved. Expiry is checked before the gate, so a held message
  * expires at the first look after its TTL (at most one sync interval late).
  */

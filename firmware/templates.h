@@ -14,7 +14,8 @@
  * sender asks again for every record it takes (the status may have changed
  * since): "hold" parks the record (store/outbox.h STORE_DUE_PARKED) with the
  * reason in its err_text, "fail" fails it. Parked records are released
- * after every successful sync, on reload and once an interval at least, and the gate looks at them again.
+ * after every successful sync, on reload and at least once an interval,
+ * and the gate looks at them again.
  */
 #ifndef FW_TEMPLATES_H
 #define FW_TEMPLATES_H
