@@ -194,25 +194,13 @@ int store_ledger_delete(struct store_txn *t, const char *number)
 	return store_mdb_err(t, rc, "ledger delete");
 }
 
-int store_ledger_counts(struct store_txn *t, uint64_t counts[3])
+int store_ledger_entries(struct store_txn *t, uint64_t *n)
 {
-	MDB_cursor *c;
-	MDB_val k, v;
-	int rc;
+	MDB_stat st;
+	int rc = mdb_stat(t->txn, dbi(t, STORE_DB_LEDGER), &st);
 
-	counts[0] = counts[1] = counts[2] = 0;
-	rc = mdb_cursor_open(t->txn, dbi(t, STORE_DB_LEDGER), &c);
-	if (rc != MDB_SUCCESS)
-		return store_mdb_err(t, rc, "ledger cursor");
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == MDB_SUCCESS;
-	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		const unsigned char *p = v.mv_data;
-
-		if (v.mv_size >= LEDGER_FIXED && p[1] <= STORE_CONSENT_OUT)
-			counts[p[1]]++;
-	}
-	mdb_cursor_close(c);
-	return rc == MDB_NOTFOUND ? ERR_OK : store_mdb_err(t, rc, "ledger walk");
+	*n = rc == MDB_SUCCESS ? st.ms_entries : 0;
+	return rc == MDB_SUCCESS ? ERR_OK : store_mdb_err(t, rc, "ledger stat");
 }
 
 static int id_key(const char *id, MDB_val *key)
@@ -284,4 +272,31 @@ int store_inbound_prune(struct store_txn *t, int64_t before_ms, unsigned max, un
 	mdb_cursor_close(c);
 	return rc == MDB_NOTFOUND || rc == MDB_SUCCESS ? ERR_OK
 						      : store_mdb_err(t, rc, "inbound prune");
+}
+
+static int hwm_key(const char *account, char *key, size_t len)
+{
+	if (!account || !account[0] || (size_t)snprintf(key, len, "inbound/%s", account) >= len)
+		return ERR_INVAL;
+	return ERR_OK;
+}
+
+int store_inbound_hwm(struct store_txn *t, const char *account, int64_t *ms)
+{
+	char key[96];
+	uint64_t v = 0;
+	int rc = hwm_key(account, key, sizeof(key));
+
+	if (rc == ERR_OK)
+		rc = store_meta_get(t, key, &v);
+	*ms = rc == ERR_OK ? (int64_t)v : 0;
+	return rc;
+}
+
+int store_inbound_hwm_put(struct store_txn *t, const char *account, int64_t ms)
+{
+	char key[96];
+	int rc = hwm_key(account, key, sizeof(key));
+
+	return rc == ERR_OK ? store_meta_put(t, key, (uint64_t)(ms > 0 ? ms : 0)) : rc;
 }

@@ -51,8 +51,8 @@ int store_ledger_inbound(struct store_txn *t, const char *number, const char *ac
 			 int64_t at_ms);
 /* ERR_NOTFOUND if there was nothing. */
 int store_ledger_delete(struct store_txn *t, const char *number);
-/* Entries per consent state, counted by a walk (status, tests): counts[0..2]. */
-int store_ledger_counts(struct store_txn *t, uint64_t counts[3]);
+/* Numbers in the ledger (lmdb's count: no walk). */
+int store_ledger_entries(struct store_txn *t, uint64_t *n);
 
 /* Inbound message ids handled: seen() is true if id was marked before;
  * mark() adds it (at_ms: when). ERR_TOOBIG over STORE_INBOUND_ID_MAX. */
@@ -62,5 +62,10 @@ int store_inbound_mark(struct store_txn *t, const char *id, int64_t at_ms);
  * gets how many went. Ids are kept only long enough to catch a poll and a
  * webhook of one message (days), so the walk stays short. */
 int store_inbound_prune(struct store_txn *t, int64_t before_ms, unsigned max, unsigned *n);
+
+/* The newest inbound message a poll of account's number handled (wall ms,
+ * 0 = none yet), in the meta DB as "inbound/<account>". */
+int store_inbound_hwm(struct store_txn *t, const char *account, int64_t *ms);
+int store_inbound_hwm_put(struct store_txn *t, const char *account, int64_t ms);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * record.c - outbox record encoding.
  *
- * Layout, version 2. Integers are big-endian with no padding, so a record
+ * Layout, version 3 (version 2 is the same without the last string, body:
+ * records written before free-form text are read as they are, body ""). Integers are big-endian with no padding, so a record
  * reads the same on armhf, arm64 and x86 and nothing depends on alignment
  * (the map gives no alignment promise for values):
  *   u8 version, u8 state, u8 err_class, u16 attempts, u32 flags,
@@ -23,7 +24,8 @@
 #include "hal/err.h"
 #include "store/record.h"
 
-#define REC_VERSION 2 /* 1 (before attempt_ms) never left development */
+#define REC_VERSION 3 /* 1 (before attempt_ms) never left development */
+#define REC_VERSION_NO_BODY 2
 #define REC_FIXED 57
 
 struct str_field {
@@ -37,6 +39,7 @@ static const struct str_field str_fields[] = {
 	{offsetof(struct store_msg, to), 2},         {offsetof(struct store_msg, template_name), 2},
 	{offsetof(struct store_msg, content_sid), 2}, {offsetof(struct store_msg, vars_json), 4},
 	{offsetof(struct store_msg, provider_id), 2}, {offsetof(struct store_msg, err_text), 2},
+	{offsetof(struct store_msg, body), 2}, /* version 3 on */
 };
 #define N_STR (sizeof(str_fields) / sizeof(str_fields[0]))
 
@@ -152,14 +155,19 @@ static void get_fixed(struct reader *r, struct store_msg *m)
 int store_record_decode(const void *data, size_t len, struct store_msg *m)
 {
 	struct reader r = {data, len, 0, false};
-	uint64_t seq = m->seq;
+	uint64_t seq = m->seq, version;
+	size_t n_str = N_STR;
 
 	memset(m, 0, sizeof(*m));
 	m->seq = seq;
-	if (get_be(&r, 1) != REC_VERSION)
+	version = get_be(&r, 1);
+	if (version == REC_VERSION_NO_BODY)
+		n_str = N_STR - 1;
+	else if (version != REC_VERSION)
 		r.bad = true;
 	get_fixed(&r, m);
-	for (size_t i = 0; i < N_STR; i++)
+	m->body = "";
+	for (size_t i = 0; i < n_str; i++)
 		*(const char **)((char *)m + str_fields[i].off) = get_str(&r, str_fields[i].lenbytes);
 	if (r.pos != r.len || m->state < STORE_QUEUED || m->state >= STORE__STATES)
 		r.bad = true;
