@@ -80,6 +80,11 @@ int fw_consent_set(struct fw *fw, struct store_txn *t, const char *e164, int con
 bool fw_consent_take(struct fw *fw, const char *topic, const void *payload, size_t len);
 const char *fw_consent_topic(const struct fw *fw);
 
+/* control/consent.c: consent.set, consent.show, forget */
+struct fw_caller;
+struct cJSON *fw_cmd_consent(struct fw *fw, const struct fw_caller *from, const char *cmd,
+			     const struct cJSON *req, char *err, size_t errlen);
+
 /* inbound.c: start/stop the pollers (after the sender; on reload). */
 int fw_inbound_init(struct fw *fw);
 void fw_inbound_reconfigure(struct fw *fw);

@@ -42,6 +42,7 @@ struct octl_opts {
 	const char *route, *to, *older_than, *newer_than; /* outbox filters */
 	const char *sig;   /* config push --sig FILE */
 	const char *send_to, *template_name; /* test-connection --send-to --template */
+	const char *source; /* consent set --source */
 	char **args;       /* words after the command (OCTL_OPT_ARGS) */
 	int nargs;
 	uint64_t since;    /* logs */
@@ -82,6 +83,8 @@ extern const struct octl_cmd octl_cmd_pin_hash;
 extern const struct octl_cmd octl_cmd_deadletter;
 extern const struct octl_cmd octl_cmd_stats;
 extern const struct octl_cmd octl_cmd_probe;
+extern const struct octl_cmd octl_cmd_consent;
+extern const struct octl_cmd octl_cmd_forget;
 
 /* remote.c: one signed request over MQTT. -1 with *resp set, or the exit
  * code after saying what went wrong. */

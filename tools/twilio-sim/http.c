@@ -142,7 +142,8 @@ static void list_messages(const struct sim_config *cfg, struct MHD_Connection *c
 	struct list_args l = {.n = 0};
 
 	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, take_arg, &l);
-	sim_list_messages(cfg, l.a, l.n, r);
+	if (!sim_inbound_list(cfg, l.a, l.n, r))
+		sim_list_messages(cfg, l.a, l.n, r);
 }
 
 static void account(const struct sim_config *cfg, struct sim_reply *r)
@@ -180,6 +181,10 @@ static void dispatch(const struct sim_config *cfg, struct MHD_Connection *c, con
 {
 	struct target t;
 
+	if (strcmp(url, "/sim/inbound") == 0) { /* test control: no auth (README) */
+		sim_inbound_post(cfg, method, rq->body.p ? rq->body.p : "", &rq->reply);
+		return;
+	}
 	parse_target(url, &t);
 	if (t.route == R_NONE) {
 		sim_reply_error(&rq->reply, 404, 20404, "The requested resource %.128s was not found",

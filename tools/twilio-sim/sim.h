@@ -158,6 +158,17 @@ bool sim_delay_park(struct sim_delayed *d, struct MHD_Connection *conn, unsigned
 void sim_delay_flush(bool closing);
 void sim_delay_reopen(void);
 
+/* inbound.c: POST /sim/inbound, inbound lists, the free-form window. */
+void sim_inbound_post(const struct sim_config *cfg, const char *method, const char *body,
+		      struct sim_reply *r);
+/* true (reply set) if the list asks for messages to a number inbound
+ * messages went to; false: the outbound list answers. */
+bool sim_inbound_list(const struct sim_config *cfg, const struct sim_arg *args, size_t n,
+		      struct sim_reply *r);
+bool sim_inbound_window_open(const char *customer, const char *ours);
+void sim_inbound_fail_window(const char *sid); /* a Body send outside the window */
+bool sim_inbound_window_failed(const char *sid);
+
 /* http.c: the MHD daemon. */
 struct MHD_Daemon;
 struct MHD_Daemon *sim_http_start(const struct sim_config *cfg, unsigned port, unsigned *bound);
