@@ -295,11 +295,11 @@ static void route_form_check(struct cfg_pctx *px, const struct cfg_route *r, uns
 
 	snprintf(path, sizeof(path), "$.routes[%u]", i);
 	snprintf(tpath, sizeof(tpath), "%s.template", path);
-	if (!r->template_given && !r->text_given)
+	if (r->fallback_given && !r->text_given)
+		cfg_err_add(px->errs, path, "\"fallback_template\" goes with \"text\"");
+	else if (!r->template_given && !r->text_given)
 		cfg_err_add(px->errs, tpath, "required key is missing (or "
 			    "\"text\", a free-form body sent inside the 24-hour window)");
-	else if (r->fallback_given && !r->text_given)
-		cfg_err_add(px->errs, path, "\"fallback_template\" goes with \"text\"");
 	else if (r->text_given && r->template_given)
 		cfg_err_add(px->errs, path, "with \"text\", name the template to use outside the "
 			    "24-hour window as \"fallback_template\", not \"template\"");

@@ -259,19 +259,22 @@ int store_log_read(struct store_txn *t, const struct store_log_query *q, store_l
 static int scrub_one(MDB_cursor *c, const MDB_val *k, const MDB_val *v, int64_t *delta)
 {
 	static unsigned char buf[STORE_LOG_ENC_MAX];
+	unsigned char kb[8];
 	struct store_log_rec r;
-	MDB_val nv;
+	MDB_val nv, nk = {sizeof(kb), kb};
 	size_t len;
 
-	if (store_log_decode(v->mv_data, v->mv_size, &r) != ERR_OK)
+	/* Key and value are copied out: the put rewrites the page they are in. */
+	if (k->mv_size != sizeof(kb) || store_log_decode(v->mv_data, v->mv_size, &r) != ERR_OK)
 		return MDB_SUCCESS;
+	memcpy(kb, k->mv_data, sizeof(kb));
 	r.to = r.vars = "";
 	len = store_log_encode(&r, buf, sizeof(buf)); /* copies out of the map first */
 	if (!len)
 		return MDB_SUCCESS;
 	nv = (MDB_val){len, buf};
 	*delta += (int64_t)cost(len) - (int64_t)cost(v->mv_size);
-	return mdb_cursor_put(c, (MDB_val *)k, &nv, MDB_CURRENT);
+	return mdb_cursor_put(c, &nk, &nv, MDB_CURRENT);
 }
 
 int store_log_scrub(struct store_txn *t, const char *to, uint64_t *n)
