@@ -375,21 +375,14 @@ static void twilio_outcome(const struct net_http_result *res, struct net_send_ou
 
 /* ---- list (reconciliation) ---- */
 
-static int twilio_list_url(const struct net_send_msg *m, char **url_out)
+/* The Messages list URL with the query f. */
+static int messages_query(const struct net_send_msg *m, const struct form_field *f, size_t nf,
+			  char **url_out)
 {
-	bool prefixed = m && m->to && strncmp(m->to, "whatsapp:", 9) == 0;
-	const struct form_field f[] = {
-		{"To", prefixed ? "" : "whatsapp:", m ? m->to : NULL},
-		{"From", "", m ? m->from : NULL},
-		{"PageSize", "", "20"},
-	};
-	size_t nf = sizeof(f) / sizeof(f[0]), n;
-	char *url, *q;
+	char *url = build_url(m), *q;
+	size_t n;
 
-	if (!m || !url_out || !filled(m->api_base) || !filled(m->account_id) || !filled(m->from) ||
-	    !filled(m->to))
-		return ERR_INVAL;
-	if (!(url = build_url(m)))
+	if (!url)
 		return ERR_NOMEM;
 	n = strlen(url);
 	q = realloc(url, n + 1 + form_put(NULL, f, nf) + 1);
@@ -401,6 +394,21 @@ static int twilio_list_url(const struct net_send_msg *m, char **url_out)
 	form_put(q + n + 1, f, nf);
 	*url_out = q;
 	return ERR_OK;
+}
+
+static int twilio_list_url(const struct net_send_msg *m, char **url_out)
+{
+	bool prefixed = m && m->to && strncmp(m->to, "whatsapp:", 9) == 0;
+	const struct form_field f[] = {
+		{"To", prefixed ? "" : "whatsapp:", m ? m->to : NULL},
+		{"From", "", m ? m->from : NULL},
+		{"PageSize", "", "20"},
+	};
+
+	if (!m || !url_out || !filled(m->api_base) || !filled(m->account_id) || !filled(m->from) ||
+	    !filled(m->to))
+		return ERR_INVAL;
+	return messages_query(m, f, sizeof(f) / sizeof(f[0]), url_out);
 }
 
 /* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar. */
@@ -555,25 +563,12 @@ static int twilio_inbound_url(const struct net_send_msg *m, int64_t since_ms, ch
 		{"DateSent>", "", day},
 		{"PageSize", "", "50"},
 	};
-	size_t nf = sizeof(f) / sizeof(f[0]), n;
-	char *url, *q;
 
 	if (!m || !url_out || !filled(m->api_base) || !filled(m->account_id) || !filled(m->from))
 		return ERR_INVAL;
 	snprintf(day, sizeof(day), "%04d-%02d-%02d", (int)(yoe + era * 400 + (mo <= 2)), (int)mo,
 		 (int)d);
-	if (!(url = build_url(m)))
-		return ERR_NOMEM;
-	n = strlen(url);
-	q = realloc(url, n + 1 + form_put(NULL, f, nf) + 1);
-	if (!q) {
-		free(url);
-		return ERR_NOMEM;
-	}
-	q[n] = '?';
-	form_put(q + n + 1, f, nf);
-	*url_out = q;
-	return ERR_OK;
+	return messages_query(m, f, sizeof(f) / sizeof(f[0]), url_out);
 }
 
 static void twilio_inbound_page(const struct net_http_result *res, const char *api_base,
