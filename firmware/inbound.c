@@ -252,15 +252,40 @@ static void poller_clear(struct fw_poller *p)
 	p->url = NULL;
 }
 
-static void poller_free(struct fw_poller *p)
+static char *dup_or_null(const char *s)
 {
-	poller_clear(p);
+	return s ? strdup(s) : NULL;
+}
+
+static void creds_free(struct fw_poller *p)
+{
 	if (p->password)
 		explicit_bzero(p->password, strlen(p->password));
 	free(p->user);
 	free(p->password);
 	free(p->ca_file);
 	free(p->api_base);
+	p->user = p->password = p->ca_file = p->api_base = NULL;
+}
+
+/* The account as the sender has it now (credentials may have been set or
+ * rotated since the last poll); copies, so a reload cannot pull them from
+ * under a request. */
+static bool creds_take(struct fw_poller *p, const struct fw_account_view *v)
+{
+	creds_free(p);
+	p->drv = v->drv;
+	p->user = dup_or_null(v->msg->user);
+	p->password = dup_or_null(v->msg->password);
+	p->ca_file = dup_or_null(v->ca_file);
+	p->api_base = dup_or_null(v->msg->api_base);
+	return p->user && p->password && p->api_base && (p->ca_file || !v->ca_file);
+}
+
+static void poller_free(struct fw_poller *p)
+{
+	poller_clear(p);
+	creds_free(p);
 	free(p);
 }
 
@@ -381,6 +406,8 @@ static void read_hwm(struct fw_poller *p)
 	p->hwm_read = true;
 	if (!p->hwm)
 		p->hwm = hal_wall_ms() - FIRST_POLL_LOOKBACK_MS;
+	if (p->hwm > hal_wall_ms()) /* written by a clock that was ahead */
+		p->hwm = hal_wall_ms();
 }
 
 static void prune_ids(struct fw *fw)
@@ -408,7 +435,8 @@ static void on_poll(struct hal_timer *t)
 
 	if (p->busy || p->fw->stopping)
 		return;
-	if (!hal_clock_valid() || !fw_sender_account(p->fw, p->account, &v)) {
+	if (!hal_clock_valid() || !fw_sender_account(p->fw, p->account, &v) ||
+	    !v.drv->inbound_url || !creds_take(p, &v)) {
 		schedule(p, false); /* no clock, no credentials: try again later */
 		return;
 	}
@@ -433,11 +461,6 @@ static void on_poll(struct hal_timer *t)
 	p->busy = true;
 }
 
-static char *dup_or_null(const char *s)
-{
-	return s ? strdup(s) : NULL;
-}
-
 static struct fw_poller *poller_new(struct fw *fw, const struct cfg_account *ca)
 {
 	struct fw_poller *p = calloc(1, sizeof(*p));
@@ -450,13 +473,8 @@ static struct fw_poller *poller_new(struct fw *fw, const struct cfg_account *ca)
 	p->every_s = ca->inbound_poll_s;
 	p->timer.cb = on_poll;
 	p->drv = net_provider_find("twilio");
-	if (fw_sender_account(fw, ca->name, &v)) {
+	if (fw_sender_account(fw, ca->name, &v))
 		p->drv = v.drv;
-		p->user = dup_or_null(v.msg->user);
-		p->password = dup_or_null(v.msg->password);
-		p->ca_file = dup_or_null(v.ca_file);
-		p->api_base = dup_or_null(v.msg->api_base);
-	}
 	return p;
 }
 
