@@ -107,6 +107,19 @@ jq -e -s --arg to "whatsapp:$D" --arg t "$T_TICKET" 'map(select(.to == $to and .
 record_of q1 | jq -e '.error.text | test("outside the 24-hour window \\(last inbound never\\)")' \
 	>/dev/null || fail "window rejection reason: $(record_of q1)"
 
+# The sim's side of the window, as Twilio: a Body send is accepted either way,
+# and fails afterwards with 63016 when the customer has not written.
+msgs="$SIM_URL/2010-04-01/Accounts/$SIM_ACCOUNT/Messages.json"
+for who in "$B:sent" "+4917000000009:failed"; do
+	out=$(sim_curl -X POST "$msgs" --data-urlencode "To=whatsapp:${who%:*}" \
+		--data-urlencode "From=$OURS" --data-urlencode "Body=hi")
+	[ "$(tail -n 1 <<<"$out")" = 201 ] || fail "Body create refused: $out"
+	sid=$(head -n 1 <<<"$out" | jq -r .sid)
+	out=$(sim_curl "${msgs%.json}/$sid.json" | head -n 1)
+	jq -e --arg st "${who##*:}" '.status == $st and (.error_code == (if $st == "failed"
+		then 63016 else null end))' <<<"$out" >/dev/null || fail "Body send to ${who%:*}: $out"
+done
+
 # START opts back in (the next poll, within 10 s).
 inbound "$A" "Start"
 wait_for "ctl consent show $A | jq -e '.consent == \"in\"' >/dev/null" 15 ||
