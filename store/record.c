@@ -1,8 +1,9 @@
 /*
  * record.c - outbox record encoding.
  *
- * Layout, version 3 (version 2 is the same without the last string, body:
- * records written before free-form text are read as they are, body ""). Integers are big-endian with no padding, so a record
+ * Layout, version 3; version 2 is the same without the last string, body,
+ * and is what a record without free-form text is still written as (older
+ * records read as they are, and an older daemon reads template messages). Integers are big-endian with no padding, so a record
  * reads the same on armhf, arm64 and x86 and nothing depends on alignment
  * (the map gives no alignment promise for values):
  *   u8 version, u8 state, u8 err_class, u16 attempts, u32 flags,
@@ -50,13 +51,20 @@ static const char *str_of(const struct store_msg *m, const struct str_field *f)
 	return s ? s : "";
 }
 
+/* A record without free-form text is written in layout 2, as before: an
+ * older daemon (a downgrade) still reads every template message. */
+static size_t n_str_of(const struct store_msg *m)
+{
+	return m->body && m->body[0] ? N_STR : N_STR - 1;
+}
+
 int store_record_size(const struct store_msg *m, size_t *len)
 {
 	size_t total = REC_FIXED;
 
 	if (m->state < STORE_QUEUED || m->state >= STORE__STATES)
 		return ERR_INVAL;
-	for (size_t i = 0; i < N_STR; i++) {
+	for (size_t i = 0; i < n_str_of(m); i++) {
 		size_t n = strlen(str_of(m, &str_fields[i]));
 
 		if (n > (str_fields[i].lenbytes == 2 ? 0xffffu : STORE_REC_MAX))
@@ -82,7 +90,7 @@ void store_record_encode(const struct store_msg *m, unsigned char *buf)
 {
 	size_t pos = 0;
 
-	put_be(buf, &pos, REC_VERSION, 1);
+	put_be(buf, &pos, n_str_of(m) == N_STR ? REC_VERSION : REC_VERSION_NO_BODY, 1);
 	put_be(buf, &pos, m->state, 1);
 	put_be(buf, &pos, m->err_class, 1);
 	put_be(buf, &pos, m->attempts, 2);
@@ -94,7 +102,7 @@ void store_record_encode(const struct store_msg *m, unsigned char *buf)
 	put_be(buf, &pos, (uint64_t)m->expires_ms, 8);
 	put_be(buf, &pos, (uint64_t)m->updated_ms, 8);
 	put_be(buf, &pos, (uint64_t)m->attempt_ms, 8);
-	for (size_t i = 0; i < N_STR; i++) {
+	for (size_t i = 0; i < n_str_of(m); i++) {
 		const char *s = str_of(m, &str_fields[i]);
 		size_t n = strlen(s);
 
