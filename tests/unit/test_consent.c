@@ -21,7 +21,9 @@
 #include "firmware/consent.h"
 #include "firmware/fw.h"
 #include "firmware/retry.h"
+#include "hal/clock.h"
 #include "hal/file.h"
+#include "hal/loop.h"
 #include "net/providers/provider.h"
 #include "store/ledger.h"
 #include "store/outbox.h"
@@ -243,6 +245,166 @@ static void test_settle(void **state)
 	store_abort(t);
 }
 
+/* ---- the send-time gate and inbound messages, on a real store ---- */
+
+struct gate_fx {
+	struct store_fx sf;
+	struct fw fw;
+	struct fw_inbound ib;
+	struct cfg_errors e;
+};
+
+static int gate_setup(void **state)
+{
+	struct gate_fx *g = calloc(1, sizeof(*g));
+	void *sf = &g->sf;
+
+	store_fx_setup(&sf);
+	memcpy(&g->sf, sf, sizeof(g->sf));
+	free(sf);
+	g->fw.store = g->sf.s;
+	g->fw.cfg = parse_with("routes+", "{\"name\": \"members\", \"topic\": \"m/#\", "
+			       "\"template\": \"ticket_ready\", \"require_opt_in\": true, \"to\": \"{p}\", "
+			       "\"vars\": {\"1\": \"a\", \"2\": \"b\"}}", &g->e);
+	assert_non_null(g->fw.cfg);
+	assert_int_equal(hal_loop_init(&g->fw.loop), ERR_OK);
+	g->ib.fw = &g->fw;
+	g->fw.inbound = &g->ib;
+	*state = g;
+	return 0;
+}
+
+static int gate_teardown(void **state)
+{
+	struct gate_fx *g = *state;
+	void *sf = calloc(1, sizeof(g->sf));
+
+	for (unsigned i = 0; i < g->ib.n_pub; i++)
+		free(g->ib.pub[i]);
+	hal_timer_cancel(g->fw.loop, &g->ib.publish);
+	hal_loop_free(g->fw.loop);
+	cfg_free(g->fw.cfg);
+	memcpy(sf, &g->sf, sizeof(g->sf));
+	store_fx_teardown(&sf);
+	free(g);
+	return 0;
+}
+
+static struct store_msg due_msg(const char *route, const char *body, const char *sid)
+{
+	struct store_msg m = {.state = STORE_QUEUED, .to = "+491701234567", .route = route,
+			      .event_id = "e", .body = body, .content_sid = sid, .err_text = ""};
+	return m;
+}
+
+static void test_gate(void **state)
+{
+	struct gate_fx *g = *state;
+	struct store_txn *t;
+	struct store_msg m;
+	int64_t now = 1800000000000LL;
+
+	assert_int_equal(store_begin(g->sf.s, 0, &t), ERR_OK);
+	/* Nothing known: a template message goes; require_opt_in holds it. */
+	m = due_msg("payments", "", "HX1");
+	assert_true(fw_consent_gate(&g->fw, t, &m, now));
+	m = due_msg("members", "", "HX1");
+	assert_false(fw_consent_gate(&g->fw, t, &m, now));
+	assert_int_equal(m.state, STORE_SUPPRESSED);
+	assert_string_equal(m.err_text, "recipient +491******567 has not opted in (route members "
+			    "requires opt-in)");
+	/* Free-form without a window: the fallback, or no way at all. */
+	m = due_msg("payments", "Hi", "HX1");
+	m.flags = STORE_F_FREEFORM;
+	assert_true(fw_consent_gate(&g->fw, t, &m, now));
+	assert_false(m.flags & STORE_F_FREEFORM);
+	m = due_msg("payments", "Hi", "");
+	assert_false(fw_consent_gate(&g->fw, t, &m, now));
+	assert_int_equal(m.state, STORE_FAILED);
+	assert_string_equal(m.err_text, "outside the 24-hour window (last inbound never) and the "
+			    "route has no fallback_template");
+	/* The customer wrote an hour ago: the text goes. */
+	assert_int_equal(store_ledger_inbound(t, "+491701234567", "main", now - H), ERR_OK);
+	m = due_msg("payments", "Hi", "");
+	assert_true(fw_consent_gate(&g->fw, t, &m, now));
+	assert_true(m.flags & STORE_F_FREEFORM);
+	/* Opted in: the members route lets it through; opted out: nothing does. */
+	assert_int_equal(fw_consent_set(&g->fw, t, "+491701234567", STORE_CONSENT_IN, "cli", now), ERR_OK);
+	m = due_msg("members", "", "HX1");
+	assert_true(fw_consent_gate(&g->fw, t, &m, now));
+	assert_int_equal(fw_consent_set(&g->fw, t, "+491701234567", STORE_CONSENT_OUT, "keyword:STOP",
+					1796245200000LL), ERR_OK);
+	m = due_msg("payments", "", "HX1");
+	assert_false(fw_consent_gate(&g->fw, t, &m, now));
+	assert_int_equal(m.state, STORE_SUPPRESSED);
+	assert_string_equal(m.err_text, "recipient +491******567 opted out (keyword:STOP at "
+			    "2026-12-02T21:00:00Z)");
+	assert_int_equal(g->ib.n.suppressed, 2);
+	assert_int_equal(g->ib.n.freeform, 1);
+	assert_int_equal(g->ib.n.window_failed, 1);
+	store_abort(t);
+}
+
+static void inbound_at(struct gate_fx *g, const char *id, const char *body, int64_t at)
+{
+	struct net_inbound in = {.id = id, .from = "+491701234567", .to = "+14155550100",
+				 .body = body, .at_ms = at};
+
+	fw_inbound(&g->fw, "main", &in);
+}
+
+static void ledger_of(struct gate_fx *g, struct store_ledger *e)
+{
+	struct store_txn *t;
+
+	assert_int_equal(store_begin(g->sf.s, STORE_RDONLY, &t), ERR_OK);
+	assert_int_equal(store_ledger_get(t, "+491701234567", e), ERR_OK);
+	store_abort(t);
+}
+
+static void test_inbound(void **state)
+{
+	struct gate_fx *g = *state;
+	struct store_ledger e;
+	int64_t now = hal_wall_ms();
+
+	inbound_at(g, "SM1", " Stopp\n", now - 5000);
+	ledger_of(g, &e);
+	assert_int_equal(e.consent, STORE_CONSENT_OUT);
+	assert_string_equal(e.source, "keyword:STOPP");
+	assert_int_equal(e.inbound_ms, now - 5000);
+	assert_string_equal(e.account, "main");
+	/* The same id again (a webhook after the poll): nothing happens. */
+	inbound_at(g, "SM1", "START", now - 4000);
+	ledger_of(g, &e);
+	assert_int_equal(e.consent, STORE_CONSENT_OUT);
+	assert_int_equal(g->ib.n.inbound, 1);
+	assert_int_equal(g->ib.n.inbound_dup, 1);
+	/* A START written before the STOP (a late poll) does not undo it, but
+	 * still counts as a message. */
+	inbound_at(g, "SM0", "start", now - 9000);
+	ledger_of(g, &e);
+	assert_int_equal(e.consent, STORE_CONSENT_OUT);
+	assert_int_equal(e.inbound_ms, now - 5000);
+	inbound_at(g, "SM2", "start", now - 1000);
+	ledger_of(g, &e);
+	assert_int_equal(e.consent, STORE_CONSENT_IN);
+	assert_string_equal(e.source, "keyword:START");
+	/* A plain message opens the window and changes no consent. */
+	inbound_at(g, "SM3", "ACK alarm 4", now);
+	ledger_of(g, &e);
+	assert_int_equal(e.consent, STORE_CONSENT_IN);
+	assert_int_equal(e.inbound_ms, now);
+	assert_true(fw_window_open(now + 1000, e.inbound_ms));
+	/* Refused: no id, a sender that is no number. */
+	inbound_at(g, "", "x", now);
+	assert_int_equal(g->ib.n.inbound_bad, 1);
+	/* Each taken message waits to be published, as JSON. */
+	assert_int_equal(g->ib.n_pub, 4);
+	assert_non_null(strstr(g->ib.pub[0], "\"from\":\"+491701234567\",\"body\":\" Stopp\\n\""));
+	assert_non_null(strstr(g->ib.pub[3], "\"account\":\"main\",\"id\":\"SM3\""));
+}
+
 /* ---- Twilio: free-form body, inbound polling ---- */
 
 static struct net_send_msg tw_msg(void)
@@ -365,6 +527,8 @@ int main(void)
 		cmocka_unit_test(test_route_keys),
 		cmocka_unit_test(test_window),
 		cmocka_unit_test_setup_teardown(test_settle, store_fx_setup, store_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_gate, gate_setup, gate_teardown),
+		cmocka_unit_test_setup_teardown(test_inbound, gate_setup, gate_teardown),
 		cmocka_unit_test(test_twilio_body),
 		cmocka_unit_test(test_twilio_inbound_url),
 		cmocka_unit_test(test_twilio_inbound_page),
