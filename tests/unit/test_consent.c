@@ -27,6 +27,7 @@
 #include "net/providers/provider.h"
 #include "store/ledger.h"
 #include "store/outbox.h"
+#include "store/verify.h"
 
 #define GOOD "tests/data/config/good.json"
 #define H (3600LL * 1000)
@@ -405,6 +406,89 @@ static void test_inbound(void **state)
 	assert_non_null(strstr(g->ib.pub[3], "\"account\":\"main\",\"id\":\"SM3\""));
 }
 
+static uint64_t add_rec(struct store_txn *t, const char *event, const char *to, int state,
+			const char *sid)
+{
+	struct store_msg m = {.state = (uint8_t)state, .event_id = event, .to = to,
+			      .provider_id = sid, .content_sid = "HX1", .ttl_s = 60,
+			      .attempts = state == STORE_QUEUED ? 0 : 1, .attempt_ms = 1};
+
+	assert_int_equal(store_outbox_add(t, &m), ERR_OK);
+	assert_int_equal(store_dedup_put(t, event, m.seq), ERR_OK);
+	if (sid[0]) /* the sid index is kept by update */
+		assert_int_equal(store_outbox_update(t, &m), ERR_OK);
+	return m.seq;
+}
+
+static cJSON *forget(struct gate_fx *g, const char *to, char *err, size_t errlen)
+{
+	struct fw_caller op = {.transport = "socket", .operator = true};
+	cJSON *req = cJSON_CreateObject(), *r;
+
+	cJSON_AddStringToObject(req, "cmd", "forget");
+	cJSON_AddStringToObject(req, "to", to);
+	r = fw_cmd_consent(&g->fw, &op, "forget", req, err, errlen);
+	cJSON_Delete(req);
+	return r;
+}
+
+static void test_forget(void **state)
+{
+	struct gate_fx *g = *state;
+	struct store_verify_report rep;
+	struct store_txn *t;
+	struct store_msg m;
+	uint64_t seq_b, seq_sending, seq;
+	char err[200] = "";
+	cJSON *r;
+
+	assert_int_equal(store_begin(g->sf.s, 0, &t), ERR_OK);
+	add_rec(t, "a1", "+491701234567", STORE_QUEUED, "");
+	add_rec(t, "a2", "+491701234567", STORE_SENT, "SMa2");
+	add_rec(t, "a3", "+491701234567", STORE_SUPPRESSED, "");
+	seq_b = add_rec(t, "b1", "+491709999999", STORE_SENT, "SMb1");
+	seq_sending = add_rec(t, "a4", "+491701234567", STORE_SENDING, "");
+	assert_int_equal(fw_consent_set(&g->fw, t, "+491701234567", STORE_CONSENT_OUT, "cli", 1),
+			 ERR_OK);
+	assert_int_equal(store_commit(t), ERR_OK);
+
+	/* A message on its way: refused, nothing erased. */
+	assert_null(forget(g, "+491701234567", err, sizeof(err)));
+	assert_non_null(strstr(err, "being sent right now"));
+	assert_int_equal(store_begin(g->sf.s, 0, &t), ERR_OK);
+	assert_int_equal(store_outbox_get(t, seq_sending, &m), ERR_OK);
+	m.state = STORE_FAILED;
+	assert_int_equal(store_outbox_update(t, &m), ERR_OK);
+	assert_int_equal(store_commit(t), ERR_OK);
+
+	r = forget(g, "0170 1234567", err, sizeof(err)); /* as typed: default country 49 */
+	assert_non_null(r);
+	assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(r, "erased"), "messages")->valueint, 4);
+	assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(r, "erased"), "ledger")->valueint, 1);
+	assert_string_equal(cJSON_GetObjectItem(r, "to")->valuestring, "+491701234567");
+	cJSON_Delete(r);
+
+	assert_int_equal(store_begin(g->sf.s, STORE_RDONLY, &t), ERR_OK);
+	assert_int_equal(store_verify(t, &rep), ERR_OK);
+	for (unsigned i = 0; i < rep.n_notes; i++)
+		print_error("verify: %s\n", rep.notes[i]);
+	assert_int_equal(rep.problems, 0);
+	assert_int_equal(rep.records, 1); /* only the other person's */
+	assert_int_equal(store_outbox_get(t, seq_b, &m), ERR_OK);
+	assert_int_equal(store_sid_get(t, "SMa2", &seq), ERR_NOTFOUND);
+	assert_int_equal(store_dedup_get(t, "a1", &seq), ERR_NOTFOUND);
+	assert_int_equal(store_sid_get(t, "SMb1", &seq), ERR_OK);
+	store_abort(t);
+	/* Nothing left: a second forget erases nothing, and says so. */
+	r = forget(g, "+491701234567", err, sizeof(err));
+	assert_non_null(r);
+	assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(r, "erased"), "messages")->valueint, 0);
+	assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(r, "erased"), "ledger")->valueint, 0);
+	cJSON_Delete(r);
+	assert_null(forget(g, "not a number", err, sizeof(err)));
+	assert_non_null(strstr(err, "\"to\""));
+}
+
 /* ---- Twilio: free-form body, inbound polling ---- */
 
 static struct net_send_msg tw_msg(void)
@@ -529,6 +613,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_settle, store_fx_setup, store_fx_teardown),
 		cmocka_unit_test_setup_teardown(test_gate, gate_setup, gate_teardown),
 		cmocka_unit_test_setup_teardown(test_inbound, gate_setup, gate_teardown),
+		cmocka_unit_test_setup_teardown(test_forget, gate_setup, gate_teardown),
 		cmocka_unit_test(test_twilio_body),
 		cmocka_unit_test(test_twilio_inbound_url),
 		cmocka_unit_test(test_twilio_inbound_page),
