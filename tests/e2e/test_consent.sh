@@ -139,6 +139,11 @@ jq -e -s 'length == 3 and all(.[]; .account == "main" and (.id | startswith("SM"
 n=$(ctl outbox --limit 200 | jq '[.messages[] | select(.state | IN("sent", "suppressed", "rejected"))] | length')
 [ "$n" = 9 ] || fail "$n of 9 events ended sent, suppressed or rejected: $(ctl outbox --limit 200)"
 
+# status for a person: the consent line counts what happened.
+"$BUILD/outpostctl" -s "$OUTPOST_SOCK" status >"$E2E_DIR/status.txt" || fail "status failed"
+grep -q '^consent: .*suppressed 3' "$E2E_DIR/status.txt" ||
+	fail "status has no consent line: $(cat "$E2E_DIR/status.txt")"
+
 # forget A: ledger and every message (p1 suppressed, p4 sent) go; log lines keep no number.
 out=$(ctl forget "$A") || fail "forget refused"
 jq -e '.erased.ledger == 1 and .erased.messages == 2 and .erased.log_lines > 0' <<<"$out" \

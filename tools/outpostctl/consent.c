@@ -78,6 +78,14 @@ static void consent_show(const struct octl_opts *o, const cJSON *r)
 	putchar('\n');
 }
 
+void octl_show_consent(const cJSON *c, const char *indent)
+{
+	if (!cJSON_IsObject(c))
+		return;
+	printf("%-*s", (int)strlen(indent), "consent:");
+	octl_put_counts(stdout, c, indent);
+}
+
 const struct octl_cmd octl_cmd_consent = {
 	.name = "consent",
 	.summary = "a recipient's opt-in/opt-out and 24-hour window",

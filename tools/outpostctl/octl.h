@@ -84,6 +84,8 @@ extern const struct octl_cmd octl_cmd_deadletter;
 extern const struct octl_cmd octl_cmd_stats;
 extern const struct octl_cmd octl_cmd_probe;
 extern const struct octl_cmd octl_cmd_consent;
+/* consent.c: status's "consent" line (counters, non-zero first). */
+void octl_show_consent(const cJSON *c, const char *indent);
 extern const struct octl_cmd octl_cmd_forget;
 
 /* remote.c: one signed request over MQTT. -1 with *resp set, or the exit
