@@ -99,13 +99,10 @@ static bool pick_form(struct fw *fw, struct store_msg *m, const struct store_led
 
 	switch (fw_window_pick(wall, e->inbound_ms, m->body[0] != '\0', m->content_sid[0] != '\0',
 			       (m->flags & STORE_F_TEMPLATE_ONLY) != 0)) {
-	case FW_FORM_FREEFORM:
+	case FW_FORM_FREEFORM: /* counted when sent (fw_consent_settle) */
 		m->flags |= STORE_F_FREEFORM;
-		ib->n.freeform++;
 		return true;
 	case FW_FORM_TEMPLATE:
-		if (m->body[0])
-			ib->n.fallback++;
 		m->flags &= ~(uint32_t)STORE_F_FREEFORM;
 		return true;
 	default:
@@ -168,6 +165,12 @@ int fw_consent_settle(struct fw *fw, struct store_txn *t, const struct net_send_
 		if (fw->inbound)
 			fw->inbound->n.suppressed++;
 		return ERR_OK;
+	}
+	if (o->cls == NET_OK && m->body[0] && fw->inbound) {
+		if (m->flags & STORE_F_FREEFORM)
+			fw->inbound->n.freeform++;
+		else
+			fw->inbound->n.fallback++;
 	}
 	if (o->cls != NET_WINDOW || !(m->flags & STORE_F_FREEFORM))
 		return ERR_OK;

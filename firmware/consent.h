@@ -35,7 +35,7 @@ struct fw_consent_n {
 	uint64_t suppressed;   /* messages held back: opted out or not opted in */
 	uint64_t opt_out, opt_in; /* consent changes, any source */
 	uint64_t topic_ok, topic_bad; /* consent topic messages taken / refused */
-	uint64_t freeform, fallback; /* free-form sends; fallback templates used */
+	uint64_t freeform, fallback; /* free-form texts sent; fallback templates sent */
 	uint64_t window_failed; /* free-form messages with no way to go */
 	uint64_t inbound, inbound_dup, inbound_bad, keywords;
 	uint64_t polls, poll_failures, poll_capped;

@@ -106,6 +106,10 @@ jq -e -s --arg to "whatsapp:$D" --arg t "$T_TICKET" 'map(select(.to == $to and .
 	fail "fallback template not sent to D"
 record_of q1 | jq -e '.error.text | test("outside the 24-hour window \\(last inbound never\\)")' \
 	>/dev/null || fail "window rejection reason: $(record_of q1)"
+[ "$(consent_num freeform)/$(consent_num fallback_template)" = 1/1 ] ||
+	fail "status counts $(consent_num freeform) free-form, $(consent_num fallback_template) fallback sends"
+ctl outbox show "$(record_of n1 | jq .seq)" | jq -e '.message.form == "text" and
+	.message.text == "Your code is 1234"' >/dev/null || fail "outbox show of n1: no form/text"
 
 # The sim's side of the window, as Twilio: a Body send is accepted either way,
 # and fails afterwards with 63016 when the customer has not written.
