@@ -2,6 +2,7 @@
 # Consent and the 24-hour window, end to end with inbound polling:
 #  - an inbound STOP (at the sim, found by polling) suppresses later messages
 #    to that number with the reason; others are unaffected; START re-opts in;
+#  - the provider's 21610 suppresses the message and records the opt-out;
 #  - an opt-out on the consent topic (bad payloads around it are refused and
 #    counted, the good one still applies);
 #  - a require_opt_in route suppresses until `outpostctl consent set ... in`;
@@ -67,6 +68,15 @@ wait_state p1 suppressed
 wait_state p2 sent
 record_of p1 | jq -e '.error.text | test("^recipient \\+491\\*+001 opted out \\(keyword:STOP at 20[0-9-]+T[0-9:]+Z\\)$")' \
 	>/dev/null || fail "suppression reason: $(record_of p1)"
+
+# The provider says opted out (the sim's magic number answers 21610): the
+# message is suppressed, and so is the number from then on.
+pay p5 +15005550003
+wait_state p5 suppressed
+record_of p5 | jq -e '.error.text | test("opted out \\(provider:21610 at ")' >/dev/null ||
+	fail "provider opt-out reason: $(record_of p5)"
+ctl consent show +15005550003 | jq -e '.consent == "out" and .source == "provider:21610"' \
+	>/dev/null || fail "21610 not in the ledger: $(ctl consent show +15005550003)"
 
 # The consent topic: two bad payloads around a good one.
 mpub outpost/e2e/consent 'not json'
@@ -139,13 +149,13 @@ grep -q "\"from\":\"$A\",\"body\":\"  stop \"" "$E2E_DIR/inbound.txt" ||
 jq -e -s 'length == 3 and all(.[]; .account == "main" and (.id | startswith("SM")) and
 	(.at | test("Z$")))' "$E2E_DIR/inbound.txt" >/dev/null || fail "inbound payloads: $(cat "$E2E_DIR/inbound.txt")"
 
-# Every event is accounted for: 9 events, 9 records, each in a final state.
+# Every event is accounted for: 10 events, 10 records, each in a final state.
 n=$(ctl outbox --limit 200 | jq '[.messages[] | select(.state | IN("sent", "suppressed", "rejected"))] | length')
-[ "$n" = 9 ] || fail "$n of 9 events ended sent, suppressed or rejected: $(ctl outbox --limit 200)"
+[ "$n" = 10 ] || fail "$n of 10 events ended sent, suppressed or rejected: $(ctl outbox --limit 200)"
 
 # status for a person: the consent line counts what happened.
 "$BUILD/outpostctl" -s "$OUTPOST_SOCK" status >"$E2E_DIR/status.txt" || fail "status failed"
-grep -q '^consent: .*suppressed 3' "$E2E_DIR/status.txt" ||
+grep -q '^consent: .*suppressed 4' "$E2E_DIR/status.txt" ||
 	fail "status has no consent line: $(cat "$E2E_DIR/status.txt")"
 
 # forget A: ledger and every message (p1 suppressed, p4 sent) go; log lines keep no number.
