@@ -283,7 +283,7 @@ bool fw_consent_take(struct fw *fw, const char *topic, const void *payload, size
 	const char *why = NULL;
 	struct store_txn *t;
 	cJSON *root = NULL;
-	int consent = 0;
+	int consent = 0, rc;
 
 	if (!ib || strcmp(topic, ib->topic) != 0)
 		return false;
@@ -303,8 +303,14 @@ bool fw_consent_take(struct fw *fw, const char *topic, const void *payload, size
 		fw_router_note(fw, store_stat_add(t, "consent_bad", 1));
 		return true;
 	}
+	rc = fw_consent_set(fw, t, e164, consent, source, hal_wall_ms());
+	if (rc == ERR_INVAL) { /* refused before anything was written: not the batch's fault */
+		ib->n.topic_bad++;
+		log_warn("consent: message on %s refused: the number is not E.164", topic);
+		return true;
+	}
 	ib->n.topic_ok++;
-	fw_router_note(fw, fw_consent_set(fw, t, e164, consent, source, hal_wall_ms()));
+	fw_router_note(fw, rc);
 	return true;
 }
 

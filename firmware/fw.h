@@ -128,7 +128,9 @@ void fw_router_seq_status(struct fw *fw, struct cJSON *o);
 /* inbound.c: an inbound message to account's number, from a poll or a
  * relayed webhook: opens/extends the 24 h window, applies STOP/START
  * keywords, is taken once per id, and is published on
- * outpost/<gateway_id>/inbound. May run inside an MQTT batch. */
+ * outpost/<gateway_id>/inbound. May run inside an MQTT batch (it writes in
+ * the batch's txn if one is open, else in its own): call it with no other
+ * write txn open. */
 struct net_inbound;
 void fw_inbound(struct fw *fw, const char *account, const struct net_inbound *in);
 

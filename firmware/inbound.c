@@ -187,13 +187,19 @@ static int apply(struct fw *fw, struct store_txn *t, const char *account,
 	return rc;
 }
 
+/* Checked before anything is written: a refusal inside an MQTT batch must
+ * not fail the batch (it would come back, and fail again, for ever). */
 static const char *refusal(const struct net_inbound *in)
 {
+	size_t n = in->from ? strlen(in->from) : 0;
+
 	if (!in->id || !in->id[0] || strlen(in->id) > STORE_INBOUND_ID_MAX)
 		return "no usable message id";
-	if (!in->from || in->from[0] != '+' || strlen(in->from) >= CFG_PHONE_MAX ||
-	    strspn(in->from + 1, "0123456789") != strlen(in->from) - 1)
+	if (n < 9 || n >= CFG_PHONE_MAX || in->from[0] != '+' || in->from[1] == '0' ||
+	    strspn(in->from + 1, "0123456789") != n - 1)
 		return "the sender is not an E.164 number";
+	if (in->body && strlen(in->body) > 4096)
+		return "a body over 4096 bytes";
 	return NULL;
 }
 

@@ -400,6 +400,9 @@ static void test_inbound(void **state)
 	/* Refused: no id, a sender that is no number. */
 	inbound_at(g, "", "x", now);
 	assert_int_equal(g->ib.n.inbound_bad, 1);
+	fw_inbound(&g->fw, "main", &(struct net_inbound){.id = "SM9", .from = "+1234567", .body = "STOP"});
+	fw_inbound(&g->fw, "main", &(struct net_inbound){.id = "SM9", .from = "whatsapp:+491701234567"});
+	assert_int_equal(g->ib.n.inbound_bad, 3);
 	/* Each taken message waits to be published, as JSON. */
 	assert_int_equal(g->ib.n_pub, 4);
 	assert_non_null(strstr(g->ib.pub[0], "\"from\":\"+491701234567\",\"body\":\" Stopp\\n\""));
