@@ -340,6 +340,7 @@ void fw_consent_status(const struct fw *fw, cJSON *o)
 	cJSON_AddNumberToObject(o, "inbound", (double)n->inbound);
 	cJSON_AddNumberToObject(o, "inbound_duplicates", (double)n->inbound_dup);
 	cJSON_AddNumberToObject(o, "inbound_refused", (double)n->inbound_bad);
+	cJSON_AddNumberToObject(o, "inbound_unpublished", ib ? (double)ib->pub_dropped : 0);
 	cJSON_AddNumberToObject(o, "keywords", (double)n->keywords);
 	cJSON_AddNumberToObject(o, "polls", (double)n->polls);
 	cJSON_AddNumberToObject(o, "poll_failures", (double)n->poll_failures);
