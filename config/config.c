@@ -5,6 +5,7 @@
 #include "config/config.h"
 #include "config/consent.h"
 #include "config/pin.h"
+#include "config/provider.h"
 #include "config/render.h"
 #include "config/route.h"
 #include "config/schema.h"
@@ -28,11 +29,14 @@ static bool all_of(const char *s, const char *set, size_t min, size_t max)
 	return s[n] == '\0' && n >= min && n <= max;
 }
 
+/* The bare "+E.164" is for meta/360dialog accounts (config/provider.c). */
 static bool check_from(const char *s)
 {
-	if (strncmp(s, "whatsapp:+", 10) != 0 || s[10] < '1' || s[10] > '9')
+	if (strncmp(s, "whatsapp:", 9) == 0)
+		s += 9;
+	if (s[0] != '+' || s[1] < '1' || s[1] > '9')
 		return false;
-	return all_of(s + 10, "0123456789", 8, 15);
+	return all_of(s + 1, "0123456789", 8, 15);
 }
 
 static bool check_content_sid(const char *s)
@@ -197,7 +201,18 @@ static const struct cfg_field events_fields[] = {
 	{ 0 }
 };
 
-static const struct cfg_enum provider_names[] = { { "twilio", CFG_PROVIDER_TWILIO }, { 0 } };
+static const struct cfg_field breaker_fields[] = {
+	{ .key = "failures", .type = CFG_F_UINT, .off = ACC_OFF(breaker.failures), .min = 1,
+	  .max = 1000, .def_num = 5 },
+	{ .key = "open_s", .type = CFG_F_UINT, .off = ACC_OFF(breaker.open_s), .min = 1,
+	  .max = 600, .def_num = 30 },
+	{ 0 }
+};
+
+static const struct cfg_enum provider_names[] = { { "twilio", CFG_PROVIDER_TWILIO },
+						  { "meta", CFG_PROVIDER_META },
+						  { "360dialog", CFG_PROVIDER_360DIALOG },
+						  { 0 } };
 
 static const struct cfg_field account_fields[] = {
 	{ .key = "provider", .type = CFG_F_ENUM, .off = ACC_OFF(provider), .enums = provider_names,
@@ -206,15 +221,24 @@ static const struct cfg_field account_fields[] = {
 	  .check = check_from, .expect = "\"whatsapp:+<E.164>\"" },
 	{ .key = "credentials", .type = CFG_F_STR, .off = ACC_OFF(credentials), .required = true,
 	  .check = cfg_ident_valid, .expect = "a secrets entry name (" CFG_IDENT_EXPECT ")" },
-	{ .key = "api_base", .type = CFG_F_STR, .off = ACC_OFF(api_base),
-	  .def_str = "https://api.twilio.com", .check = check_https,
+	/* default by provider, in cfg_providers_finish() */
+	{ .key = "api_base", .type = CFG_F_STR, .off = ACC_OFF(api_base), .check = check_https,
 	  .expect = "a URL starting with \"https://\"" },
+	{ .key = "phone_number_id", .type = CFG_F_STR, .off = ACC_OFF(phone_number_id),
+	  .check = cfg_check_graph_id, .expect = CFG_GRAPH_ID_EXPECT },
+	{ .key = "waba_id", .type = CFG_F_STR, .off = ACC_OFF(waba_id),
+	  .check = cfg_check_graph_id, .expect = CFG_GRAPH_ID_EXPECT },
+	{ .key = "api_version", .type = CFG_F_STR, .off = ACC_OFF(api_version),
+	  .check = cfg_check_api_version, .expect = CFG_API_VERSION_EXPECT },
 	{ .key = "ca_file", .type = CFG_F_STR, .off = ACC_OFF(ca_file),
 	  .def_str = "/etc/ssl/certs/ca-certificates.crt" },
 	{ .key = "rate_per_s", .type = CFG_F_DOUBLE, .off = ACC_OFF(rate_per_s), .min = 0,
 	  .min_excl = true, .max = 10000, .def_num = 80 },
 	/* 0 means "not given": burst then follows rate_per_s (see finish()) */
 	{ .key = "burst", .type = CFG_F_UINT, .off = ACC_OFF(burst), .min = 1, .max = 100000 },
+	{ .key = "fallback", .type = CFG_F_STR, .off = ACC_OFF(fallback_name),
+	  .check = cfg_ident_valid, .expect = "an account name (" CFG_IDENT_EXPECT ")" },
+	{ .key = "breaker", .type = CFG_F_OBJ, .sub = breaker_fields },
 	{ .key = "inbound_poll_s", .type = CFG_F_UINT, .off = ACC_OFF(inbound_poll_s), .min = 0,
 	  .max = 86400, .check_num = check_poll, .expect = "0 (off) or 10..86400 seconds" },
 	{ 0 }
@@ -226,9 +250,10 @@ static const struct cfg_enum status_names[] = { { "approved", CFG_TPL_APPROVED }
 						{ 0 } };
 
 static const struct cfg_field template_fields[] = {
+	/* one of the two mappings at least: cfg_providers_finish() */
 	{ .key = "twilio_content_sid", .type = CFG_F_STR, .off = TPL_OFF(content_sid),
-	  .required = true, .check = check_content_sid,
-	  .expect = "\"HX\" followed by 32 hex digits" },
+	  .check = check_content_sid, .expect = "\"HX\" followed by 32 hex digits" },
+	{ .key = "meta", .type = CFG_F_CUSTOM, .custom = cfg_template_meta },
 	{ .key = "variables", .type = CFG_F_UINT, .off = TPL_OFF(variables), .required = true,
 	  .min = 0, .max = CFG_TEMPLATE_VARS_MAX },
 	{ .key = "status", .type = CFG_F_ENUM, .off = TPL_OFF(status), .required = true,
@@ -263,6 +288,7 @@ static const struct cfg_field top_fields[] = {
 
 _Static_assert(offsetof(struct cfg_account, name) == 0, "parse_map stores names at offset 0");
 _Static_assert(offsetof(struct cfg_template, name) == 0, "parse_map stores names at offset 0");
+_Static_assert(offsetof(struct cfg_route, name) == 0, "find_named reads names at offset 0");
 
 struct map_spec {
 	const char *what; /* "account" */
@@ -339,6 +365,44 @@ static void parse_templates(struct cfg_pctx *px, const cJSON *v, void *base, con
 
 /* ---- rules across fields ---- */
 
+/* Fallback accounts: named, not the account itself, and able to send every
+ * template routed to the account that falls back on them. */
+static void finish_fallbacks(struct cfg_pctx *px)
+{
+	struct cfg *cfg = px->cfg;
+	char path[CFG_PATH_LEN], known[256];
+	unsigned i;
+
+	cfg_known_names(known, sizeof(known), cfg->accounts, sizeof(*cfg->accounts),
+			cfg->n_accounts);
+	for (i = 0; i < cfg->n_accounts; i++) {
+		struct cfg_account *a = &cfg->accounts[i];
+
+		if (!a->name || !a->fallback_name)
+			continue;
+		cfg_path_key(path, "$.accounts", a->name);
+		strncat(path, ".fallback", sizeof(path) - strlen(path) - 1);
+		a->fallback = cfg_account_find(cfg, a->fallback_name);
+		if (!a->fallback)
+			cfg_err_add(px->errs, path, "unknown account \"%s\" (known: %s)",
+				    a->fallback_name, known);
+		else if (a->fallback == a)
+			cfg_err_add(px->errs, path, "an account cannot fall back on itself");
+	}
+	for (i = 0; i < cfg->n_routes; i++) {
+		const struct cfg_route *r = &cfg->routes[i];
+		const struct cfg_account *f = r->account ? r->account->fallback : NULL;
+
+		if (!f || !r->template || cfg_template_usable(r->template, f))
+			continue;
+		snprintf(path, sizeof(path), "$.routes[%u].template", i);
+		cfg_err_add(px->errs, path, "account %s falls back on %s (%s), which cannot send "
+			    "template %s: give the template what %s needs", r->account->name,
+			    f->name, cfg_provider_name(f->provider),
+			    r->template->name, f->name);
+	}
+}
+
 /* Highest {{n}} in a preview, so a preview that disagrees with "variables"
  * is noticed when the config is written, not when a message reads oddly. */
 static unsigned preview_max_var(const char *p)
@@ -400,7 +464,9 @@ static void finish(struct cfg_pctx *px)
 			    "expected at most backoff_cap_ms (%u), got %u", cfg->sender.backoff_cap_ms,
 			    cfg->sender.backoff_base_ms);
 	finish_templates(px);
+	cfg_providers_finish(px);
 	cfg_routes_check(px);
+	finish_fallbacks(px);
 }
 
 /* ---- public API ---- */
@@ -521,6 +587,8 @@ void cfg_free(struct cfg *cfg)
 	for (i = 0; i < cfg->n_templates; i++) {
 		free(cfg->templates[i].name);
 		free(cfg->templates[i].content_sid);
+		free(cfg->templates[i].meta_name);
+		free(cfg->templates[i].meta_language);
 		free(cfg->templates[i].preview);
 	}
 	free(cfg->templates);
@@ -532,6 +600,10 @@ void cfg_free(struct cfg *cfg)
 		free(a->credentials);
 		free(a->api_base);
 		free(a->ca_file);
+		free(a->fallback_name);
+		free(a->phone_number_id);
+		free(a->waba_id);
+		free(a->api_version);
 	}
 	free(cfg->accounts);
 	free(cfg->gateway_id);
@@ -552,22 +624,41 @@ void cfg_free(struct cfg *cfg)
 	free(cfg);
 }
 
+/* Accounts, templates and routes keep their name first (asserted above). */
+static const void *find_named(const void *arr, size_t stride, unsigned n, const char *name)
+{
+	const char *p = arr;
+
+	for (unsigned i = 0; p && name && i < n; i++, p += stride)
+		if (*(char *const *)p && strcmp(*(char *const *)p, name) == 0)
+			return p;
+	return NULL;
+}
+
 const struct cfg_account *cfg_account_find(const struct cfg *cfg, const char *name)
 {
-	unsigned i;
+	return cfg ? find_named(cfg->accounts, sizeof(*cfg->accounts), cfg->n_accounts, name) : NULL;
+}
 
-	for (i = 0; cfg && name && i < cfg->n_accounts; i++)
-		if (cfg->accounts[i].name && strcmp(cfg->accounts[i].name, name) == 0)
-			return &cfg->accounts[i];
-	return NULL;
+const struct cfg_route *cfg_route_find(const struct cfg *cfg, const char *name)
+{
+	return cfg ? find_named(cfg->routes, sizeof(*cfg->routes), cfg->n_routes, name) : NULL;
 }
 
 const struct cfg_template *cfg_template_find(const struct cfg *cfg, const char *name)
 {
-	unsigned i;
+	return cfg ? find_named(cfg->templates, sizeof(*cfg->templates), cfg->n_templates, name)
+		   : NULL;
+}
 
-	for (i = 0; cfg && name && i < cfg->n_templates; i++)
-		if (cfg->templates[i].name && strcmp(cfg->templates[i].name, name) == 0)
-			return &cfg->templates[i];
-	return NULL;
+bool cfg_template_usable(const struct cfg_template *t, const struct cfg_account *a)
+{
+	switch (a->provider) {
+	case CFG_PROVIDER_TWILIO:
+		return t->content_sid && *t->content_sid;
+	case CFG_PROVIDER_META:
+	case CFG_PROVIDER_360DIALOG:
+		return t->meta_name && t->meta_language;
+	}
+	return false;
 }

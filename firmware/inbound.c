@@ -478,7 +478,7 @@ static struct fw_poller *poller_new(struct fw *fw, const struct cfg_account *ca)
 	snprintf(p->account, sizeof(p->account), "%s", ca->name);
 	p->every_s = ca->inbound_poll_s;
 	p->timer.cb = on_poll;
-	p->drv = net_provider_find("twilio");
+	p->drv = net_provider_find(cfg_provider_name(ca->provider));
 	if (fw_sender_account(fw, ca->name, &v))
 		p->drv = v.drv;
 	return p;

@@ -162,7 +162,8 @@ static void queue_one(struct fw *fw, const struct event *ev, const struct cfg_ro
 	m.account = r->account->name;
 	m.to = e164;
 	m.template_name = r->template ? r->template->name : "";
-	m.content_sid = r->template ? r->template->content_sid : "";
+	m.content_sid = r->template && r->template->content_sid ? r->template->content_sid
+								: ""; /* meta, text: none */
 	m.vars_json = ct->vars;
 	m.body = ct->body;
 	m.ttl_s = (uint32_t)r->ttl_s;

@@ -26,9 +26,11 @@
 #include "config/config.h"
 #include "config/phone.h"
 #include "config/secrets.h"
+#include "firmware/account.h"
 #include "firmware/consent.h"
 #include "firmware/fw.h"
 #include "firmware/reconcile.h"
+#include "firmware/breaker.h"
 #include "firmware/retry.h"
 #include "hal/clock.h"
 #include "hal/crash.h"
@@ -56,6 +58,9 @@ struct account {
 	uint64_t paused_until;     /* monotonic ms, 0 = not paused */
 	char pause_reason[FW_ERROR_TEXT];
 	uint64_t sent, failed;
+	struct fw_breaker breaker;
+	char fallback[NAME_MAX_];  /* "" = none */
+	const struct cfg_account *cfg; /* valid until the next reconfigure */
 	struct account *next;
 };
 
@@ -65,6 +70,7 @@ struct ctx {
 	uint64_t seq;
 	struct account *acct;
 	char *url, *body;
+	char *hdr[NET_HTTP_HEADERS_MAX]; /* auth headers (secrets) while req is out */
 	struct net_send_outcome out;
 	int build_rc;
 	bool busy, done;
@@ -131,13 +137,7 @@ bool fw_sender_account(struct fw *fw, const char *name, struct fw_account_view *
 
 static void account_free(struct account *a)
 {
-	free((char *)a->msg.api_base);
-	free((char *)a->msg.account_id);
-	if (a->msg.password)
-		memset((char *)a->msg.password, 0, strlen(a->msg.password));
-	free((char *)a->msg.user);
-	free((char *)a->msg.password);
-	free((char *)a->msg.from);
+	fw_account_msg_free(&a->msg);
 	free(a->ca_file);
 	free(a);
 }
@@ -146,35 +146,30 @@ static struct account *account_new(struct fw *fw, const struct cfg_account *ca)
 {
 	const struct cfg_secret *sec = cfg_secrets_find(fw->secrets, ca->credentials);
 	struct account *a = calloc(1, sizeof(*a));
+	int rc;
 
 	if (!a)
 		return NULL;
 	snprintf(a->name, sizeof(a->name), "%s", ca->name);
-	a->drv = net_provider_find("twilio");
+	snprintf(a->fallback, sizeof(a->fallback), "%s", ca->fallback ? ca->fallback->name : "");
+	a->cfg = ca;
+	a->breaker.failures = ca->breaker.failures;
+	a->breaker.open_s = ca->breaker.open_s;
+	a->drv = net_provider_find(cfg_provider_name(ca->provider));
 	a->rate = ca->rate_per_s;
 	a->burst = ca->burst ? ca->burst : 1;
 	a->tokens = a->burst;
 	a->refilled_ms = hal_now_ms();
-	a->msg.api_base = strdup(ca->api_base);
-	a->msg.from = strdup(ca->from);
 	a->ca_file = strdup(ca->ca_file);
-	if (sec) {
-		a->msg.account_id = strdup(sec->account_sid ? sec->account_sid : "");
-		a->msg.user = strdup(sec->user ? sec->user : "");
-		a->msg.password = strdup(sec->password ? sec->password : "");
-	} else {
-		a->paused_until = UINT64_MAX;
-		if (fw_vault_sealed(fw))
-			snprintf(a->pause_reason, sizeof(a->pause_reason), "%s", fw_vault_sealed(fw));
-		else
-			snprintf(a->pause_reason, sizeof(a->pause_reason),
-				 "no credentials '%s' in the vault (outpostctl creds set %s)",
-				 ca->credentials, ca->credentials);
-	}
-	if (!a->msg.api_base || !a->msg.from || !a->ca_file ||
-	    (sec && (!a->msg.account_id || !a->msg.user || !a->msg.password))) {
+	rc = fw_account_msg(&a->msg, ca, sec, a->pause_reason, sizeof(a->pause_reason));
+	if (rc == ERR_NOMEM || !a->ca_file || !a->drv) {
 		account_free(a);
 		return NULL;
+	}
+	if (rc != ERR_OK) { /* no credentials, or of the wrong kind: the reason says */
+		a->paused_until = UINT64_MAX;
+		if (!sec && fw_vault_sealed(fw))
+			snprintf(a->pause_reason, sizeof(a->pause_reason), "%s", fw_vault_sealed(fw));
 	}
 	return a;
 }
@@ -192,8 +187,13 @@ int fw_sender_reconfigure(struct fw *fw)
 			goto fail;
 		old = account_find(s, a->name);
 		if (old) {
+			unsigned failures = a->breaker.failures, open_s = a->breaker.open_s;
+
 			a->sent = old->sent;
 			a->failed = old->failed;
+			a->breaker = old->breaker; /* its state, under the new limits */
+			a->breaker.failures = failures;
+			a->breaker.open_s = open_s;
 		}
 		a->next = list;
 		list = a;
@@ -289,6 +289,7 @@ static struct ctx *ctx_get(struct fw_sender *s)
 
 static void ctx_release(struct ctx *c)
 {
+	net_http_headers_free(c->hdr, NET_HTTP_HEADERS_MAX);
 	free(c->url);
 	free(c->body);
 	c->url = c->body = NULL;
@@ -362,10 +363,16 @@ static void on_done(struct net_http_req *req, const struct net_http_result *res)
 	struct ctx *c = container_of(req, struct ctx, req);
 	struct fw_sender *s = c->fw->sender;
 
-	fw_uplink_note(c->fw, res);
+	if (c->build_rc == ERR_OK) /* a request that was never made says nothing of the link */
+		fw_uplink_note(c->fw, res);
 	if (c->reconciling) {
 		if (!recon_page(c, res))
 			return;
+	} else if (c->acct && c->build_rc == ERR_INVAL) {
+		/* The provider's driver refused this record (template mapping,
+		 * variables, recipient): it never will take it. */
+		c->out = (struct net_send_outcome){.cls = NET_PERMANENT};
+		snprintf(c->out.text, sizeof(c->out.text), "%s", res->error);
 	} else if (c->acct) {
 		c->acct->drv->outcome(res, &c->out);
 	} else {
@@ -388,6 +395,7 @@ static void build(struct ctx *c, const struct store_msg *m)
 	msg.to = m->to;
 	msg.content_sid = m->content_sid;
 	msg.vars_json = m->vars_json;
+	fw_account_template(&msg, c->fw->cfg, m->template_name);
 	if (m->flags & STORE_F_FREEFORM) { /* inside the 24 h window (consent.c) */
 		msg.body = m->body;
 		msg.content_sid = msg.vars_json = NULL;
@@ -416,25 +424,63 @@ static void send_built(struct fw_sender *s, struct ctx *c)
 		c->req = (struct net_http_req){
 			.method = c->reconciling ? NET_HTTP_GET : NET_HTTP_POST, .url = c->url,
 			.body = c->body, .body_len = c->body ? strlen(c->body) : 0,
-			.user = c->acct->msg.user,
-			.password = c->acct->msg.password, .ca_file = c->acct->ca_file,
-			.done = on_done,
+			.ca_file = c->acct->ca_file, .done = on_done,
 		};
-		rc = net_http_submit(s->fw->http, &c->req);
+		rc = net_provider_auth(c->acct->drv, &c->acct->msg, !c->reconciling, &c->req,
+				       c->hdr);
+		if (rc == ERR_OK)
+			rc = net_http_submit(s->fw->http, &c->req);
 	}
 	if (rc != ERR_OK) {
 		/* Nothing left the machine: a plain retry, not ambiguous. */
 		struct net_http_result res = {.err = ERR_CONN};
 		snprintf(res.error, sizeof(res.error), "request not submitted: %s", hal_strerror(rc));
+		if (c->build_rc == ERR_INVAL)
+			snprintf(res.error, sizeof(res.error), "the %s driver cannot make a request "
+				 "of this message (template mapping, variables or recipient)",
+				 c->acct ? c->acct->drv->name : "?");
 		on_done(&c->req, &res);
 	}
+}
+
+/* Whether fallback f can take record m for its primary account. */
+static bool can_take(const struct fw_sender *s, struct account *f, const struct store_msg *m,
+		     uint64_t now)
+{
+	const struct cfg_template *t = cfg_template_find(s->fw->cfg, m->template_name);
+
+	return f && f->paused_until <= now && t && cfg_template_usable(t, f->cfg) &&
+	       fw_breaker_admit(&f->breaker, now);
+}
+
+/* The account a record goes to now: its route's account, or that account's
+ * fallback while its breaker is open (docs/WHATSAPP.md, failover). A record
+ * to be reconciled asks the account of its last attempt. */
+static struct account *pick_account(struct fw_sender *s, const struct store_msg *m,
+				    uint64_t now)
+{
+	const struct cfg_route *r;
+	struct account *a, *f;
+
+	if (m->flags & STORE_F_RECONCILE)
+		return account_find(s, m->account);
+	r = cfg_route_find(s->fw->cfg, m->route);
+	a = account_find(s, r && r->account ? r->account->name : m->account);
+	if (!a || !a->fallback[0] || fw_breaker_admit(&a->breaker, now))
+		return a;
+	f = account_find(s, a->fallback);
+	if (!can_take(s, f, m, now))
+		return a; /* nowhere better: it waits its turn at its own account */
+	a->breaker.failovers++;
+	s->fw->n.failovers++;
+	return f;
 }
 
 /* Decides whether a due record may go now; if not, moves it on in time. */
 static bool admit(struct fw_sender *s, struct store_msg *m, struct account **ap,
 		  int64_t wall, uint64_t now)
 {
-	struct account *a = account_find(s, m->account);
+	struct account *a = pick_account(s, m, now);
 	bool recon = (m->flags & STORE_F_RECONCILE) && reconcilable(a);
 	uint64_t wait = 0;
 
@@ -457,6 +503,7 @@ static bool admit(struct fw_sender *s, struct store_msg *m, struct account **ap,
 	}
 	a->paused_until = 0;
 	*ap = a;
+	m->account = a->name; /* where this attempt goes: reconciliation asks it */
 	m->state = STORE_SENDING;
 	if (!recon) {
 		m->flags &= ~(uint32_t)STORE_F_RECONCILE; /* its account cannot list */
@@ -792,11 +839,36 @@ static void log_outcome(const struct done *d, const char *what)
 		(unsigned long long)d->seq, masked, what, d->event_id);
 }
 
+/* An outcome as its account's breaker sees it. */
+static void breaker_note(struct fw *fw, struct account *a, int cls)
+{
+	struct fw_breaker *b = &a->breaker;
+
+	switch (fw_breaker_outcome(b, cls, hal_now_ms())) {
+	case FW_BREAKER_OPENED:
+		fw_error(fw, "account %s: %u failures in a row without an answer; circuit open "
+			 "for %llu s%s%s", a->name, b->run,
+			 (unsigned long long)((b->open_until - hal_now_ms() + 999) / 1000),
+			 a->fallback[0] ? ", messages go to " : "", a->fallback);
+		break;
+	case FW_BREAKER_CLOSED_AGAIN:
+		fw->n.failbacks++;
+		log_info("sender: account %s answers again; circuit closed%s", a->name,
+			 a->fallback[0] ? ", messages fail back" : "");
+		break;
+	case FW_BREAKER_SAME:
+		break;
+	}
+}
+
 /* After the commit: counters, account pauses, error reports. */
 static void settled(struct fw_sender *s, const struct done *d)
 {
 	const struct net_send_outcome *o = &d->out;
 	struct fw *fw = s->fw;
+
+	if (d->acct)
+		breaker_note(fw, d->acct, o->cls);
 
 	if (o->cls == NET_AMBIGUOUS && !d->recon)
 		fw->n.ambiguous++;
@@ -1137,6 +1209,26 @@ void fw_sender_free(struct fw *fw)
 	fw->sender = NULL;
 }
 
+static void breaker_status(const struct account *a, uint64_t now, cJSON *o)
+{
+	static const char *const names[] = {"closed", "open", "half-open"};
+	const struct fw_breaker *b = &a->breaker;
+	enum fw_breaker_state st = fw_breaker_state(b, now);
+	cJSON *c = cJSON_AddObjectToObject(o, "circuit");
+
+	if (!c)
+		return;
+	cJSON_AddStringToObject(c, "state", names[st]);
+	cJSON_AddNumberToObject(c, "failures_in_a_row", b->run);
+	if (st == FW_BREAKER_OPEN)
+		cJSON_AddNumberToObject(c, "open_for_s", (double)((b->open_until - now + 999) / 1000));
+	cJSON_AddNumberToObject(c, "trips", (double)b->trips);
+	cJSON_AddNumberToObject(c, "failovers", (double)b->failovers);
+	cJSON_AddNumberToObject(c, "failbacks", (double)b->failbacks);
+	if (a->fallback[0])
+		cJSON_AddStringToObject(c, "fallback", a->fallback);
+}
+
 void fw_sender_status(const struct fw *fw, cJSON *arr)
 {
 	uint64_t now = hal_now_ms();
@@ -1152,6 +1244,7 @@ void fw_sender_status(const struct fw *fw, cJSON *arr)
 		cJSON_AddNumberToObject(o, "sent", (double)a->sent);
 		cJSON_AddNumberToObject(o, "failed", (double)a->failed);
 		cJSON_AddNumberToObject(o, "rate_per_s", a->rate);
+		breaker_status(a, now, o);
 		cJSON_AddItemToArray(arr, o);
 	}
 }
