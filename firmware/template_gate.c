@@ -63,9 +63,12 @@ bool fw_templates_admit(struct fw *fw, struct store_msg *m, const char *account)
 	const struct cfg_route *r;
 	enum fw_tpl_verdict v;
 
-	/* A record whose template left the config carries its ContentSid:
-	 * nothing here knows better than what was checked at ingest. */
-	if (!g || !t || fw_templates_sendable(fw, account, t, g->why, sizeof(g->why)))
+	/* Free-form text inside the 24 h window (consent.c decided) is no
+	 * template. A record whose template left the config carries its
+	 * ContentSid: nothing here knows better than what was checked at
+	 * ingest. */
+	if (!g || !t || (m->flags & STORE_F_FREEFORM) ||
+	    fw_templates_sendable(fw, account, t, g->why, sizeof(g->why)))
 		return true;
 	r = cfg_route_find(fw->cfg, m->route);
 	v = fw_tpl_decide(false, r ? (int)r->unapproved : CFG_UNAPPROVED_HOLD);

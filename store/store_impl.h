@@ -27,6 +27,8 @@ enum store_db {
 	STORE_DB_VAULT,  /* secret name -> sealed value (store/vault.h) */
 	STORE_DB_LOG,    /* log seq (8B BE) -> encoded log record (logring.h) */
 	STORE_DB_TEMPLATES, /* account NUL template key -> approval as last synced (templates.h) */
+	STORE_DB_LEDGER, /* E.164 number -> consent, its source and time, last inbound (ledger.h) */
+	STORE_DB_INBOUND, /* inbound message id -> wall ms handled (8B BE): poll/webhook dedup */
 	STORE_DB__COUNT
 };
 

@@ -13,6 +13,7 @@
 #include "config/config.h"
 #include "config/phone.h"
 #include "config/secrets.h"
+#include "firmware/consent.h"
 #include "firmware/fw.h"
 #include "firmware/templates.h"
 #include "hal/clock.h"
@@ -125,6 +126,7 @@ static cJSON *cmd_status(struct fw *fw)
 	fw_creds_vault_status(fw, r);
 	fw_remote_status(fw, cJSON_AddObjectToObject(r, "remote"));
 	fw_serial_status(fw, cJSON_AddObjectToObject(r, "serial"));
+	fw_consent_status(fw, cJSON_AddObjectToObject(r, "consent"));
 	return r;
 }
 
@@ -252,9 +254,12 @@ char *fw_control_run(struct fw *fw, const struct fw_caller *from, const cJSON *r
 		res = fw_cmd_creds(fw, from, cmd->valuestring, req, err, sizeof(err));
 	else if (strncmp(cmd->valuestring, "templates.", 10) == 0)
 		res = fw_cmd_templates(fw, cmd->valuestring, req, err, sizeof(err));
+	else if (strncmp(cmd->valuestring, "consent.", 8) == 0 ||
+		 strcmp(cmd->valuestring, "forget") == 0)
+		res = fw_cmd_consent(fw, from, cmd->valuestring, req, err, sizeof(err));
 	else
 		snprintf(err, sizeof(err), "unknown command '%.40s' (known: status, stats, outbox, test_connection, "
-			 "config.*, creds.*, templates.*)", cmd->valuestring);
+			 "config.*, creds.*, templates.*, consent.*, forget)", cmd->valuestring);
 	audit(fw, from, cJSON_IsString(cmd) ? cmd->valuestring : "?", res != NULL, res ? "ok" : err);
 	if (!res)
 		return fw_control_error(err[0] ? err : "out of memory");

@@ -229,6 +229,11 @@ static void test_gate(void **state)
 	assert_true(m.due_ms == STORE_DUE_PARKED);
 	assert_non_null(strstr(m.err_text, "template c is not approved (status rejected in the config"));
 
+	/* Free-form text inside the 24 h window is no template: not gated. */
+	m = msg("rb", "b");
+	m.flags = STORE_F_FREEFORM;
+	assert_true(fw_templates_admit(&g->fw, &m, m.account));
+
 	/* A route or template the config no longer has. */
 	m = msg("gone", "b");
 	assert_false(fw_templates_admit(&g->fw, &m, m.account)); /* held: the safe default */

@@ -186,7 +186,8 @@ static void render_body(struct sim_buf *b, const struct sim_msg *m)
 
 	sim_buf_str(&body, m->content_sid ? m->content_sid : "");
 	if (m->vars_text && *m->vars_text) {
-		sim_buf_str(&body, ": ");
+		if (m->content_sid && *m->content_sid) /* else free-form: the text alone */
+			sim_buf_str(&body, ": ");
 		sim_buf_str(&body, m->vars_text);
 	}
 	if (body.oom)
@@ -213,13 +214,20 @@ void sim_render_message(struct sim_buf *b, const struct sim_config *cfg, const s
 	sim_buf_json(b, m->sent ? date : NULL);
 	sim_buf_str(b, ",\"date_updated\":");
 	sim_buf_json(b, date);
-	sim_buf_str(b, ",\"direction\":\"outbound-api\",\"error_code\":null,"
-		       "\"error_message\":null,\"from\":");
+	if (m->sent && sim_inbound_window_failed(m->sid))
+		sim_buf_str(b, ",\"direction\":\"outbound-api\",\"error_code\":63016,"
+			       "\"error_message\":\"Failed to send freeform message because you are "
+			       "outside the allowed window.\",\"from\":");
+	else
+		sim_buf_str(b, ",\"direction\":\"outbound-api\",\"error_code\":null,"
+			       "\"error_message\":null,\"from\":");
 	sim_buf_json(b, m->from);
 	sim_buf_str(b, ",\"messaging_service_sid\":null,\"num_media\":\"0\","
 		       "\"num_segments\":\"1\",\"price\":null,\"price_unit\":\"USD\",\"sid\":");
 	sim_buf_json(b, m->sid);
-	sim_buf_str(b, m->sent ? ",\"status\":\"sent\"" : ",\"status\":\"queued\"");
+	sim_buf_str(b, !m->sent ? ",\"status\":\"queued\"" :
+		       sim_inbound_window_failed(m->sid) ? ",\"status\":\"failed\"" :
+		       ",\"status\":\"sent\"");
 	sim_buf_str(b, ",\"subresource_uris\":{\"media\":");
 	sim_buf_fmt(b, "\"/2010-04-01/Accounts/%s/Messages/%s/Media.json\"},\"to\":",
 		    cfg->account, m->sid);
