@@ -148,6 +148,7 @@ static void check_templates(const struct net_provider *drv, const struct net_htt
 				    strncasecmp(page.next_url, base, sizeof(base) - 1) == 0 &&
 				    strchr("/?#", page.next_url[sizeof(base) - 1]),
 			    "next page at %.80s", page.next_url);
+	free(page.next_url);
 }
 
 static int inbound(const struct net_inbound *in, void *arg)
