@@ -191,6 +191,18 @@ static const struct cfg_field events_fields[] = {
 
 static const struct cfg_enum provider_names[] = { { "twilio", CFG_PROVIDER_TWILIO }, { 0 } };
 
+/* Status polling. first: 1 s for tests, up to an hour; max_age: how long
+ * after the send a message is still followed (WhatsApp gives up on an
+ * undeliverable message within about 30 days). */
+static const struct cfg_field poll_fields[] = {
+	{ .key = "enabled", .type = CFG_F_BOOL, .off = ACC_OFF(poll.enabled), .def_num = 1 },
+	{ .key = "first", .type = CFG_F_DURATION, .off = ACC_OFF(poll.first_s), .min = 1,
+	  .max = 3600, .def_num = 5 },
+	{ .key = "max_age", .type = CFG_F_DURATION, .off = ACC_OFF(poll.max_age_s), .min = 60,
+	  .max = 30 * 86400, .def_num = 72 * 3600 },
+	{ 0 }
+};
+
 static const struct cfg_field account_fields[] = {
 	{ .key = "provider", .type = CFG_F_ENUM, .off = ACC_OFF(provider), .enums = provider_names,
 	  .def_num = CFG_PROVIDER_TWILIO },
@@ -207,6 +219,8 @@ static const struct cfg_field account_fields[] = {
 	  .min_excl = true, .max = 10000, .def_num = 80 },
 	/* 0 means "not given": burst then follows rate_per_s (see finish()) */
 	{ .key = "burst", .type = CFG_F_UINT, .off = ACC_OFF(burst), .min = 1, .max = 100000 },
+	{ .key = "status_poll", .type = CFG_F_OBJ, .sub = poll_fields },
+	{ .key = "webhooks", .type = CFG_F_BOOL, .off = ACC_OFF(webhooks) },
 	{ 0 }
 };
 

@@ -19,6 +19,7 @@
 #ifndef CFG_CONFIG_H
 #define CFG_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,6 +40,14 @@ struct cfg_account {
 	char *ca_file;              /* default "/etc/ssl/certs/ca-certificates.crt" */
 	double rate_per_s;          /* default 80, (0, 10000] */
 	unsigned burst;             /* token bucket depth; default max(1, (unsigned)rate_per_s) */
+	/* "status_poll": {"enabled": true, "first": "5s", "max_age": "72h"}:
+	 * delivery status of sent messages is fetched on a backoff schedule
+	 * starting at `first`, until final or max_age after the send. */
+	struct {
+		bool enabled;
+		int64_t first_s, max_age_s;
+	} poll;
+	bool webhooks; /* "webhooks": take relayed webhooks for this account */
 };
 
 struct cfg_template {

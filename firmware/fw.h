@@ -75,6 +75,8 @@ struct fw {
 	struct net_http *http;
 	struct fw_router router;
 	struct fw_sender *sender;
+	struct fw_delivery *delivery; /* delivery.c: status polling */
+	struct fw_receipts *receipts; /* receipts.c: receipts to publish */
 	struct fw_control *control;
 	struct fw_vault *vault;
 	struct fw_remote *remote;
@@ -85,6 +87,10 @@ struct fw {
 	struct fw_logs *logs;
 	struct fw_serial *serial; /* NULL without control.serial.device */
 	struct fw_counters n;
+	struct fw_webhook_counts {  /* webhooks.c, since start */
+		uint64_t accepted, rejected, statuses, inbound;
+		char last_reject[FW_ERROR_TEXT];
+	} webhooks;
 	uint64_t started_ms;
 	bool stopping;
 	/* Why ingest is paused ("" = running): the store is full. */
@@ -115,6 +121,10 @@ void fw_fatal(struct fw *fw, const char *what, int err);
 /* router.c: MQTT events into outbox records, committed per batch. */
 void fw_router_message(struct fw *fw, const char *topic, const void *payload, size_t len);
 int fw_router_batch_end(struct fw *fw, bool keep);
+/* The batch's write txn, begun if need be (NULL: batch_err says why and the
+ * batch is not acknowledged). For what else arrives in a batch and must
+ * commit with it (relayed webhooks). */
+struct store_txn *fw_router_txn(struct fw *fw);
 /* Publisher sequence numbers per source, for status: totals, recent gaps. */
 struct cJSON;
 void fw_router_seq_status(struct fw *fw, struct cJSON *o);
@@ -138,11 +148,17 @@ struct fw_account_view {
 	const char *ca_file;
 };
 bool fw_sender_account(struct fw *fw, const char *name, struct fw_account_view *v);
+/* A rate token for a status poll of that account; sends come first. */
+bool fw_sender_poll_token(struct fw *fw, const char *account);
 struct cJSON;
 void fw_sender_status(const struct fw *fw, struct cJSON *accounts);
 struct net_http_result;
 void fw_uplink_note(struct fw *fw, const struct net_http_result *res); /* every transfer's end */
 void fw_uplink_status(const struct fw *fw, struct cJSON *o);
+
+/* inbound.c: a message to one of our numbers, from a relayed webhook. */
+struct net_inbound;
+void fw_inbound(struct fw *fw, const char *account, const struct net_inbound *in);
 
 /* upkeep.c: periodic store housekeeping, and the store-full pause */
 void fw_upkeep_start(struct fw *fw);

@@ -386,20 +386,26 @@ static void handle(struct fw *fw, struct event *ev, const char *payload, size_t 
 		fw->router.batch_err = rc;
 }
 
+struct store_txn *fw_router_txn(struct fw *fw)
+{
+	int rc;
+
+	if (fw->router.txn || fw->router.batch_err != ERR_OK)
+		return fw->router.txn;
+	rc = fw_ingest_room(fw);
+	if (rc == ERR_OK)
+		rc = store_begin(fw->store, 0, &fw->router.txn);
+	if (rc != ERR_OK)
+		fw->router.batch_err = rc;
+	return fw->router.txn;
+}
+
 void fw_router_message(struct fw *fw, const char *topic, const void *payload, size_t len)
 {
 	struct event ev = {.topic = topic, .now = hal_wall_ms(), .clock_ok = hal_clock_valid()};
-	int rc;
 
-	if (!fw->router.txn) {
-		rc = fw_ingest_room(fw);
-		if (rc == ERR_OK)
-			rc = store_begin(fw->store, 0, &fw->router.txn);
-		if (rc != ERR_OK) {
-			fw->router.batch_err = rc;
-			return;
-		}
-	}
+	if (!fw_router_txn(fw))
+		return;
 	fw->n.events++;
 	fw->router.batch_events++;
 	fw->router.event_seq = 0;

@@ -533,6 +533,78 @@ static int twilio_probe_url(const struct net_send_msg *m, char **url_out)
 	return *url_out ? ERR_OK : ERR_NOMEM;
 }
 
+/* ---- status polling ---- */
+
+/* {api_base}/2010-04-01/Accounts/{AC}/Messages/{SM}.json; the id must be a
+ * plain sid (it goes into the path as it is). */
+static int twilio_status_url(const struct net_send_msg *m, const char *id, char **url_out)
+{
+	char tail[96];
+
+	if (!m || !url_out || !filled(m->api_base) || !filled(m->account_id) || !plain_id(id) ||
+	    strlen(id) > 63)
+		return ERR_INVAL;
+	snprintf(tail, sizeof(tail), "/Messages/%s.json", id);
+	*url_out = account_url(m, tail);
+	return *url_out ? ERR_OK : ERR_NOMEM;
+}
+
+/* A fetch that did not come back as a message: why, in the outcome's terms
+ * (a GET changes nothing, so a 5xx or a timeout is plain transient). */
+static void status_failed(const struct net_http_result *res, struct net_status *st)
+{
+	struct net_send_outcome o;
+
+	twilio_outcome(res, &o);
+	st->cls = o.cls == NET_AMBIGUOUS ? NET_TRANSIENT : o.cls;
+	if (res->err == ERR_OK && res->status == 404)
+		st->cls = NET_PERMANENT; /* no such message: asking again will not find it */
+	st->code = o.code;
+	snprintf(st->text, sizeof(st->text), "fetching status: %.200s", o.text);
+}
+
+/* error_code: an integer, or null when there is none. */
+static void status_error(const cJSON *root, struct net_status *st)
+{
+	const char *msg = json_str(root, "error_message");
+
+	st->code = read_code(cJSON_GetObjectItemCaseSensitive(root, "error_code"));
+	st->err_class = st->code ? net_twilio_code_class(st->code) : NET_OK;
+	if (st->code && msg)
+		copy_text(st->text, sizeof(st->text), msg);
+}
+
+static void twilio_status_read(const struct net_http_result *res, struct net_status *st)
+{
+	const char *sid, *status;
+	cJSON *root = NULL;
+
+	memset(st, 0, sizeof(*st));
+	st->at_ms = -1;
+	if (res->err != ERR_OK || res->status != 200) {
+		status_failed(res, st);
+		return;
+	}
+	if (res->body && res->body_len)
+		root = cJSON_ParseWithLength(res->body, res->body_len);
+	sid = json_str(root, "sid");
+	status = json_str(root, "status");
+	st->status = net_msg_status_parse(status);
+	if (!cJSON_IsObject(root) || !plain_id(sid) || st->status == NET_ST_UNKNOWN) {
+		st->cls = NET_PERMANENT;
+		st->status = NET_ST_UNKNOWN;
+		snprintf(st->text, sizeof(st->text), "status reply without a sid and a known status%s%.40s",
+			 status ? ": " : "", status ? status : "");
+		cJSON_Delete(root);
+		return;
+	}
+	st->cls = NET_OK;
+	snprintf(st->id, sizeof(st->id), "%s", sid);
+	status_error(root, st);
+	st->at_ms = rfc2822_ms(json_str(root, "date_updated"));
+	cJSON_Delete(root);
+}
+
 const struct net_provider net_twilio_provider = {
 	.name = "twilio",
 	.build = twilio_build,
@@ -541,4 +613,6 @@ const struct net_provider net_twilio_provider = {
 	.list_page = twilio_list_page,
 	.probe_url = twilio_probe_url,
 	.code_class = net_twilio_code_class,
+	.status_url = twilio_status_url,
+	.status_read = twilio_status_read,
 };
