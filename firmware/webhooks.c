@@ -105,8 +105,8 @@ static bool signature_holds(struct fw *fw, const struct cfg_account *ca, const s
 		ok = net_twilio_signature_valid(key, r->url, r->body, r->signature);
 	else if (key)
 		ok = net_meta_signature_valid(key, r->body, r->body_len, r->signature);
-	if (key && !ok)
-		*why = "bad signature";
+	if (key)
+		*why = ok ? NULL : "bad signature";
 	if (entry)
 		cfg_json_wipe(entry);
 	cJSON_Delete(entry);
@@ -167,8 +167,8 @@ static void handle(struct fw *fw, const struct cfg_account *ca, const char *payl
 	unsigned n = 0;
 	int rc;
 
-	if (!why && !signature_holds(fw, ca, &r, &why))
-		why = why ? why : "bad signature";
+	if (!why)
+		signature_holds(fw, ca, &r, &why);
 	if (why) {
 		reject(fw, ca->name, "%s", why);
 		goto out;

@@ -1,0 +1,115 @@
+#!/bin/bash
+# Delivery status and receipts. The sim delivers each message 700 ms after it
+# took it and shows it read 700 ms later; outpostd polls (first after 1 s) and
+# moves each record sent -> delivered -> read, publishing a receipt per change
+# on outpost/e2e/receipts/<event id>. A magic recipient ends undelivered with
+# 63024. Receipts of changes made while the broker is down arrive once it is
+# back. Relayed Twilio webhooks (account "hooked", polling off): a good
+# signature moves a message and relays an inbound one, a bad one is rejected,
+# counted and moves nothing.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/outpost.sh"
+e2e_setup receipts
+start_broker
+start_sim --deliver-after-ms 700 --read-after-ms 700
+write_config '.accounts.main.status_poll = {"first": "1s", "max_age": "1h"}' \
+	'.accounts.hooked = (.accounts.main | .webhooks = true | .status_poll = {"enabled": false})' \
+	'.routes += [{"name": "hooks", "topic": "site/+/hooks/#", "template": "ticket_ready", "to": "{phone}", "account": "hooked", "vars": {"1": "{ticket}", "2": "{counter}", "3": "{id}"}}]'
+start_outpostd
+
+# The receipts (and inbound messages) as the bus carries them: a persistent
+# QoS 1 subscriber that reconnects by itself when the broker restarts.
+sub() {
+	e2e_spawn "$E2E_DIR/sub.err" sh -c "exec mosquitto_sub -h 127.0.0.1 -p $BROKER_PORT -q 1 -c -i e2e-receipts \
+		-t 'outpost/e2e/receipts/#' -t 'outpost/e2e/inbound' -v >>'$E2E_DIR/receipts.txt'"
+}
+sub
+wait_for "grep -q 'New client connected.*e2e-receipts\|e2e-receipts' '$E2E_DIR/mosquitto.log' || sleep 0.5" 5
+pay() { mpub site/1/payments/card "{\"id\": \"$1\", \"customer\": {\"name\": \"Ana\", \"phone\": \"$2\"}, \"amount\": \"1.00\", \"currency\": \"EUR\"}"; }
+# statuses EVENT: the receipt statuses seen for an event, in order, space-separated.
+# A receipt may come twice (at-least-once across a reconnect): repeats of
+# one (seq, status) are dropped, a wrong order is not.
+statuses() {
+	grep "^outpost/e2e/receipts/$1 " "$E2E_DIR/receipts.txt" | cut -d' ' -f2- |
+		jq -r '"\(.seq) \(.status)"' | awk '!seen[$0]++ { print $2 }' | tr '\n' ' '
+}
+state_of() {
+	ctl outbox --limit 100 | jq -r --arg e "$1" '.messages[] | select(.event_id == $e) | .state'
+}
+
+pay r1 +491701234561
+pay r2 +491701234562
+pay r3 +491701234563
+pay r4 +15005550063
+wait_for '[ "$(outbox_count read)" -ge 3 ] && [ "$(outbox_count undelivered)" -ge 1 ]' 15 ||
+	fail "read=$(outbox_count read) undelivered=$(outbox_count undelivered) delivered=$(outbox_count delivered) sent=$(outbox_count sent)"
+for e in r1 r2 r3; do
+	wait_for "[ \"\$(statuses $e)\" = 'sent delivered read ' ]" 5 || fail "receipts of $e: '$(statuses $e)'"
+done
+wait_for '[ "$(statuses r4)" = "sent undelivered " ]' 5 || fail "receipts of r4: '$(statuses r4)'"
+r4=$(grep '^outpost/e2e/receipts/r4 ' "$E2E_DIR/receipts.txt" | tail -n 1 | cut -d' ' -f2-)
+jq -e '.code == 63024 and .account == "main" and .route == "payments" and (.provider_id | startswith("SM"))
+	and (.to | contains("*")) and .seq > 0 and .at > 0 and (.error | length > 0)' <<<"$r4" >/dev/null ||
+	fail "undelivered receipt: $r4"
+ctl outbox --state undelivered | jq -e '.messages[0] | .event_id == "r4" and .error.code == 63024' >/dev/null ||
+	fail "undelivered record: $(ctl outbox --state undelivered)"
+grep -q '+4917012345' "$E2E_DIR/receipts.txt" && fail "a full number went out on the bus"
+
+# The broker goes away while r5 and r6 are delivered and read: the receipts
+# wait in the store and all arrive once it is back.
+pay r5 +491701234565
+pay r6 +491701234566
+wait_for '[ "$(statuses r5)" = "sent " ] && [ "$(statuses r6)" = "sent " ]' 5 ||
+	fail "sent receipts of r5/r6: '$(statuses r5)' '$(statuses r6)'"
+stop_broker
+wait_for '[ "$(outbox_count read)" -ge 5 ]' 15 || fail "r5/r6 not read while the broker was down"
+pending=$(ctl status | jq .receipts.pending)
+[ "$pending" -ge 4 ] || fail "only $pending receipts pending with the broker down"
+e2e_spawn "$E2E_DIR/mosquitto.log" mosquitto -c "$E2E_DIR/mosquitto.conf"
+BROKER_PID=$E2E_LAST_PID
+wait_for "port_open $BROKER_PORT" 10 || fail "mosquitto did not come back"
+for e in r5 r6; do
+	wait_for "[ \"\$(statuses $e)\" = 'sent delivered read ' ]" 25 ||
+		fail "after the broker came back, receipts of $e: '$(statuses $e)'"
+done
+wait_for '[ "$(ctl status | jq .receipts.pending)" = 0 ]' 5 ||
+	fail "receipts still pending: $(ctl status | jq -c .receipts)"
+
+# Relayed webhooks. h1 goes out through the account without polling: only a
+# webhook can move it.
+mpub site/1/hooks/x '{"id": "h1", "ticket": "A1", "counter": "2", "phone": "+491701234567"}'
+wait_for '[ "$(state_of h1)" = sent ]' 10 || fail "h1 not sent: $(state_of h1)"
+sid=$(ctl outbox --limit 100 | jq -r '.messages[] | select(.event_id == "h1") | .provider_id')
+url="https://relay.example.com/twilio/status?site=e2e"
+# Twilio's signature: HMAC-SHA1 with the auth token over the URL and the
+# parameters sorted by name, name then value.
+sign() { printf '%s' "$1" | openssl dgst -sha1 -hmac "$SIM_TOKEN" -binary | base64; }
+relay() { mpub outpost/e2e/webhooks/hooked "$(jq -nc --arg u "$url" --arg s "$1" --arg b "$2" '{url: $u, signature: $s, body: $b}')"; }
+body="AccountSid=$SIM_ACCOUNT&MessageSid=$sid&MessageStatus=delivered&ChannelPrefix=whatsapp"
+relay "$(sign "${url}AccountSid${SIM_ACCOUNT}ChannelPrefixwhatsappMessageSid${sid}MessageStatusdelivered")" "$body"
+wait_for '[ "$(state_of h1)" = delivered ]' 10 || fail "a signed webhook did not move h1: $(state_of h1) $(ctl status | jq -c .webhooks)"
+wait_for '[ "$(statuses h1)" = "sent delivered " ]' 5 || fail "receipts of h1: '$(statuses h1)'"
+# The same body saying "read", under the signature of the "delivered" one.
+relay "$(sign "${url}AccountSid${SIM_ACCOUNT}ChannelPrefixwhatsappMessageSid${sid}MessageStatusdelivered")" \
+	"AccountSid=$SIM_ACCOUNT&MessageSid=$sid&MessageStatus=read&ChannelPrefix=whatsapp"
+wait_for '[ "$(ctl status | jq .webhooks.rejected)" = 1 ]' 5 || fail "forged webhook not rejected: $(ctl status | jq -c .webhooks)"
+ctl status | jq -e '.webhooks.accepted == 1 and (.webhooks.last_reject | test("bad signature"))' >/dev/null ||
+	fail "webhook counters: $(ctl status | jq -c .webhooks)"
+grep -q 'webhook for account hooked rejected: bad signature' "$E2E_DIR/outpostd.log" || fail "rejection not logged"
+sleep 0.5
+[ "$(state_of h1)" = delivered ] || fail "the forged webhook moved h1 to $(state_of h1)"
+[ "$(statuses h1)" = "sent delivered " ] || fail "the forged webhook made a receipt: '$(statuses h1)'"
+# A webhook for an account that does not take them changes nothing either.
+mpub outpost/e2e/webhooks/main "{\"url\": \"$url\", \"signature\": \"x\", \"body\": \"\"}"
+wait_for '[ "$(ctl status | jq .webhooks.rejected)" = 2 ]' 5 || fail "webhook for main not rejected"
+
+# An inbound message, signed, is relayed on the inbound topic.
+in_body="From=whatsapp%3A%2B491701234567&To=whatsapp%3A%2B14155550100&Body=STOP&MessageSid=SMinbound1&SmsStatus=received"
+relay "$(sign "${url}BodySTOPFromwhatsapp:+491701234567MessageSidSMinbound1SmsStatusreceivedTowhatsapp:+14155550100")" "$in_body"
+wait_for "grep -q '^outpost/e2e/inbound .*SMinbound1' '$E2E_DIR/receipts.txt'" 5 ||
+	fail "inbound message not relayed: $(ctl status | jq -c .webhooks)"
+grep '^outpost/e2e/inbound ' "$E2E_DIR/receipts.txt" | cut -d' ' -f2- | jq -e '.body == "STOP" and .account == "hooked"' >/dev/null ||
+	fail "inbound JSON: $(grep '^outpost/e2e/inbound ' "$E2E_DIR/receipts.txt")"
+
+stop_outpostd || fail "outpostd exit status $?"
+pass "6 messages followed to read/undelivered by polling, $(grep -c '^outpost/e2e/receipts/' "$E2E_DIR/receipts.txt") receipts (none lost across a broker restart), webhooks: 1 applied, 2 rejected, 1 inbound"
