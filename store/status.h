@@ -30,7 +30,7 @@
 #include "store/store.h"
 
 #define STORE_TRACK_TEXT 200
-#define STORE_RECEIPT_MAX 4096 /* topic + payload */
+#define STORE_RECEIPT_MAX 16384 /* topic + payload (an inbound text is up to 4096 bytes) */
 
 /* Provider times per state, wall ms (0 = not seen). */
 enum { STORE_AT_SENT, STORE_AT_DELIVERED, STORE_AT_READ, STORE_AT_FAILED, STORE_AT__N };

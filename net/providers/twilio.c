@@ -591,10 +591,13 @@ static void twilio_status_read(const struct net_http_result *res, struct net_sta
 	status = json_str(root, "status");
 	st->status = net_msg_status_parse(status);
 	if (!cJSON_IsObject(root) || !plain_id(sid) || st->status == NET_ST_UNKNOWN) {
+		char word[41] = "";
+
+		copy_text(word, sizeof(word), status ? status : ""); /* safe in a log line */
 		st->cls = NET_PERMANENT;
 		st->status = NET_ST_UNKNOWN;
-		snprintf(st->text, sizeof(st->text), "status reply without a sid and a known status%s%.40s",
-			 status ? ": " : "", status ? status : "");
+		snprintf(st->text, sizeof(st->text), "status reply without a sid and a known status%s%s",
+			 word[0] ? ": " : "", word);
 		cJSON_Delete(root);
 		return;
 	}

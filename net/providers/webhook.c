@@ -46,19 +46,22 @@ static int parse_form(const char *body, struct param *p)
 
 		if (end > body) {
 			if (n == PARAMS_MAX)
-				return -1;
+				goto fail;
 			p[n].name = decode(body, (size_t)((eq ? eq : end) - body));
 			p[n].value = eq ? decode(eq + 1, (size_t)(end - eq - 1)) : decode("", 0);
-			if (!p[n].name || !p[n].value) {
-				free(p[n].name);
-				free(p[n].value);
-				return -1;
-			}
 			n++;
+			if (!p[n - 1].name || !p[n - 1].value)
+				goto fail;
 		}
 		body = amp ? amp + 1 : end;
 	}
 	return n;
+fail: /* nothing half-parsed is left to the caller */
+	while (n--) {
+		free(p[n].name);
+		free(p[n].value);
+	}
+	return -1;
 }
 
 static bool equal_ct(const unsigned char *a, const unsigned char *b, size_t n)
@@ -332,7 +335,7 @@ static void meta_messages(const cJSON *value, const struct net_webhook_sink *k, 
 		struct net_inbound in = {.id = jstr(it, "id"), .to = ours};
 		const char *f = jstr(it, "from");
 
-		if (!in.id || !f || !f[0] || strlen(f) > 20)
+		if (!in.id || !in.id[0] || !f || !f[0] || strlen(f) > 20)
 			continue;
 		in.from = plus(from, sizeof(from), f);
 		in.at_ms = meta_time(it);

@@ -221,6 +221,20 @@ static void twilio_forms(void **state)
 			 ERR_OK);
 	assert_int_equal(n, 0);
 	assert_int_equal(s.n_st, 1);
+	/* over 256 parameters: refused whole (and nothing leaks, see fuzz_webhook) */
+	{
+		size_t cap = 300 * 4 + 64, len;
+		char *many = malloc(cap);
+
+		assert_non_null(many);
+		len = (size_t)snprintf(many, cap, "MessageSid=" SID "&MessageStatus=read");
+		for (int i = 0; i < 300; i++)
+			len += (size_t)snprintf(many + len, cap - len, "&a=%d", i % 10);
+		assert_int_equal(net_twilio_webhook_parse(many, &k, &n), ERR_INVAL);
+		assert_false(net_twilio_signature_valid("tok", "https://x/", many, "AAAA"));
+		free(many);
+	}
+	assert_int_equal(s.n_st, 1);
 }
 
 static const char meta_batch[] =
