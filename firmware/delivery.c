@@ -43,6 +43,7 @@
 #define NO_TOKEN_MS 250      /* sends had the tokens: look again soon */
 #define FULL_RETRY_MS 1000
 #define HOUR_MS (3600 * 1000)
+#define HORIZON_MS (2 * HOUR_MS) /* beyond any poll time we set (1 h, or a timeout) */
 
 struct poll {
 	struct net_http_req req;
@@ -413,6 +414,38 @@ static void submit_taken(struct fw_delivery *d, bool was_busy[FW_POLL_SLOTS])
 	}
 }
 
+/*
+ * Poll times are wall clock (they survive restarts), so a clock that was
+ * ahead and was set back leaves them far in the future. None we set is more
+ * than an hour and a request timeout away: later ones are brought to now.
+ */
+static void pull_back(struct fw *fw, int64_t wall)
+{
+	uint64_t seqs[TURN_MAX];
+	struct store_track tr;
+	struct store_txn *t;
+	unsigned n = 0, moved = 0;
+	int64_t next;
+	int rc = store_begin(fw->store, 0, &t);
+
+	if (rc == ERR_OK)
+		rc = store_poll_due(t, INT64_MAX, TURN_MAX, seqs, &n, &next);
+	for (unsigned i = 0; rc == ERR_OK && i < n; i++) {
+		rc = store_track_get(t, seqs[i], &tr);
+		if (rc != ERR_OK || tr.next_poll_ms <= wall + HORIZON_MS)
+			continue;
+		tr.next_poll_ms = wall;
+		rc = store_track_put(t, &tr);
+		moved += rc == ERR_OK;
+	}
+	rc = rc == ERR_OK ? store_commit(t) : (store_abort(t), rc);
+	if (rc == ERR_OK && moved)
+		log_warn("delivery: %u status polls were set by a wall clock that was ahead; due now",
+			 moved);
+	else if (rc != ERR_OK && rc != ERR_FULL)
+		fw_fatal(fw, "bringing poll times back to now", rc);
+}
+
 static void on_tick(struct hal_timer *timer)
 {
 	struct fw_delivery *d = container_of(timer, struct fw_delivery, tick);
@@ -450,6 +483,8 @@ static void on_tick(struct hal_timer *timer)
 		return;
 	}
 	submit_taken(d, was_busy);
+	if (next > hal_wall_ms() + HORIZON_MS)
+		pull_back(fw, hal_wall_ms());
 	wait = no_token ? NO_TOKEN_MS : next < 0 ? IDLE_MS : next - hal_wall_ms();
 	if (n == TURN_MAX && d->inflight < FW_POLL_SLOTS && !no_token)
 		wait = 0;
