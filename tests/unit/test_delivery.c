@@ -15,7 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
+#include "config/config.h"
 #include "firmware/delivery.h"
+#include "hal/file.h"
 #include "hal/err.h"
 #include "net/providers/provider.h"
 #include "net/providers/twilio.h"
@@ -300,6 +304,68 @@ static void meta_bodies(void **state)
 	assert_int_equal(n, 0);
 }
 
+/* ---- configuration: accounts.<name>.status_poll, .webhooks ---- */
+
+/* Parses good.json with accounts.main.<key> set to the JSON `value` (NULL:
+ * as it is); the first error's path and text in err. */
+static int parse_with(const char *key, const char *value, struct cfg **out, char *err, size_t cap)
+{
+	struct cfg_errors errs = {0};
+	char *text = NULL, *json;
+	size_t len = 0;
+	cJSON *root, *acct;
+	int rc;
+
+	assert_int_equal(hal_file_read("tests/data/config/good.json", 1 << 20, &text, &len), ERR_OK);
+	root = cJSON_ParseWithLength(text, len);
+	free(text);
+	acct = cJSON_GetObjectItem(cJSON_GetObjectItem(root, "accounts"), "main");
+	if (key)
+		cJSON_AddItemToObject(acct, key, cJSON_Parse(value));
+	json = cJSON_PrintUnformatted(root);
+	rc = cfg_parse(json, strlen(json), out, &errs);
+	snprintf(err, cap, "%s: %s", errs.n ? errs.e[0].path : "", errs.n ? errs.e[0].msg : "");
+	free(json);
+	cJSON_Delete(root);
+	return rc;
+}
+
+static void config_keys(void **state)
+{
+	struct cfg *c = NULL;
+	char err[300];
+
+	(void)state;
+	assert_int_equal(parse_with(NULL, NULL, &c, err, sizeof(err)), ERR_OK);
+	assert_true(c->accounts[0].poll.enabled);
+	assert_true(c->accounts[0].poll.first_s == 5);
+	assert_true(c->accounts[0].poll.max_age_s == 72 * 3600);
+	assert_false(c->accounts[0].webhooks);
+	cfg_free(c);
+	assert_int_equal(parse_with("status_poll", "{\"enabled\":false,\"first\":\"1s\",\"max_age\":\"2h\"}",
+				    &c, err, sizeof(err)), ERR_OK);
+	assert_false(c->accounts[0].poll.enabled);
+	assert_true(c->accounts[0].poll.first_s == 1 && c->accounts[0].poll.max_age_s == 7200);
+	cfg_free(c);
+	assert_int_equal(parse_with("webhooks", "true", &c, err, sizeof(err)), ERR_OK);
+	assert_true(c->accounts[0].webhooks);
+	cfg_free(c);
+
+	/* each mistake named by its path */
+	assert_int_not_equal(parse_with("webhooks", "\"yes\"", &c, err, sizeof(err)), ERR_OK);
+	assert_non_null(strstr(err, "accounts.main.webhooks: expected true or false, got a string"));
+	assert_int_not_equal(parse_with("status_poll", "{\"enabled\":1}", &c, err, sizeof(err)), ERR_OK);
+	assert_non_null(strstr(err, "status_poll.enabled: expected true or false"));
+	assert_int_not_equal(parse_with("status_poll", "{\"first\":\"0s\"}", &c, err, sizeof(err)), ERR_OK);
+	assert_non_null(strstr(err, "status_poll.first: expected a duration"));
+	assert_int_not_equal(parse_with("status_poll", "{\"max_age\":\"90d\"}", &c, err, sizeof(err)), ERR_OK);
+	assert_non_null(strstr(err, "status_poll.max_age"));
+	assert_int_not_equal(parse_with("status_poll", "{\"every\":\"5s\"}", &c, err, sizeof(err)), ERR_OK);
+	assert_non_null(strstr(err, "status_poll.every"));
+	assert_int_not_equal(parse_with("status_poll", "true", &c, err, sizeof(err)), ERR_OK);
+	assert_non_null(strstr(err, "status_poll: expected an object"));
+}
+
 /* ---- store: status, poll index, receipts, verify ---- */
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -493,6 +559,7 @@ int main(void)
 		cmocka_unit_test(schedule),
 		cmocka_unit_test(twilio_forms),
 		cmocka_unit_test(meta_bodies),
+		cmocka_unit_test(config_keys),
 		cmocka_unit_test_setup_teardown(track_and_poll, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(verify_catches, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(receipts_queue, fx_setup, fx_teardown),
