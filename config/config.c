@@ -189,6 +189,14 @@ static const struct cfg_field events_fields[] = {
 	{ 0 }
 };
 
+static const struct cfg_field breaker_fields[] = {
+	{ .key = "failures", .type = CFG_F_UINT, .off = ACC_OFF(breaker.failures), .min = 1,
+	  .max = 1000, .def_num = 5 },
+	{ .key = "open_s", .type = CFG_F_UINT, .off = ACC_OFF(breaker.open_s), .min = 1,
+	  .max = 600, .def_num = 30 },
+	{ 0 }
+};
+
 static const struct cfg_enum provider_names[] = { { "twilio", CFG_PROVIDER_TWILIO }, { 0 } };
 
 /* Status polling. first: 1 s for tests, up to an hour; max_age: how long
@@ -221,6 +229,9 @@ static const struct cfg_field account_fields[] = {
 	{ .key = "burst", .type = CFG_F_UINT, .off = ACC_OFF(burst), .min = 1, .max = 100000 },
 	{ .key = "status_poll", .type = CFG_F_OBJ, .sub = poll_fields },
 	{ .key = "webhooks", .type = CFG_F_BOOL, .off = ACC_OFF(webhooks) },
+	{ .key = "fallback", .type = CFG_F_STR, .off = ACC_OFF(fallback_name),
+	  .check = cfg_ident_valid, .expect = "an account name (" CFG_IDENT_EXPECT ")" },
+	{ .key = "breaker", .type = CFG_F_OBJ, .sub = breaker_fields },
 	{ 0 }
 };
 
@@ -266,6 +277,7 @@ static const struct cfg_field top_fields[] = {
 
 _Static_assert(offsetof(struct cfg_account, name) == 0, "parse_map stores names at offset 0");
 _Static_assert(offsetof(struct cfg_template, name) == 0, "parse_map stores names at offset 0");
+_Static_assert(offsetof(struct cfg_route, name) == 0, "find_named reads names at offset 0");
 
 struct map_spec {
 	const char *what; /* "account" */
@@ -342,6 +354,44 @@ static void parse_templates(struct cfg_pctx *px, const cJSON *v, void *base, con
 
 /* ---- rules across fields ---- */
 
+/* Fallback accounts: named, not the account itself, and able to send every
+ * template routed to the account that falls back on them. */
+static void finish_fallbacks(struct cfg_pctx *px)
+{
+	struct cfg *cfg = px->cfg;
+	char path[CFG_PATH_LEN], known[256];
+	unsigned i;
+
+	cfg_known_names(known, sizeof(known), cfg->accounts, sizeof(*cfg->accounts),
+			cfg->n_accounts);
+	for (i = 0; i < cfg->n_accounts; i++) {
+		struct cfg_account *a = &cfg->accounts[i];
+
+		if (!a->name || !a->fallback_name)
+			continue;
+		cfg_path_key(path, "$.accounts", a->name);
+		strncat(path, ".fallback", sizeof(path) - strlen(path) - 1);
+		a->fallback = cfg_account_find(cfg, a->fallback_name);
+		if (!a->fallback)
+			cfg_err_add(px->errs, path, "unknown account \"%s\" (known: %s)",
+				    a->fallback_name, known);
+		else if (a->fallback == a)
+			cfg_err_add(px->errs, path, "an account cannot fall back on itself");
+	}
+	for (i = 0; i < cfg->n_routes; i++) {
+		const struct cfg_route *r = &cfg->routes[i];
+		const struct cfg_account *f = r->account ? r->account->fallback : NULL;
+
+		if (!f || !r->template || cfg_template_usable(r->template, f))
+			continue;
+		snprintf(path, sizeof(path), "$.routes[%u].template", i);
+		cfg_err_add(px->errs, path, "account %s falls back on %s (%s), which cannot send "
+			    "template %s: give the template what %s needs", r->account->name,
+			    f->name, f->provider == CFG_PROVIDER_TWILIO ? "twilio" : "?",
+			    r->template->name, f->name);
+	}
+}
+
 /* Highest {{n}} in a preview, so a preview that disagrees with "variables"
  * is noticed when the config is written, not when a message reads oddly. */
 static unsigned preview_max_var(const char *p)
@@ -404,6 +454,7 @@ static void finish(struct cfg_pctx *px)
 			    cfg->sender.backoff_base_ms);
 	finish_templates(px);
 	cfg_routes_check(px);
+	finish_fallbacks(px);
 }
 
 /* ---- public API ---- */
@@ -534,6 +585,7 @@ void cfg_free(struct cfg *cfg)
 		free(a->credentials);
 		free(a->api_base);
 		free(a->ca_file);
+		free(a->fallback_name);
 	}
 	free(cfg->accounts);
 	free(cfg->gateway_id);
@@ -554,22 +606,38 @@ void cfg_free(struct cfg *cfg)
 	free(cfg);
 }
 
+/* Accounts, templates and routes keep their name first (asserted above). */
+static const void *find_named(const void *arr, size_t stride, unsigned n, const char *name)
+{
+	const char *p = arr;
+
+	for (unsigned i = 0; p && name && i < n; i++, p += stride)
+		if (*(char *const *)p && strcmp(*(char *const *)p, name) == 0)
+			return p;
+	return NULL;
+}
+
 const struct cfg_account *cfg_account_find(const struct cfg *cfg, const char *name)
 {
-	unsigned i;
+	return cfg ? find_named(cfg->accounts, sizeof(*cfg->accounts), cfg->n_accounts, name) : NULL;
+}
 
-	for (i = 0; cfg && name && i < cfg->n_accounts; i++)
-		if (cfg->accounts[i].name && strcmp(cfg->accounts[i].name, name) == 0)
-			return &cfg->accounts[i];
-	return NULL;
+const struct cfg_route *cfg_route_find(const struct cfg *cfg, const char *name)
+{
+	return cfg ? find_named(cfg->routes, sizeof(*cfg->routes), cfg->n_routes, name) : NULL;
 }
 
 const struct cfg_template *cfg_template_find(const struct cfg *cfg, const char *name)
 {
-	unsigned i;
+	return cfg ? find_named(cfg->templates, sizeof(*cfg->templates), cfg->n_templates, name)
+		   : NULL;
+}
 
-	for (i = 0; cfg && name && i < cfg->n_templates; i++)
-		if (cfg->templates[i].name && strcmp(cfg->templates[i].name, name) == 0)
-			return &cfg->templates[i];
-	return NULL;
+bool cfg_template_usable(const struct cfg_template *t, const struct cfg_account *a)
+{
+	switch (a->provider) {
+	case CFG_PROVIDER_TWILIO:
+		return t->content_sid && *t->content_sid;
+	}
+	return false;
 }

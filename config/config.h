@@ -48,6 +48,16 @@ struct cfg_account {
 		int64_t first_s, max_age_s;
 	} poll;
 	bool webhooks; /* "webhooks": take relayed webhooks for this account */
+	/* "fallback": another account its messages go to while this one's
+	 * circuit breaker is open (one hop: the fallback's own fallback is not
+	 * followed). NULL if none. */
+	char *fallback_name;
+	const struct cfg_account *fallback;
+	struct {
+		unsigned failures; /* transient failures in a row that open it; default 5, 1..1000 */
+		unsigned open_s;   /* first open period; doubles while trials fail, up to 600 s;
+				      default 30, 1..600 */
+	} breaker;
 };
 
 struct cfg_template {
@@ -152,5 +162,9 @@ void cfg_free(struct cfg *cfg); /* accepts NULL */
 /* NULL if there is no such name; the result lives as long as cfg. */
 const struct cfg_account *cfg_account_find(const struct cfg *cfg, const char *name);
 const struct cfg_template *cfg_template_find(const struct cfg *cfg, const char *name);
+const struct cfg_route *cfg_route_find(const struct cfg *cfg, const char *name);
+/* Whether account a's provider can send template t (Twilio needs its
+ * ContentSid). */
+bool cfg_template_usable(const struct cfg_template *t, const struct cfg_account *a);
 
 #endif

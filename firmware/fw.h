@@ -37,6 +37,7 @@ struct fw_counters {
 	uint64_t sent, failed, expired, retries, ambiguous;
 	uint64_t reconciled, resent; /* ambiguous attempts found at the provider / not */
 	uint64_t commit_failures, pruned;
+	uint64_t failovers, failbacks; /* attempts sent to a fallback account; breakers closed again */
 };
 
 struct fw_router {

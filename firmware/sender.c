@@ -29,6 +29,7 @@
 #include "firmware/delivery.h"
 #include "firmware/fw.h"
 #include "firmware/reconcile.h"
+#include "firmware/breaker.h"
 #include "firmware/retry.h"
 #include "hal/clock.h"
 #include "hal/crash.h"
@@ -57,6 +58,9 @@ struct account {
 	char pause_reason[FW_ERROR_TEXT];
 	uint64_t sent, failed;
 	unsigned sends_since_poll; /* tokens sends took since a status poll took one */
+	struct fw_breaker breaker;
+	char fallback[NAME_MAX_];  /* "" = none */
+	const struct cfg_account *cfg; /* valid until the next reconfigure */
 	struct account *next;
 };
 
@@ -152,6 +156,10 @@ static struct account *account_new(struct fw *fw, const struct cfg_account *ca)
 	if (!a)
 		return NULL;
 	snprintf(a->name, sizeof(a->name), "%s", ca->name);
+	snprintf(a->fallback, sizeof(a->fallback), "%s", ca->fallback ? ca->fallback->name : "");
+	a->cfg = ca;
+	a->breaker.failures = ca->breaker.failures;
+	a->breaker.open_s = ca->breaker.open_s;
 	a->drv = net_provider_find("twilio");
 	a->rate = ca->rate_per_s;
 	a->burst = ca->burst ? ca->burst : 1;
@@ -194,8 +202,13 @@ int fw_sender_reconfigure(struct fw *fw)
 			goto fail;
 		old = account_find(s, a->name);
 		if (old) {
+			unsigned failures = a->breaker.failures, open_s = a->breaker.open_s;
+
 			a->sent = old->sent;
 			a->failed = old->failed;
+			a->breaker = old->breaker; /* its state, under the new limits */
+			a->breaker.failures = failures;
+			a->breaker.open_s = open_s;
 		}
 		a->next = list;
 		list = a;
@@ -428,11 +441,44 @@ static void send_built(struct fw_sender *s, struct ctx *c)
 	}
 }
 
+/* Whether fallback f can take record m for its primary account. */
+static bool can_take(const struct fw_sender *s, struct account *f, const struct store_msg *m,
+		     uint64_t now)
+{
+	const struct cfg_template *t = cfg_template_find(s->fw->cfg, m->template_name);
+
+	return f && f->paused_until <= now && t && cfg_template_usable(t, f->cfg) &&
+	       fw_breaker_admit(&f->breaker, now);
+}
+
+/* The account a record goes to now: its route's account, or that account's
+ * fallback while its breaker is open (docs/WHATSAPP.md, failover). A record
+ * to be reconciled asks the account of its last attempt. */
+static struct account *pick_account(struct fw_sender *s, const struct store_msg *m,
+				    uint64_t now)
+{
+	const struct cfg_route *r;
+	struct account *a, *f;
+
+	if (m->flags & STORE_F_RECONCILE)
+		return account_find(s, m->account);
+	r = cfg_route_find(s->fw->cfg, m->route);
+	a = account_find(s, r && r->account ? r->account->name : m->account);
+	if (!a || !a->fallback[0] || fw_breaker_admit(&a->breaker, now))
+		return a;
+	f = account_find(s, a->fallback);
+	if (!can_take(s, f, m, now))
+		return a; /* nowhere better: it waits its turn at its own account */
+	a->breaker.failovers++;
+	s->fw->n.failovers++;
+	return f;
+}
+
 /* Decides whether a due record may go now; if not, moves it on in time. */
 static bool admit(struct fw_sender *s, struct store_msg *m, struct account **ap,
 		  int64_t wall, uint64_t now)
 {
-	struct account *a = account_find(s, m->account);
+	struct account *a = pick_account(s, m, now);
 	bool recon = (m->flags & STORE_F_RECONCILE) && reconcilable(a);
 	uint64_t wait = 0;
 
@@ -457,6 +503,7 @@ static bool admit(struct fw_sender *s, struct store_msg *m, struct account **ap,
 	}
 	a->paused_until = 0;
 	*ap = a;
+	m->account = a->name; /* where this attempt goes: reconciliation asks it */
 	m->state = STORE_SENDING;
 	if (!recon) {
 		m->flags &= ~(uint32_t)STORE_F_RECONCILE; /* its account cannot list */
@@ -790,11 +837,36 @@ static void log_outcome(const struct done *d, const char *what)
 		(unsigned long long)d->seq, masked, what, d->event_id);
 }
 
+/* An outcome as its account's breaker sees it. */
+static void breaker_note(struct fw *fw, struct account *a, int cls)
+{
+	struct fw_breaker *b = &a->breaker;
+
+	switch (fw_breaker_outcome(b, cls, hal_now_ms())) {
+	case FW_BREAKER_OPENED:
+		fw_error(fw, "account %s: %u failures in a row without an answer; circuit open "
+			 "for %llu s%s%s", a->name, b->run,
+			 (unsigned long long)((b->open_until - hal_now_ms() + 999) / 1000),
+			 a->fallback[0] ? ", messages go to " : "", a->fallback);
+		break;
+	case FW_BREAKER_CLOSED_AGAIN:
+		fw->n.failbacks++;
+		log_info("sender: account %s answers again; circuit closed%s", a->name,
+			 a->fallback[0] ? ", messages fail back" : "");
+		break;
+	case FW_BREAKER_SAME:
+		break;
+	}
+}
+
 /* After the commit: counters, account pauses, error reports. */
 static void settled(struct fw_sender *s, const struct done *d)
 {
 	const struct net_send_outcome *o = &d->out;
 	struct fw *fw = s->fw;
+
+	if (d->acct)
+		breaker_note(fw, d->acct, o->cls);
 
 	if (o->cls == NET_AMBIGUOUS && !d->recon)
 		fw->n.ambiguous++;
@@ -1151,6 +1223,26 @@ void fw_sender_free(struct fw *fw)
 	fw->sender = NULL;
 }
 
+static void breaker_status(const struct account *a, uint64_t now, cJSON *o)
+{
+	static const char *const names[] = {"closed", "open", "half-open"};
+	const struct fw_breaker *b = &a->breaker;
+	enum fw_breaker_state st = fw_breaker_state(b, now);
+	cJSON *c = cJSON_AddObjectToObject(o, "circuit");
+
+	if (!c)
+		return;
+	cJSON_AddStringToObject(c, "state", names[st]);
+	cJSON_AddNumberToObject(c, "failures_in_a_row", b->run);
+	if (st == FW_BREAKER_OPEN)
+		cJSON_AddNumberToObject(c, "open_for_s", (double)((b->open_until - now + 999) / 1000));
+	cJSON_AddNumberToObject(c, "trips", (double)b->trips);
+	cJSON_AddNumberToObject(c, "failovers", (double)b->failovers);
+	cJSON_AddNumberToObject(c, "failbacks", (double)b->failbacks);
+	if (a->fallback[0])
+		cJSON_AddStringToObject(c, "fallback", a->fallback);
+}
+
 void fw_sender_status(const struct fw *fw, cJSON *arr)
 {
 	uint64_t now = hal_now_ms();
@@ -1166,6 +1258,7 @@ void fw_sender_status(const struct fw *fw, cJSON *arr)
 		cJSON_AddNumberToObject(o, "sent", (double)a->sent);
 		cJSON_AddNumberToObject(o, "failed", (double)a->failed);
 		cJSON_AddNumberToObject(o, "rate_per_s", a->rate);
+		breaker_status(a, now, o);
 		cJSON_AddItemToArray(arr, o);
 	}
 }

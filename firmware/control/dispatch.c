@@ -52,6 +52,8 @@ static void status_counters(const struct fw *fw, cJSON *r)
 	cJSON_AddNumberToObject(n, "ambiguous", (double)fw->n.ambiguous);
 	cJSON_AddNumberToObject(n, "reconciled", (double)fw->n.reconciled);
 	cJSON_AddNumberToObject(n, "resent", (double)fw->n.resent);
+	cJSON_AddNumberToObject(n, "failovers", (double)fw->n.failovers);
+	cJSON_AddNumberToObject(n, "failbacks", (double)fw->n.failbacks);
 	cJSON_AddNumberToObject(n, "commit_failures", (double)fw->n.commit_failures);
 	cJSON_AddNumberToObject(n, "pruned", (double)fw->n.pruned);
 	cJSON_AddNumberToObject(n, "http_inflight", fw->http ? net_http_inflight(fw->http) : 0);

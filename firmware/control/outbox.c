@@ -101,9 +101,9 @@ static cJSON *record(const struct store_msg *m, bool full, bool operator)
 	cJSON_AddBoolToObject(o, "reconcile", (m->flags & STORE_F_RECONCILE) != 0);
 	add_error(o, m);
 	cJSON_AddStringToObject(o, "provider_id", m->provider_id);
+	cJSON_AddStringToObject(o, "account", m->account); /* the last attempt's, after a failover */
 	if (!full)
 		return o;
-	cJSON_AddStringToObject(o, "account", m->account);
 	cJSON_AddStringToObject(o, "content_sid", m->content_sid);
 	cJSON_AddNumberToObject(o, "due_ms", (double)m->due_ms);
 	cJSON_AddNumberToObject(o, "expires_ms", (double)m->expires_ms);

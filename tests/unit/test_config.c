@@ -315,6 +315,35 @@ static void test_unknown_account(void **state)
 	expect_bad(root, "$.routes[2].account", "required when there is more than one account");
 }
 
+static void test_fallback(void **state)
+{
+	cJSON *root = good_tree();
+	struct cfg *c = NULL;
+
+	(void)state;
+	set(root, "accounts.main", "fallback", cJSON_CreateString("spare"));
+	expect_bad(root, "$.accounts.main.fallback", "unknown account \"spare\" (known: main)");
+	root = good_tree();
+	set(root, "accounts.main", "fallback", cJSON_CreateString("main"));
+	expect_bad(root, "$.accounts.main.fallback", "cannot fall back on itself");
+	root = good_tree();
+	set(root, "accounts.main", "breaker", cJSON_Parse("{\"failures\": 0}"));
+	expect_bad(root, "$.accounts.main.breaker.failures", "1..1000");
+	/* A good one: resolved, with the breaker's defaults. */
+	root = good_tree();
+	set(root, "accounts", "spare", cJSON_Duplicate(at(root, "accounts.main"), true));
+	set(root, "accounts.main", "fallback", cJSON_CreateString("spare"));
+	set(root, "routes.2", "account", cJSON_CreateString("main"));
+	assert_int_equal(parse_tree(root, &c), ERR_OK);
+	assert_non_null(cfg_account_find(c, "main")->fallback);
+	assert_string_equal(cfg_account_find(c, "main")->fallback->name, "spare");
+	assert_null(cfg_account_find(c, "spare")->fallback);
+	assert_int_equal(cfg_account_find(c, "main")->breaker.failures, 5);
+	assert_int_equal(cfg_account_find(c, "main")->breaker.open_s, 30);
+	cfg_free(c);
+	cJSON_Delete(root);
+}
+
 static void test_bad_content_sid(void **state)
 {
 	cJSON *root = good_tree();
@@ -602,6 +631,7 @@ int main(void)
 		cmocka_unit_test(test_wrong_type),
 		cmocka_unit_test(test_unknown_template),
 		cmocka_unit_test(test_unknown_account),
+		cmocka_unit_test(test_fallback),
 		cmocka_unit_test(test_bad_content_sid),
 		cmocka_unit_test(test_bad_from),
 		cmocka_unit_test(test_bad_vars),

@@ -170,6 +170,24 @@ static size_t name_width(const cJSON *accounts)
 	return w > 16 ? 16 : w;
 }
 
+/* Only what is worth a look: an open circuit, or failovers so far. */
+static void show_circuit(const cJSON *c)
+{
+	const char *state = octl_str(c, "state"), *fb = octl_str(c, "fallback");
+	double failovers = 0, secs;
+
+	octl_num(c, "failovers", &failovers);
+	if (!state || (strcmp(state, "closed") == 0 && failovers == 0))
+		return;
+	if (strcmp(state, "open") == 0 && octl_num(c, "open_for_s", &secs))
+		printf(", circuit OPEN %gs", secs);
+	else if (strcmp(state, "closed") != 0)
+		printf(", circuit %s", state);
+	if (fb)
+		printf(", %g failed over to %s", failovers, fb);
+	put_int(", failbacks ", c, "failbacks", "");
+}
+
 static void show_account(const cJSON *a, size_t w)
 {
 	const char *state = octl_str(a, "state");
@@ -191,6 +209,7 @@ static void show_account(const cJSON *a, size_t w)
 	put_int(", failed ", a, "failed", "");
 	if (octl_num(a, "rate_per_s", &rate))
 		printf(", %g/s", rate);
+	show_circuit(cJSON_GetObjectItemCaseSensitive(a, "circuit"));
 	if (reason && *reason) {
 		fputs("  ", stdout);
 		octl_put_text(stdout, reason, 60, 0);
