@@ -234,6 +234,16 @@ int fw_delivery_sent(struct fw *fw, struct store_txn *t, uint64_t seq)
 	return rc;
 }
 
+int fw_delivery_ended(struct fw *fw, struct store_txn *t, uint64_t seq)
+{
+	struct store_track tr = {.seq = seq};
+	struct store_msg m;
+	int rc = store_outbox_get(t, seq, &m);
+
+	tr.at_ms[store_track_slot(m.state)] = hal_wall_ms();
+	return rc == ERR_OK ? fw_receipt_queue(fw, t, &m, &tr) : rc;
+}
+
 /* ---- polling ---- */
 
 static void poll_release(struct poll *p)
@@ -519,6 +529,26 @@ void fw_delivery_free(struct fw *fw)
 		poll_release(&d->slots[i]);
 	free(d);
 	fw->delivery = NULL;
+}
+
+void fw_delivery_show(struct store_txn *t, uint64_t seq, cJSON *o)
+{
+	static const char *const names[STORE_AT__N] = {
+		[STORE_AT_SENT] = "sent_ms", [STORE_AT_DELIVERED] = "delivered_ms",
+		[STORE_AT_READ] = "read_ms", [STORE_AT_FAILED] = "failed_ms",
+	};
+	struct store_track tr;
+	cJSON *d;
+
+	if (!o || store_track_get(t, seq, &tr) != ERR_OK)
+		return;
+	d = cJSON_AddObjectToObject(o, "delivery");
+	for (int i = 0; i < STORE_AT__N; i++)
+		cJSON_AddNumberToObject(d, names[i], (double)tr.at_ms[i]);
+	cJSON_AddNumberToObject(d, "polls", tr.polls);
+	cJSON_AddNumberToObject(d, "next_poll_ms", (double)tr.next_poll_ms);
+	cJSON_AddNumberToObject(d, "code", tr.code);
+	cJSON_AddStringToObject(d, "text", tr.text);
 }
 
 bool fw_delivery_idle(const struct fw *fw)

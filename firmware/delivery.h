@@ -33,8 +33,10 @@ int fw_delivery_init(struct fw *fw);
 void fw_delivery_free(struct fw *fw);
 bool fw_delivery_idle(const struct fw *fw);
 
-/* The sender's hook: record seq has just become SENT in t. */
+/* The sender's hooks: record seq has just become SENT in t; or ended
+ * without reaching the provider (failed, expired): its receipt. */
 int fw_delivery_sent(struct fw *fw, struct store_txn *t, uint64_t seq);
+int fw_delivery_ended(struct fw *fw, struct store_txn *t, uint64_t seq);
 
 /* Applies a status the provider gave for message st->id (found through the
  * provider id index) in t. *changed: the record moved (and a receipt was
@@ -45,6 +47,10 @@ int fw_delivery_apply(struct fw *fw, struct store_txn *t, const struct net_statu
 /* Delay before poll number `polls` + 1 (0 = the first) for an account whose
  * first delay is first_ms: x1, x3, x12, x60, x180, x720, capped at an hour. */
 int64_t fw_poll_delay_ms(unsigned polls, int64_t first_ms);
+
+/* outbox.show: "delivery": the provider's time of each state, polls made,
+ * next poll (0 = none) and why polling stopped; nothing if never sent. */
+void fw_delivery_show(struct store_txn *t, uint64_t seq, struct cJSON *o);
 
 /* Counters for status: "delivery": {...}. */
 void fw_delivery_status(const struct fw *fw, struct cJSON *o);

@@ -1,5 +1,7 @@
 /*
- * receipts.c - receipts: every delivery status change, published on
+ * receipts.c - receipts: every change of a message from the provider's
+ * answer on (sent, delivered, read, undelivered, failed; also failed or
+ * expired without reaching it), published on
  * outpost/<gateway_id>/receipts/<event id> (QoS 1, not retained).
  *
  * A receipt is queued in the store (store/status.h) in the txn that made the
@@ -64,7 +66,8 @@ static cJSON *receipt_json(const struct fw *fw, const struct store_msg *m,
 {
 	cJSON *o = cJSON_CreateObject();
 	char masked[CFG_PHONE_MAX];
-	bool failed = m->state == STORE_UNDELIVERED || m->state == STORE_FAILED;
+	bool failed = m->state == STORE_UNDELIVERED || m->state == STORE_FAILED ||
+		      m->state == STORE_EXPIRED;
 
 	(void)fw;
 	cfg_phone_mask(m->to, masked);

@@ -567,6 +567,8 @@ static int pick_due(struct fw_sender *s, struct store_txn *t, unsigned room, str
 			p->next_due = p->next_due < 0 || m.due_ms < p->next_due ? m.due_ms : p->next_due;
 		}
 		rc = store_outbox_update(t, &m);
+		if (rc == ERR_OK && m.state == STORE_EXPIRED)
+			rc = fw_delivery_ended(s->fw, t, m.seq); /* its receipt */
 	}
 	return rc;
 }
@@ -1024,6 +1026,8 @@ static void flush_done(struct fw_sender *s)
 			rc = count_recon(txn, &s->settle[i]);
 		if (rc == ERR_OK && s->settle[i].next == FW_NEXT_SENT && m.state == STORE_SENT)
 			rc = fw_delivery_sent(s->fw, txn, m.seq); /* status tracking, "sent" receipt */
+		else if (rc == ERR_OK && (m.state == STORE_FAILED || m.state == STORE_EXPIRED))
+			rc = fw_delivery_ended(s->fw, txn, m.seq); /* its receipt */
 	}
 	if (rc == ERR_OK && may_send(s)) {
 		unsigned room = room_now(s, &token_wait);

@@ -79,7 +79,7 @@ struct net_status {
 	int code;        /* provider error code of a failure, else 0 */
 	int err_class;   /* enum net_class of that code (NET_OK if none) */
 	int64_t at_ms;   /* when the provider says it changed; -1 unknown */
-	char id[64];     /* the message id it is about */
+	char id[129];    /* the message id it is about (a Meta wamid runs to ~60 and more) */
 	char text[256];  /* reason (error text, or why unreadable); never secrets */
 };
 

@@ -47,6 +47,12 @@ for e in r1 r2 r3; do
 	wait_for "[ \"\$(statuses $e)\" = 'sent delivered read ' ]" 5 || fail "receipts of $e: '$(statuses $e)'"
 done
 wait_for '[ "$(statuses r4)" = "sent undelivered " ]' 5 || fail "receipts of r4: '$(statuses r4)'"
+# The provider's time of each state is kept with the record (the sim's are
+# whole seconds).
+seq1=$(ctl outbox --limit 100 | jq -r '.messages[] | select(.event_id == "r1") | .seq')
+ctl outbox show "$seq1" | jq -e '.message.delivery | .sent_ms > 0 and .delivered_ms > 0 and
+	.read_ms >= .delivered_ms and .polls >= 2 and .next_poll_ms == 0' >/dev/null ||
+	fail "delivery times of r1: $(ctl outbox show "$seq1" | jq -c .message.delivery)"
 r4=$(grep '^outpost/e2e/receipts/r4 ' "$E2E_DIR/receipts.txt" | tail -n 1 | cut -d' ' -f2-)
 jq -e '.code == 63024 and .account == "main" and .route == "payments" and (.provider_id | startswith("SM"))
 	and (.to | contains("*")) and .seq > 0 and .at > 0 and (.error | length > 0)' <<<"$r4" >/dev/null ||
@@ -54,6 +60,11 @@ jq -e '.code == 63024 and .account == "main" and .route == "payments" and (.prov
 ctl outbox --state undelivered | jq -e '.messages[0] | .event_id == "r4" and .error.code == 63024' >/dev/null ||
 	fail "undelivered record: $(ctl outbox --state undelivered)"
 grep -q '+4917012345' "$E2E_DIR/receipts.txt" && fail "a full number went out on the bus"
+# A message the provider refuses outright ends with one receipt too.
+pay r0 +15005550001
+wait_for '[ "$(statuses r0)" = "failed " ]' 10 || fail "receipts of r0: '$(statuses r0)'"
+grep '^outpost/e2e/receipts/r0 ' "$E2E_DIR/receipts.txt" | cut -d' ' -f2- |
+	jq -e '.code == 21211 and .provider_id == ""' >/dev/null || fail "failed receipt: $(grep r0 "$E2E_DIR/receipts.txt")"
 
 # The broker goes away while r5 and r6 are delivered and read: the receipts
 # wait in the store and all arrive once it is back.
