@@ -34,6 +34,10 @@
 
 #define RECEIPTS_INFLIGHT 32
 #define FULL_RETRY_MS 1000
+/* Receipts kept for a broker that does not take them (a few hundred bytes
+ * each): beyond this the oldest goes, counted, so a broker gone for weeks
+ * cannot fill the store that holds the messages themselves. */
+#define RECEIPTS_MAX 200000
 
 struct fw_receipts {
 	struct fw *fw;
@@ -48,6 +52,8 @@ struct fw_receipts {
 	uint64_t after;      /* the last id handed to the broker on this link */
 	uint64_t published;  /* acknowledged by the broker, since start */
 	uint64_t queued;     /* since start */
+	uint64_t dropped;    /* the oldest, over RECEIPTS_MAX, since start */
+	struct hal_ratelimit drop_rl;
 };
 
 /* An MQTT topic level must not hold '/', '+' or '#': those become '_'. The
@@ -86,6 +92,36 @@ static cJSON *receipt_json(const struct fw *fw, const struct store_msg *m,
 	return o;
 }
 
+static int oldest(uint64_t id, const char *topic, const char *payload, void *arg)
+{
+	(void)topic;
+	(void)payload;
+	*(uint64_t *)arg = id;
+	return 1;
+}
+
+/* Over RECEIPTS_MAX: the oldest queued receipt goes, in the same txn. */
+static int make_room(struct fw *fw, struct store_txn *t)
+{
+	uint64_t n = 0, id = 0;
+	int rc = store_receipt_count(t, &n);
+
+	if (rc != ERR_OK || n < RECEIPTS_MAX)
+		return rc;
+	rc = store_receipt_list(t, 0, 1, oldest, &id);
+	if (rc == ERR_OK && id)
+		rc = store_receipt_del(t, id);
+	if (rc == ERR_OK)
+		rc = store_stat_add(t, "receipts_dropped", 1);
+	if (rc == ERR_OK && fw->receipts) {
+		fw->receipts->dropped++;
+		if (hal_ratelimit_ok(&fw->receipts->drop_rl, 1, 60000))
+			log_warn("receipts: %u wait for the broker; the oldest are dropped (%llu so far)",
+				 RECEIPTS_MAX, (unsigned long long)fw->receipts->dropped);
+	}
+	return rc;
+}
+
 int fw_receipt_queue(struct fw *fw, struct store_txn *t, const struct store_msg *m,
 		     const struct store_track *tr)
 {
@@ -96,6 +132,8 @@ int fw_receipt_queue(struct fw *fw, struct store_txn *t, const struct store_msg 
 
 	topic_level(level, sizeof(level), m->event_id[0] ? m->event_id : "-");
 	snprintf(topic, sizeof(topic), "outpost/%s/receipts/%s", fw->cfg->gateway_id, level);
+	if (rc == ERR_OK)
+		rc = make_room(fw, t);
 	if (rc == ERR_OK)
 		rc = store_receipt_add(t, topic, text);
 	if (rc == ERR_OK && fw->receipts)
@@ -244,5 +282,6 @@ void fw_receipts_status(const struct fw *fw, cJSON *o)
 	cJSON_AddNumberToObject(o, "queued", (double)r->queued);
 	cJSON_AddNumberToObject(o, "published", (double)r->published);
 	cJSON_AddNumberToObject(o, "pending", (double)pending);
+	cJSON_AddNumberToObject(o, "dropped", (double)r->dropped);
 	cJSON_AddNumberToObject(o, "in_flight", r->n_out);
 }
