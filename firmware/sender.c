@@ -1031,8 +1031,10 @@ static void flush_done(struct fw_sender *s)
 	}
 	if (rc == ERR_OK && may_send(s)) {
 		unsigned room = room_now(s, &token_wait);
-		if (room)
+		if (room) {
 			rc = pick_due(s, txn, room, &p);
+			s->backlog = p.next_due >= 0 && p.next_due <= wall;
+		}
 	}
 	for (unsigned i = 0; rc == ERR_OK && i < s->n_settle; i++)
 		if (s->settle[i].out.cls == NET_OK)

@@ -86,8 +86,9 @@ static const char *signing_key(struct fw *fw, const struct cfg_account *ca, bool
 		*why = "its credentials are an API key; checking Twilio signatures needs the auth token";
 		return sec->kind && strcmp(sec->kind, "auth_token") == 0 ? sec->password : NULL;
 	}
-	/* Meta / 360dialog: "app_secret" in the entry (the Meta credentials
-	 * work adds it to the checked keys; read as optional here). */
+	/* Meta / 360dialog: "app_secret" in the entry. MERGE(meta credentials):
+	 * read as optional from the entry's JSON here; once config/secrets.c
+	 * knows the key, take it from struct cfg_secret instead. */
 	*entry = sec->json ? cJSON_Parse(sec->json) : NULL;
 	v = cJSON_GetObjectItemCaseSensitive(*entry, "app_secret");
 	*why = "its credentials have no \"app_secret\" to check signatures with";
