@@ -161,7 +161,8 @@ static void note_change(struct fw *fw, const struct store_msg *m, const struct n
 {
 	struct log_ctx ctx = {.event_id = m->event_id, .msg_seq = m->seq, .to = m->to};
 
-	fw->delivery->changes++;
+	if (fw->delivery)
+		fw->delivery->changes++;
 	log_msg(LOG_INFO, &ctx, "delivery: message #%llu %s (%s%s%.100s)", (unsigned long long)m->seq,
 		store_state_name(m->state), via, st->code ? ", " : "", st->code ? m->err_text : "");
 }
@@ -169,6 +170,7 @@ static void note_change(struct fw *fw, const struct store_msg *m, const struct n
 int fw_delivery_apply(struct fw *fw, struct store_txn *t, const struct net_status *st,
 		      bool *changed)
 {
+	struct fw_delivery none = {0}, *d = fw->delivery ? fw->delivery : &none;
 	struct store_track tr;
 	struct store_msg m;
 	uint64_t seq;
@@ -177,7 +179,7 @@ int fw_delivery_apply(struct fw *fw, struct store_txn *t, const struct net_statu
 	*changed = false;
 	rc = store_sid_get(t, st->id, &seq);
 	if (rc == ERR_NOTFOUND || rc == ERR_INVAL || rc == ERR_TOOBIG) {
-		fw->delivery->unknown++;
+		d->unknown++;
 		return ERR_NOTFOUND;
 	}
 	if (rc == ERR_OK)
@@ -185,7 +187,7 @@ int fw_delivery_apply(struct fw *fw, struct store_txn *t, const struct net_statu
 	if (rc == ERR_OK)
 		rc = track_load(t, &m, &tr);
 	if (rc == ERR_OK && net_of(m.state) == NET_ST_UNKNOWN) {
-		fw->delivery->unknown++; /* sent, then taken back by a reconciliation */
+		d->unknown++; /* sent, then taken back by a reconciliation */
 		return ERR_OK;
 	}
 	if (rc == ERR_OK)
@@ -195,7 +197,7 @@ int fw_delivery_apply(struct fw *fw, struct store_txn *t, const struct net_statu
 	if (rc == ERR_OK && *changed)
 		note_change(fw, &m, st, "relayed webhook");
 	else if (rc == ERR_OK)
-		fw->delivery->duplicates++;
+		d->duplicates++;
 	return rc;
 }
 
@@ -240,8 +242,10 @@ int fw_delivery_ended(struct fw *fw, struct store_txn *t, uint64_t seq)
 	struct store_msg m;
 	int rc = store_outbox_get(t, seq, &m);
 
+	if (rc != ERR_OK)
+		return rc;
 	tr.at_ms[store_track_slot(m.state)] = hal_wall_ms();
-	return rc == ERR_OK ? fw_receipt_queue(fw, t, &m, &tr) : rc;
+	return fw_receipt_queue(fw, t, &m, &tr);
 }
 
 /* ---- polling ---- */
