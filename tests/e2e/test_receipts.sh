@@ -1,6 +1,6 @@
 #!/bin/bash
-# Delivery status and receipts. The sim delivers each message 700 ms after it
-# took it and shows it read 700 ms later; outpostd polls (first after 1 s) and
+# Delivery status and receipts. The sim delivers each message 500 ms after it
+# took it and shows it read 2.5 s later; outpostd polls (1 s, then 3 s later) and
 # moves each record sent -> delivered -> read, publishing a receipt per change
 # on outpost/e2e/receipts/<event id>. A magic recipient ends undelivered with
 # 63024. Receipts of changes made while the broker is down arrive once it is
@@ -11,7 +11,7 @@
 . "$(dirname "$0")/outpost.sh"
 e2e_setup receipts
 start_broker
-start_sim --deliver-after-ms 700 --read-after-ms 700
+start_sim --deliver-after-ms 500 --read-after-ms 2500
 write_config '.accounts.main.status_poll = {"first": "1s", "max_age": "1h"}' \
 	'.accounts.hooked = (.accounts.main | .webhooks = true | .status_poll = {"enabled": false})' \
 	'.routes += [{"name": "hooks", "topic": "site/+/hooks/#", "template": "ticket_ready", "to": "{phone}", "account": "hooked", "vars": {"1": "{ticket}", "2": "{counter}", "3": "{id}"}}]'
