@@ -41,7 +41,8 @@ pay r1 +491701234561
 pay r2 +491701234562
 pay r3 +491701234563
 pay r4 +15005550063
-wait_for '[ "$(outbox_count read)" -ge 3 ] && [ "$(outbox_count undelivered)" -ge 1 ]' 15 ||
+pay r9 +15005550016
+wait_for '[ "$(outbox_count read)" -ge 3 ] && [ "$(outbox_count undelivered)" -ge 1 ] && [ "$(outbox_count failed)" -ge 1 ]' 15 ||
 	fail "read=$(outbox_count read) undelivered=$(outbox_count undelivered) delivered=$(outbox_count delivered) sent=$(outbox_count sent)"
 for e in r1 r2 r3; do
 	wait_for "[ \"\$(statuses $e)\" = 'sent delivered read ' ]" 5 || fail "receipts of $e: '$(statuses $e)'"
@@ -57,6 +58,9 @@ r4=$(grep '^outpost/e2e/receipts/r4 ' "$E2E_DIR/receipts.txt" | tail -n 1 | cut 
 jq -e '.code == 63024 and .account == "main" and .route == "payments" and (.provider_id | startswith("SM"))
 	and (.to | contains("*")) and .seq > 0 and .at > 0 and (.error | length > 0)' <<<"$r4" >/dev/null ||
 	fail "undelivered receipt: $r4"
+wait_for '[ "$(statuses r9)" = "sent failed " ]' 5 || fail "receipts of r9: '$(statuses r9)'"
+grep '^outpost/e2e/receipts/r9 ' "$E2E_DIR/receipts.txt" | tail -n 1 | cut -d' ' -f2- | jq -e '.code == 63016' >/dev/null ||
+	fail "failed receipt of r9: $(grep r9 "$E2E_DIR/receipts.txt")"
 ctl outbox --state undelivered | jq -e '.messages[0] | .event_id == "r4" and .error.code == 63024' >/dev/null ||
 	fail "undelivered record: $(ctl outbox --state undelivered)"
 grep -q '+4917012345' "$E2E_DIR/receipts.txt" && fail "a full number went out on the bus"
@@ -103,6 +107,11 @@ body="AccountSid=$SIM_ACCOUNT&MessageSid=$sid&MessageStatus=delivered&ChannelPre
 relay "$(sign "${url}AccountSid${SIM_ACCOUNT}ChannelPrefixwhatsappMessageSid${sid}MessageStatusdelivered")" "$body"
 wait_for '[ "$(state_of h1)" = delivered ]' 10 || fail "a signed webhook did not move h1: $(state_of h1) $(ctl status | jq -c .webhooks)"
 wait_for '[ "$(statuses h1)" = "sent delivered " ]' 5 || fail "receipts of h1: '$(statuses h1)'"
+# The sim's control route forces a state; fetch shows it (h1 is not polled).
+out=$(curl -sS --cacert "$SIM_CA" -d "{\"sid\":\"$sid\",\"status\":\"undelivered\",\"code\":63024}" "$SIM_URL/sim/status")
+jq -e '.status == "undelivered"' <<<"$out" >/dev/null || fail "/sim/status: $out"
+sim_curl "$SIM_URL/2010-04-01/Accounts/$SIM_ACCOUNT/Messages/$sid.json" | head -n 1 |
+	jq -e '.status == "undelivered" and .error_code == 63024' >/dev/null || fail "fetch after /sim/status"
 # The same body saying "read", under the signature of the "delivered" one.
 relay "$(sign "${url}AccountSid${SIM_ACCOUNT}ChannelPrefixwhatsappMessageSid${sid}MessageStatusdelivered")" \
 	"AccountSid=$SIM_ACCOUNT&MessageSid=$sid&MessageStatus=read&ChannelPrefix=whatsapp"
@@ -126,4 +135,4 @@ grep '^outpost/e2e/inbound ' "$E2E_DIR/receipts.txt" | cut -d' ' -f2- | jq -e '.
 	fail "inbound JSON: $(grep '^outpost/e2e/inbound ' "$E2E_DIR/receipts.txt")"
 
 stop_outpostd || fail "outpostd exit status $?"
-pass "6 messages followed to read/undelivered by polling, $(grep -c '^outpost/e2e/receipts/' "$E2E_DIR/receipts.txt") receipts (none lost across a broker restart), webhooks: 1 applied, 2 rejected, 1 inbound"
+pass "7 messages followed to read/undelivered/failed by polling, $(grep -c '^outpost/e2e/receipts/' "$E2E_DIR/receipts.txt") receipts (none lost across a broker restart), webhooks: 1 applied, 2 rejected, 1 inbound"
