@@ -4,6 +4,7 @@
 
 #include "config/config.h"
 #include "config/pin.h"
+#include "config/provider.h"
 #include "config/render.h"
 #include "config/route.h"
 #include "config/schema.h"
@@ -27,11 +28,14 @@ static bool all_of(const char *s, const char *set, size_t min, size_t max)
 	return s[n] == '\0' && n >= min && n <= max;
 }
 
+/* The bare "+E.164" is for meta/360dialog accounts (config/provider.c). */
 static bool check_from(const char *s)
 {
-	if (strncmp(s, "whatsapp:+", 10) != 0 || s[10] < '1' || s[10] > '9')
+	if (strncmp(s, "whatsapp:", 9) == 0)
+		s += 9;
+	if (s[0] != '+' || s[1] < '1' || s[1] > '9')
 		return false;
-	return all_of(s + 10, "0123456789", 8, 15);
+	return all_of(s + 1, "0123456789", 8, 15);
 }
 
 static bool check_content_sid(const char *s)
@@ -197,7 +201,10 @@ static const struct cfg_field breaker_fields[] = {
 	{ 0 }
 };
 
-static const struct cfg_enum provider_names[] = { { "twilio", CFG_PROVIDER_TWILIO }, { 0 } };
+static const struct cfg_enum provider_names[] = { { "twilio", CFG_PROVIDER_TWILIO },
+						  { "meta", CFG_PROVIDER_META },
+						  { "360dialog", CFG_PROVIDER_360DIALOG },
+						  { 0 } };
 
 /* Status polling. first: 1 s for tests, up to an hour; max_age: how long
  * after the send a message is still followed (WhatsApp gives up on an
@@ -218,9 +225,15 @@ static const struct cfg_field account_fields[] = {
 	  .check = check_from, .expect = "\"whatsapp:+<E.164>\"" },
 	{ .key = "credentials", .type = CFG_F_STR, .off = ACC_OFF(credentials), .required = true,
 	  .check = cfg_ident_valid, .expect = "a secrets entry name (" CFG_IDENT_EXPECT ")" },
-	{ .key = "api_base", .type = CFG_F_STR, .off = ACC_OFF(api_base),
-	  .def_str = "https://api.twilio.com", .check = check_https,
+	/* default by provider, in cfg_providers_finish() */
+	{ .key = "api_base", .type = CFG_F_STR, .off = ACC_OFF(api_base), .check = check_https,
 	  .expect = "a URL starting with \"https://\"" },
+	{ .key = "phone_number_id", .type = CFG_F_STR, .off = ACC_OFF(phone_number_id),
+	  .check = cfg_check_graph_id, .expect = CFG_GRAPH_ID_EXPECT },
+	{ .key = "waba_id", .type = CFG_F_STR, .off = ACC_OFF(waba_id),
+	  .check = cfg_check_graph_id, .expect = CFG_GRAPH_ID_EXPECT },
+	{ .key = "api_version", .type = CFG_F_STR, .off = ACC_OFF(api_version),
+	  .check = cfg_check_api_version, .expect = CFG_API_VERSION_EXPECT },
 	{ .key = "ca_file", .type = CFG_F_STR, .off = ACC_OFF(ca_file),
 	  .def_str = "/etc/ssl/certs/ca-certificates.crt" },
 	{ .key = "rate_per_s", .type = CFG_F_DOUBLE, .off = ACC_OFF(rate_per_s), .min = 0,
@@ -241,9 +254,10 @@ static const struct cfg_enum status_names[] = { { "approved", CFG_TPL_APPROVED }
 						{ 0 } };
 
 static const struct cfg_field template_fields[] = {
+	/* one of the two mappings at least: cfg_providers_finish() */
 	{ .key = "twilio_content_sid", .type = CFG_F_STR, .off = TPL_OFF(content_sid),
-	  .required = true, .check = check_content_sid,
-	  .expect = "\"HX\" followed by 32 hex digits" },
+	  .check = check_content_sid, .expect = "\"HX\" followed by 32 hex digits" },
+	{ .key = "meta", .type = CFG_F_CUSTOM, .custom = cfg_template_meta },
 	{ .key = "variables", .type = CFG_F_UINT, .off = TPL_OFF(variables), .required = true,
 	  .min = 0, .max = CFG_TEMPLATE_VARS_MAX },
 	{ .key = "status", .type = CFG_F_ENUM, .off = TPL_OFF(status), .required = true,
@@ -387,7 +401,7 @@ static void finish_fallbacks(struct cfg_pctx *px)
 		snprintf(path, sizeof(path), "$.routes[%u].template", i);
 		cfg_err_add(px->errs, path, "account %s falls back on %s (%s), which cannot send "
 			    "template %s: give the template what %s needs", r->account->name,
-			    f->name, f->provider == CFG_PROVIDER_TWILIO ? "twilio" : "?",
+			    f->name, cfg_provider_name(f->provider),
 			    r->template->name, f->name);
 	}
 }
@@ -453,6 +467,7 @@ static void finish(struct cfg_pctx *px)
 			    "expected at most backoff_cap_ms (%u), got %u", cfg->sender.backoff_cap_ms,
 			    cfg->sender.backoff_base_ms);
 	finish_templates(px);
+	cfg_providers_finish(px);
 	cfg_routes_check(px);
 	finish_fallbacks(px);
 }
@@ -574,6 +589,8 @@ void cfg_free(struct cfg *cfg)
 	for (i = 0; i < cfg->n_templates; i++) {
 		free(cfg->templates[i].name);
 		free(cfg->templates[i].content_sid);
+		free(cfg->templates[i].meta_name);
+		free(cfg->templates[i].meta_language);
 		free(cfg->templates[i].preview);
 	}
 	free(cfg->templates);
@@ -586,6 +603,9 @@ void cfg_free(struct cfg *cfg)
 		free(a->api_base);
 		free(a->ca_file);
 		free(a->fallback_name);
+		free(a->phone_number_id);
+		free(a->waba_id);
+		free(a->api_version);
 	}
 	free(cfg->accounts);
 	free(cfg->gateway_id);
@@ -638,6 +658,9 @@ bool cfg_template_usable(const struct cfg_template *t, const struct cfg_account 
 	switch (a->provider) {
 	case CFG_PROVIDER_TWILIO:
 		return t->content_sid && *t->content_sid;
+	case CFG_PROVIDER_META:
+	case CFG_PROVIDER_360DIALOG:
+		return t->meta_name && t->meta_language;
 	}
 	return false;
 }

@@ -28,15 +28,21 @@
 #define CFG_TO_MAX 16     /* recipient expressions per route */
 #define CFG_FILE_MAX (1024 * 1024)
 
-enum cfg_provider { CFG_PROVIDER_TWILIO = 1 };
+enum cfg_provider { CFG_PROVIDER_TWILIO = 1, CFG_PROVIDER_META, CFG_PROVIDER_360DIALOG };
 enum cfg_tpl_status { CFG_TPL_APPROVED = 1, CFG_TPL_PENDING, CFG_TPL_REJECTED };
 
 struct cfg_account {
 	char *name;
-	enum cfg_provider provider; /* "provider": "twilio" (the default, the only one for now) */
-	char *from;                 /* "whatsapp:+14155550100" */
+	enum cfg_provider provider; /* "provider": "twilio" (the default) | "meta" | "360dialog" */
+	char *from;                 /* "whatsapp:+14155550100"; meta/360dialog may write the
+				       display number "+14155550100", kept with the prefix */
 	char *credentials;          /* name of an entry in the secrets file */
-	char *api_base;             /* default "https://api.twilio.com"; https:// only */
+	char *api_base;             /* https:// only; default by provider: https://api.twilio.com,
+				       https://graph.facebook.com, https://waba-v2.360dialog.io */
+	/* meta only (an error on other providers): */
+	char *phone_number_id;      /* digits; required */
+	char *waba_id;              /* digits; optional, needed to list templates */
+	char *api_version;          /* "v21.0" (the default) */
 	char *ca_file;              /* default "/etc/ssl/certs/ca-certificates.crt" */
 	double rate_per_s;          /* default 80, (0, 10000] */
 	unsigned burst;             /* token bucket depth; default max(1, (unsigned)rate_per_s) */
@@ -62,7 +68,10 @@ struct cfg_account {
 
 struct cfg_template {
 	char *name;
-	char *content_sid;          /* JSON "twilio_content_sid": "HX" + 32 hex digits */
+	char *content_sid;          /* JSON "twilio_content_sid": "HX" + 32 hex digits; NULL if
+				       only meta/360dialog accounts send it */
+	char *meta_name;            /* JSON "meta": {"name": "order_update", "language": */
+	char *meta_language;        /* "en_US"}; NULL if absent (twilio only) */
 	unsigned variables;         /* number of {{n}} placeholders, 0..100 */
 	enum cfg_tpl_status status; /* "approved" | "pending" | "rejected" */
 	char *preview;              /* optional, NULL if absent */
@@ -164,7 +173,10 @@ const struct cfg_account *cfg_account_find(const struct cfg *cfg, const char *na
 const struct cfg_template *cfg_template_find(const struct cfg *cfg, const char *name);
 const struct cfg_route *cfg_route_find(const struct cfg *cfg, const char *name);
 /* Whether account a's provider can send template t (Twilio needs its
- * ContentSid). */
+ * ContentSid, Meta and 360dialog its "meta" name and language). */
 bool cfg_template_usable(const struct cfg_template *t, const struct cfg_account *a);
+
+/* "twilio", "meta", "360dialog": the name net_provider_find() knows. */
+const char *cfg_provider_name(enum cfg_provider p);
 
 #endif

@@ -20,12 +20,14 @@ struct cfg_secrets {
 
 /* The keys an entry may have; which combination makes which kind. */
 enum { K_ACCOUNT_SID, K_AUTH_TOKEN, K_API_KEY_SID, K_API_KEY_SECRET, K_USERNAME, K_PASSWORD,
-       K_HMAC_KEY, K_N };
+       K_HMAC_KEY, K_ACCESS_TOKEN, K_APP_SECRET, K_API_KEY, K_N };
 static const char *const key_names[K_N] = {
 	[K_ACCOUNT_SID] = "account_sid", [K_AUTH_TOKEN] = "auth_token",
 	[K_API_KEY_SID] = "api_key_sid", [K_API_KEY_SECRET] = "api_key_secret",
 	[K_USERNAME] = "username",       [K_PASSWORD] = "password",
 	[K_HMAC_KEY] = "hmac_key",
+	[K_ACCESS_TOKEN] = "access_token", [K_APP_SECRET] = "app_secret", /* meta */
+	[K_API_KEY] = "api_key",                                          /* 360dialog */
 };
 
 static void wipe_str(char *s)
@@ -83,8 +85,31 @@ static bool hex64(const char *s)
 	return strlen(s) == 64 && strspn(s, "0123456789abcdefABCDEF") == 64;
 }
 
+/* Meta: access_token (+ app_secret for webhook signatures); 360dialog:
+ * api_key. NULL if vals is one of them; else why not, or "" if neither. */
+static const char *cloud_shape(const char **vals)
+{
+	bool meta = vals[K_ACCESS_TOKEN] || vals[K_APP_SECRET], d360 = vals[K_API_KEY];
+	int i, others = 0;
+
+	for (i = 0; i < K_ACCESS_TOKEN; i++)
+		others += vals[i] != NULL;
+	if (!meta && !d360)
+		return "";
+	if (others || (meta && d360))
+		return "access_token and api_key stand alone in their entries (app_secret goes "
+		       "with access_token)";
+	if (meta && !vals[K_ACCESS_TOKEN])
+		return "\"app_secret\" goes with an \"access_token\"";
+	return NULL;
+}
+
 static const char *entry_shape(const char **vals)
 {
+	const char *cloud = cloud_shape(vals);
+
+	if (!cloud || cloud[0])
+		return cloud;
 	bool sid = vals[K_ACCOUNT_SID], tok = vals[K_AUTH_TOKEN];
 	bool ksid = vals[K_API_KEY_SID], ksec = vals[K_API_KEY_SECRET];
 	bool user = vals[K_USERNAME], pass = vals[K_PASSWORD], hmac = vals[K_HMAC_KEY];
@@ -106,7 +131,7 @@ static const char *entry_shape(const char **vals)
 	if (!sid && !tok && !ksid && !ksec && user && pass)
 		return NULL;
 	return "expected account_sid + auth_token, account_sid + api_key_sid + api_key_secret, "
-	       "username + password, or hmac_key";
+	       "access_token (+ app_secret), api_key, username + password, or hmac_key";
 }
 
 static int entry_fill(struct cfg_secret *s, const cJSON *e, const char *path, char *why,
@@ -128,7 +153,13 @@ static int entry_fill(struct cfg_secret *s, const cJSON *e, const char *path, ch
 	}
 	key = vals[K_API_KEY_SID] != NULL;
 	s->kind = key ? "api_key" : vals[K_AUTH_TOKEN] ? "auth_token" :
-		  vals[K_HMAC_KEY] ? "hmac_key" : "login";
+		  vals[K_HMAC_KEY] ? "hmac_key" : vals[K_ACCESS_TOKEN] ? "access_token" :
+		  vals[K_API_KEY] ? "d360_api_key" : "login";
+	/* Meta and 360dialog: the token is the password, nothing else is. */
+	if (vals[K_ACCESS_TOKEN] || vals[K_API_KEY])
+		vals[K_PASSWORD] = vals[K_ACCESS_TOKEN] ? vals[K_ACCESS_TOKEN] : vals[K_API_KEY];
+	if (vals[K_APP_SECRET] && !(s->app_secret = strdup(vals[K_APP_SECRET])))
+		return ERR_NOMEM;
 	s->json = cJSON_PrintUnformatted(e);
 	s->name = strdup(e->string);
 	s->account_sid = vals[K_ACCOUNT_SID] ? strdup(vals[K_ACCOUNT_SID]) : NULL;
@@ -255,6 +286,7 @@ void cfg_secrets_free(struct cfg_secrets *s)
 		wipe_str(s->v[i].account_sid);
 		wipe_str(s->v[i].user);
 		wipe_str(s->v[i].password);
+		wipe_str(s->v[i].app_secret);
 		wipe_str(s->v[i].json);
 	}
 	free(s->v);

@@ -5,6 +5,8 @@
  * A JSON object of named entries, referenced by name from the config:
  *   {"twilio-main": {"account_sid": "AC<32 hex>", "auth_token": "..."},
  *    "twilio-key":  {"account_sid": "AC...", "api_key_sid": "SK<32 hex>", "api_key_secret": "..."},
+ *    "meta-main":   {"access_token": "EAAG...", "app_secret": "..."},  (app_secret optional)
+ *    "d360-main":   {"api_key": "..."},
  *    "mqtt-local":  {"username": "u", "password": "p"},
  *    "remote":      {"hmac_key": "<64 hex>"}}  (signed MQTT commands)
  * The file is refused unless it is a regular file owned by the effective user
@@ -19,7 +21,9 @@
 
 #define CFG_SECRETS_FILE_MAX (64 * 1024)
 
-/* hmac_key: password = the 64 hex digits, user = "". Twilio: user = api_key_sid or account_sid, password = api_key_secret or
+/* hmac_key: password = the 64 hex digits, user = "". Meta: password = the
+ * access token (Bearer), app_secret for X-Hub-Signature-256 or NULL; 360dialog:
+ * password = the D360-API-KEY; user = "" for both. Twilio: user = api_key_sid or account_sid, password = api_key_secret or
  * auth_token (HTTP basic auth), account_sid for the URL. MQTT: user and
  * password from username/password; account_sid is NULL. */
 struct cfg_secret {
@@ -27,7 +31,9 @@ struct cfg_secret {
 	char *account_sid;
 	char *user;
 	char *password;
-	const char *kind; /* "auth_token", "api_key" or "login" */
+	char *app_secret; /* meta only, optional; else NULL */
+	const char *kind; /* "auth_token", "api_key", "login", "hmac_key", "access_token"
+			     (meta), "d360_api_key" (360dialog) */
 	char *json;       /* the entry's own JSON object, as the vault keeps it */
 };
 

@@ -51,6 +51,7 @@ struct poll {
 	const struct net_provider *drv; /* static: outlives a reload */
 	uint64_t seq;
 	char *url;
+	char *hdr[NET_HTTP_HEADERS_MAX]; /* auth headers (secrets) while req is out */
 	struct net_status st;
 	bool busy, done;
 };
@@ -254,6 +255,7 @@ static void poll_release(struct poll *p)
 {
 	free(p->url);
 	p->url = NULL;
+	net_http_headers_free(p->hdr, NET_HTTP_HEADERS_MAX);
 	p->busy = p->done = false;
 }
 
@@ -404,9 +406,16 @@ static int take_one(struct fw_delivery *d, struct store_txn *t, uint64_t seq, bo
 		return store_track_put(t, &tr);
 	}
 	p->req = (struct net_http_req){
-		.method = NET_HTTP_GET, .url = p->url, .user = v.msg->user,
-		.password = v.msg->password, .ca_file = v.ca_file, .done = on_poll_done,
+		.method = NET_HTTP_GET, .url = p->url, .ca_file = v.ca_file, .done = on_poll_done,
 	};
+	rc = net_provider_auth(v.drv, v.msg, false, &p->req, p->hdr);
+	if (rc != ERR_OK) {
+		poll_release(p);
+		if (rc == ERR_NOMEM)
+			return rc;
+		reschedule(fw, &m, &tr, "its account's credentials cannot be put on a request");
+		return store_track_put(t, &tr);
+	}
 	d->inflight++;
 	/* Until its answer is applied: the fallback if it never comes. */
 	tr.next_poll_ms = hal_wall_ms() + fw->cfg->sender.request_timeout_ms + 60000;

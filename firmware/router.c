@@ -149,7 +149,7 @@ static void queue_one(struct fw *fw, const struct event *ev, const struct cfg_ro
 	m.account = r->account->name;
 	m.to = e164;
 	m.template_name = r->template->name;
-	m.content_sid = r->template->content_sid;
+	m.content_sid = r->template->content_sid ? r->template->content_sid : ""; /* meta: none */
 	m.vars_json = vars;
 	m.ttl_s = (uint32_t)r->ttl_s;
 	m.due_ms = 0;

@@ -26,6 +26,7 @@
 #include "config/config.h"
 #include "config/phone.h"
 #include "config/secrets.h"
+#include "firmware/account.h"
 #include "firmware/delivery.h"
 #include "firmware/fw.h"
 #include "firmware/reconcile.h"
@@ -70,6 +71,7 @@ struct ctx {
 	uint64_t seq;
 	struct account *acct;
 	char *url, *body;
+	char *hdr[NET_HTTP_HEADERS_MAX]; /* auth headers (secrets) while req is out */
 	struct net_send_outcome out;
 	int build_rc;
 	bool busy, done;
@@ -137,13 +139,7 @@ bool fw_sender_account(struct fw *fw, const char *name, struct fw_account_view *
 
 static void account_free(struct account *a)
 {
-	free((char *)a->msg.api_base);
-	free((char *)a->msg.account_id);
-	if (a->msg.password)
-		memset((char *)a->msg.password, 0, strlen(a->msg.password));
-	free((char *)a->msg.user);
-	free((char *)a->msg.password);
-	free((char *)a->msg.from);
+	fw_account_msg_free(&a->msg);
 	free(a->ca_file);
 	free(a);
 }
@@ -152,6 +148,7 @@ static struct account *account_new(struct fw *fw, const struct cfg_account *ca)
 {
 	const struct cfg_secret *sec = cfg_secrets_find(fw->secrets, ca->credentials);
 	struct account *a = calloc(1, sizeof(*a));
+	int rc;
 
 	if (!a)
 		return NULL;
@@ -160,31 +157,21 @@ static struct account *account_new(struct fw *fw, const struct cfg_account *ca)
 	a->cfg = ca;
 	a->breaker.failures = ca->breaker.failures;
 	a->breaker.open_s = ca->breaker.open_s;
-	a->drv = net_provider_find("twilio");
+	a->drv = net_provider_find(cfg_provider_name(ca->provider));
 	a->rate = ca->rate_per_s;
 	a->burst = ca->burst ? ca->burst : 1;
 	a->tokens = a->burst;
 	a->refilled_ms = hal_now_ms();
-	a->msg.api_base = strdup(ca->api_base);
-	a->msg.from = strdup(ca->from);
 	a->ca_file = strdup(ca->ca_file);
-	if (sec) {
-		a->msg.account_id = strdup(sec->account_sid ? sec->account_sid : "");
-		a->msg.user = strdup(sec->user ? sec->user : "");
-		a->msg.password = strdup(sec->password ? sec->password : "");
-	} else {
-		a->paused_until = UINT64_MAX;
-		if (fw_vault_sealed(fw))
-			snprintf(a->pause_reason, sizeof(a->pause_reason), "%s", fw_vault_sealed(fw));
-		else
-			snprintf(a->pause_reason, sizeof(a->pause_reason),
-				 "no credentials '%s' in the vault (outpostctl creds set %s)",
-				 ca->credentials, ca->credentials);
-	}
-	if (!a->msg.api_base || !a->msg.from || !a->ca_file ||
-	    (sec && (!a->msg.account_id || !a->msg.user || !a->msg.password))) {
+	rc = fw_account_msg(&a->msg, ca, sec, a->pause_reason, sizeof(a->pause_reason));
+	if (rc == ERR_NOMEM || !a->ca_file || !a->drv) {
 		account_free(a);
 		return NULL;
+	}
+	if (rc != ERR_OK) { /* no credentials, or of the wrong kind: the reason says */
+		a->paused_until = UINT64_MAX;
+		if (!sec && fw_vault_sealed(fw))
+			snprintf(a->pause_reason, sizeof(a->pause_reason), "%s", fw_vault_sealed(fw));
 	}
 	return a;
 }
@@ -304,6 +291,7 @@ static struct ctx *ctx_get(struct fw_sender *s)
 
 static void ctx_release(struct ctx *c)
 {
+	net_http_headers_free(c->hdr, NET_HTTP_HEADERS_MAX);
 	free(c->url);
 	free(c->body);
 	c->url = c->body = NULL;
@@ -377,10 +365,16 @@ static void on_done(struct net_http_req *req, const struct net_http_result *res)
 	struct ctx *c = container_of(req, struct ctx, req);
 	struct fw_sender *s = c->fw->sender;
 
-	fw_uplink_note(c->fw, res);
+	if (c->build_rc == ERR_OK) /* a request that was never made says nothing of the link */
+		fw_uplink_note(c->fw, res);
 	if (c->reconciling) {
 		if (!recon_page(c, res))
 			return;
+	} else if (c->acct && c->build_rc == ERR_INVAL) {
+		/* The provider's driver refused this record (template mapping,
+		 * variables, recipient): it never will take it. */
+		c->out = (struct net_send_outcome){.cls = NET_PERMANENT};
+		snprintf(c->out.text, sizeof(c->out.text), "%s", res->error);
 	} else if (c->acct) {
 		c->acct->drv->outcome(res, &c->out);
 	} else {
@@ -403,6 +397,7 @@ static void build(struct ctx *c, const struct store_msg *m)
 	msg.to = m->to;
 	msg.content_sid = m->content_sid;
 	msg.vars_json = m->vars_json;
+	fw_account_template(&msg, c->fw->cfg, m->template_name);
 	c->reconciling = (m->flags & STORE_F_RECONCILE) != 0;
 	if (!c->reconciling) {
 		c->build_rc = c->acct->drv->build(&msg, &c->url, &c->body);
@@ -427,16 +422,21 @@ static void send_built(struct fw_sender *s, struct ctx *c)
 		c->req = (struct net_http_req){
 			.method = c->reconciling ? NET_HTTP_GET : NET_HTTP_POST, .url = c->url,
 			.body = c->body, .body_len = c->body ? strlen(c->body) : 0,
-			.user = c->acct->msg.user,
-			.password = c->acct->msg.password, .ca_file = c->acct->ca_file,
-			.done = on_done,
+			.ca_file = c->acct->ca_file, .done = on_done,
 		};
-		rc = net_http_submit(s->fw->http, &c->req);
+		rc = net_provider_auth(c->acct->drv, &c->acct->msg, !c->reconciling, &c->req,
+				       c->hdr);
+		if (rc == ERR_OK)
+			rc = net_http_submit(s->fw->http, &c->req);
 	}
 	if (rc != ERR_OK) {
 		/* Nothing left the machine: a plain retry, not ambiguous. */
 		struct net_http_result res = {.err = ERR_CONN};
 		snprintf(res.error, sizeof(res.error), "request not submitted: %s", hal_strerror(rc));
+		if (c->build_rc == ERR_INVAL)
+			snprintf(res.error, sizeof(res.error), "the %s driver cannot make a request "
+				 "of this message (template mapping, variables or recipient)",
+				 c->acct ? c->acct->drv->name : "?");
 		on_done(&c->req, &res);
 	}
 }

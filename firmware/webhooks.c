@@ -29,7 +29,7 @@
 #include "firmware/fw.h"
 #include "hal/err.h"
 #include "hal/log.h"
-#include "net/providers/twilio.h"
+#include "net/providers/provider.h"
 #include "net/providers/webhook.h"
 #include "store/store.h"
 
@@ -74,10 +74,9 @@ static void reject(struct fw *fw, const char *account, const char *fmt, ...)
  * Twilio's auth token (an API key cannot check signatures), Meta's app
  * secret. NULL with *why set. The string lives as long as fw->secrets. */
 static const char *signing_key(struct fw *fw, const struct cfg_account *ca, bool twilio,
-			       cJSON **entry, const char **why)
+			       const char **why)
 {
 	const struct cfg_secret *sec = cfg_secrets_find(fw->secrets, ca->credentials);
-	const cJSON *v;
 
 	*why = "its credentials are not in the vault";
 	if (!sec)
@@ -86,20 +85,14 @@ static const char *signing_key(struct fw *fw, const struct cfg_account *ca, bool
 		*why = "its credentials are an API key; checking Twilio signatures needs the auth token";
 		return sec->kind && strcmp(sec->kind, "auth_token") == 0 ? sec->password : NULL;
 	}
-	/* Meta / 360dialog: "app_secret" in the entry. MERGE(meta credentials):
-	 * read as optional from the entry's JSON here; once config/secrets.c
-	 * knows the key, take it from struct cfg_secret instead. */
-	*entry = sec->json ? cJSON_Parse(sec->json) : NULL;
-	v = cJSON_GetObjectItemCaseSensitive(*entry, "app_secret");
 	*why = "its credentials have no \"app_secret\" to check signatures with";
-	return cJSON_IsString(v) && v->valuestring[0] ? v->valuestring : NULL;
+	return sec->app_secret && sec->app_secret[0] ? sec->app_secret : NULL;
 }
 
 static bool signature_holds(struct fw *fw, const struct cfg_account *ca, const struct relay *r,
 			    const char **why)
 {
-	cJSON *entry = NULL;
-	const char *key = signing_key(fw, ca, r->twilio, &entry, why);
+	const char *key = signing_key(fw, ca, r->twilio, why);
 	bool ok = false;
 
 	if (key && r->twilio)
@@ -108,9 +101,6 @@ static bool signature_holds(struct fw *fw, const struct cfg_account *ca, const s
 		ok = net_meta_signature_valid(key, r->body, r->body_len, r->signature);
 	if (key)
 		*why = ok ? NULL : "bad signature";
-	if (entry)
-		cfg_json_wipe(entry);
-	cJSON_Delete(entry);
 	return ok;
 }
 
@@ -163,6 +153,7 @@ static void handle(struct fw *fw, const struct cfg_account *ca, const char *payl
 {
 	struct relay r = {.fw = fw, .account = ca->name, .twilio = ca->provider == CFG_PROVIDER_TWILIO};
 	struct net_webhook_sink k = {on_status, on_inbound, NULL, &r};
+	const struct net_provider *drv;
 	cJSON *root = cJSON_ParseWithLength(payload, len);
 	const char *why = envelope(root, &r);
 	unsigned n = 0;
@@ -174,8 +165,9 @@ static void handle(struct fw *fw, const struct cfg_account *ca, const char *payl
 		reject(fw, ca->name, "%s", why);
 		goto out;
 	}
+	drv = net_provider_find(cfg_provider_name(ca->provider));
+	k.code_class = drv ? drv->code_class : NULL; /* a failure's code, the provider's way */
 	if (r.twilio) {
-		k.code_class = net_twilio_code_class;
 		rc = net_twilio_webhook_parse(r.body, &k, &n);
 	} else {
 		rc = net_meta_webhook_parse(r.body, r.body_len, &k, &n);

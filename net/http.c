@@ -307,6 +307,26 @@ static void fill_result(struct http_easy *he, CURLcode code, bool cancelled,
 			 rl.suppressed ? " (similar lines suppressed)" : "");
 }
 
+/* A header list that may hold a secret (a Bearer token, an API key):
+ * curl_slist_free_all() frees without clearing. */
+static void headers_wipe(struct curl_slist *l)
+{
+	for (struct curl_slist *s = l; s; s = s->next)
+		if (s->data)
+			explicit_bzero(s->data, strlen(s->data));
+	curl_slist_free_all(l);
+}
+
+void net_http_headers_free(char **hdr, unsigned n)
+{
+	for (unsigned i = 0; hdr && i < n; i++) {
+		if (hdr[i])
+			explicit_bzero(hdr[i], strlen(hdr[i]));
+		free(hdr[i]);
+		hdr[i] = NULL;
+	}
+}
+
 /* Detaches everything from req before done() so done() may reuse req and
  * submit again; the body buffer is freed only after done() returns. */
 static void complete(struct net_http *h, struct http_easy *he, CURLcode code, bool cancelled)
@@ -321,7 +341,9 @@ static void complete(struct net_http *h, struct http_easy *he, CURLcode code, bo
 	active_unlink(h, he);
 	res.body = body ? body : "";
 	res.body_len = req->rlen;
-	easy_put(h, he);
+	easy_put(h, he); /* the reset handle no longer points at req->hdrs */
+	headers_wipe(req->hdrs);
+	req->hdrs = NULL;
 	req->easy = NULL;
 	req->owner = NULL;
 	req->rbuf = NULL;
@@ -437,6 +459,34 @@ static int on_seek(void *arg, curl_off_t offset, int origin)
 	return CURL_SEEKFUNC_FAIL;
 }
 
+/* The shared headers plus the request's own, in a list of its own (curl
+ * copies each string; headers_wipe clears the copies). */
+static CURLcode set_headers(struct net_http *h, struct net_http_req *req, CURL *c)
+{
+	struct curl_slist *l = NULL, *s, *n;
+	CURLcode rc = CURLE_OK;
+	unsigned i;
+
+	if (!req->n_headers)
+		return CURLE_OK;
+	for (s = h->hdrs; s; s = s->next) {
+		if (!(n = curl_slist_append(l, s->data)))
+			goto nomem;
+		l = n;
+	}
+	for (i = 0; i < req->n_headers; i++) {
+		if (!req->headers[i] || !(n = curl_slist_append(l, req->headers[i])))
+			goto nomem;
+		l = n;
+	}
+	req->hdrs = l;
+	SETOPT(c, CURLOPT_HTTPHEADER, l);
+	return rc;
+nomem:
+	headers_wipe(l);
+	return CURLE_OUT_OF_MEMORY;
+}
+
 static CURLcode set_request(struct http_easy *he)
 {
 	const struct net_http_req *req = he->req;
@@ -464,6 +514,8 @@ static CURLcode set_request(struct http_easy *he)
 	}
 	if (req->ca_file)
 		SETOPT(c, CURLOPT_CAINFO, req->ca_file);
+	if (rc == CURLE_OK)
+		rc = set_headers(req->owner, he->req, c);
 	return rc;
 }
 
@@ -478,6 +530,8 @@ static int start(struct net_http *h, struct http_easy *he)
 	if (rc == CURLE_OK)
 		rc = set_request(he);
 	if (rc != CURLE_OK) {
+		headers_wipe(he->req->hdrs);
+		he->req->hdrs = NULL;
 		log_err("http: curl_easy_setopt: %s", curl_easy_strerror(rc));
 		return rc == CURLE_OUT_OF_MEMORY ? ERR_NOMEM : ERR_INVAL;
 	}
@@ -485,6 +539,8 @@ static int start(struct net_http *h, struct http_easy *he)
 	 * loop turn, never inside this call, so done() cannot recurse here. */
 	mc = curl_multi_add_handle(h->multi, he->curl);
 	if (mc != CURLM_OK) {
+		headers_wipe(he->req->hdrs);
+		he->req->hdrs = NULL;
 		log_err("http: curl_multi_add_handle: %s", curl_multi_strerror(mc));
 		return mc == CURLM_OUT_OF_MEMORY ? ERR_NOMEM : ERR_HTTP;
 	}
@@ -496,7 +552,7 @@ int net_http_submit(struct net_http *h, struct net_http_req *req)
 	struct http_easy *he;
 	int err;
 
-	if (!h || !req || !req->url || !req->done ||
+	if (!h || !req || !req->url || !req->done || req->n_headers > NET_HTTP_HEADERS_MAX ||
 	    (req->method != NET_HTTP_GET && req->method != NET_HTTP_POST))
 		return ERR_INVAL;
 	if (h->closing)

@@ -27,6 +27,9 @@
 
 enum { NET_HTTP_GET = 1, NET_HTTP_POST };
 
+/* Extra request headers at most (auth, content type). */
+#define NET_HTTP_HEADERS_MAX 4
+
 struct net_http;
 
 struct net_http_opts {
@@ -61,13 +64,20 @@ struct net_http_req {
 	const char *body;
 	size_t body_len;              /* POST body, application/x-www-form-urlencoded */
 	const char *user, *password;  /* HTTP Basic, may be NULL */
+	/* Extra "Name: value" lines, e.g. "Authorization: Bearer ..." or
+	 * "Content-Type: application/json" (a POST is form-encoded without
+	 * one). They may carry secrets: net/http wipes its own copies when the
+	 * transfer ends; the caller's strings are its own to wipe
+	 * (net_http_headers_free). */
+	const char *headers[NET_HTTP_HEADERS_MAX];
+	unsigned n_headers;
 	const char *ca_file;          /* CURLOPT_CAINFO, NULL = built-in bundle */
 	void (*done)(struct net_http_req *req, const struct net_http_result *res);
 	/* private */
 	void *easy;
 	char *rbuf;
 	size_t rlen, rcap;
-	void *hdrs;
+	void *hdrs;                   /* this request's header list, when it has extra ones */
 	struct net_http *owner;
 };
 
@@ -78,6 +88,8 @@ void net_http_free(struct net_http *h);
 /* ERR_OK (done() will run later), ERR_INVAL, ERR_LIMIT, ERR_NOMEM, ERR_CLOSED. */
 int net_http_submit(struct net_http *h, struct net_http_req *req);
 unsigned net_http_inflight(const struct net_http *h);
+/* Wipes and frees n malloc'd header strings (secrets), setting each NULL. */
+void net_http_headers_free(char **hdr, unsigned n);
 /* curl_version(), e.g. "libcurl/7.88.1 mbedTLS/2.28.3"; static storage. */
 const char *net_http_version(void);
 

@@ -14,7 +14,12 @@
  *                                          variables "outpost test"
  *   test_connection.result {test}       -> {done, results[{account, state
  *                                          running|ok|failed, ms, http_status,
- *                                          class, code, text}]}
+ *                                          class, code, text, check}]}
+ *
+ * "check" says which call was made: Twilio with an Auth Token fetches the
+ * account, with an API key lists one message (a Standard key may not fetch
+ * the account); Meta fetches the phone number; 360dialog lists templates.
+ * Any 2xx answer passes: the call only has to be allowed.
  *
  * Two steps because a transfer may take seconds and a command must never
  * wait for the network: the loop runs it, the operator's tool asks again
@@ -48,6 +53,8 @@ struct probe {
 	unsigned batch;
 	char account[64];
 	char *url, *user, *password, *ca_file;
+	char *hdr[NET_HTTP_HEADERS_MAX]; /* auth headers (secrets) while it runs */
+	const char *check;               /* the driver's probe_what, static */
 	const struct net_provider *drv;
 	uint64_t started_ms, took_ms;
 	bool running, used;
@@ -70,6 +77,7 @@ static void probe_clear(struct probe *p)
 		explicit_bzero(p->password, strlen(p->password));
 	free(p->password);
 	free(p->ca_file);
+	net_http_headers_free(p->hdr, NET_HTTP_HEADERS_MAX);
 	p->url = p->user = p->password = p->ca_file = NULL;
 }
 
@@ -97,6 +105,8 @@ static void on_done(struct net_http_req *req, const struct net_http_result *res)
 	p->drv->outcome(res, &p->out);
 	if (p->out.cls == NET_AMBIGUOUS) /* a GET changes nothing: no doubt to settle */
 		p->out.cls = NET_TRANSIENT;
+	if (res->err == ERR_OK && res->status >= 200 && res->status < 300)
+		p->out.cls = NET_OK; /* allowed: what the answer holds does not matter */
 	log_info("test-connection: account %s: %s in %llu ms%s%s", p->account,
 		 p->out.cls == NET_OK ? "ok" : net_class_name(p->out.cls),
 		 (unsigned long long)p->took_ms, p->out.cls == NET_OK ? "" : ": ",
@@ -150,20 +160,28 @@ static int start_one(struct fw *fw, const char *name, unsigned batch, char *why,
 	p->batch = batch;
 	p->drv = v.drv;
 	snprintf(p->account, sizeof(p->account), "%s", name);
+	p->check = v.drv->probe_what ? v.drv->probe_what(v.msg) : "";
 	rc = v.drv->probe_url(v.msg, &p->url);
 	p->user = dup_or_null(v.msg->user);
 	p->password = dup_or_null(v.msg->password);
 	p->ca_file = dup_or_null(v.ca_file);
+	p->req = (struct net_http_req){
+		.method = NET_HTTP_GET, .url = p->url, .ca_file = p->ca_file, .done = on_done,
+	};
+	if (rc == ERR_OK && p->user && p->password) {
+		/* the probe's own copies: a reload may free the account meanwhile */
+		struct net_send_msg m = *v.msg;
+
+		m.user = p->user;
+		m.password = p->password;
+		rc = net_provider_auth(v.drv, &m, false, &p->req, p->hdr);
+	}
 	if (rc != ERR_OK || !p->user || !p->password || (v.ca_file && !p->ca_file)) {
 		probe_clear(p);
 		p->used = false;
 		snprintf(why, whylen, "account %s: cannot build the test request", name);
 		return rc ? rc : ERR_NOMEM;
 	}
-	p->req = (struct net_http_req){
-		.method = NET_HTTP_GET, .url = p->url, .user = p->user, .password = p->password,
-		.ca_file = p->ca_file, .done = on_done,
-	};
 	p->started_ms = hal_now_ms();
 	p->running = true;
 	rc = net_http_submit(fw->http, &p->req);
@@ -218,7 +236,7 @@ static int queue_test(struct fw *fw, const char *account, const char *to_raw,
 	m.account = account;
 	m.to = to;
 	m.template_name = t->name;
-	m.content_sid = t->content_sid;
+	m.content_sid = t->content_sid ? t->content_sid : "";
 	m.vars_json = vars;
 	m.provider_id = m.err_text = "";
 	m.ttl_s = 3600;
@@ -309,6 +327,7 @@ static void add_result(cJSON *a, const struct probe *p)
 		cJSON_AddNumberToObject(o, "code", p->out.code);
 		cJSON_AddStringToObject(o, "text", p->err ? p->error : p->out.text);
 	}
+	cJSON_AddStringToObject(o, "check", p->check ? p->check : "");
 	cJSON_AddItemToArray(a, o);
 }
 

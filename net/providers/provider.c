@@ -1,6 +1,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hal/err.h"
+#include "net/providers/meta.h"
 #include "net/providers/provider.h"
 #include "net/providers/twilio.h"
 
@@ -19,6 +21,8 @@ static const char *const class_names[NET_CLASS__MAX] = {
 /* Adding a provider is one line here and one driver file. */
 static const struct net_provider *const providers[] = {
 	&net_twilio_provider,
+	&net_meta_provider,
+	&net_d360_provider,
 };
 
 const char *net_class_name(int cls)
@@ -38,6 +42,30 @@ const struct net_provider *net_provider_find(const char *name)
 		if (strcmp(providers[i]->name, name) == 0)
 			return providers[i];
 	return NULL;
+}
+
+int net_provider_auth(const struct net_provider *p, const struct net_send_msg *m, bool post,
+		      struct net_http_req *req, char *own[NET_HTTP_HEADERS_MAX])
+{
+	unsigned i, n = 0;
+	int rc;
+
+	for (i = 0; i < NET_HTTP_HEADERS_MAX; i++)
+		own[i] = NULL;
+	req->n_headers = 0;
+	if (!p->headers) {
+		req->user = m->user;
+		req->password = m->password;
+		return ERR_OK;
+	}
+	req->user = req->password = NULL;
+	rc = p->headers(m, post, own, &n);
+	if (rc != ERR_OK)
+		return rc;
+	for (i = 0; i < n && i < NET_HTTP_HEADERS_MAX; i++)
+		req->headers[i] = own[i];
+	req->n_headers = i;
+	return ERR_OK;
 }
 
 static const char *const status_names[NET_ST__MAX] = {

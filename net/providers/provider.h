@@ -79,7 +79,7 @@ struct net_status {
 	int code;        /* provider error code of a failure, else 0 */
 	int err_class;   /* enum net_class of that code (NET_OK if none) */
 	int64_t at_ms;   /* when the provider says it changed; -1 unknown */
-	char id[129];    /* the message id it is about (a Meta wamid runs to ~60 and more) */
+	char id[128];    /* the message id it is about (a Meta wamid runs past 60) */
 	char text[256];  /* reason (error text, or why unreadable); never secrets */
 };
 
@@ -108,7 +108,8 @@ struct net_send_outcome {
 	int cls;            /* enum net_class */
 	int code;           /* provider error code (e.g. 21211), else the HTTP status, else 0 */
 	long retry_after_s; /* as the server said (0 if absent); the sender clamps it */
-	char id[64];        /* provider message id (Twilio "sid") on success */
+	char id[128];       /* provider message id (Twilio "sid", Meta "wamid....") on
+			       success; as long as the store keeps (STORE_PROVIDER_ID_MAX) */
 	char status[24];    /* provider's status text ("queued") on success */
 	char text[256];     /* human reason; never secrets */
 };
@@ -145,9 +146,12 @@ struct net_provider {
 			  int (*each)(const struct net_listed *l, void *arg), void *arg,
 			  struct net_list_page *page);
 	/* The GET URL that proves an account's credentials and the path to
-	 * the provider (Twilio: the account itself); outcome() reads the
-	 * answer. ERR_INVAL, ERR_NOMEM. */
+	 * the provider (Twilio: the account itself); any 2xx answer passes,
+	 * outcome() reads a refusal. ERR_INVAL, ERR_NOMEM. */
 	int (*probe_url)(const struct net_send_msg *m, char **url_out);
+	/* What that GET is, for the operator ("account fetch (Auth Token)");
+	 * static text. NULL op: nothing to say. */
+	const char *(*probe_what)(const struct net_send_msg *m);
 
 	/* Error code -> enum net_class (providers.md sections 2, 5.3, 6). */
 	int (*code_class)(int code);
@@ -171,12 +175,24 @@ struct net_provider {
 			     struct net_list_page *page);
 
 	/* Extra request headers (auth other than Basic, JSON content type):
-	 * fills up to 4 "Name: value" lines into hdr (malloc'd, caller frees
-	 * each); returns how many. NULL op: Basic auth and a form body. */
-	unsigned (*headers)(const struct net_send_msg *m, bool post, char *hdr[4]);
+	 * fills up to NET_HTTP_HEADERS_MAX "Name: value" lines into hdr
+	 * (malloc'd; they hold secrets: net_http_headers_free) and *n.
+	 * ERR_OK, ERR_INVAL (no token), ERR_NOMEM (nothing left allocated).
+	 * NULL op: Basic auth (user, password) and a form body. */
+	int (*headers)(const struct net_send_msg *m, bool post, char *hdr[NET_HTTP_HEADERS_MAX],
+		       unsigned *n);
 };
 
 /* NULL if unknown. */
 const struct net_provider *net_provider_find(const char *name);
+
+/* Puts account m's credentials on req the way its driver wants them:
+ * Basic auth (req->user/password borrowed from m) when the driver has no
+ * headers op, else the driver's headers, malloc'd into own[] and set as
+ * req->headers / req->n_headers. The caller keeps own[] until done() has
+ * run, then net_http_headers_free(own, req->n_headers). ERR_OK, ERR_INVAL,
+ * ERR_NOMEM (own[] then empty). */
+int net_provider_auth(const struct net_provider *p, const struct net_send_msg *m, bool post,
+		      struct net_http_req *req, char *own[NET_HTTP_HEADERS_MAX]);
 
 #endif

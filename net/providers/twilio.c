@@ -6,6 +6,7 @@
 #include <cjson/cJSON.h>
 
 #include "hal/err.h"
+#include "net/providers/reply.h"
 #include "net/providers/twilio.h"
 
 /*
@@ -18,26 +19,37 @@ static const struct twilio_code {
 	int cls;
 } twilio_codes[] = {
 	{20003, NET_AUTH},      /* credentials refused: pause the account */
+	{63007, NET_AUTH},      /* no WhatsApp sender for From: every message alike */
 	{20429, NET_RATE},      /* REST concurrency; never processed */
+	{63018, NET_RATE},      /* Meta messaging limit / sandbox pace */
+	{63017, NET_RATE},      /* account over 2000 MPS */
+	{63038, NET_RATE},      /* daily account limit */
 	{21610, NET_OPTED_OUT}, /* STOP */
 	{63014, NET_OPTED_OUT}, /* user blocked the business */
 	{63016, NET_WINDOW},    /* free-form outside the 24 h window */
 	{63027, NET_TEMPLATE},  /* template missing for language, wrong params */
 	{63028, NET_TEMPLATE},  /* parameter count mismatch */
-	{21654, NET_TEMPLATE},  /* ContentVariables without ContentSid */
 	{63030, NET_TEMPLATE},  /* unsupported parameter for the message type */
-	{63018, NET_RATE},      /* Meta messaging limit / sandbox pace */
-	{63017, NET_RATE},      /* account over 2000 MPS */
-	{63038, NET_RATE},      /* daily account limit */
 	{63012, NET_TRANSIENT}, /* channel provider internal error */
 	{30008, NET_TRANSIENT}, /* unknown downstream error */
+	{30003, NET_TRANSIENT}, /* handset unreachable for now */
+	{30036, NET_TRANSIENT}, /* expired in Twilio's queue; our TTL decides relevance */
 	{20500, NET_TRANSIENT}, /* on a 4xx only; a 5xx POST stays ambiguous */
 	{20503, NET_TRANSIENT},
 	{21211, NET_PERMANENT}, /* invalid To */
 	{21614, NET_PERMANENT}, /* To not a mobile number */
+	{21408, NET_PERMANENT}, /* geo permission for that destination */
+	{21654, NET_PERMANENT}, /* ContentVariables without ContentSid: our bug */
+	{92005, NET_PERMANENT}, /* the same */
+	{21658, NET_PERMANENT}, /* a value over its length limit */
+	{30005, NET_PERMANENT}, /* unknown or inactive number */
+	{30006, NET_PERMANENT}, /* landline or unreachable carrier */
+	{30007, NET_PERMANENT}, /* filtered as spam: a resend would be too */
 	{63003, NET_PERMANENT}, /* not a WhatsApp user */
+	{63021, NET_PERMANENT}, /* content refused (media, > 1,024 chars) */
 	{63024, NET_PERMANENT}, /* invalid recipient */
-	{21408, NET_PERMANENT}, /* geo permission */
+	{63032, NET_PERMANENT}, /* in a Meta marketing experiment */
+	{63049, NET_PERMANENT}, /* Meta held a marketing template: days, not our backoff */
 };
 
 int net_twilio_code_class(int code)
@@ -213,35 +225,18 @@ static const struct reply_field {
 	{"code", F_CODE, offsetof(struct reply, code), sizeof(int)},
 };
 
-/* Copies at most size-1 bytes, control characters blanked so the text is
- * safe in a log line; returns false if it had to truncate. */
 static bool copy_text(char *dst, size_t size, const char *src)
 {
-	size_t i;
-
-	for (i = 0; i + 1 < size && src[i]; i++) {
-		unsigned char c = (unsigned char)src[i];
-
-		dst[i] = c < 0x20 || c == 0x7f ? ' ' : (char)c;
-	}
-	dst[i] = '\0';
-	return src[i] == '\0';
+	return net_reply_text(dst, size, src);
 }
 
-/* Twilio sends codes as JSON integers; a numeric string is tolerated. */
+/* Twilio sends codes as JSON integers; a numeric string is tolerated. 0 if
+ * absent or not a sane number. */
 static int read_code(const cJSON *v)
 {
-	double d = -1;
-	char *end;
+	int code = 0;
 
-	if (cJSON_IsNumber(v))
-		d = v->valuedouble;
-	else if (cJSON_IsString(v) && v->valuestring[0]) {
-		d = strtod(v->valuestring, &end);
-		if (*end)
-			d = -1;
-	}
-	return d >= 1 && d <= 999999 && d == (int)d ? (int)d : 0;
+	return net_reply_code(v, 1, 999999, &code) ? code : 0;
 }
 
 static void read_field(const cJSON *obj, const struct reply_field *f, struct reply *r)
@@ -523,13 +518,19 @@ static void twilio_list_page(const struct net_http_result *res, const char *api_
 	cJSON_Delete(root);
 }
 
-/* A Standard API key may fetch its own account too: the cheapest call that
- * proves the credentials and the TLS path. */
+/* An API key SID starts "SK": a Standard key may not fetch the account
+ * (providers.md 1.6), but may list messages; the Auth Token (or a Main
+ * key, which we cannot tell apart) fetches the account itself. */
+static bool api_key(const struct net_send_msg *m)
+{
+	return m->user && strncmp(m->user, "SK", 2) == 0;
+}
+
 static int twilio_probe_url(const struct net_send_msg *m, char **url_out)
 {
 	if (!m || !url_out || !filled(m->api_base) || !filled(m->account_id))
 		return ERR_INVAL;
-	*url_out = account_url(m, ".json");
+	*url_out = account_url(m, api_key(m) ? "/Messages.json?PageSize=1" : ".json");
 	return *url_out ? ERR_OK : ERR_NOMEM;
 }
 
@@ -608,6 +609,13 @@ static void twilio_status_read(const struct net_http_result *res, struct net_sta
 	cJSON_Delete(root);
 }
 
+static const char *twilio_probe_what(const struct net_send_msg *m)
+{
+	return api_key(m) ? "message list, PageSize=1 (API key: a Standard key may not fetch "
+			    "the account)"
+			  : "account fetch (Auth Token)";
+}
+
 const struct net_provider net_twilio_provider = {
 	.name = "twilio",
 	.build = twilio_build,
@@ -615,6 +623,7 @@ const struct net_provider net_twilio_provider = {
 	.list_url = twilio_list_url,
 	.list_page = twilio_list_page,
 	.probe_url = twilio_probe_url,
+	.probe_what = twilio_probe_what,
 	.code_class = net_twilio_code_class,
 	.status_url = twilio_status_url,
 	.status_read = twilio_status_read,

@@ -1,6 +1,8 @@
 #!/bin/bash
-# Failover and failback: account "main" falls back on "backup" (each its own
-# twilio-sim). main's provider is unreachable at first: after 3 failures in a
+# Failover and failback: Twilio account "main" falls back on "backup", a Meta
+# Cloud API account (each its own twilio-sim; the template maps its ContentSid
+# to a Meta name and language; every template routed to main needs one, or
+# the config is refused). main's provider is unreachable at first: after 3 failures in a
 # row its circuit opens and its messages go to backup; once main's sim is up
 # a trial attempt finds it, the circuit closes and new messages go to main
 # again. Every event reaches one of the two sims exactly once.
@@ -8,14 +10,25 @@
 . "$(dirname "$0")/outpost.sh"
 e2e_setup failover
 start_broker
-start_sim                      # backup's provider
+META_TOKEN=e2e-meta-token-not-a-secret PHONE_ID=106540352242922
+start_sim --meta-token "$META_TOKEN" --meta-phone-id "$PHONE_ID" \
+	--meta-template payment_received:en:3   # backup's provider
 BACKUP_RECORD=$SIM_RECORD BACKUP_URL=$SIM_URL
 MAIN_PORT=$(free_port)         # main's provider: nothing listens yet
 MAIN_RECORD="$E2E_DIR/main-sim.jsonl"
 write_config \
 	".accounts.main.api_base = \"https://localhost:$MAIN_PORT\"" \
 	'.accounts.main.fallback = "backup" | .accounts.main.breaker = {"failures": 3, "open_s": 1}' \
-	".accounts.backup = (.accounts.main | del(.fallback, .breaker) | .api_base = \"$BACKUP_URL\")"
+	".accounts.backup = {\"provider\": \"meta\", \"from\": \"+15550783881\", \"credentials\": \"meta-main\",
+		\"phone_number_id\": \"$PHONE_ID\", \"api_base\": \"$BACKUP_URL\", \"ca_file\": \"$SIM_CA\",
+		\"rate_per_s\": 5000}" \
+	'.templates[] |= (.meta = {"name": "not_sent_here", "language": "en"})' \
+	'.templates.payment_received.meta = {"name": "payment_received", "language": "en"}'
+umask 077
+jq --arg t "$META_TOKEN" '. + {"meta-main": {"access_token": $t}}' "$E2E_DIR/secrets.json" \
+	>"$E2E_DIR/secrets.tmp" && mv "$E2E_DIR/secrets.tmp" "$E2E_DIR/secrets.json" ||
+	fail "cannot write the secrets"
+umask 022
 start_outpostd
 
 acct() { ctl status | jq -c ".accounts[] | select(.name == \"$1\") | $2"; }
@@ -23,6 +36,8 @@ acct() { ctl status | jq -c ".accounts[] | select(.name == \"$1\") | $2"; }
 publish -n 30 -r 100 --kind payment --id-prefix out --log "$E2E_DIR/pub.log"
 wait_sent 30 30 || fail "only $(outbox_count sent) of 30 sent while main was down"
 [ "$(sim_count)" -eq 30 ] || fail "backup has $(sim_count) of 30 messages"
+[ "$(jq -r .provider "$BACKUP_RECORD" | sort -u)" = meta ] ||
+	fail "backup's sim got other than Meta requests: $(jq -r .provider "$BACKUP_RECORD" | sort | uniq -c)"
 [ "$(acct main .circuit.trips)" -ge 1 ] || fail "main's circuit never opened: $(acct main .circuit)"
 [ "$(acct main .circuit.failovers)" -ge 30 ] || fail "failovers: $(acct main .circuit)"
 [ "$(acct main .sent)" -eq 0 ] || fail "main sent $(acct main .sent) while unreachable"
@@ -66,4 +81,4 @@ SIM_RECORD="$E2E_DIR/both.jsonl" check_unique_refs "$total"
 [ "$(ctl status | jq .counters.failovers)" -ge 30 ] || fail "counter failovers: $(ctl status | jq .counters)"
 e2e_stop "$MAIN_PID" || fail "main's sim exit status $?"
 stop_outpostd || fail "outpostd exit status $?"
-pass "30 events failed over while main was down, main failed back after $trickled trickled events, 30 more went to main; $total delivered once each"
+pass "30 events failed over from twilio to meta while main was down, main failed back after $trickled trickled events, 30 more went to main; $total delivered once each"

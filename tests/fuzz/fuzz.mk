@@ -2,6 +2,7 @@
 #   fuzz_event   MQTT topic + payload through firmware/router.c into a real LMDB store
 #   fuzz_config  config/config.c cfg_parse() on a config file's text
 #   fuzz_twilio  net/providers/twilio.c outcome() and list_page() on an HTTP status, Retry-After and body
+#   fuzz_meta    net/providers/meta*.c (meta, 360dialog) outcome(), templates_page() and build()
 #   fuzz_ctl     a control client's byte stream: net/ctl.c framing, firmware/control/dispatch.c replies
 #                (through control/socket.c)
 #   fuzz_frame   a serial line's byte stream through net/frame.c's decoder, in two splits
@@ -16,7 +17,7 @@
 
 FUZZ_DIR := build/fuzz
 FUZZ_CC ?= clang
-FUZZ_NAMES := event config twilio ctl frame secrets cmdauth webhook
+FUZZ_NAMES := event config twilio meta ctl frame secrets cmdauth webhook
 FUZZ_TARGETS ?= $(FUZZ_NAMES)
 FUZZ_CHECK_SECONDS ?= 15
 FUZZ_SECONDS ?= 600

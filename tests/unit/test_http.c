@@ -391,6 +391,44 @@ static void test_post_201(void **state)
 	close_ctx(&c);
 }
 
+/* Extra headers (Bearer auth, a JSON body) go with their request only:
+ * the shared ones stay, and the next request on the same handle has none. */
+static void test_post_headers(void **state)
+{
+	struct ctx c;
+	struct treq t;
+	char last[REQ_MAX];
+	int acc, reqs;
+
+	(void)state;
+	open_ctx(&c, 1, 3000);
+	prep(&t, &c, NET_HTTP_POST, "/ok");
+	t.req.body = "{\"a\":1}";
+	t.req.body_len = strlen(t.req.body);
+	t.req.headers[0] = "Authorization: Bearer sekrit";
+	t.req.headers[1] = "Content-Type: application/json";
+	t.req.n_headers = 2;
+	assert_int_equal(net_http_submit(c.h, &t.req), ERR_OK);
+	run(&c, 1);
+	assert_int_equal(c.rec[0].status, 201);
+	assert_null(t.req.hdrs); /* its list is gone (and wiped) once done() ran */
+	srv_counts(&acc, &reqs, last, sizeof(last));
+	assert_non_null(strstr(last, "Authorization: Bearer sekrit\r\n"));
+	assert_non_null(strstr(last, "Content-Type: application/json\r\n"));
+	assert_null(strstr(last, "x-www-form-urlencoded"));
+	assert_non_null(strstr(last, "Accept: application/json\r\n"));
+	assert_null(strstr(last, "Expect:"));
+	prep(&t, &c, NET_HTTP_GET, "/ok");
+	assert_int_equal(net_http_submit(c.h, &t.req), ERR_OK);
+	run(&c, 2);
+	srv_counts(&acc, &reqs, last, sizeof(last));
+	assert_null(strstr(last, "Bearer"));
+	assert_non_null(strstr(last, "Accept: application/json\r\n"));
+	t.req.n_headers = NET_HTTP_HEADERS_MAX + 1;
+	assert_int_equal(net_http_submit(c.h, &t.req), ERR_INVAL);
+	close_ctx(&c);
+}
+
 /* Two sequential requests, the second submitted from the first's done(),
  * share one TCP connection. */
 static void test_keepalive_reuse(void **state)
@@ -614,6 +652,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_post_201),
+		cmocka_unit_test(test_post_headers),
 		cmocka_unit_test(test_keepalive_reuse),
 		cmocka_unit_test(test_timeout_after_send),
 		cmocka_unit_test(test_closed_port),

@@ -52,7 +52,7 @@ static void test_find(void **state)
 {
 	(void)state;
 	assert_string_equal(tw()->name, "twilio");
-	assert_null(net_provider_find("meta"));
+	assert_null(net_provider_find("vonage"));
 	assert_null(net_provider_find(""));
 	assert_null(net_provider_find(NULL));
 }
@@ -304,7 +304,7 @@ static void test_outcome_codes_400(void **state)
 		int code, cls;
 	} t[] = {
 		{21610, NET_OPTED_OUT}, {63014, NET_OPTED_OUT}, {63016, NET_WINDOW},
-		{63027, NET_TEMPLATE},  {63028, NET_TEMPLATE},  {21654, NET_TEMPLATE},
+		{63027, NET_TEMPLATE},  {63028, NET_TEMPLATE},  {21654, NET_PERMANENT},
 		{63030, NET_TEMPLATE},  {63018, NET_RATE},      {63017, NET_RATE},
 		{63038, NET_RATE},      {63012, NET_TRANSIENT}, {30008, NET_TRANSIENT},
 		{20500, NET_TRANSIENT}, {20503, NET_TRANSIENT}, {21211, NET_PERMANENT},

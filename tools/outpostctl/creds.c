@@ -25,7 +25,10 @@ static cJSON *entry_of(const struct octl_opts *o, const char *secret)
 {
 	cJSON *e = cJSON_CreateObject();
 
-	if (o->username) {
+	if (o->provider) { /* Meta's access token, 360dialog's API key */
+		cJSON_AddStringToObject(e, strcmp(o->provider, "meta") == 0 ? "access_token" :
+					   "api_key", secret);
+	} else if (o->username) {
 		cJSON_AddStringToObject(e, "username", o->username);
 		cJSON_AddStringToObject(e, "password", secret);
 	} else if (o->api_key_sid) {
@@ -42,14 +45,22 @@ static cJSON *entry_of(const struct octl_opts *o, const char *secret)
 static cJSON *set_request(const struct octl_opts *o, cJSON *req)
 {
 	char secret[SECRET_MAX + 2], prompt[160];
-	const char *what = o->username ? "password" : o->api_key_sid ? "API key secret" :
-		"auth token";
+	const char *what = o->provider ? (strcmp(o->provider, "meta") == 0 ? "access token" :
+					  "360dialog API key") :
+			   o->username ? "password" : o->api_key_sid ? "API key secret" : "auth token";
 
 	if (o->nargs != 2) {
 		fprintf(stderr, "outpostctl: creds set wants a NAME (see outpostctl creds --help)\n");
 		return NULL;
 	}
-	if (!o->username && !o->account_sid) {
+	if (o->provider && ((strcmp(o->provider, "meta") != 0 &&
+			     strcmp(o->provider, "360dialog") != 0) ||
+			    o->username || o->account_sid || o->api_key_sid)) {
+		fprintf(stderr, "outpostctl: creds set: --provider is meta or 360dialog, and goes "
+				"alone (Twilio entries take --account-sid)\n");
+		return NULL;
+	}
+	if (!o->provider && !o->username && !o->account_sid) {
 		fprintf(stderr, "outpostctl: creds set %s: give --account-sid AC... (with "
 				"--api-key-sid SK... for an API key), or --username U\n", o->args[1]);
 		return NULL;
@@ -177,6 +188,7 @@ const struct octl_cmd octl_cmd_creds = {
 	.help = "Usage: outpostctl creds list\n"
 		"       outpostctl creds set NAME --account-sid AC... [--api-key-sid SK...]\n"
 		"       outpostctl creds set NAME --username USER\n"
+		"       outpostctl creds set NAME --provider meta|360dialog\n"
 		"       outpostctl creds delete NAME\n"
 		"       outpostctl creds rotate-key\n"
 		"\n"
@@ -195,6 +207,10 @@ const struct octl_cmd octl_cmd_creds = {
 		"  --account-sid AC...  the Twilio account (32 hex digits after AC)\n"
 		"  --api-key-sid SK...  with an API key instead of the auth token\n"
 		"  --username USER      a broker login (password read as above)\n"
+		"  --provider meta      a Meta Cloud API access token (read as above); an\n"
+		"                       app_secret for webhook signatures comes with the\n"
+		"                       secrets file\n"
+		"  --provider 360dialog a 360dialog D360-API-KEY (read as above)\n"
 		"\n"
 		"Example: printf '%s\\n' \"$TOKEN\" | outpostctl creds set twilio-main --account-sid AC...\n"
 		"set is refused over --mqtt: the secret would cross the broker unencrypted.\n",

@@ -117,6 +117,7 @@ static const struct option long_opts[] = {
 	{"account-sid", required_argument, NULL, 'A'},
 	{"api-key-sid", required_argument, NULL, 'K'},
 	{"username", required_argument, NULL, 'N'},
+	{"provider", required_argument, NULL, 'P'},
 	{"mqtt", required_argument, NULL, 'M'},
 	{"gateway", required_argument, NULL, 'G'},
 	{"key-file", required_argument, NULL, 'k'},
@@ -154,6 +155,7 @@ static bool take_opt(int c, struct octl_opts *o, unsigned *used)
 	case 'A': o->account_sid = optarg; *used |= OCTL_OPT_CREDS; return true;
 	case 'K': o->api_key_sid = optarg; *used |= OCTL_OPT_CREDS; return true;
 	case 'N': o->username = optarg; *used |= OCTL_OPT_CREDS; return true;
+	case 'P': o->provider = optarg; *used |= OCTL_OPT_CREDS; return true;
 	case 'M': o->mqtt = optarg; return true;
 	case 'G': o->gateway = optarg; return true;
 	case 'k': o->key_file = optarg; return true;
@@ -202,7 +204,7 @@ static const char *opt_name(unsigned bit)
 {
 	static const char *const names[] = {"--state", "--limit",  "--before",  "--since",
 					    "--follow", "--level", "--unmasked",
-					    "--account-sid/--api-key-sid/--username",
+					    "--account-sid/--api-key-sid/--username/--provider",
 					    "--route/--to/--older-than/--newer-than"};
 	unsigned i = 0;
 

@@ -37,6 +37,7 @@ struct octl_opts {
 	long limit;        /* outbox */
 	uint64_t before;   /* outbox */
 	const char *account_sid, *api_key_sid, *username; /* creds set */
+	const char *provider; /* creds set --provider meta|360dialog */
 	const char *mqtt, *gateway, *key_file; /* --mqtt HOST[:PORT] --gateway ID */
 	bool pin;          /* --pin: give the technician PIN on --serial */
 	const char *route, *to, *older_than, *newer_than; /* outbox filters */

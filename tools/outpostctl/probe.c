@@ -46,15 +46,20 @@ static int show(const struct octl_opts *o, const cJSON *resp)
 		fputs("  ", stdout);
 		octl_put_text(stdout, octl_str(r, "account") ? octl_str(r, "account") : "?", 24, 24);
 		if (ok) {
-			printf(" ok      HTTP %.0f in %.0f ms\n", http, ms);
-			continue;
+			printf(" ok      HTTP %.0f in %.0f ms", http, ms);
+		} else {
+			printf(" FAILED  %s", cls ? cls : "?");
+			if (code)
+				printf(" %.0f", code);
+			fputs(": ", stdout);
+			octl_put_text(stdout, text && text[0] ? text : "?", 0, 0);
+			printf(" (after %.0f ms)", ms);
 		}
-		printf(" FAILED  %s", cls ? cls : "?");
-		if (code)
-			printf(" %.0f", code);
-		fputs(": ", stdout);
-		octl_put_text(stdout, text && text[0] ? text : "?", 0, 0);
-		printf(" (after %.0f ms)\n", ms);
+		if (octl_str(r, "check") && octl_str(r, "check")[0]) {
+			fputs("\n    by ", stdout);
+			octl_put_text(stdout, octl_str(r, "check"), 0, 0);
+		}
+		putchar('\n');
 	}
 	return bad ? OCTL_EXIT_DAEMON : OCTL_EXIT_OK;
 }
@@ -182,11 +187,14 @@ const struct octl_cmd octl_cmd_probe = {
 	.summary = "try each account's path to its provider now: DNS, TLS, credentials",
 	.help = "Usage: outpostctl test-connection [ACCOUNT] [--send-to +E164 --template NAME] [--json]\n"
 		"\n"
-		"The gateway makes one harmless request per account (Twilio: it fetches\n"
-		"the account) with the account's credentials, over the same TLS setup its\n"
-		"messages use, and reports each: ok with the time it took, or FAILED with\n"
-		"why (no route or DNS, TLS verification, credentials refused (auth),\n"
-		"rate limit, provider error). Sends no message, unless asked:\n"
+		"The gateway makes one harmless request per account with the account's\n"
+		"credentials (Twilio: Auth Token - fetches the account; API key - lists one\n"
+		"message, which a Standard key may; Meta: fetches the phone number;\n"
+		"360dialog: lists the templates), over the same TLS setup its messages\n"
+		"use, and reports each, with the call it made: ok with the time it took,\n"
+		"or FAILED with why (no route or DNS, TLS verification, credentials\n"
+		"refused (auth), rate limit, provider error). Sends no message, unless\n"
+		"asked:\n"
 		"  --send-to +E164 --template NAME\n"
 		"             also sends one real message of that approved template, its\n"
 		"             variables \"outpost test\", through the outbox like any other\n"

@@ -85,7 +85,7 @@ static void parse_target(const char *url, struct target *t)
 	}
 }
 
-static bool secret_eq(const char *a, const char *b)
+bool sim_secret_eq(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b);
 	unsigned char diff = (unsigned char)(la != lb);
@@ -104,10 +104,10 @@ static bool auth_ok(const struct sim_config *cfg, struct MHD_Connection *c)
 
 	if (user && pass) {
 		if (strcmp(user, cfg->account) == 0)
-			ok = secret_eq(pass, cfg->token);
+			ok = sim_secret_eq(pass, cfg->token);
 		for (size_t i = 0; i < cfg->n_keys && !ok; i++)
 			if (strcmp(user, cfg->keys[i].sid) == 0)
-				ok = secret_eq(pass, cfg->keys[i].secret);
+				ok = sim_secret_eq(pass, cfg->keys[i].secret);
 	}
 	MHD_free(user);
 	MHD_free(pass);
@@ -185,6 +185,9 @@ static void dispatch(const struct sim_config *cfg, struct MHD_Connection *c, con
 		sim_force_status(rq->too_big ? NULL : rq->body.p, &rq->reply);
 		return;
 	}
+	if (sim_meta_handle(cfg, c, url, method, rq->too_big ? NULL : rq->body.p ? rq->body.p : "",
+			    &rq->reply))
+		return; /* a Meta or 360dialog route (meta.c) */
 	parse_target(url, &t);
 	if (t.route == R_NONE) {
 		sim_reply_error(&rq->reply, 404, 20404, "The requested resource %.128s was not found",

@@ -145,7 +145,8 @@ static const char *query_parse(struct query *q, const struct sim_arg *args, size
 
 static bool matches(const struct query *q, const struct sim_msg *m)
 {
-	return (!q->v[Q_TO] || strcmp(q->v[Q_TO], m->to) == 0) &&
+	return !m->provider && /* Meta and 360dialog messages are not Twilio's to list */
+	       (!q->v[Q_TO] || strcmp(q->v[Q_TO], m->to) == 0) &&
 	       (!q->v[Q_FROM] || strcmp(q->v[Q_FROM], m->from) == 0) &&
 	       m->recv_us >= q->min_us && m->recv_us <= q->max_us;
 }

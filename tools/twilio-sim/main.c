@@ -44,6 +44,16 @@ static const char usage_text[] =
 	"  --keep N             messages kept in memory for fetch and list, about 80\n"
 	"                       bytes each (default 2000000); then the oldest go\n"
 	"  --threads N          HTTP worker threads (default 2)\n"
+	"\n"
+	"Meta Cloud API and 360dialog (see README.md):\n"
+	"  --meta-token T       Bearer token Meta's routes accept (else 401 / 190)\n"
+	"  --meta-phone-id ID   the phone-number id in POST /{v}/{ID}/messages\n"
+	"  --meta-waba-id ID    the WABA id of GET /{v}/{ID}/message_templates (default any)\n"
+	"  --d360-key K         D360-API-KEY of POST /messages (else 401)\n"
+	"  --meta-template name:lang:N[:STATUS]\n"
+	"                       a template with N body parameters (else 132000), listed\n"
+	"                       with STATUS (default APPROVED; PAUSED, DISABLED and others\n"
+	"                       refuse sends); up to 32\n"
 	"  --idle-timeout S     close idle keep-alive connections after S s (default 60)\n"
 	"\n"
 	"Faults (creates only):\n"
@@ -82,7 +92,8 @@ static const char usage_text[] =
 enum opt {
 	O_PORT = 256, O_BIND, O_PORT_FILE, O_CERT, O_KEY, O_ACCOUNT, O_TOKEN, O_API_KEY,
 	O_TEMPLATE, O_RECORD, O_KEEP, O_THREADS, O_IDLE, O_FAIL, O_DROP, O_SEED, O_RATE,
-	O_LATENCY, O_DOWN_FROM, O_DOWN_FOR, O_DELIVER, O_READ, O_HELP,
+	O_LATENCY, O_DOWN_FROM, O_DOWN_FOR, O_DELIVER, O_READ, O_HELP, O_META_TOKEN, O_META_PHONE,
+	O_META_WABA, O_D360_KEY, O_META_TEMPLATE,
 };
 
 static const struct option long_opts[] = {
@@ -109,6 +120,11 @@ static const struct option long_opts[] = {
 	{"deliver-after-ms", required_argument, NULL, O_DELIVER},
 	{"read-after-ms", required_argument, NULL, O_READ},
 	{"help", no_argument, NULL, O_HELP},
+	{"meta-token", required_argument, NULL, O_META_TOKEN},
+	{"meta-phone-id", required_argument, NULL, O_META_PHONE},
+	{"meta-waba-id", required_argument, NULL, O_META_WABA},
+	{"d360-key", required_argument, NULL, O_D360_KEY},
+	{"meta-template", required_argument, NULL, O_META_TEMPLATE},
 	{NULL, 0, NULL, 0},
 };
 
@@ -194,11 +210,21 @@ static bool apply_fault_opt(struct sim_config *cfg, int opt, const char *arg)
 	return false;
 }
 
+static bool digits(const char *s)
+{
+	return *s && strspn(s, "0123456789") == strlen(s) && strlen(s) < 32;
+}
+
 static bool apply_opt(struct sim_config *cfg, int opt, const char *arg)
 {
 	uint64_t v;
 
 	switch (opt) {
+	case O_META_TOKEN: cfg->meta_token = arg; return *arg != '\0';
+	case O_META_PHONE: cfg->meta_phone_id = arg; return digits(arg);
+	case O_META_WABA: cfg->meta_waba_id = arg; return digits(arg);
+	case O_D360_KEY: cfg->d360_key = arg; return *arg != '\0';
+	case O_META_TEMPLATE: return sim_meta_add_template(cfg, arg);
 	case O_PORT: return parse_uint(arg, 65535, &cfg->port);
 	case O_BIND: cfg->bind = arg; return true;
 	case O_PORT_FILE: cfg->port_file = arg; return true;

@@ -32,6 +32,13 @@ struct sim_template {
 	unsigned nvars;
 };
 
+/* --meta-template name:lang:N[:STATUS]: a Meta/360dialog template. */
+#define SIM_MAX_META_TEMPLATES 32
+struct sim_meta_template {
+	char name[64], lang[16], status[24];
+	unsigned nvars;
+};
+
 struct sim_apikey {
 	char sid[SIM_SID_LEN + 1];
 	const char *secret; /* points into argv */
@@ -47,6 +54,10 @@ struct sim_config {
 	size_t n_templates;
 	struct sim_apikey keys[SIM_MAX_KEYS];
 	size_t n_keys;
+	/* Meta Cloud API and 360dialog (meta.c); NULL: that side refuses all */
+	const char *meta_token, *meta_phone_id, *meta_waba_id, *d360_key;
+	struct sim_meta_template meta_templates[SIM_MAX_META_TEMPLATES];
+	size_t n_meta_templates;
 	const char *record, *port_file;
 	size_t keep;          /* messages kept in memory for fetch and list */
 	unsigned threads;
@@ -92,7 +103,9 @@ void sim_reply_free(struct sim_reply *r);
 
 /* The fields of one accepted message, as recorded and as rendered. */
 struct sim_msg {
-	char sid[SIM_SID_LEN + 1];
+	char sid[48];            /* "SM..." (Twilio) or "wamid.HBgL..." (Meta, 360dialog) */
+	const char *provider;    /* NULL: Twilio; "meta" or "360dialog" */
+	const char *language;    /* Meta: the template's language (content_sid = its name) */
 	const char *to, *from, *content_sid;
 	const char *vars_json; /* serialised JSON object (record line only) */
 	const char *vars_text; /* the values in variable order, " | " between */
@@ -114,6 +127,9 @@ void sim_force_status(const char *body, struct sim_reply *r);
 void sim_render_message(struct sim_buf *b, const struct sim_config *cfg, const struct sim_msg *m);
 void sim_render_account(struct sim_buf *b, const struct sim_config *cfg);
 void sim_rfc2822(char *out, size_t len, int64_t wall_s);
+
+/* Compares a secret in constant time for its length (http.c). */
+bool sim_secret_eq(const char *a, const char *b);
 
 /* True if s is prefix ("AC", "HX", ...) followed by 32 hex digits. */
 bool sim_sid_valid(const char *s, const char *prefix);
@@ -168,6 +184,15 @@ bool sim_delay_park(struct sim_delayed *d, struct MHD_Connection *conn, unsigned
  * suspended connection. */
 void sim_delay_flush(bool closing);
 void sim_delay_reopen(void);
+
+/* meta.c: the Meta Cloud API and 360dialog routes. True if url is one of
+ * theirs (r then holds the answer); false: not ours, Twilio's routing goes
+ * on. body is the NUL-terminated request body, NULL if over the limit. */
+struct MHD_Connection;
+bool sim_meta_handle(const struct sim_config *cfg, struct MHD_Connection *c, const char *url,
+		     const char *method, const char *body, struct sim_reply *r);
+/* "name:lang:N[:STATUS]" */
+bool sim_meta_add_template(struct sim_config *cfg, const char *arg);
 
 /* http.c: the MHD daemon. */
 struct MHD_Daemon;

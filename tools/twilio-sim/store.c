@@ -33,6 +33,7 @@
 struct entry {
 	int64_t recv_us;
 	const char *from, *content_sid; /* interned */
+	const char *provider;           /* NULL (Twilio) or a static name */
 	char *blob;                     /* "to\0vars_text\0", malloc'd */
 };
 
@@ -139,8 +140,17 @@ static void render_line(struct sim_buf *b, const struct sim_msg *m, bool dropped
 	sim_buf_json(b, m->to);
 	sim_buf_str(b, ",\"from\":");
 	sim_buf_json(b, m->from);
-	sim_buf_str(b, ",\"content_sid\":");
-	sim_buf_json(b, m->content_sid);
+	if (m->provider) { /* Meta names a template by name and language */
+		sim_buf_str(b, ",\"provider\":");
+		sim_buf_json(b, m->provider);
+		sim_buf_str(b, ",\"template\":");
+		sim_buf_json(b, m->content_sid);
+		sim_buf_str(b, ",\"language\":");
+		sim_buf_json(b, m->language);
+	} else {
+		sim_buf_str(b, ",\"content_sid\":");
+		sim_buf_json(b, m->content_sid);
+	}
 	sim_buf_str(b, ",\"vars\":");
 	sim_buf_str(b, m->vars_json);
 	sim_buf_fmt(b, ",\"recv_us\":%" PRId64 ",\"n\":%" PRIu64, m->recv_us, m->n);
@@ -195,6 +205,7 @@ static int index_add(const struct sim_msg *m)
 	e->recv_us = m->recv_us;
 	e->from = from;
 	e->content_sid = csid;
+	e->provider = m->provider;
 	return ERR_OK;
 }
 
@@ -205,7 +216,10 @@ int sim_store_add(struct sim_msg *m, bool dropped)
 
 	pthread_mutex_lock(&mu);
 	m->n = next_n;
-	snprintf(m->sid, sizeof(m->sid), "SM%016" PRIx64 "%016" PRIx64, nonce, m->n);
+	if (m->provider) /* not fetchable: Meta has no such call */
+		snprintf(m->sid, sizeof(m->sid), "wamid.HBgL%016" PRIx64 "%016" PRIx64, nonce, m->n);
+	else
+		snprintf(m->sid, sizeof(m->sid), "SM%016" PRIx64 "%016" PRIx64, nonce, m->n);
 	render_line(&line, m, dropped);
 	if (line.oom) {
 		err = ERR_NOMEM;
@@ -260,6 +274,7 @@ static void load(uint64_t n, struct sim_msg *m)
 	m->recv_us = e->recv_us;
 	m->from = e->from;
 	m->content_sid = e->content_sid;
+	m->provider = e->provider;
 	m->to = e->blob;
 	m->vars_text = e->blob + strlen(e->blob) + 1;
 	m->vars_json = NULL; /* not kept: the record file has it */
@@ -274,7 +289,7 @@ bool sim_store_with(const char *sid, sim_store_fn *fn, void *arg)
 	if (!parse_sid(sid, &n))
 		return false;
 	pthread_mutex_lock(&mu);
-	if (n < next_n && n >= oldest_kept()) {
+	if (n < next_n && n >= oldest_kept() && !idx[(n - 1) % keep].provider) {
 		load(n, &m);
 		fn(&m, arg);
 		found = true;
