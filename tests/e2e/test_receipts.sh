@@ -6,15 +6,29 @@
 # 63024. Receipts of changes made while the broker is down arrive once it is
 # back. Relayed Twilio webhooks (account "hooked", polling off): a good
 # signature moves a message and relays an inbound one, a bad one is rejected,
-# counted and moves nothing.
+# counted and moves nothing. A Meta-signed batch (HMAC-SHA256 by openssl) moves
+# a message sent through the Meta account (a wamid) to read; a wrongly signed
+# one is rejected.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/outpost.sh"
 e2e_setup receipts
 start_broker
-start_sim --deliver-after-ms 500 --read-after-ms 2500
+META_TOKEN=e2e-meta-token-not-a-secret
+META_SECRET=e2e-app-secret-not-a-secret
+PHONE_ID=106540352242922
+start_sim --deliver-after-ms 500 --read-after-ms 2500 --meta-token "$META_TOKEN" \
+	--meta-phone-id "$PHONE_ID" --meta-template ticket_ready:en:3
 write_config '.accounts.main.status_poll = {"first": "1s", "max_age": "1h"}' \
 	'.accounts.hooked = (.accounts.main | .webhooks = true | .status_poll = {"enabled": false})' \
-	'.routes += [{"name": "hooks", "topic": "site/+/hooks/#", "template": "ticket_ready", "to": "{phone}", "account": "hooked", "vars": {"1": "{ticket}", "2": "{counter}", "3": "{id}"}}]'
+	'.routes += [{"name": "hooks", "topic": "site/+/hooks/#", "template": "ticket_ready", "to": "{phone}", "account": "hooked", "vars": {"1": "{ticket}", "2": "{counter}", "3": "{id}"}}]' \
+	".accounts.wa = {\"provider\": \"meta\", \"from\": \"+15550783881\", \"credentials\": \"meta-main\", \"phone_number_id\": \"$PHONE_ID\", \"api_base\": \"$SIM_URL\", \"ca_file\": \"$SIM_CA\", \"webhooks\": true}" \
+	'.templates.ticket_ready.meta = {"name": "ticket_ready", "language": "en"}' \
+	'.routes += [{"name": "meta", "topic": "site/+/meta/#", "template": "ticket_ready", "to": "{phone}", "account": "wa", "vars": {"1": "{ticket}", "2": "{counter}", "3": "{id}"}}]'
+umask 077
+jq --arg t "$META_TOKEN" --arg s "$META_SECRET" '. + {"meta-main": {"access_token": $t, "app_secret": $s}}' \
+	"$E2E_DIR/secrets.json" >"$E2E_DIR/secrets.tmp" && mv "$E2E_DIR/secrets.tmp" "$E2E_DIR/secrets.json" ||
+	fail "cannot write the secrets"
+umask 022
 start_outpostd
 
 # The receipts (and inbound messages) as the bus carries them: a persistent
@@ -126,6 +140,31 @@ sleep 0.5
 mpub outpost/e2e/webhooks/main "{\"url\": \"$url\", \"signature\": \"x\", \"body\": \"\"}"
 wait_for '[ "$(ctl status | jq .webhooks.rejected)" = 2 ]' 5 || fail "webhook for main not rejected"
 
+# Meta: a signed batch (two entries) moves the message sent through the Meta
+# account, whose provider id is a wamid; an id nobody holds is counted; the
+# same batch signed with another secret is rejected.
+mpub site/1/meta/x '{"id": "w1", "ticket": "W1", "counter": "3", "phone": "+491701234569"}'
+wait_for '[ "$(state_of w1)" = sent ]' 10 || fail "w1 not sent: $(state_of w1)"
+wamid=$(ctl outbox --limit 100 | jq -r '.messages[] | select(.event_id == "w1") | .provider_id')
+[[ $wamid == wamid.* ]] || fail "w1's provider id is not a wamid: $wamid"
+now=$(date +%s)
+mbody=$(jq -nc --arg w "$wamid" --arg t1 "$((now - 2))" --arg t2 "$((now - 1))" '{object: "whatsapp_business_account", entry: [
+	{id: "W", changes: [{field: "messages", value: {messaging_product: "whatsapp", metadata: {display_phone_number: "15550783881", phone_number_id: "1"},
+	  statuses: [{id: $w, status: "delivered", timestamp: $t1, recipient_id: "491701234569"}, {id: "wamid.nobody", status: "read", timestamp: $t2}]}}]},
+	{id: "W", changes: [{field: "messages", value: {statuses: [{id: $w, status: "read", timestamp: $t2}]}}]}]}')
+msign() { printf '%s' "$mbody" | openssl dgst -sha256 -hmac "$1" | sed 's/^.* //'; }
+mrelay() { mpub outpost/e2e/webhooks/wa "$(jq -nc --arg s "sha256=$1" --arg b "$mbody" '{signature: $s, body: $b}')"; }
+mrelay "$(msign not-the-secret)"
+wait_for '[ "$(ctl status | jq .webhooks.rejected)" = 3 ]' 5 || fail "Meta batch with a wrong secret not rejected"
+[ "$(state_of w1)" = sent ] || fail "a wrongly signed Meta batch moved w1 to $(state_of w1)"
+mrelay "$(msign "$META_SECRET")"
+wait_for '[ "$(state_of w1)" = read ]' 10 || fail "the signed Meta batch did not move w1: $(state_of w1) $(ctl status | jq -c .webhooks)"
+wait_for '[ "$(statuses w1)" = "sent delivered read " ]' 5 || fail "receipts of w1: '$(statuses w1)'"
+grep '^outpost/e2e/receipts/w1 ' "$E2E_DIR/receipts.txt" | tail -n 1 | cut -d' ' -f2- |
+	jq -e --arg t "$(((now - 1) * 1000))" '.at == ($t | tonumber) and .account == "wa"' >/dev/null ||
+	fail "read receipt of w1 lacks Meta's time: $(grep w1 "$E2E_DIR/receipts.txt" | tail -n 1)"
+ctl status | jq -e '.delivery.unknown_ids >= 1' >/dev/null || fail "the unknown wamid was not counted"
+
 # An inbound message, signed, is relayed on the inbound topic.
 in_body="From=whatsapp%3A%2B491701234567&To=whatsapp%3A%2B14155550100&Body=STOP&MessageSid=SMinbound1&SmsStatus=received"
 relay "$(sign "${url}BodySTOPFromwhatsapp:+491701234567MessageSidSMinbound1SmsStatusreceivedTowhatsapp:+14155550100")" "$in_body"
@@ -135,4 +174,4 @@ grep '^outpost/e2e/inbound ' "$E2E_DIR/receipts.txt" | cut -d' ' -f2- | jq -e '.
 	fail "inbound JSON: $(grep '^outpost/e2e/inbound ' "$E2E_DIR/receipts.txt")"
 
 stop_outpostd || fail "outpostd exit status $?"
-pass "7 messages followed to read/undelivered/failed by polling, $(grep -c '^outpost/e2e/receipts/' "$E2E_DIR/receipts.txt") receipts (none lost across a broker restart), webhooks: 1 applied, 2 rejected, 1 inbound"
+pass "7 messages followed to read/undelivered/failed by polling, $(grep -c '^outpost/e2e/receipts/' "$E2E_DIR/receipts.txt") receipts (none lost across a broker restart), webhooks: Twilio and Meta applied, 3 rejected, 1 inbound"
