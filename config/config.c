@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "config/config.h"
+#include "config/consent.h"
 #include "config/pin.h"
 #include "config/provider.h"
 #include "config/render.h"
@@ -81,6 +82,13 @@ static bool check_baud(double v)
 		if (v == rates[i])
 			return true;
 	return false;
+}
+
+/* Polling faster than every 10 s costs the provider's rate budget for
+ * nothing a person would notice. */
+static bool check_poll(double v)
+{
+	return v == 0 || v >= 10;
 }
 
 static bool check_country(const char *s)
@@ -245,6 +253,8 @@ static const struct cfg_field account_fields[] = {
 	{ .key = "fallback", .type = CFG_F_STR, .off = ACC_OFF(fallback_name),
 	  .check = cfg_ident_valid, .expect = "an account name (" CFG_IDENT_EXPECT ")" },
 	{ .key = "breaker", .type = CFG_F_OBJ, .sub = breaker_fields },
+	{ .key = "inbound_poll_s", .type = CFG_F_UINT, .off = ACC_OFF(inbound_poll_s), .min = 0,
+	  .max = 86400, .check_num = check_poll, .expect = "0 (off) or 10..86400 seconds" },
 	{ 0 }
 };
 
@@ -281,6 +291,7 @@ static const struct cfg_field top_fields[] = {
 	{ .key = "vault", .type = CFG_F_OBJ, .sub = vault_fields },
 	{ .key = "log", .type = CFG_F_OBJ, .sub = log_fields },
 	{ .key = "secrets_file", .type = CFG_F_STR, .off = CFG_OFF(secrets_file) },
+	{ .key = "consent", .type = CFG_F_CUSTOM, .custom = cfg_consent_parse },
 	{ .key = "accounts", .type = CFG_F_CUSTOM, .required = true, .custom = parse_accounts },
 	{ .key = "templates", .type = CFG_F_CUSTOM, .required = true, .custom = parse_templates },
 	{ .key = "routes", .type = CFG_F_CUSTOM, .required = true, .custom = cfg_routes_parse },
@@ -586,6 +597,7 @@ void cfg_free(struct cfg *cfg)
 		cfg_route_free(&cfg->routes[i], cfg->routes[i].template ?
 				 cfg->routes[i].template->variables : 0);
 	free(cfg->routes);
+	cfg_consent_free(cfg);
 	for (i = 0; i < cfg->n_templates; i++) {
 		free(cfg->templates[i].name);
 		free(cfg->templates[i].content_sid);

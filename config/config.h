@@ -54,6 +54,7 @@ struct cfg_account {
 		int64_t first_s, max_age_s;
 	} poll;
 	bool webhooks; /* "webhooks": take relayed webhooks for this account */
+	unsigned inbound_poll_s;    /* poll inbound messages every N s; 0 = off (default), >= 10 */
 	/* "fallback": another account its messages go to while this one's
 	 * circuit breaker is open (one hop: the fallback's own fallback is not
 	 * followed). NULL if none. */
@@ -80,7 +81,10 @@ struct cfg_template {
 struct cfg_route {
 	char *name;  /* unique */
 	char *topic; /* MQTT topic filter */
-	const struct cfg_template *template;
+	const struct cfg_template *template; /* with "text": the fallback template, or NULL */
+	char *text;  /* "text": a free-form body expression (24 h window only); NULL */
+	bool require_opt_in; /* "require_opt_in": send only to recipients who opted in */
+	bool template_given, text_given, fallback_given; /* parse bookkeeping (config/route.c) */
 	char **to;   /* "to": a string or an array of 1..16 strings, each an expression */
 	unsigned n_to;
 	char **vars; /* vars[i] = expression for {{i+1}}; template->variables entries;
@@ -147,6 +151,12 @@ struct cfg {
 		char *default_country; /* default NULL; e.g. "49": 1..3 digits */
 		unsigned max_payload;  /* default 65536, 1024..1048576 */
 	} events;
+	struct {
+		/* Whole-body keywords, all languages together (config/consent.h);
+		 * the defaults when "consent" does not give them. */
+		char **stop, **start;
+		unsigned n_stop, n_start;
+	} consent;
 	char *secrets_file; /* one-time import into the vault; NULL: none */
 	struct cfg_account *accounts; /* JSON object name -> account, >= 1 */
 	unsigned n_accounts;

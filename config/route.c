@@ -14,6 +14,7 @@ static void route_template(struct cfg_pctx *px, const cJSON *v, void *base, cons
 static void route_to(struct cfg_pctx *px, const cJSON *v, void *base, const char *path);
 static void route_vars(struct cfg_pctx *px, const cJSON *v, void *base, const char *path);
 static void route_account(struct cfg_pctx *px, const cJSON *v, void *base, const char *path);
+static void route_text(struct cfg_pctx *px, const cJSON *v, void *base, const char *path);
 
 /* Order matters: "vars" is checked against the template found before it. */
 static const struct cfg_field route_fields[] = {
@@ -22,7 +23,12 @@ static const struct cfg_field route_fields[] = {
 	{ .key = "topic", .type = CFG_F_STR, .off = RT_OFF(topic), .required = true,
 	  .max = CFG_TOPIC_MAX, .check = cfg_topic_filter_valid,
 	  .expect = "an MQTT topic filter ('+' and '#' alone in their level, '#' last)" },
-	{ .key = "template", .type = CFG_F_CUSTOM, .required = true, .custom = route_template },
+	/* A template route names "template"; a free-form one "text" and
+	 * optionally "fallback_template" (cfg_routes_check says which go together). */
+	{ .key = "template", .type = CFG_F_CUSTOM, .custom = route_template },
+	{ .key = "fallback_template", .type = CFG_F_CUSTOM, .custom = route_template },
+	{ .key = "text", .type = CFG_F_CUSTOM, .custom = route_text },
+	{ .key = "require_opt_in", .type = CFG_F_CUSTOM, .custom = route_text },
 	{ .key = "to", .type = CFG_F_CUSTOM, .required = true, .custom = route_to },
 	{ .key = "vars", .type = CFG_F_CUSTOM, .custom = route_vars },
 	{ .key = "account", .type = CFG_F_CUSTOM, .custom = route_account },
@@ -70,8 +76,19 @@ static void route_template(struct cfg_pctx *px, const cJSON *v, void *base, cons
 	const struct cfg *cfg = px->cfg;
 	char known[160], q[64];
 
+	if (!v)
+		return;
+	if (strlen(path) >= 17 && strcmp(path + strlen(path) - 17, "fallback_template") == 0)
+		r->fallback_given = true;
+	else
+		r->template_given = true;
 	if (!cJSON_IsString(v)) {
 		cfg_err_add(px->errs, path, "expected a template name, got %s", cfg_json_type(v));
+		return;
+	}
+	if (r->template) {
+		cfg_err_add(px->errs, path, "a route has either \"template\" or \"text\" with "
+			    "\"fallback_template\", not both");
 		return;
 	}
 	r->template = cfg_template_find(cfg, v->valuestring);
@@ -109,6 +126,27 @@ static void route_account(struct cfg_pctx *px, const cJSON *v, void *base, const
 		cfg_quote(q, sizeof(q), v->valuestring);
 		cfg_err_add(px->errs, path, "unknown account %s (known: %s)", q, known);
 	}
+}
+
+static char *expr_dup(struct cfg_pctx *px, const cJSON *v, const char *path);
+
+/* "text" (an expression) and "require_opt_in" (a boolean). */
+static void route_text(struct cfg_pctx *px, const cJSON *v, void *base, const char *path)
+{
+	struct cfg_route *r = base;
+	size_t n = strlen(path);
+
+	if (!v)
+		return;
+	if (n >= 14 && strcmp(path + n - 14, "require_opt_in") == 0) {
+		if (!cJSON_IsBool(v))
+			cfg_err_add(px->errs, path, "expected true or false, got %s",
+				    cfg_json_type(v));
+		r->require_opt_in = cJSON_IsTrue(v);
+		return;
+	}
+	r->text_given = true;
+	r->text = expr_dup(px, v, path);
 }
 
 /* A string holding a valid expression, copied; NULL (error added) if not. */
@@ -249,6 +287,24 @@ static void route_vars(struct cfg_pctx *px, const cJSON *v, void *base, const ch
 		vars_missing(px, t, seen, path);
 }
 
+/* A template route, or a free-form one (with or without a fallback). The
+ * raw JSON is gone here, so "which key" is told from what was filled. */
+static void route_form_check(struct cfg_pctx *px, const struct cfg_route *r, unsigned i)
+{
+	char path[CFG_PATH_LEN], tpath[CFG_PATH_LEN + 16];
+
+	snprintf(path, sizeof(path), "$.routes[%u]", i);
+	snprintf(tpath, sizeof(tpath), "%s.template", path);
+	if (r->fallback_given && !r->text_given)
+		cfg_err_add(px->errs, path, "\"fallback_template\" goes with \"text\"");
+	else if (!r->template_given && !r->text_given)
+		cfg_err_add(px->errs, tpath, "required key is missing (or "
+			    "\"text\", a free-form body sent inside the 24-hour window)");
+	else if (r->text_given && r->template_given)
+		cfg_err_add(px->errs, path, "with \"text\", name the template to use outside the "
+			    "24-hour window as \"fallback_template\", not \"template\"");
+}
+
 void cfg_routes_check(struct cfg_pctx *px)
 {
 	static const char *const status[] = { "", "approved", "pending", "rejected" };
@@ -258,6 +314,8 @@ void cfg_routes_check(struct cfg_pctx *px)
 
 	for (i = 0; i < cfg->n_routes; i++) {
 		const struct cfg_route *r = &cfg->routes[i];
+
+		route_form_check(px, r, i);
 
 		for (j = 0; r->name && j < i; j++)
 			if (cfg->routes[j].name && strcmp(cfg->routes[j].name, r->name) == 0) {
@@ -281,6 +339,7 @@ void cfg_route_free(struct cfg_route *r, unsigned vars)
 
 	free(r->name);
 	free(r->topic);
+	free(r->text);
 	for (i = 0; r->to && i < r->n_to; i++)
 		free(r->to[i]);
 	free(r->to);

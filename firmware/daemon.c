@@ -15,6 +15,7 @@
 
 #include "config/config.h"
 #include "config/secrets.h"
+#include "firmware/consent.h"
 #include "firmware/daemon.h"
 #include "firmware/delivery.h"
 #include "firmware/fw.h"
@@ -97,6 +98,8 @@ static int subscribe_routes(struct fw *fw)
 		filters[n++] = fw_remote_topic(fw);
 	if (n < 256 && fw_webhook_filter(fw, webhooks, sizeof(webhooks)))
 		filters[n++] = webhooks;
+	if (fw_consent_topic(fw) && n < 256)
+		filters[n++] = fw_consent_topic(fw);
 	return net_mqtt_subscribe(fw->mqtt, filters, n);
 }
 
@@ -136,6 +139,7 @@ int fw_reload(struct fw *fw, char *why, size_t whylen)
 		return ERR_NOMEM;
 	}
 	cfg_free(old_cfg);
+	fw_inbound_reconfigure(fw);
 	log_info("reload: %u routes, %u templates, %u accounts", cfg->n_routes, cfg->n_templates,
 		 cfg->n_accounts);
 	return ERR_OK;
@@ -185,7 +189,8 @@ static void on_signal(struct hal_signal *s, int signo)
 
 static void on_message(void *arg, const char *topic, const void *payload, size_t len)
 {
-	if (!fw_remote_take(arg, topic, payload, len) && !fw_webhook_take(arg, topic, payload, len))
+	if (!fw_remote_take(arg, topic, payload, len) && !fw_consent_take(arg, topic, payload, len) &&
+	    !fw_webhook_take(arg, topic, payload, len))
 		fw_router_message(arg, topic, payload, len);
 }
 
@@ -259,7 +264,8 @@ static int start(struct fw *fw, struct cfg_secrets *file)
 		return rc;
 	if ((rc = fw_receipts_init(fw)) != ERR_OK)
 		return rc;
-	if ((rc = fw_sender_init(fw)) != ERR_OK || (rc = fw_sender_recover(fw)) != ERR_OK)
+	if ((rc = fw_sender_init(fw)) != ERR_OK || (rc = fw_sender_recover(fw)) != ERR_OK ||
+	    (rc = fw_inbound_init(fw)) != ERR_OK)
 		return rc;
 	if ((rc = fw_delivery_init(fw)) != ERR_OK)
 		return rc;
@@ -288,6 +294,7 @@ static void finish(struct fw *fw)
 	fw->http = NULL;
 	fw_probes_free(fw);
 	fw_delivery_free(fw);
+	fw_inbound_free(fw);
 	if (fw->exit_code == 0)
 		fw_sender_drain(fw);
 	fw_sender_free(fw);

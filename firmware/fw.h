@@ -86,6 +86,7 @@ struct fw {
 	struct fw_audit audit;
 	struct fw_uplink uplink;
 	struct fw_logs *logs;
+	struct fw_inbound *inbound; /* consent, the 24 h window, inbound (consent.h) */
 	struct fw_serial *serial; /* NULL without control.serial.device */
 	struct fw_counters n;
 	struct fw_webhook_counts {  /* webhooks.c, since start */
@@ -122,13 +123,23 @@ void fw_fatal(struct fw *fw, const char *what, int err);
 /* router.c: MQTT events into outbox records, committed per batch. */
 void fw_router_message(struct fw *fw, const char *topic, const void *payload, size_t len);
 int fw_router_batch_end(struct fw *fw, bool keep);
-/* The batch's write txn, begun if need be (NULL: batch_err says why and the
- * batch is not acknowledged). For what else arrives in a batch and must
- * commit with it (relayed webhooks). */
+/* The batch's write txn, begun if need be, for other messages of the batch
+ * (consent, relayed webhooks); NULL if it cannot be had (the batch's
+ * PUBACKs are then withheld). note() keeps a write's error as the batch's. */
 struct store_txn *fw_router_txn(struct fw *fw);
+void fw_router_note(struct fw *fw, int rc);
 /* Publisher sequence numbers per source, for status: totals, recent gaps. */
 struct cJSON;
 void fw_router_seq_status(struct fw *fw, struct cJSON *o);
+
+/* inbound.c: an inbound message to account's number, from a poll or a
+ * relayed webhook: opens/extends the 24 h window, applies STOP/START
+ * keywords, is taken once per id, and is published on
+ * outpost/<gateway_id>/inbound. May run inside an MQTT batch (it writes in
+ * the batch's txn if one is open, else in its own): call it with no other
+ * write txn open. */
+struct net_inbound;
+void fw_inbound(struct fw *fw, const char *account, const struct net_inbound *in);
 
 /* sender.c */
 int fw_sender_init(struct fw *fw);
@@ -156,10 +167,6 @@ void fw_sender_status(const struct fw *fw, struct cJSON *accounts);
 struct net_http_result;
 void fw_uplink_note(struct fw *fw, const struct net_http_result *res); /* every transfer's end */
 void fw_uplink_status(const struct fw *fw, struct cJSON *o);
-
-/* inbound.c: a message to one of our numbers, from a relayed webhook. */
-struct net_inbound;
-void fw_inbound(struct fw *fw, const char *account, const struct net_inbound *in);
 
 /* upkeep.c: periodic store housekeeping, and the store-full pause */
 void fw_upkeep_start(struct fw *fw);

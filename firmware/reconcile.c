@@ -49,7 +49,10 @@ static bool vars_of(cJSON *root, char **texts, unsigned *n_out)
 
 int fw_recon_start(struct fw_recon *r, const struct store_msg *m, const char *from)
 {
-	cJSON *root = m->vars_json[0] ? cJSON_Parse(m->vars_json) : NULL;
+	/* A free-form attempt is found by its text, a template one by its
+	 * variables: the provider's body shows one or the other. */
+	bool text = (m->flags & STORE_F_FREEFORM) && m->body[0];
+	cJSON *root = m->vars_json[0] && !text ? cJSON_Parse(m->vars_json) : NULL;
 	unsigned max = (unsigned)cJSON_GetArraySize(root), n = 0;
 	char **texts = calloc(max + 1, sizeof(*texts));
 	size_t len, pos;
@@ -57,6 +60,8 @@ int fw_recon_start(struct fw_recon *r, const struct store_msg *m, const char *fr
 
 	memset(r, 0, sizeof(*r));
 	if (!texts || !vars_of(root, texts, &n))
+		goto out;
+	if (text && !(texts[n++] = strdup(m->body)))
 		goto out;
 	len = strlen(m->to) + strlen(from) + 2;
 	for (unsigned i = 0; i < n; i++)

@@ -21,6 +21,7 @@ enum fw_next {
 	FW_NEXT_FAILED,     /* permanent: the provider's code says no */
 	FW_NEXT_EXPIRED,    /* out of attempts */
 	FW_NEXT_PAUSE,      /* the account's credentials were refused */
+	FW_NEXT_SUPPRESSED, /* the recipient opted out (firmware/consent.c) */
 };
 
 /* Full jitter: uniform in [0, min(cap, base * 2^(attempt-1))], at least 50 ms.

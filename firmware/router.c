@@ -26,6 +26,7 @@
 #include "config/phone.h"
 #include "config/render.h"
 #include "config/topic.h"
+#include "firmware/consent.h"
 #include "firmware/fw.h"
 #include "hal/clock.h"
 #include "hal/crash.h"
@@ -38,6 +39,7 @@
 #define MAX_RECIPIENTS 16
 #define REASON_MAX 240
 #define EVENT_ID_MAX 200
+#define TEXT_MAX 1600 /* Twilio's Body limit (providers.md 1.2) */
 /* Sources listed by status with their last gap, newest first. */
 #define STATUS_RECENT_GAPS 5
 
@@ -57,7 +59,7 @@ static void base_record(const struct event *ev, struct store_msg *m)
 	m->event_id = ev->id;
 	m->topic = ev->topic;
 	m->route = m->account = m->to = m->template_name = m->content_sid = "";
-	m->vars_json = m->provider_id = m->err_text = "";
+	m->vars_json = m->provider_id = m->err_text = m->body = "";
 	if (!ev->clock_ok)
 		m->flags |= STORE_F_CLOCK_UNSET;
 }
@@ -90,7 +92,7 @@ static void reject(struct fw *fw, const struct event *ev, const struct cfg_route
 	m.err_text = why;
 	if (r) {
 		m.route = r->name;
-		m.template_name = r->template->name;
+		m.template_name = r->template ? r->template->name : "";
 	}
 	put(fw, &m);
 	fw->n.rejected++;
@@ -107,7 +109,7 @@ static char *render_vars(const struct cfg_route *r, const struct event *ev, char
 
 	if (!o)
 		return NULL;
-	for (unsigned i = 0; i < r->template->variables; i++) {
+	for (unsigned i = 0; r->template && i < r->template->variables; i++) {
 		char w[160];
 		snprintf(key, sizeof(key), "%u", i + 1);
 		if (cfg_render(r->vars[i], ev->json, val, sizeof(val), w, sizeof(w)) != ERR_OK) {
@@ -129,8 +131,14 @@ out:
 	return out;
 }
 
+/* What a route makes of one event, the same for each recipient. */
+struct content {
+	const char *vars; /* ContentVariables JSON of the (fallback) template */
+	const char *body; /* free-form text of a "text" route, else "" */
+};
+
 static void queue_one(struct fw *fw, const struct event *ev, const struct cfg_route *r,
-		      const char *raw_to, const char *vars)
+		      const char *raw_to, const struct content *ct)
 {
 	char e164[CFG_PHONE_MAX], masked[CFG_PHONE_MAX];
 	const char *why;
@@ -143,28 +151,35 @@ static void queue_one(struct fw *fw, const struct event *ev, const struct cfg_ro
 		reject(fw, ev, r, "recipient \"%s\": %s", masked, why);
 		return;
 	}
+	if (r->text && !r->template && (why = fw_consent_ingest(fw, fw->router.txn, e164, ev->now))) {
+		cfg_phone_mask(e164, masked);
+		reject(fw, ev, r, "recipient %s: %s", masked, why);
+		return;
+	}
 	base_record(ev, &m);
 	m.state = STORE_QUEUED;
 	m.route = r->name;
 	m.account = r->account->name;
 	m.to = e164;
-	m.template_name = r->template->name;
-	m.content_sid = r->template->content_sid ? r->template->content_sid : ""; /* meta: none */
-	m.vars_json = vars;
+	m.template_name = r->template ? r->template->name : "";
+	m.content_sid = r->template && r->template->content_sid ? r->template->content_sid
+								: ""; /* meta, text: none */
+	m.vars_json = ct->vars;
+	m.body = ct->body;
 	m.ttl_s = (uint32_t)r->ttl_s;
 	m.due_ms = 0;
 	m.expires_ms = ev->clock_ok ? ev->now + r->ttl_s * 1000 : 0;
 	put(fw, &m);
 	fw->n.queued++;
 	cfg_phone_mask(e164, masked);
-	log_msg(LOG_INFO, &(struct log_ctx){.event_id = ev->id, .msg_seq = m.seq, .to = e164, .vars = vars},
+	log_msg(LOG_INFO, &(struct log_ctx){.event_id = ev->id, .msg_seq = m.seq, .to = e164, .vars = ct->vars},
 		"router: event %s: message #%llu to %s queued (route %s)", ev->id,
 		(unsigned long long)m.seq, masked, r->name);
 }
 
 /* A recipient expression naming one field that holds an array fans out. */
 static void queue_recipients(struct fw *fw, const struct event *ev, const struct cfg_route *r,
-			     const char *vars)
+			     const struct content *ct)
 {
 	char path[128], to[128], w[160];
 	unsigned n = 0;
@@ -183,7 +198,7 @@ static void queue_recipients(struct fw *fw, const struct event *ev, const struct
 				if (!cJSON_IsString(el))
 					reject(fw, ev, r, "recipient list %s: element is not a string", path);
 				else
-					queue_one(fw, ev, r, el->valuestring, vars);
+					queue_one(fw, ev, r, el->valuestring, ct);
 			}
 			continue;
 		}
@@ -191,7 +206,7 @@ static void queue_recipients(struct fw *fw, const struct event *ev, const struct
 		if (cfg_render(r->to[i], ev->json, to, sizeof(to), w, sizeof(w)) != ERR_OK)
 			reject(fw, ev, r, "recipient %s: %s", r->to[i], w);
 		else
-			queue_one(fw, ev, r, to, vars);
+			queue_one(fw, ev, r, to, ct);
 	}
 	if (n > MAX_RECIPIENTS)
 		reject(fw, ev, r, "more than %d recipients; the rest were not queued", MAX_RECIPIENTS);
@@ -199,10 +214,22 @@ static void queue_recipients(struct fw *fw, const struct event *ev, const struct
 
 static void route_event(struct fw *fw, const struct event *ev, const struct cfg_route *r)
 {
-	char why[REASON_MAX];
+	char why[REASON_MAX], w[160];
+	static char body[TEXT_MAX + 1]; /* one event at a time; copied by the store */
+	struct content ct = {.body = ""};
 	char *vars;
 
-	if (r->template->status != CFG_TPL_APPROVED) {
+	if (r->text) {
+		int rc = cfg_render(r->text, ev->json, body, sizeof(body), w, sizeof(w));
+
+		if (rc != ERR_OK) {
+			reject(fw, ev, r, "text (%.60s): %s", r->text,
+			       rc == ERR_TOOBIG ? "longer than 1600 bytes" : w);
+			return;
+		}
+		ct.body = body;
+	}
+	if (r->template && r->template->status != CFG_TPL_APPROVED) {
 		reject(fw, ev, r, "template %s is not approved (status %s)", r->template->name,
 		       r->template->status == CFG_TPL_PENDING ? "pending" : "rejected");
 		return;
@@ -212,7 +239,8 @@ static void route_event(struct fw *fw, const struct event *ev, const struct cfg_
 		reject(fw, ev, r, "%s", why);
 		return;
 	}
-	queue_recipients(fw, ev, r, vars);
+	ct.vars = vars;
+	queue_recipients(fw, ev, r, &ct);
 	cJSON_free(vars);
 }
 
@@ -390,21 +418,27 @@ struct store_txn *fw_router_txn(struct fw *fw)
 {
 	int rc;
 
-	if (fw->router.txn || fw->router.batch_err != ERR_OK)
-		return fw->router.txn;
-	rc = fw_ingest_room(fw);
-	if (rc == ERR_OK)
-		rc = store_begin(fw->store, 0, &fw->router.txn);
-	if (rc != ERR_OK)
+	if (!fw->router.txn && fw->router.batch_err == ERR_OK) {
+		rc = fw_ingest_room(fw);
+		if (rc == ERR_OK)
+			rc = store_begin(fw->store, 0, &fw->router.txn);
+		if (rc != ERR_OK)
+			fw->router.batch_err = rc;
+	}
+	return fw->router.batch_err == ERR_OK ? fw->router.txn : NULL;
+}
+
+void fw_router_note(struct fw *fw, int rc)
+{
+	if (rc != ERR_OK && fw->router.batch_err == ERR_OK)
 		fw->router.batch_err = rc;
-	return fw->router.txn;
 }
 
 void fw_router_message(struct fw *fw, const char *topic, const void *payload, size_t len)
 {
 	struct event ev = {.topic = topic, .now = hal_wall_ms(), .clock_ok = hal_clock_valid()};
 
-	if (!fw_router_txn(fw))
+	if (!fw->router.txn && !fw_router_txn(fw))
 		return;
 	fw->n.events++;
 	fw->router.batch_events++;

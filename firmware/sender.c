@@ -28,6 +28,7 @@
 #include "config/secrets.h"
 #include "firmware/account.h"
 #include "firmware/delivery.h"
+#include "firmware/consent.h"
 #include "firmware/fw.h"
 #include "firmware/reconcile.h"
 #include "firmware/breaker.h"
@@ -398,6 +399,10 @@ static void build(struct ctx *c, const struct store_msg *m)
 	msg.content_sid = m->content_sid;
 	msg.vars_json = m->vars_json;
 	fw_account_template(&msg, c->fw->cfg, m->template_name);
+	if (m->flags & STORE_F_FREEFORM) { /* inside the 24 h window (consent.c) */
+		msg.body = m->body;
+		msg.content_sid = msg.vars_json = NULL;
+	}
 	c->reconciling = (m->flags & STORE_F_RECONCILE) != 0;
 	if (!c->reconciling) {
 		c->build_rc = c->acct->drv->build(&msg, &c->url, &c->body);
@@ -554,7 +559,9 @@ static int pick_due(struct fw_sender *s, struct store_txn *t, unsigned room, str
 		if (rc != ERR_OK)
 			break;
 		m.updated_ms = wall;
-		if (admit(s, &m, &a, wall, now)) {
+		if (!(m.flags & STORE_F_RECONCILE) && !fw_consent_gate(s->fw, t, &m, wall)) {
+			/* suppressed or failed: final, nothing to send */
+		} else if (admit(s, &m, &a, wall, now)) {
 			struct ctx *c = ctx_get(s);
 			c->busy = true;
 			c->fw = s->fw;
@@ -563,7 +570,7 @@ static int pick_due(struct fw_sender *s, struct store_txn *t, unsigned room, str
 			build(c, &m);
 			p->c[p->n++] = c;
 			s->inflight++;
-		} else if (m.state != STORE_EXPIRED) {
+		} else if (m.state == STORE_QUEUED || m.state == STORE_RETRY) {
 			p->next_due = p->next_due < 0 || m.due_ms < p->next_due ? m.due_ms : p->next_due;
 		}
 		rc = store_outbox_update(t, &m);
@@ -824,6 +831,8 @@ static void settle(struct fw_sender *s, struct done *d, struct store_msg *m, int
 		m->state = STORE_RETRY;
 		m->due_ms = wall + (int64_t)delay;
 		break;
+	case FW_NEXT_SUPPRESSED: /* set by fw_consent_settle, after this */
+		break;
 	}
 }
 
@@ -905,6 +914,9 @@ static void settled(struct fw_sender *s, const struct done *d)
 		break;
 	case FW_NEXT_RETRY:
 		fw->n.retries++;
+		break;
+	case FW_NEXT_SUPPRESSED: /* counted by consent.c */
+		log_outcome(d, "suppressed: the recipient opted out");
 		break;
 	}
 }
@@ -1019,7 +1031,12 @@ static void flush_done(struct fw_sender *s)
 		snprintf(s->settle[i].event_id, sizeof(s->settle[i].event_id), "%s", m.event_id);
 		snprintf(s->settle[i].to, sizeof(s->settle[i].to), "%s", m.to);
 		settle(s, &s->settle[i], &m, wall);
-		rc = store_outbox_update(txn, &m);
+		if (!s->settle[i].recon)
+			rc = fw_consent_settle(s->fw, txn, &s->settle[i].out, &m,
+					       &s->settle[i].next, s->settle[i].why,
+					       sizeof(s->settle[i].why), wall);
+		if (rc == ERR_OK)
+			rc = store_outbox_update(txn, &m);
 		if (rc == ERR_EXISTS)
 			rc = claimed(txn, &s->settle[i], &m, wall);
 		if (rc == ERR_OK)

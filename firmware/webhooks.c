@@ -27,6 +27,7 @@
 #include "config/secrets.h"
 #include "firmware/delivery.h"
 #include "firmware/fw.h"
+#include "hal/clock.h"
 #include "hal/err.h"
 #include "hal/log.h"
 #include "net/providers/provider.h"
@@ -115,16 +116,20 @@ static void on_status(const struct net_status *st, void *arg)
 		return; /* the batch is not acknowledged: the broker redelivers */
 	r->fw->webhooks.statuses++;
 	rc = fw_delivery_apply(r->fw, t, st, &changed);
-	if (rc != ERR_OK && rc != ERR_NOTFOUND && r->fw->router.batch_err == ERR_OK)
-		r->fw->router.batch_err = rc;
+	if (rc != ERR_NOTFOUND)
+		fw_router_note(r->fw, rc); /* a failed write: the batch is not acknowledged */
 }
 
 static void on_inbound(const struct net_inbound *in, void *arg)
 {
 	struct relay *r = arg;
+	struct net_inbound copy = *in;
 
+	/* Twilio's form carries no time: the message is as old as its relay. */
+	if (copy.at_ms < 0 && hal_clock_valid())
+		copy.at_ms = hal_wall_ms();
 	r->fw->webhooks.inbound++;
-	fw_inbound(r->fw, r->account, in);
+	fw_inbound(r->fw, r->account, &copy);
 }
 
 /* The envelope's strings; NULL why on success. */

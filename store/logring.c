@@ -253,3 +253,61 @@ int store_log_read(struct store_txn *t, const struct store_log_query *q, store_l
 	mdb_cursor_close(c);
 	return rc == MDB_NOTFOUND || rc == MDB_SUCCESS ? ERR_OK : store_mdb_err(t, rc, "log read");
 }
+
+/* One record rewritten without its sensitive fields; *delta gets the
+ * change in what it counts against the ring's size. */
+static int scrub_one(MDB_cursor *c, const MDB_val *k, const MDB_val *v, int64_t *delta)
+{
+	static unsigned char buf[STORE_LOG_ENC_MAX];
+	unsigned char kb[8];
+	struct store_log_rec r;
+	MDB_val nv, nk = {sizeof(kb), kb};
+	size_t len;
+
+	/* Key and value are copied out: the put rewrites the page they are in. */
+	if (k->mv_size != sizeof(kb) || store_log_decode(v->mv_data, v->mv_size, &r) != ERR_OK)
+		return MDB_SUCCESS;
+	memcpy(kb, k->mv_data, sizeof(kb));
+	r.to = r.vars = "";
+	len = store_log_encode(&r, buf, sizeof(buf)); /* copies out of the map first */
+	if (!len)
+		return MDB_SUCCESS;
+	nv = (MDB_val){len, buf};
+	*delta += (int64_t)cost(len) - (int64_t)cost(v->mv_size);
+	return mdb_cursor_put(c, &nk, &nv, MDB_CURRENT);
+}
+
+int store_log_scrub(struct store_txn *t, const char *to, uint64_t *n)
+{
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	struct store_log_rec r;
+	uint64_t bytes = 0;
+	int64_t delta = 0;
+	int rc, err = store_txn_writable(t);
+
+	*n = 0;
+	if (err == ERR_OK && (!to || !to[0]))
+		err = ERR_INVAL;
+	if (err == ERR_OK)
+		err = store_mdb_err(t, mdb_cursor_open(t->txn, t->s->dbi[STORE_DB_LOG], &c),
+				    "log cursor");
+	if (err != ERR_OK)
+		return err;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == MDB_SUCCESS;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (store_log_decode(v.mv_data, v.mv_size, &r) != ERR_OK || strcmp(r.to, to) != 0)
+			continue;
+		rc = scrub_one(c, &k, &v, &delta);
+		if (rc != MDB_SUCCESS)
+			break;
+		(*n)++;
+	}
+	mdb_cursor_close(c);
+	err = rc == MDB_NOTFOUND ? ERR_OK : store_mdb_err(t, rc, "log scrub");
+	if (err == ERR_OK && *n)
+		err = store_meta_get(t, META_BYTES, &bytes);
+	if (err == ERR_OK && *n)
+		err = store_meta_put(t, META_BYTES, (uint64_t)((int64_t)bytes + delta));
+	return err;
+}

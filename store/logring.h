@@ -65,6 +65,12 @@ int store_log_append(struct store_txn *t, const void *enc, size_t len, uint64_t 
  * many went, also added to "log_dropped". */
 int store_log_trim(struct store_txn *t, uint64_t max_bytes, uint64_t *dropped);
 
+/* Blanks the recipient and variables of every record about `to` (a
+ * person's data erased: outpostctl forget); the text stays, in which
+ * numbers are masked when they are written. *n gets how many changed.
+ * Walks the whole ring (at most log.ring_kb). */
+int store_log_scrub(struct store_txn *t, const char *to, uint64_t *n);
+
 struct store_log_range {
 	uint64_t first, last; /* 0, 0 when empty; else every seq between is there */
 	uint64_t bytes;       /* as counted against max_bytes */

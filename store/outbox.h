@@ -47,6 +47,10 @@ int store_state_parse(const char *name); /* 0 if unknown */
  * without our knowing (kept for good, it excuses a duplicate). RECONCILE:
  * ask the provider whether that attempt went out before sending again. */
 enum { STORE_F_AMBIGUOUS = 1, STORE_F_CLOCK_UNSET = 2, STORE_F_RECONCILE = 4 };
+/* FREEFORM: the attempt taken (or last made) sends body, not the template.
+ * TEMPLATE_ONLY: the provider said the window was closed; send the
+ * fallback template from now on (firmware/consent.c). */
+enum { STORE_F_FREEFORM = 8, STORE_F_TEMPLATE_ONLY = 16 };
 
 /* Limits. An encoded record holds the vars of a 64 KiB event with room to
  * spare; every string but vars_json is at most 65535 bytes. Event ids are
@@ -73,6 +77,9 @@ struct store_msg {
 	 * as "" by add/update. */
 	const char *event_id, *topic, *route, *account, *to, *template_name,
 		*content_sid, *vars_json, *provider_id, *err_text;
+	/* Free-form text of a route with "text" (sent inside the 24-hour
+	 * window instead of the template, which is then its fallback); "". */
+	const char *body;
 };
 
 /* Appends m as the newest record and sets m->seq (1, 2, ... never reused,

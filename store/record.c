@@ -1,7 +1,9 @@
 /*
  * record.c - outbox record encoding.
  *
- * Layout, version 2. Integers are big-endian with no padding, so a record
+ * Layout, version 3; version 2 is the same without the last string, body,
+ * and is what a record without free-form text is still written as (older
+ * records read as they are, and an older daemon reads template messages). Integers are big-endian with no padding, so a record
  * reads the same on armhf, arm64 and x86 and nothing depends on alignment
  * (the map gives no alignment promise for values):
  *   u8 version, u8 state, u8 err_class, u16 attempts, u32 flags,
@@ -23,7 +25,8 @@
 #include "hal/err.h"
 #include "store/record.h"
 
-#define REC_VERSION 2 /* 1 (before attempt_ms) never left development */
+#define REC_VERSION 3 /* 1 (before attempt_ms) never left development */
+#define REC_VERSION_NO_BODY 2
 #define REC_FIXED 57
 
 struct str_field {
@@ -37,6 +40,7 @@ static const struct str_field str_fields[] = {
 	{offsetof(struct store_msg, to), 2},         {offsetof(struct store_msg, template_name), 2},
 	{offsetof(struct store_msg, content_sid), 2}, {offsetof(struct store_msg, vars_json), 4},
 	{offsetof(struct store_msg, provider_id), 2}, {offsetof(struct store_msg, err_text), 2},
+	{offsetof(struct store_msg, body), 2}, /* version 3 on */
 };
 #define N_STR (sizeof(str_fields) / sizeof(str_fields[0]))
 
@@ -47,13 +51,20 @@ static const char *str_of(const struct store_msg *m, const struct str_field *f)
 	return s ? s : "";
 }
 
+/* A record without free-form text is written in layout 2, as before: an
+ * older daemon (a downgrade) still reads every template message. */
+static size_t n_str_of(const struct store_msg *m)
+{
+	return m->body && m->body[0] ? N_STR : N_STR - 1;
+}
+
 int store_record_size(const struct store_msg *m, size_t *len)
 {
 	size_t total = REC_FIXED;
 
 	if (m->state < STORE_QUEUED || m->state >= STORE__STATES)
 		return ERR_INVAL;
-	for (size_t i = 0; i < N_STR; i++) {
+	for (size_t i = 0; i < n_str_of(m); i++) {
 		size_t n = strlen(str_of(m, &str_fields[i]));
 
 		if (n > (str_fields[i].lenbytes == 2 ? 0xffffu : STORE_REC_MAX))
@@ -79,7 +90,7 @@ void store_record_encode(const struct store_msg *m, unsigned char *buf)
 {
 	size_t pos = 0;
 
-	put_be(buf, &pos, REC_VERSION, 1);
+	put_be(buf, &pos, n_str_of(m) == N_STR ? REC_VERSION : REC_VERSION_NO_BODY, 1);
 	put_be(buf, &pos, m->state, 1);
 	put_be(buf, &pos, m->err_class, 1);
 	put_be(buf, &pos, m->attempts, 2);
@@ -91,7 +102,7 @@ void store_record_encode(const struct store_msg *m, unsigned char *buf)
 	put_be(buf, &pos, (uint64_t)m->expires_ms, 8);
 	put_be(buf, &pos, (uint64_t)m->updated_ms, 8);
 	put_be(buf, &pos, (uint64_t)m->attempt_ms, 8);
-	for (size_t i = 0; i < N_STR; i++) {
+	for (size_t i = 0; i < n_str_of(m); i++) {
 		const char *s = str_of(m, &str_fields[i]);
 		size_t n = strlen(s);
 
@@ -152,14 +163,19 @@ static void get_fixed(struct reader *r, struct store_msg *m)
 int store_record_decode(const void *data, size_t len, struct store_msg *m)
 {
 	struct reader r = {data, len, 0, false};
-	uint64_t seq = m->seq;
+	uint64_t seq = m->seq, version;
+	size_t n_str = N_STR;
 
 	memset(m, 0, sizeof(*m));
 	m->seq = seq;
-	if (get_be(&r, 1) != REC_VERSION)
+	version = get_be(&r, 1);
+	if (version == REC_VERSION_NO_BODY)
+		n_str = N_STR - 1;
+	else if (version != REC_VERSION)
 		r.bad = true;
 	get_fixed(&r, m);
-	for (size_t i = 0; i < N_STR; i++)
+	m->body = "";
+	for (size_t i = 0; i < n_str; i++)
 		*(const char **)((char *)m + str_fields[i].off) = get_str(&r, str_fields[i].lenbytes);
 	if (r.pos != r.len || m->state < STORE_QUEUED || m->state >= STORE__STATES)
 		r.bad = true;

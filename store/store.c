@@ -45,6 +45,7 @@ static const char *const db_names[STORE_DB__COUNT] = {
 	[STORE_DB_DEDUP] = "dedup", [STORE_DB_META] = "meta",   [STORE_DB_SID] = "sid",
 	[STORE_DB_SOURCE] = "source", [STORE_DB_VAULT] = "vault", [STORE_DB_LOG] = "log",
 	[STORE_DB_TRACK] = "track",   [STORE_DB_POLL] = "poll", [STORE_DB_RECEIPT] = "receipt",
+	[STORE_DB_LEDGER] = "ledger", [STORE_DB_INBOUND] = "inbound",
 };
 
 void store_be64_put(unsigned char *p, uint64_t v)

@@ -106,14 +106,18 @@ static bool key_exists(struct store_txn *t, enum store_db db, unsigned char *k, 
  * what the sender and router can produce, whatever order they run in. */
 static void check_fields(struct store_verify_report *r, const struct store_msg *m)
 {
-	bool never_sent = m->state == STORE_REJECTED || m->state == STORE_SUPPRESSED;
+	/* A duplicate is suppressed at ingest, before any attempt, and has no
+	 * recipient; one suppressed for consent names it and may follow an
+	 * attempt (the provider's opted-out answer, a STOP during retries). */
+	bool never_sent = m->state == STORE_REJECTED || (m->state == STORE_SUPPRESSED && !m->to[0]);
 	bool attempted = m->state == STORE_SENDING || m->state == STORE_SENT ||
 			 m->state == STORE_FAILED || m->state == STORE_DELIVERED ||
 			 m->state == STORE_READ || m->state == STORE_UNDELIVERED;
 	bool has_id = m->state >= STORE_SENT && m->state <= STORE_UNDELIVERED;
 	const char *sn = store_state_name(m->state);
 
-	if (m->flags & ~(uint32_t)(STORE_F_AMBIGUOUS | STORE_F_CLOCK_UNSET | STORE_F_RECONCILE))
+	if (m->flags & ~(uint32_t)(STORE_F_AMBIGUOUS | STORE_F_CLOCK_UNSET | STORE_F_RECONCILE |
+				   STORE_F_FREEFORM | STORE_F_TEMPLATE_ONLY))
 		problem(r, STORE_VERIFY_RECORD, "#%" PRIu64 " has unknown flags 0x%x", m->seq,
 			m->flags);
 	if ((m->flags & STORE_F_RECONCILE) && !(m->flags & STORE_F_AMBIGUOUS))

@@ -14,6 +14,7 @@
 #include "config/phone.h"
 #include "config/secrets.h"
 #include "firmware/delivery.h"
+#include "firmware/consent.h"
 #include "firmware/fw.h"
 #include "hal/clock.h"
 #include "hal/err.h"
@@ -127,6 +128,7 @@ static cJSON *cmd_status(struct fw *fw)
 	fw_delivery_status(fw, cJSON_AddObjectToObject(r, "delivery"));
 	fw_receipts_status(fw, cJSON_AddObjectToObject(r, "receipts"));
 	fw_webhook_status(fw, cJSON_AddObjectToObject(r, "webhooks"));
+	fw_consent_status(fw, cJSON_AddObjectToObject(r, "consent"));
 	return r;
 }
 
@@ -252,9 +254,12 @@ char *fw_control_run(struct fw *fw, const struct fw_caller *from, const cJSON *r
 		res = fw_cmd_config(fw, cmd->valuestring, req, err, sizeof(err));
 	else if (strncmp(cmd->valuestring, "creds.", 6) == 0)
 		res = fw_cmd_creds(fw, from, cmd->valuestring, req, err, sizeof(err));
+	else if (strncmp(cmd->valuestring, "consent.", 8) == 0 ||
+		 strcmp(cmd->valuestring, "forget") == 0)
+		res = fw_cmd_consent(fw, from, cmd->valuestring, req, err, sizeof(err));
 	else
 		snprintf(err, sizeof(err), "unknown command '%.40s' (known: status, stats, outbox, test_connection, "
-			 "config.*, creds.*)", cmd->valuestring);
+			 "config.*, creds.*, consent.*, forget)", cmd->valuestring);
 	audit(fw, from, cJSON_IsString(cmd) ? cmd->valuestring : "?", res != NULL, res ? "ok" : err);
 	if (!res)
 		return fw_control_error(err[0] ? err : "out of memory");

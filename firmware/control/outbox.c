@@ -76,7 +76,7 @@ static void add_error(cJSON *o, const struct store_msg *m)
 	cJSON *e = cJSON_AddObjectToObject(o, "error");
 
 	cJSON_AddStringToObject(e, "class", m->state == STORE_REJECTED ? "input" :
-				m->state == STORE_SUPPRESSED ? "duplicate" :
+				m->state == STORE_SUPPRESSED && !m->err_class ? "duplicate" :
 				m->err_class ? net_class_name(m->err_class) : "");
 	cJSON_AddNumberToObject(e, "code", m->err_code);
 	cJSON_AddStringToObject(e, "text", m->err_text);
@@ -109,8 +109,13 @@ static cJSON *record(const struct store_msg *m, bool full, bool operator)
 	cJSON_AddNumberToObject(o, "due_ms", (double)m->due_ms);
 	cJSON_AddNumberToObject(o, "expires_ms", (double)m->expires_ms);
 	cJSON_AddNumberToObject(o, "attempt_ms", (double)m->attempt_ms);
+	/* A free-form message: its form now (text, or the fallback template). */
+	if (m->body[0])
+		cJSON_AddStringToObject(o, "form", m->flags & STORE_F_FREEFORM ? "text" : "template");
 	if (operator)
 		cJSON_AddRawToObject(o, "vars", m->vars_json[0] ? m->vars_json : "{}");
+	if (operator && m->body[0])
+		cJSON_AddStringToObject(o, "text", m->body);
 	return o;
 }
 

@@ -132,15 +132,22 @@ static size_t form_put(char *dst, const struct form_field *f, size_t nf)
 	return n;
 }
 
+static bool filled(const char *s)
+{
+	return s && *s;
+}
+
 static char *build_body(const struct net_send_msg *m)
 {
 	/* To is a bare E.164 number in the outbox; tolerate a configured prefix. */
 	bool prefixed = strncmp(m->to, "whatsapp:", 9) == 0;
+	bool freeform = !filled(m->content_sid); /* Body: inside the 24 h window only */
 	const struct form_field f[] = {
 		{"To", prefixed ? "" : "whatsapp:", m->to},
 		{"From", "", m->from},
 		{"ContentSid", "", m->content_sid},
-		{"ContentVariables", "", m->vars_json},
+		{"ContentVariables", "", freeform ? NULL : m->vars_json},
+		{"Body", "", freeform ? m->body : NULL},
 	};
 	size_t nf = sizeof(f) / sizeof(f[0]);
 	char *body = malloc(form_put(NULL, f, nf) + 1);
@@ -174,18 +181,13 @@ static char *build_url(const struct net_send_msg *m)
 	return account_url(m, "/Messages.json");
 }
 
-static bool filled(const char *s)
-{
-	return s && *s;
-}
-
 static int twilio_build(const struct net_send_msg *m, char **url_out, char **body_out)
 {
 	char *url = NULL, *body = NULL;
 	int err = ERR_INVAL;
 
 	if (!m || !url_out || !body_out || !filled(m->api_base) || !filled(m->account_id) ||
-	    !filled(m->from) || !filled(m->to) || !filled(m->content_sid))
+	    !filled(m->from) || !filled(m->to) || (!filled(m->content_sid) && !filled(m->body)))
 		goto out;
 	err = ERR_NOMEM;
 	if (!(url = build_url(m)) || !(body = build_body(m)))
@@ -368,21 +370,14 @@ static void twilio_outcome(const struct net_http_result *res, struct net_send_ou
 
 /* ---- list (reconciliation) ---- */
 
-static int twilio_list_url(const struct net_send_msg *m, char **url_out)
+/* The Messages list URL with the query f. */
+static int messages_query(const struct net_send_msg *m, const struct form_field *f, size_t nf,
+			  char **url_out)
 {
-	bool prefixed = m && m->to && strncmp(m->to, "whatsapp:", 9) == 0;
-	const struct form_field f[] = {
-		{"To", prefixed ? "" : "whatsapp:", m ? m->to : NULL},
-		{"From", "", m ? m->from : NULL},
-		{"PageSize", "", "20"},
-	};
-	size_t nf = sizeof(f) / sizeof(f[0]), n;
-	char *url, *q;
+	char *url = build_url(m), *q;
+	size_t n;
 
-	if (!m || !url_out || !filled(m->api_base) || !filled(m->account_id) || !filled(m->from) ||
-	    !filled(m->to))
-		return ERR_INVAL;
-	if (!(url = build_url(m)))
+	if (!url)
 		return ERR_NOMEM;
 	n = strlen(url);
 	q = realloc(url, n + 1 + form_put(NULL, f, nf) + 1);
@@ -394,6 +389,21 @@ static int twilio_list_url(const struct net_send_msg *m, char **url_out)
 	form_put(q + n + 1, f, nf);
 	*url_out = q;
 	return ERR_OK;
+}
+
+static int twilio_list_url(const struct net_send_msg *m, char **url_out)
+{
+	bool prefixed = m && m->to && strncmp(m->to, "whatsapp:", 9) == 0;
+	const struct form_field f[] = {
+		{"To", prefixed ? "" : "whatsapp:", m ? m->to : NULL},
+		{"From", "", m ? m->from : NULL},
+		{"PageSize", "", "20"},
+	};
+
+	if (!m || !url_out || !filled(m->api_base) || !filled(m->account_id) || !filled(m->from) ||
+	    !filled(m->to))
+		return ERR_INVAL;
+	return messages_query(m, f, sizeof(f) / sizeof(f[0]), url_out);
 }
 
 /* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar. */
@@ -475,30 +485,42 @@ static void list_next(const cJSON *root, const char *api_base, struct net_list_p
 	}
 }
 
-static void twilio_list_page(const struct net_http_result *res, const char *api_base,
-			     int (*each)(const struct net_listed *l, void *arg), void *arg,
-			     struct net_list_page *page)
+/* The messages array of a list page (and the next page's URL), or NULL
+ * with page->cls saying why; the caller deletes what is returned. */
+static cJSON *page_open(const struct net_http_result *res, const char *api_base,
+			struct net_list_page *page, const cJSON **msgs)
 {
-	const cJSON *msgs, *it;
 	cJSON *root = NULL;
 
 	memset(page, 0, sizeof(*page));
 	page->oldest_ms = -1;
 	if (res->err != ERR_OK || res->status != 200) {
 		list_failed(res, page);
-		return;
+		return NULL;
 	}
 	if (res->body && res->body_len)
 		root = cJSON_ParseWithLength(res->body, res->body_len);
-	msgs = cJSON_GetObjectItemCaseSensitive(root, "messages");
-	if (!cJSON_IsArray(msgs)) {
+	*msgs = cJSON_GetObjectItemCaseSensitive(root, "messages");
+	if (!cJSON_IsArray(*msgs)) {
 		page->cls = NET_PERMANENT;
 		snprintf(page->text, sizeof(page->text), "list reply without a messages array");
 		cJSON_Delete(root);
-		return;
+		return NULL;
 	}
 	page->cls = NET_OK;
 	list_next(root, api_base, page);
+	return root;
+}
+
+static void twilio_list_page(const struct net_http_result *res, const char *api_base,
+			     int (*each)(const struct net_listed *l, void *arg), void *arg,
+			     struct net_list_page *page)
+{
+	const cJSON *msgs, *it;
+	cJSON *root = page_open(res, api_base, page, &msgs);
+
+	if (!root)
+		return;
 	cJSON_ArrayForEach(it, msgs) {
 		struct net_listed l = {
 			.id = json_str(it, "sid"), .to = bare(json_str(it, "to")),
@@ -513,6 +535,62 @@ static void twilio_list_page(const struct net_http_result *res, const char *api_
 		if (!l.body)
 			l.body = "";
 		if (each && each(&l, arg) != 0)
+			break;
+	}
+	cJSON_Delete(root);
+}
+
+/* ---- inbound (polling) ---- */
+
+/* Messages to our number on or after since_ms's GMT day, newest first:
+ * Twilio's DateSent filter takes whole days, the caller stops walking at
+ * what it has seen. */
+static int twilio_inbound_url(const struct net_send_msg *m, int64_t since_ms, char **url_out)
+{
+	int64_t days = (since_ms > 0 ? since_ms : 0) / 86400000;
+	int64_t z = days + 719468, era = z / 146097, doe = z - era * 146097;
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+	int64_t d = doy - (153 * mp + 2) / 5 + 1, mo = mp < 10 ? mp + 3 : mp - 9;
+	char day[40];
+	const struct form_field f[] = {
+		{"To", "", m ? m->from : NULL},
+		{"DateSent>", "", day},
+		{"PageSize", "", "50"},
+	};
+
+	if (!m || !url_out || !filled(m->api_base) || !filled(m->account_id) || !filled(m->from))
+		return ERR_INVAL;
+	snprintf(day, sizeof(day), "%04d-%02d-%02d", (int)(yoe + era * 400 + (mo <= 2)), (int)mo,
+		 (int)d);
+	return messages_query(m, f, sizeof(f) / sizeof(f[0]), url_out);
+}
+
+static void twilio_inbound_page(const struct net_http_result *res, const char *api_base,
+				int (*each)(const struct net_inbound *in, void *arg), void *arg,
+				struct net_list_page *page)
+{
+	const cJSON *msgs, *it;
+	cJSON *root = page_open(res, api_base, page, &msgs);
+
+	if (!root)
+		return;
+	cJSON_ArrayForEach(it, msgs) {
+		const char *dir = json_str(it, "direction"), *sent = json_str(it, "date_sent");
+		struct net_inbound in = {
+			.id = json_str(it, "sid"), .from = bare(json_str(it, "from")),
+			.to = bare(json_str(it, "to")), .body = json_str(it, "body"),
+			.at_ms = rfc2822_ms(sent ? sent : json_str(it, "date_created")),
+		};
+
+		page->n++;
+		page->oldest_ms = in.at_ms;
+		/* Our own messages to our number would be a loop; only inbound. */
+		if (!dir || strcmp(dir, "inbound") != 0 || !plain_id(in.id) || !in.from)
+			continue;
+		if (!in.body)
+			in.body = "";
+		if (each && each(&in, arg) != 0)
 			break;
 	}
 	cJSON_Delete(root);
@@ -627,4 +705,6 @@ const struct net_provider net_twilio_provider = {
 	.code_class = net_twilio_code_class,
 	.status_url = twilio_status_url,
 	.status_read = twilio_status_read,
+	.inbound_url = twilio_inbound_url,
+	.inbound_page = twilio_inbound_page,
 };

@@ -113,6 +113,30 @@ static void check_list(const struct net_provider *drv, const struct net_http_res
 	free(page.next_url);
 }
 
+static int inbound(const struct net_inbound *in, void *arg)
+{
+	++*(unsigned *)arg;
+	FUZZ_ASSERT(in->id && in->id[0] && in->from && in->body, "an inbound message lacks a string");
+	FUZZ_ASSERT(in->at_ms >= -1, "inbound at %lld", (long long)in->at_ms);
+	return 0;
+}
+
+/* The inbound poll's page reader: the same page shape, only direction
+ * "inbound" handed out. */
+static void check_inbound(const struct net_provider *drv, const struct net_http_result *res)
+{
+	struct net_list_page page;
+	unsigned n = 0;
+
+	drv->inbound_page(res, "https://api.twilio.com", inbound, &n, &page);
+	FUZZ_ASSERT(page.cls >= 0 && page.cls < NET_CLASS__MAX && page.cls != NET_AMBIGUOUS,
+		    "inbound class %d", page.cls);
+	FUZZ_ASSERT(n <= page.n, "%u inbound of %u", n, page.n);
+	if (page.cls != NET_OK)
+		FUZZ_ASSERT(n == 0 && !page.next_url, "a failed page handed out messages");
+	free(page.next_url);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const struct net_provider *drv;
@@ -155,6 +179,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	drv->outcome(&res, &again);
 	FUZZ_ASSERT(memcmp(&out, &again, sizeof(out)) == 0, "two outcomes for one result");
 	check_list(drv, &res);
+	check_inbound(drv, &res);
 	free(body);
 	return 0;
 }

@@ -109,6 +109,26 @@ static void test_found_skips_others(void **state)
 	fw_recon_free(&r);
 }
 
+/* A free-form attempt is found by its text, whatever the variables of its
+ * fallback template say. */
+static void test_found_by_text(void **state)
+{
+	struct store_fx *f = *state;
+	struct store_msg m = record("{\"1\":\"Ana\",\"2\":\"evt-7\"}");
+	struct net_send_outcome out;
+	struct fw_recon r;
+	char items[2048] = "", *next = NULL;
+
+	m.flags |= STORE_F_FREEFORM;
+	m.body = "Your code is 1234";
+	item(items, sizeof(items), "SMtpl", TO, "HX1: Ana | evt-7", AFTER);
+	item(items, sizeof(items), "SMtext", TO, "Your code is 1234", AT_T0);
+	assert_int_equal(fw_recon_start(&r, &m, FROM), ERR_OK);
+	assert_int_equal(page(f, &r, items, NULL, &next, &out), FW_RECON_FOUND);
+	assert_string_equal(out.id, "SMtext");
+	fw_recon_free(&r);
+}
+
 static void test_absent_when_past_window(void **state)
 {
 	struct store_fx *f = *state;
@@ -189,6 +209,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, store_fx_setup, store_fx_teardown)
 		T(test_found_skips_others),
+		T(test_found_by_text),
 		T(test_absent_when_past_window),
 		T(test_pages_then_found_or_gives_up),
 		T(test_no_vars_and_failures),

@@ -34,7 +34,8 @@ static const struct octl_cmd *const cmds[] = {&octl_cmd_status, &octl_cmd_stats,
 					      &octl_cmd_probe, &octl_cmd_outbox,
 					      &octl_cmd_logs, &octl_cmd_config,
 					      &octl_cmd_deadletter, &octl_cmd_creds,
-					      &octl_cmd_pin_hash};
+					      &octl_cmd_pin_hash, &octl_cmd_consent,
+					      &octl_cmd_forget};
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
 
 static void usage(FILE *f)
@@ -103,6 +104,7 @@ static const struct option long_opts[] = {
 	{"sig", required_argument, NULL, 'Z'},
 	{"send-to", required_argument, NULL, 'X'},
 	{"template", required_argument, NULL, 'J'},
+	{"source", required_argument, NULL, 'o'},
 	{"json", no_argument, NULL, 'j'},
 	{"timeout", required_argument, NULL, 'T'},
 	{"help", no_argument, NULL, 'h'},
@@ -141,6 +143,7 @@ static bool take_opt(int c, struct octl_opts *o, unsigned *used)
 	case 'Z': o->sig = optarg; return true;
 	case 'X': o->send_to = optarg; return true;
 	case 'J': o->template_name = optarg; return true;
+	case 'o': o->source = optarg; return true;
 	case 'R':
 		if (!hal_parse_u64(optarg, 1, 4000000, &v) || !hal_tty_baud_valid((unsigned)v)) {
 			fprintf(stderr, "outpostctl: --baud wants a standard rate: 9600, 19200, "

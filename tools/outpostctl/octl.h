@@ -43,6 +43,7 @@ struct octl_opts {
 	const char *route, *to, *older_than, *newer_than; /* outbox filters */
 	const char *sig;   /* config push --sig FILE */
 	const char *send_to, *template_name; /* test-connection --send-to --template */
+	const char *source; /* consent set --source */
 	char **args;       /* words after the command (OCTL_OPT_ARGS) */
 	int nargs;
 	uint64_t since;    /* logs */
@@ -83,6 +84,10 @@ extern const struct octl_cmd octl_cmd_pin_hash;
 extern const struct octl_cmd octl_cmd_deadletter;
 extern const struct octl_cmd octl_cmd_stats;
 extern const struct octl_cmd octl_cmd_probe;
+extern const struct octl_cmd octl_cmd_consent;
+/* consent.c: status's "consent" line (counters, non-zero first). */
+void octl_show_consent(const cJSON *c, const char *indent);
+extern const struct octl_cmd octl_cmd_forget;
 
 /* remote.c: one signed request over MQTT. -1 with *resp set, or the exit
  * code after saying what went wrong. */

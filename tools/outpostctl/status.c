@@ -390,6 +390,7 @@ static void status_show(const struct octl_opts *o, const cJSON *r)
 	show_counters(cJSON_GetObjectItemCaseSensitive(r, "counters"));
 	show_errors(cJSON_GetObjectItemCaseSensitive(r, "last_errors"));
 	show_sources(cJSON_GetObjectItemCaseSensitive(r, "sources"));
+	octl_show_consent(cJSON_GetObjectItemCaseSensitive(r, "consent"), INDENT);
 	show_control(r);
 }
 
@@ -420,6 +421,9 @@ const struct octl_cmd octl_cmd_status = {
 		"            or unreadable); resets = a device counting again from 0/1;\n"
 		"            then the sources with the most recent gaps, newest first.\n"
 		"            NOT TRACKED: events whose source could not be kept (log)\n"
+		"  consent   the recipient ledger and inbound messages: numbers known,\n"
+		"            messages suppressed (opted out / not opted in), free-form\n"
+		"            texts and fallback templates, inbound messages and polls\n"
 		"  vault     the credentials vault: open with N entries, or SEALED and why\n"
 		"            (a missing or wrong device key: accounts pause, events wait)\n"
 		"  control   the lines outpostctl can use: socket, serial (up/DOWN, damaged\n"

@@ -23,12 +23,13 @@
 
 /* The form parameters the sim looks at; others are accepted and ignored
  * like Twilio's optional ones (StatusCallback, ValidityPeriod, ...). */
-enum field { F_TO, F_FROM, F_CONTENT_SID, F_CONTENT_VARS, F__N };
+enum field { F_TO, F_FROM, F_CONTENT_SID, F_CONTENT_VARS, F_BODY, F__N };
 static const char *const field_names[F__N] = {
 	[F_TO] = "To",
 	[F_FROM] = "From",
 	[F_CONTENT_SID] = "ContentSid",
 	[F_CONTENT_VARS] = "ContentVariables",
+	[F_BODY] = "Body",
 };
 
 struct form {
@@ -220,6 +221,29 @@ static void vars_free(struct vars *v)
 	v->json = v->text = NULL;
 }
 
+/* Body-only: free-form text (inbound.c decides about the window). The
+ * record line shows it as vars {"Body": text}. */
+static bool freeform(const char *body, struct vars *v, struct sim_reply *r)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (strlen(body) > 1600) {
+		cJSON_Delete(o);
+		sim_reply_error(r, 400, 21617, "The concatenated message body exceeds the 1600 "
+				"character limit");
+		return false;
+	}
+	cJSON_AddStringToObject(o, "Body", body);
+	v->json = cJSON_PrintUnformatted(o);
+	v->text = strdup(body);
+	cJSON_Delete(o);
+	if (!v->json || !v->text) {
+		sim_reply_error(r, 500, 20500, "out of memory");
+		return false;
+	}
+	return true;
+}
+
 /* true with v filled, or false with the error reply set. */
 static bool check_content(const struct sim_config *cfg, const struct form *f, struct vars *v,
 			  struct sim_reply *r)
@@ -228,6 +252,8 @@ static bool check_content(const struct sim_config *cfg, const struct form *f, st
 	const struct sim_template *t;
 	int count = 0;
 
+	if ((!sid || !*sid) && f->v[F_BODY] && *f->v[F_BODY])
+		return freeform(f->v[F_BODY], v, r);
 	if (!sid || !*sid) {
 		sim_reply_error(r, 400, 21619, "A text message body or media url must be specified.");
 		return false;
@@ -267,8 +293,10 @@ static void accept_message(const struct sim_config *cfg, const struct form *f,
 			   const struct vars *v, struct sim_reply *r)
 {
 	struct sim_msg m = {.to = f->v[F_TO], .from = f->v[F_FROM],
-			    .content_sid = f->v[F_CONTENT_SID], .vars_json = v->json,
-			    .vars_text = v->text};
+			    .content_sid = f->v[F_CONTENT_SID] ? f->v[F_CONTENT_SID] : "",
+			    .vars_json = v->json, .vars_text = v->text};
+	/* Free-form outside the window: created, then failed with 63016. */
+	bool closed = !m.content_sid[0] && !sim_inbound_window_open(m.to, m.from);
 	struct sim_buf b = {0};
 	struct timespec ts;
 
@@ -279,6 +307,8 @@ static void accept_message(const struct sim_config *cfg, const struct form *f,
 		sim_reply_error(r, 500, 20500, "Internal Server Error (twilio-sim could not record)");
 		return;
 	}
+	if (closed)
+		sim_inbound_fail_window(m.sid);
 	sim_render_message(&b, cfg, &m);
 	r->json = sim_buf_take(&b);
 	r->status = r->json ? 201 : 500;

@@ -142,7 +142,8 @@ static void list_messages(const struct sim_config *cfg, struct MHD_Connection *c
 	struct list_args l = {.n = 0};
 
 	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, take_arg, &l);
-	sim_list_messages(cfg, l.a, l.n, r);
+	if (!sim_inbound_list(cfg, l.a, l.n, r))
+		sim_list_messages(cfg, l.a, l.n, r);
 }
 
 static void account(const struct sim_config *cfg, struct sim_reply *r)
@@ -183,6 +184,10 @@ static void dispatch(const struct sim_config *cfg, struct MHD_Connection *c, con
 	/* Test control routes: no auth, never at Twilio. */
 	if (strcmp(url, "/sim/status") == 0 && strcmp(method, "POST") == 0) {
 		sim_force_status(rq->too_big ? NULL : rq->body.p, &rq->reply);
+		return;
+	}
+	if (strcmp(url, "/sim/inbound") == 0) { /* test control: no auth (README) */
+		sim_inbound_post(cfg, method, rq->body.p ? rq->body.p : "", &rq->reply);
 		return;
 	}
 	if (sim_meta_handle(cfg, c, url, method, rq->too_big ? NULL : rq->body.p ? rq->body.p : "",

@@ -186,7 +186,8 @@ static void render_body(struct sim_buf *b, const struct sim_msg *m)
 
 	sim_buf_str(&body, m->content_sid ? m->content_sid : "");
 	if (m->vars_text && *m->vars_text) {
-		sim_buf_str(&body, ": ");
+		if (m->content_sid && *m->content_sid) /* else free-form: the text alone */
+			sim_buf_str(&body, ": ");
 		sim_buf_str(&body, m->vars_text);
 	}
 	if (body.oom)
@@ -202,6 +203,9 @@ void sim_render_message(struct sim_buf *b, const struct sim_config *cfg, const s
 
 	if (m->sent)
 		sim_status_view(cfg, m, &st);
+	if (m->sent && sim_inbound_window_failed(m->sid)) /* free-form outside the window */
+		st = (struct sim_status){"failed", 63016, "Failed to send freeform message because you "
+					 "are outside the allowed window.", m->recv_us};
 	sim_rfc2822(date, sizeof(date), m->recv_us / 1000000);
 	sim_rfc2822(updated, sizeof(updated), st.updated_us / 1000000);
 	sim_buf_str(b, "{\"account_sid\":");
@@ -219,7 +223,8 @@ void sim_render_message(struct sim_buf *b, const struct sim_config *cfg, const s
 	sim_buf_json(b, updated);
 	if (st.code)
 		sim_buf_fmt(b, ",\"direction\":\"outbound-api\",\"error_code\":%d,"
-			    "\"error_message\":\"twilio-sim: %s\",\"from\":", st.code, st.status);
+			    "\"error_message\":\"%s%s\",\"from\":", st.code, st.text ? "" : "twilio-sim: ",
+			    st.text ? st.text : st.status);
 	else
 		sim_buf_str(b, ",\"direction\":\"outbound-api\",\"error_code\":null,"
 			       "\"error_message\":null,\"from\":");

@@ -119,6 +119,7 @@ struct sim_msg {
 struct sim_status {
 	const char *status; /* static */
 	int code;           /* error_code, 0 = null */
+	const char *text;   /* error_message (static), NULL: "twilio-sim: <status>" */
 	int64_t updated_us;
 };
 void sim_status_view(const struct sim_config *cfg, const struct sim_msg *m, struct sim_status *v);
@@ -184,6 +185,17 @@ bool sim_delay_park(struct sim_delayed *d, struct MHD_Connection *conn, unsigned
  * suspended connection. */
 void sim_delay_flush(bool closing);
 void sim_delay_reopen(void);
+
+/* inbound.c: POST /sim/inbound, inbound lists, the free-form window. */
+void sim_inbound_post(const struct sim_config *cfg, const char *method, const char *body,
+		      struct sim_reply *r);
+/* true (reply set) if the list asks for messages to a number inbound
+ * messages went to; false: the outbound list answers. */
+bool sim_inbound_list(const struct sim_config *cfg, const struct sim_arg *args, size_t n,
+		      struct sim_reply *r);
+bool sim_inbound_window_open(const char *customer, const char *ours);
+void sim_inbound_fail_window(const char *sid); /* a Body send outside the window */
+bool sim_inbound_window_failed(const char *sid);
 
 /* meta.c: the Meta Cloud API and 360dialog routes. True if url is one of
  * theirs (r then holds the answer); false: not ours, Twilio's routing goes
