@@ -214,6 +214,18 @@ static const struct cfg_enum provider_names[] = { { "twilio", CFG_PROVIDER_TWILI
 						  { "360dialog", CFG_PROVIDER_360DIALOG },
 						  { 0 } };
 
+/* Status polling. first: 1 s for tests, up to an hour; max_age: how long
+ * after the send a message is still followed (WhatsApp gives up on an
+ * undeliverable message within about 30 days). */
+static const struct cfg_field poll_fields[] = {
+	{ .key = "enabled", .type = CFG_F_BOOL, .off = ACC_OFF(poll.enabled), .def_num = 1 },
+	{ .key = "first", .type = CFG_F_DURATION, .off = ACC_OFF(poll.first_s), .min = 1,
+	  .max = 3600, .def_num = 5 },
+	{ .key = "max_age", .type = CFG_F_DURATION, .off = ACC_OFF(poll.max_age_s), .min = 60,
+	  .max = 30 * 86400, .def_num = 72 * 3600 },
+	{ 0 }
+};
+
 static const struct cfg_field account_fields[] = {
 	{ .key = "provider", .type = CFG_F_ENUM, .off = ACC_OFF(provider), .enums = provider_names,
 	  .def_num = CFG_PROVIDER_TWILIO },
@@ -241,6 +253,8 @@ static const struct cfg_field account_fields[] = {
 	  .check = check_https, .expect = "a URL starting with \"https://\"" },
 	{ .key = "templates_sync", .type = CFG_F_DURATION, .off = ACC_OFF(templates_sync_s),
 	  .min = 60, .max = 7 * 86400 },
+	{ .key = "status_poll", .type = CFG_F_OBJ, .sub = poll_fields },
+	{ .key = "webhooks", .type = CFG_F_BOOL, .off = ACC_OFF(webhooks) },
 	{ .key = "fallback", .type = CFG_F_STR, .off = ACC_OFF(fallback_name),
 	  .check = cfg_ident_valid, .expect = "an account name (" CFG_IDENT_EXPECT ")" },
 	{ .key = "breaker", .type = CFG_F_OBJ, .sub = breaker_fields },

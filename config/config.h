@@ -51,6 +51,14 @@ struct cfg_account {
 	 * api_base itself (a proxy or test double that serves both). */
 	char *content_base;
 	int64_t templates_sync_s;   /* approval sync interval; default the top-level one */
+	/* "status_poll": {"enabled": true, "first": "5s", "max_age": "72h"}:
+	 * delivery status of sent messages is fetched on a backoff schedule
+	 * starting at `first`, until final or max_age after the send. */
+	struct {
+		bool enabled;
+		int64_t first_s, max_age_s;
+	} poll;
+	bool webhooks; /* "webhooks": take relayed webhooks for this account */
 	unsigned inbound_poll_s;    /* poll inbound messages every N s; 0 = off (default), >= 10 */
 	/* "fallback": another account its messages go to while this one's
 	 * circuit breaker is open (one hop: the fallback's own fallback is not

@@ -333,6 +333,12 @@ static void parse_field(struct cfg_pctx *px, const struct cfg_field *f, const cJ
 	case CFG_F_DURATION:
 		parse_duration(px, f, v, dst, path);
 		return;
+	case CFG_F_BOOL:
+		if (v && !cJSON_IsBool(v))
+			cfg_err_add(px->errs, path, "expected true or false, got %s", cfg_json_type(v));
+		else
+			*(bool *)dst = v ? cJSON_IsTrue(v) : f->def_num != 0;
+		return;
 	case CFG_F_OBJ:
 		if (v && !cJSON_IsObject(v)) {
 			cfg_err_add(px->errs, path, "expected an object, got %s", cfg_json_type(v));

@@ -42,6 +42,7 @@ enum cfg_ftype {
 	CFG_F_DOUBLE,   /* double, [min, max] or (min, max] with min_excl */
 	CFG_F_ENUM,     /* int-sized enum from a string, via enums */
 	CFG_F_DURATION, /* int64_t seconds from "72h" / "30m" / "45s" / "7d" / integer */
+	CFG_F_BOOL,     /* bool, a JSON true/false; def_num != 0 is true */
 	CFG_F_OBJ,      /* nested object; sub-table writes into the same base */
 	CFG_F_CUSTOM,   /* handler */
 };

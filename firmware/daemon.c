@@ -17,6 +17,7 @@
 #include "config/secrets.h"
 #include "firmware/consent.h"
 #include "firmware/daemon.h"
+#include "firmware/delivery.h"
 #include "firmware/fw.h"
 #include "firmware/templates.h"
 #include "hal/clock.h"
@@ -84,6 +85,7 @@ int fw_load_config(const char *path, struct cfg **cfg, struct cfg_secrets **sec)
 static int subscribe_routes(struct fw *fw)
 {
 	const char *filters[256];
+	char webhooks[160];
 	unsigned n = 0;
 
 	for (unsigned i = 0; i < fw->cfg->n_routes && n < 256; i++) {
@@ -95,6 +97,8 @@ static int subscribe_routes(struct fw *fw)
 	}
 	if (fw_remote_topic(fw) && n < 256)
 		filters[n++] = fw_remote_topic(fw);
+	if (n < 256 && fw_webhook_filter(fw, webhooks, sizeof(webhooks)))
+		filters[n++] = webhooks;
 	if (fw_consent_topic(fw) && n < 256)
 		filters[n++] = fw_consent_topic(fw);
 	return net_mqtt_subscribe(fw->mqtt, filters, n);
@@ -188,13 +192,18 @@ static void on_signal(struct hal_signal *s, int signo)
 
 static void on_message(void *arg, const char *topic, const void *payload, size_t len)
 {
-	if (!fw_remote_take(arg, topic, payload, len) && !fw_consent_take(arg, topic, payload, len))
+	if (!fw_remote_take(arg, topic, payload, len) && !fw_consent_take(arg, topic, payload, len) &&
+	    !fw_webhook_take(arg, topic, payload, len))
 		fw_router_message(arg, topic, payload, len);
 }
 
 static int on_batch_end(void *arg, bool keep)
 {
-	return fw_router_batch_end(arg, keep);
+	int rc = fw_router_batch_end(arg, keep);
+
+	if (rc == ERR_OK && keep)
+		fw_receipts_kick(arg); /* relayed statuses may have queued some */
+	return rc;
 }
 
 static void on_link(void *arg, bool up)
@@ -203,6 +212,7 @@ static void on_link(void *arg, bool up)
 
 	if (up)
 		net_mqtt_publish(fw->mqtt, fw->status_topic, "online", 6, 1, true);
+	fw_receipts_link(fw, up);
 }
 
 static int start_mqtt(struct fw *fw)
@@ -223,6 +233,7 @@ static int start_mqtt(struct fw *fw)
 	struct net_mqtt_handler h = {on_message, on_batch_end, on_link, fw};
 	int rc = net_mqtt_init(fw->loop, &o, &h, &fw->mqtt);
 
+	fw_receipts_attach(fw);
 	return rc == ERR_OK ? subscribe_routes(fw) : rc;
 }
 
@@ -232,8 +243,9 @@ static int start(struct fw *fw, struct cfg_secrets *file)
 	struct net_http_opts ho = {
 		/* The sender fills its pool under load; the rest is for the
 		 * control plane (template syncs, connection tests), which
-		 * would otherwise wait for a lull that may not come. */
-		.max_concurrent = fw->cfg->sender.concurrency + FW_HTTP_SPARE,
+		 * would otherwise wait for a lull that may not come; and the
+		 * status polls' own. */
+		.max_concurrent = fw->cfg->sender.concurrency + FW_HTTP_SPARE + FW_POLL_SLOTS,
 		.connect_timeout_ms = fw->cfg->sender.connect_timeout_ms,
 		.total_timeout_ms = fw->cfg->sender.request_timeout_ms,
 		.low_speed_time_s = fw->cfg->sender.low_speed_time_s,
@@ -256,8 +268,12 @@ static int start(struct fw *fw, struct cfg_secrets *file)
 		return rc;
 	if ((rc = net_http_init(fw->loop, &ho, &fw->http)) != ERR_OK)
 		return rc;
+	if ((rc = fw_receipts_init(fw)) != ERR_OK)
+		return rc;
 	if ((rc = fw_sender_init(fw)) != ERR_OK || (rc = fw_sender_recover(fw)) != ERR_OK ||
 	    (rc = fw_templates_init(fw)) != ERR_OK || (rc = fw_inbound_init(fw)) != ERR_OK)
+		return rc;
+	if ((rc = fw_delivery_init(fw)) != ERR_OK)
 		return rc;
 	if ((rc = fw_control_init(fw)) != ERR_OK || (rc = fw_serial_init(fw)) != ERR_OK ||
 	    (rc = fw_remote_init(fw)) != ERR_OK)
@@ -270,6 +286,7 @@ static int start(struct fw *fw, struct cfg_secrets *file)
 static void finish(struct fw *fw)
 {
 	fw_audit_flush(fw); /* the read-only commands counted since the last summary */
+	fw_receipts_free(fw);
 	net_mqtt_free(fw->mqtt, "offline");
 	fw->mqtt = NULL;
 	fw_control_free(fw);
@@ -283,6 +300,7 @@ static void finish(struct fw *fw)
 	fw->http = NULL;
 	fw_probes_free(fw);
 	fw_templates_free(fw);
+	fw_delivery_free(fw);
 	fw_inbound_free(fw);
 	if (fw->exit_code == 0)
 		fw_sender_drain(fw);

@@ -76,6 +76,8 @@ struct fw {
 	struct net_http *http;
 	struct fw_router router;
 	struct fw_sender *sender;
+	struct fw_delivery *delivery; /* delivery.c: status polling */
+	struct fw_receipts *receipts; /* receipts.c: receipts to publish */
 	struct fw_control *control;
 	struct fw_vault *vault;
 	struct fw_remote *remote;
@@ -88,6 +90,10 @@ struct fw {
 	struct fw_inbound *inbound; /* consent, the 24 h window, inbound (consent.h) */
 	struct fw_serial *serial; /* NULL without control.serial.device */
 	struct fw_counters n;
+	struct fw_webhook_counts {  /* webhooks.c, since start */
+		uint64_t accepted, rejected, statuses, inbound;
+		char last_reject[FW_ERROR_TEXT];
+	} webhooks;
 	uint64_t started_ms;
 	bool stopping;
 	/* Why ingest is paused ("" = running): the store is full. */
@@ -155,6 +161,8 @@ struct fw_account_view {
 	const char *ca_file;
 };
 bool fw_sender_account(struct fw *fw, const char *name, struct fw_account_view *v);
+/* A rate token for a status poll of that account; sends come first. */
+bool fw_sender_poll_token(struct fw *fw, const char *account);
 struct cJSON;
 void fw_sender_status(const struct fw *fw, struct cJSON *accounts);
 struct net_http_result;

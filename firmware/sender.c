@@ -27,6 +27,7 @@
 #include "config/phone.h"
 #include "config/secrets.h"
 #include "firmware/account.h"
+#include "firmware/delivery.h"
 #include "firmware/consent.h"
 #include "firmware/fw.h"
 #include "firmware/reconcile.h"
@@ -59,6 +60,7 @@ struct account {
 	uint64_t paused_until;     /* monotonic ms, 0 = not paused */
 	char pause_reason[FW_ERROR_TEXT];
 	uint64_t sent, failed;
+	unsigned sends_since_poll; /* tokens sends took since a status poll took one */
 	struct fw_breaker breaker;
 	char fallback[NAME_MAX_];  /* "" = none */
 	const struct cfg_account *cfg; /* valid until the next reconfigure */
@@ -106,6 +108,7 @@ struct fw_sender {
 	unsigned n_settle;
 	struct fw_retry_policy policy;
 	bool stopping;
+	bool backlog;         /* due records were left at the last turn */
 	const char *hold;
 	uint64_t *seqs;
 	struct hal_ratelimit full_rl;
@@ -500,6 +503,8 @@ static bool admit(struct fw_sender *s, struct store_msg *m, struct account **ap,
 		wait = a->paused_until == UINT64_MAX ? 60000 : a->paused_until - now;
 	else if (!recon && !take_token(a, now, &wait)) /* a list sends nothing */
 		wait = wait < 10 ? 10 : wait;
+	else if (!recon)
+		a->sends_since_poll++;
 	if (wait) {
 		m->due_ms = wall + (int64_t)(wait > 60000 ? 60000 : wait);
 		return false;
@@ -572,6 +577,8 @@ static int pick_due(struct fw_sender *s, struct store_txn *t, unsigned room, str
 			p->next_due = p->next_due < 0 || m.due_ms < p->next_due ? m.due_ms : p->next_due;
 		}
 		rc = store_outbox_update(t, &m);
+		if (rc == ERR_OK && m.state == STORE_EXPIRED)
+			rc = fw_delivery_ended(s->fw, t, m.seq); /* its receipt */
 	}
 	return rc;
 }
@@ -684,8 +691,10 @@ static void on_tick(struct hal_timer *t)
 	s->hold = NULL;
 	uint64_t token_wait = IDLE_RECHECK_MS;
 	room = s->n_settle ? 0 : room_now(s, &token_wait);
-	if (room)
+	if (room) {
 		take_due(s, room, &next_due);
+		s->backlog = next_due >= 0 && next_due <= hal_wall_ms();
+	}
 	if (next_due > hal_wall_ms() + horizon_ms(s) && next_due != STORE_DUE_PARKED) {
 		pull_back(s, hal_wall_ms());
 		next_due = hal_wall_ms();
@@ -1037,11 +1046,17 @@ static void flush_done(struct fw_sender *s)
 			rc = claimed(txn, &s->settle[i], &m, wall);
 		if (rc == ERR_OK)
 			rc = count_recon(txn, &s->settle[i]);
+		if (rc == ERR_OK && s->settle[i].next == FW_NEXT_SENT && m.state == STORE_SENT)
+			rc = fw_delivery_sent(s->fw, txn, m.seq); /* status tracking, "sent" receipt */
+		else if (rc == ERR_OK && (m.state == STORE_FAILED || m.state == STORE_EXPIRED))
+			rc = fw_delivery_ended(s->fw, txn, m.seq); /* its receipt */
 	}
 	if (rc == ERR_OK && may_send(s)) {
 		unsigned room = room_now(s, &token_wait);
-		if (room)
+		if (room) {
 			rc = pick_due(s, txn, room, &p);
+			s->backlog = p.next_due >= 0 && p.next_due <= wall;
+		}
 	}
 	for (unsigned i = 0; rc == ERR_OK && i < s->n_settle; i++)
 		if (s->settle[i].out.cls == NET_OK)
@@ -1064,6 +1079,7 @@ static void flush_done(struct fw_sender *s)
 		settled(s, &s->settle[i]);
 	s->n_settle = 0;
 	submit_picked(s, &p);
+	fw_receipts_kick(s->fw);
 	fw_sender_kick(s->fw);
 }
 
@@ -1146,6 +1162,27 @@ int fw_sender_recover(struct fw *fw)
 		log_warn("sender: %u messages were in flight at the last stop; asking the provider whether they went out before sending them again",
 			 total);
 	return rc;
+}
+
+/*
+ * A token for a status poll (firmware/delivery.c). Sends come first: while
+ * due records wait, a poll gets a token only after POLL_SHARE sends of its
+ * account had theirs, so polling takes a bounded share and never stops
+ * sends; otherwise it takes what sends leave in the bucket.
+ */
+#define POLL_SHARE 10
+bool fw_sender_poll_token(struct fw *fw, const char *account)
+{
+	struct fw_sender *s = fw->sender;
+	struct account *a = s ? account_find(s, account) : NULL;
+	uint64_t now = hal_now_ms(), wait;
+
+	if (!a || !a->msg.user || a->paused_until > now || (s->backlog && a->sends_since_poll < POLL_SHARE))
+		return false;
+	if (!take_token(a, now, &wait))
+		return false;
+	a->sends_since_poll = 0;
+	return true;
 }
 
 void fw_sender_kick(struct fw *fw)

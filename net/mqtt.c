@@ -33,6 +33,8 @@ struct net_mqtt {
 	bool up, paused, in_read;
 	struct net_mqtt_stats stats;
 	struct hal_ratelimit rl;
+	void (*published)(void *arg, int mid);
+	void *published_arg;
 };
 
 static void link_lost(struct net_mqtt *m, const char *why);
@@ -104,6 +106,15 @@ static void on_message(struct mosquitto *mosq, void *arg, const struct mosquitto
 	m->batch_msgs++;
 	m->stats.messages++;
 	m->h.message(m->h.arg, msg->topic, msg->payload, (size_t)msg->payloadlen);
+}
+
+static void on_publish(struct mosquitto *mosq, void *arg, int mid)
+{
+	struct net_mqtt *m = arg;
+
+	(void)mosq;
+	if (m->published)
+		m->published(m->published_arg, mid);
 }
 
 static uint64_t backoff_ms(unsigned failures)
@@ -249,6 +260,7 @@ static int setup_client(struct net_mqtt *m)
 	mosquitto_threaded_set(m->mosq, true);
 	mosquitto_connect_with_flags_callback_set(m->mosq, on_connect);
 	mosquitto_message_callback_set(m->mosq, on_message);
+	mosquitto_publish_callback_set(m->mosq, on_publish);
 	if (m->o.username &&
 	    mosquitto_username_pw_set(m->mosq, m->o.username, m->o.password) != MOSQ_ERR_SUCCESS)
 		return ERR_NOMEM;
@@ -384,8 +396,8 @@ int net_mqtt_subscribe(struct net_mqtt *m, const char *const *filters, unsigned 
 	return ERR_OK;
 }
 
-int net_mqtt_publish(struct net_mqtt *m, const char *topic, const void *payload,
-		     size_t len, int qos, bool retain)
+static int publish(struct net_mqtt *m, const char *topic, const void *payload, size_t len,
+		   int qos, bool retain, int *mid)
 {
 	int rc;
 
@@ -393,11 +405,29 @@ int net_mqtt_publish(struct net_mqtt *m, const char *topic, const void *payload,
 		return ERR_INVAL; /* would let uncommitted PUBACKs out */
 	if (!m->up)
 		return ERR_AGAIN;
-	rc = mosquitto_publish(m->mosq, NULL, topic, (int)len, payload, qos, retain);
+	rc = mosquitto_publish(m->mosq, mid, topic, (int)len, payload, qos, retain);
 	if (rc != MOSQ_ERR_SUCCESS)
 		return rc == MOSQ_ERR_NOMEM ? ERR_NOMEM : ERR_MQTT;
 	update_watch(m);
 	return ERR_OK;
+}
+
+int net_mqtt_publish(struct net_mqtt *m, const char *topic, const void *payload,
+		     size_t len, int qos, bool retain)
+{
+	return publish(m, topic, payload, len, qos, retain, NULL);
+}
+
+int net_mqtt_publish_mid(struct net_mqtt *m, const char *topic, const void *payload, size_t len,
+			 int qos, int *mid)
+{
+	return publish(m, topic, payload, len, qos, false, mid);
+}
+
+void net_mqtt_on_published(struct net_mqtt *m, void (*cb)(void *arg, int mid), void *arg)
+{
+	m->published = cb;
+	m->published_arg = arg;
 }
 
 void net_mqtt_pause(struct net_mqtt *m, bool paused)

@@ -66,6 +66,13 @@ void net_mqtt_free(struct net_mqtt *m, const char *final_payload);
 int net_mqtt_subscribe(struct net_mqtt *m, const char *const *filters, unsigned n);
 int net_mqtt_publish(struct net_mqtt *m, const char *topic, const void *payload,
 		     size_t len, int qos, bool retain);
+/* The same, giving the packet id; cb(arg, mid) runs when the broker has
+ * acknowledged it (PUBACK for QoS 1). cb is called from inside a read: it
+ * must not publish or write to the store, only take note. A link that
+ * breaks first never calls it for that id. */
+int net_mqtt_publish_mid(struct net_mqtt *m, const char *topic, const void *payload, size_t len,
+			 int qos, int *mid);
+void net_mqtt_on_published(struct net_mqtt *m, void (*cb)(void *arg, int mid), void *arg);
 /* Stops (or resumes) reading events: the broker keeps them meanwhile. */
 void net_mqtt_pause(struct net_mqtt *m, bool paused);
 bool net_mqtt_connected(const struct net_mqtt *m);

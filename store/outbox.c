@@ -47,6 +47,7 @@
 #include "hal/log.h"
 #include "store/outbox.h"
 #include "store/record.h"
+#include "store/status.h"
 #include "store/store_impl.h"
 
 static const char *const state_names[STORE__STATES] = {
@@ -709,6 +710,8 @@ static int prune_one(struct store_txn *t, const struct store_msg *m)
 		rc = sid_set(&id, m->provider_id) == ERR_OK ? sid_del(t, &id, m->seq) : ERR_STORE;
 	if (rc == ERR_OK)
 		rc = counter_add(t, m->state, -1);
+	if (rc == ERR_OK) /* its delivery status and poll entry, if it was sent */
+		rc = store_track_del(t, m->seq);
 	/* The dedup entry goes with the record it names, and only with it. */
 	if (rc == ERR_OK && dedup_key(m->event_id, &dk) == ERR_OK &&
 	    mdb_get(t->txn, dbi(t, STORE_DB_DEDUP), &dk, &dv) == MDB_SUCCESS && dv.mv_size == 8 &&

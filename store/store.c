@@ -29,7 +29,7 @@
  * older store, and an older daemon never opens it (the log ring came so). */
 #define STORE_SCHEMA 2
 /* The outbox DBs plus room for the ledger, log ring and vault to come. */
-#define STORE_MAXDBS 16
+#define STORE_MAXDBS 24
 #define STORE_LOCK_NAME "outpost.lock"
 #ifdef OUTPOST_CRASH_POINTS
 /* Crash builds start small so that tests reach map growth quickly. */
@@ -45,6 +45,7 @@ static const char *const db_names[STORE_DB__COUNT] = {
 	[STORE_DB_DEDUP] = "dedup", [STORE_DB_META] = "meta",   [STORE_DB_SID] = "sid",
 	[STORE_DB_SOURCE] = "source", [STORE_DB_VAULT] = "vault", [STORE_DB_LOG] = "log",
 	[STORE_DB_TEMPLATES] = "templates",
+	[STORE_DB_TRACK] = "track",   [STORE_DB_POLL] = "poll", [STORE_DB_RECEIPT] = "receipt",
 	[STORE_DB_LEDGER] = "ledger", [STORE_DB_INBOUND] = "inbound",
 };
 

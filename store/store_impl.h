@@ -27,6 +27,9 @@ enum store_db {
 	STORE_DB_VAULT,  /* secret name -> sealed value (store/vault.h) */
 	STORE_DB_LOG,    /* log seq (8B BE) -> encoded log record (logring.h) */
 	STORE_DB_TEMPLATES, /* account NUL template key -> approval as last synced (templates.h) */
+	STORE_DB_TRACK,  /* seq (8B BE) -> delivery status of a sent record (status.h) */
+	STORE_DB_POLL,   /* next poll ms (8B BE) ++ seq (8B BE) -> empty (status.h) */
+	STORE_DB_RECEIPT, /* receipt id (8B BE) -> topic NUL payload, until PUBACKed */
 	STORE_DB_LEDGER, /* E.164 number -> consent, its source and time, last inbound (ledger.h) */
 	STORE_DB_INBOUND, /* inbound message id -> wall ms handled (8B BE): poll/webhook dedup */
 	STORE_DB__COUNT

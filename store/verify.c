@@ -20,6 +20,7 @@
 
 #include "hal/err.h"
 #include "store/record.h"
+#include "store/status.h"
 #include "store/store_impl.h"
 #include "store/vault.h"
 #include "store/verify.h"
@@ -29,6 +30,7 @@ static const char *const kind_names[STORE_VERIFY__KINDS] = {
 	[STORE_VERIFY_DUE] = "due",         [STORE_VERIFY_COUNTER] = "counter",
 	[STORE_VERIFY_DEDUP] = "dedup",     [STORE_VERIFY_RECORD] = "record",
 	[STORE_VERIFY_META] = "meta",       [STORE_VERIFY_SID] = "sid",
+	[STORE_VERIFY_TRACK] = "track",
 };
 
 const char *store_verify_kind_name(int kind)
@@ -420,6 +422,73 @@ static int check_meta(struct store_txn *t, struct store_verify_report *r)
 	return ERR_OK;
 }
 
+/* A delivery status belongs to a record that was sent (it may have gone
+ * back to retry if a reconciliation's claim was undone), and has a poll
+ * entry exactly when it has a next poll time. */
+static int check_track(struct store_txn *t, struct store_verify_report *r, const MDB_val *key)
+{
+	struct store_track tr;
+	struct store_msg m;
+	unsigned char pk[16];
+	uint64_t seq;
+	int err = ERR_OK;
+
+	r->track_entries++;
+	if (key->mv_size != 8) {
+		problem(r, STORE_VERIFY_TRACK, "status key of %zu bytes", key->mv_size);
+		return ERR_OK;
+	}
+	seq = store_be64_get(key->mv_data);
+	if (store_track_get(t, seq, &tr) != ERR_OK) {
+		problem(r, STORE_VERIFY_TRACK, "status of #%" PRIu64 " does not decode", seq);
+		return ERR_OK;
+	}
+	if (record_get(t, seq, &m) == ERR_NOTFOUND)
+		problem(r, STORE_VERIFY_TRACK, "status of #%" PRIu64 ", which does not exist", seq);
+	store_be64_put(pk, tr.next_poll_ms > 0 ? (uint64_t)tr.next_poll_ms : 0);
+	store_be64_put(pk + 8, seq);
+	if (tr.next_poll_ms && !key_exists(t, STORE_DB_POLL, pk, sizeof(pk), &err))
+		problem(r, STORE_VERIFY_TRACK, "#%" PRIu64 " is to be polled but not in the poll index",
+			seq);
+	return err;
+}
+
+static int check_poll(struct store_txn *t, struct store_verify_report *r, const MDB_val *key)
+{
+	struct store_track tr;
+	uint64_t seq;
+
+	r->poll_entries++;
+	if (key->mv_size != 16) {
+		problem(r, STORE_VERIFY_TRACK, "poll key of %zu bytes", key->mv_size);
+		return ERR_OK;
+	}
+	seq = store_be64_get((const unsigned char *)key->mv_data + 8);
+	if (store_track_get(t, seq, &tr) != ERR_OK ||
+	    (uint64_t)tr.next_poll_ms != store_be64_get(key->mv_data))
+		problem(r, STORE_VERIFY_TRACK, "poll entry of #%" PRIu64 " has no status that says so",
+			seq);
+	return ERR_OK;
+}
+
+static int walk_status(struct store_txn *t, struct store_verify_report *r, enum store_db db)
+{
+	MDB_cursor *c = NULL;
+	MDB_val key, val;
+	int rc, err = ERR_OK;
+
+	rc = mdb_cursor_open(t->txn, dbi(t, db), &c);
+	if (rc != MDB_SUCCESS)
+		return store_mdb_err(NULL, rc, "verify cursor");
+	for (rc = mdb_cursor_get(c, &key, &val, MDB_FIRST); rc == MDB_SUCCESS && err == ERR_OK;
+	     rc = mdb_cursor_get(c, &key, &val, MDB_NEXT))
+		err = db == STORE_DB_TRACK ? check_track(t, r, &key) : check_poll(t, r, &key);
+	mdb_cursor_close(c);
+	if (err == ERR_OK && rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
+		err = store_mdb_err(NULL, rc, "verify walk");
+	return err;
+}
+
 int store_verify(struct store_txn *t, struct store_verify_report *r)
 {
 	int err;
@@ -436,6 +505,10 @@ int store_verify(struct store_txn *t, struct store_verify_report *r)
 		err = walk_index(t, r, STORE_DB_DEDUP);
 	if (err == ERR_OK)
 		err = walk_index(t, r, STORE_DB_SID);
+	if (err == ERR_OK)
+		err = walk_status(t, r, STORE_DB_TRACK);
+	if (err == ERR_OK)
+		err = walk_status(t, r, STORE_DB_POLL);
 	if (err == ERR_OK)
 		err = check_meta(t, r);
 	return err;

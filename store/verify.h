@@ -29,6 +29,7 @@ enum store_verify_kind {
 	STORE_VERIFY_RECORD,  /* a record in a state it cannot be in */
 	STORE_VERIFY_META,    /* schema or seq/last missing, malformed or behind */
 	STORE_VERIFY_SID,     /* provider id entry missing, malformed or naming the wrong record */
+	STORE_VERIFY_TRACK,   /* delivery status or poll entry malformed, orphaned or out of step */
 	STORE_VERIFY__KINDS
 };
 
@@ -40,6 +41,7 @@ struct store_verify_report {
 	uint64_t records;               /* records walked */
 	uint64_t counts[STORE__STATES]; /* records per state, counted (not meta) */
 	uint64_t state_entries, due_entries, dedup_entries, sid_entries;
+	uint64_t track_entries, poll_entries;
 	uint64_t seq_last, seq_max;     /* meta seq/last; highest record seq */
 	uint64_t ambiguous;             /* records with STORE_F_AMBIGUOUS */
 	uint64_t problems;              /* 0 = every invariant holds */

@@ -13,6 +13,7 @@
 #include "config/config.h"
 #include "config/phone.h"
 #include "config/secrets.h"
+#include "firmware/delivery.h"
 #include "firmware/consent.h"
 #include "firmware/fw.h"
 #include "firmware/templates.h"
@@ -126,6 +127,9 @@ static cJSON *cmd_status(struct fw *fw)
 	fw_creds_vault_status(fw, r);
 	fw_remote_status(fw, cJSON_AddObjectToObject(r, "remote"));
 	fw_serial_status(fw, cJSON_AddObjectToObject(r, "serial"));
+	fw_delivery_status(fw, cJSON_AddObjectToObject(r, "delivery"));
+	fw_receipts_status(fw, cJSON_AddObjectToObject(r, "receipts"));
+	fw_webhook_status(fw, cJSON_AddObjectToObject(r, "webhooks"));
 	fw_consent_status(fw, cJSON_AddObjectToObject(r, "consent"));
 	return r;
 }

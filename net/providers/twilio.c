@@ -612,6 +612,81 @@ static int twilio_probe_url(const struct net_send_msg *m, char **url_out)
 	return *url_out ? ERR_OK : ERR_NOMEM;
 }
 
+/* ---- status polling ---- */
+
+/* {api_base}/2010-04-01/Accounts/{AC}/Messages/{SM}.json; the id must be a
+ * plain sid (it goes into the path as it is). */
+static int twilio_status_url(const struct net_send_msg *m, const char *id, char **url_out)
+{
+	char tail[96];
+
+	if (!m || !url_out || !filled(m->api_base) || !filled(m->account_id) || !plain_id(id) ||
+	    strlen(id) > 63)
+		return ERR_INVAL;
+	snprintf(tail, sizeof(tail), "/Messages/%s.json", id);
+	*url_out = account_url(m, tail);
+	return *url_out ? ERR_OK : ERR_NOMEM;
+}
+
+/* A fetch that did not come back as a message: why, in the outcome's terms
+ * (a GET changes nothing, so a 5xx or a timeout is plain transient). */
+static void status_failed(const struct net_http_result *res, struct net_status *st)
+{
+	struct net_send_outcome o;
+
+	twilio_outcome(res, &o);
+	st->cls = o.cls == NET_AMBIGUOUS ? NET_TRANSIENT : o.cls;
+	if (res->err == ERR_OK && res->status == 404)
+		st->cls = NET_PERMANENT; /* no such message: asking again will not find it */
+	st->code = o.code;
+	snprintf(st->text, sizeof(st->text), "fetching status: %.200s", o.text);
+}
+
+/* error_code: an integer, or null when there is none. */
+static void status_error(const cJSON *root, struct net_status *st)
+{
+	const char *msg = json_str(root, "error_message");
+
+	st->code = read_code(cJSON_GetObjectItemCaseSensitive(root, "error_code"));
+	st->err_class = st->code ? net_twilio_code_class(st->code) : NET_OK;
+	if (st->code && msg)
+		copy_text(st->text, sizeof(st->text), msg);
+}
+
+static void twilio_status_read(const struct net_http_result *res, struct net_status *st)
+{
+	const char *sid, *status;
+	cJSON *root = NULL;
+
+	memset(st, 0, sizeof(*st));
+	st->at_ms = -1;
+	if (res->err != ERR_OK || res->status != 200) {
+		status_failed(res, st);
+		return;
+	}
+	if (res->body && res->body_len)
+		root = cJSON_ParseWithLength(res->body, res->body_len);
+	sid = json_str(root, "sid");
+	status = json_str(root, "status");
+	st->status = net_msg_status_parse(status);
+	if (!cJSON_IsObject(root) || !plain_id(sid) || st->status == NET_ST_UNKNOWN) {
+		char word[41] = "";
+
+		copy_text(word, sizeof(word), status ? status : ""); /* safe in a log line */
+		st->cls = NET_PERMANENT;
+		st->status = NET_ST_UNKNOWN;
+		snprintf(st->text, sizeof(st->text), "status reply without a sid and a known status%s%s",
+			 word[0] ? ": " : "", word);
+		cJSON_Delete(root);
+		return;
+	}
+	st->cls = NET_OK;
+	snprintf(st->id, sizeof(st->id), "%s", sid);
+	status_error(root, st);
+	st->at_ms = rfc2822_ms(json_str(root, "date_updated"));
+	cJSON_Delete(root);
+}
+
 static const char *twilio_probe_what(const struct net_send_msg *m)
 {
 	return api_key(m) ? "message list, PageSize=1 (API key: a Standard key may not fetch "
@@ -630,6 +705,8 @@ const struct net_provider net_twilio_provider = {
 	.code_class = net_twilio_code_class,
 	.templates_url = net_twilio_templates_url,
 	.templates_page = net_twilio_templates_page,
+	.status_url = twilio_status_url,
+	.status_read = twilio_status_read,
 	.inbound_url = twilio_inbound_url,
 	.inbound_page = twilio_inbound_page,
 };

@@ -9,6 +9,7 @@
 #   fuzz_frame   a serial line's byte stream through net/frame.c's decoder, in two splits
 #   fuzz_secrets credentials entries (config/secrets.c): the import, the vault reload, creds set
 #   fuzz_cmdauth an MQTT command envelope (net/cmdauth.c): parse, sign, nonce cache
+#   fuzz_webhook a relayed webhook body (Twilio form, Meta JSON) and a Twilio status fetch answer
 # make fuzz-check  replays every corpus file, then fuzzes each target FUZZ_CHECK_SECONDS (15)
 #                  in a scratch corpus; fails on a crash, leak, UBSan report or broken oracle.
 # make fuzz        fuzzes each FUZZ_SECONDS (600) from corpus/<name>/ into build/fuzz/corpus-<name>;
@@ -17,7 +18,7 @@
 
 FUZZ_DIR := build/fuzz
 FUZZ_CC ?= clang
-FUZZ_NAMES := event config twilio meta ctl frame secrets cmdauth
+FUZZ_NAMES := event config twilio meta ctl frame secrets cmdauth webhook
 FUZZ_TARGETS ?= $(FUZZ_NAMES)
 FUZZ_CHECK_SECONDS ?= 15
 FUZZ_SECONDS ?= 600

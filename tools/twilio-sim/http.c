@@ -183,6 +183,11 @@ static void dispatch(const struct sim_config *cfg, struct MHD_Connection *c, con
 
 	if (sim_content_route(cfg, c, url, method, rq->too_big ? NULL : rq->body.p, &rq->reply))
 		return;
+	/* Test control routes: no auth, never at Twilio. */
+	if (strcmp(url, "/sim/status") == 0 && strcmp(method, "POST") == 0) {
+		sim_force_status(rq->too_big ? NULL : rq->body.p, &rq->reply);
+		return;
+	}
 	if (strcmp(url, "/sim/inbound") == 0) { /* test control: no auth (README) */
 		sim_inbound_post(cfg, method, rq->body.p ? rq->body.p : "", &rq->reply);
 		return;

@@ -198,9 +198,16 @@ static void render_body(struct sim_buf *b, const struct sim_msg *m)
 
 void sim_render_message(struct sim_buf *b, const struct sim_config *cfg, const struct sim_msg *m)
 {
-	char date[64];
+	struct sim_status st = {.status = "queued", .updated_us = m->recv_us};
+	char date[64], updated[64];
 
+	if (m->sent)
+		sim_status_view(cfg, m, &st);
+	if (m->sent && sim_inbound_window_failed(m->sid)) /* free-form outside the window */
+		st = (struct sim_status){"failed", 63016, "Failed to send freeform message because you "
+					 "are outside the allowed window.", m->recv_us};
 	sim_rfc2822(date, sizeof(date), m->recv_us / 1000000);
+	sim_rfc2822(updated, sizeof(updated), st.updated_us / 1000000);
 	sim_buf_str(b, "{\"account_sid\":");
 	sim_buf_json(b, cfg->account);
 	sim_buf_str(b, ",\"api_version\":\"2010-04-01\",\"body\":");
@@ -213,11 +220,11 @@ void sim_render_message(struct sim_buf *b, const struct sim_config *cfg, const s
 	sim_buf_str(b, ",\"date_sent\":");
 	sim_buf_json(b, m->sent ? date : NULL);
 	sim_buf_str(b, ",\"date_updated\":");
-	sim_buf_json(b, date);
-	if (m->sent && sim_inbound_window_failed(m->sid))
-		sim_buf_str(b, ",\"direction\":\"outbound-api\",\"error_code\":63016,"
-			       "\"error_message\":\"Failed to send freeform message because you are "
-			       "outside the allowed window.\",\"from\":");
+	sim_buf_json(b, updated);
+	if (st.code)
+		sim_buf_fmt(b, ",\"direction\":\"outbound-api\",\"error_code\":%d,"
+			    "\"error_message\":\"%s%s\",\"from\":", st.code, st.text ? "" : "twilio-sim: ",
+			    st.text ? st.text : st.status);
 	else
 		sim_buf_str(b, ",\"direction\":\"outbound-api\",\"error_code\":null,"
 			       "\"error_message\":null,\"from\":");
@@ -225,9 +232,7 @@ void sim_render_message(struct sim_buf *b, const struct sim_config *cfg, const s
 	sim_buf_str(b, ",\"messaging_service_sid\":null,\"num_media\":\"0\","
 		       "\"num_segments\":\"1\",\"price\":null,\"price_unit\":\"USD\",\"sid\":");
 	sim_buf_json(b, m->sid);
-	sim_buf_str(b, !m->sent ? ",\"status\":\"queued\"" :
-		       sim_inbound_window_failed(m->sid) ? ",\"status\":\"failed\"" :
-		       ",\"status\":\"sent\"");
+	sim_buf_fmt(b, ",\"status\":\"%s\"", st.status);
 	sim_buf_str(b, ",\"subresource_uris\":{\"media\":");
 	sim_buf_fmt(b, "\"/2010-04-01/Accounts/%s/Messages/%s/Media.json\"},\"to\":",
 		    cfg->account, m->sid);

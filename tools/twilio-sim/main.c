@@ -70,6 +70,9 @@ static const char usage_text[] =
 	"  --rate-limit N       more than N creates in one second get 429/20429 and\n"
 	"                       Retry-After: 1\n"
 	"  --latency-ms N       answer every create N ms late (connections not blocked)\n"
+	"  --deliver-after-ms N fetch and list show a message delivered N ms after create\n"
+	"                       (default: it stays sent)\n"
+	"  --read-after-ms M    ... and read M ms after that (needs --deliver-after-ms)\n"
 	"  --down-from S --down-for D\n"
 	"                       during [S, S+D) s after start: close the listener and every\n"
 	"                       connection (clients get connection refused), then listen\n"
@@ -80,6 +83,9 @@ static const char usage_text[] =
 	"  whatsapp:+15005550002  400, code 63003 (channel could not find To address)\n"
 	"  whatsapp:+15005550003  400, code 21610 (recipient unsubscribed)\n"
 	"  whatsapp:+15005550009  500, code 20500 (internal error)\n"
+	"  whatsapp:+15005550063  accepted, then undelivered with 63024 at delivery time\n"
+	"  whatsapp:+15005550016  accepted, then failed with 63016 at delivery time\n"
+	"POST /sim/status {\"sid\",\"status\",\"code\"} forces a message's state (no auth).\n"
 	"\n"
 	"Routes: POST /2010-04-01/Accounts/{AC}/Messages.json (201),\n"
 	"GET .../Messages/{SM}.json, GET .../Messages.json (list: To, From, DateSent,\n"
@@ -90,8 +96,8 @@ static const char usage_text[] =
 enum opt {
 	O_PORT = 256, O_BIND, O_PORT_FILE, O_CERT, O_KEY, O_ACCOUNT, O_TOKEN, O_API_KEY,
 	O_TEMPLATE, O_RECORD, O_KEEP, O_THREADS, O_IDLE, O_FAIL, O_DROP, O_SEED, O_RATE,
-	O_LATENCY, O_DOWN_FROM, O_DOWN_FOR, O_HELP, O_META_TOKEN, O_META_PHONE, O_META_WABA,
-	O_D360_KEY, O_META_TEMPLATE,
+	O_LATENCY, O_DOWN_FROM, O_DOWN_FOR, O_DELIVER, O_READ, O_HELP, O_META_TOKEN, O_META_PHONE,
+	O_META_WABA, O_D360_KEY, O_META_TEMPLATE,
 };
 
 static const struct option long_opts[] = {
@@ -115,6 +121,8 @@ static const struct option long_opts[] = {
 	{"latency-ms", required_argument, NULL, O_LATENCY},
 	{"down-from", required_argument, NULL, O_DOWN_FROM},
 	{"down-for", required_argument, NULL, O_DOWN_FOR},
+	{"deliver-after-ms", required_argument, NULL, O_DELIVER},
+	{"read-after-ms", required_argument, NULL, O_READ},
 	{"help", no_argument, NULL, O_HELP},
 	{"meta-token", required_argument, NULL, O_META_TOKEN},
 	{"meta-phone-id", required_argument, NULL, O_META_PHONE},
@@ -217,6 +225,12 @@ static bool apply_fault_opt(struct sim_config *cfg, int opt, const char *arg)
 		if (!hal_parse_u64(arg, 0, 86400 * 365, &v))
 			return false;
 		cfg->down_for_s = (long)v;
+		return true;
+	case O_DELIVER:
+	case O_READ:
+		if (!hal_parse_u64(arg, 0, 86400000, &v))
+			return false;
+		*(opt == O_DELIVER ? &cfg->deliver_after_ms : &cfg->read_after_ms) = (long)v;
 		return true;
 	}
 	return false;
@@ -416,6 +430,8 @@ int main(int argc, char **argv)
 		.threads = 2,
 		.idle_timeout_s = 60,
 		.seed = 1,
+		.deliver_after_ms = -1,
+		.read_after_ms = -1,
 	};
 	int rc;
 

@@ -70,6 +70,7 @@ struct sim_config {
 	unsigned rate_limit;  /* creates per second, 0 = unlimited */
 	unsigned latency_ms;
 	long down_from_s, down_for_s; /* down_for_s 0 = never down */
+	long deliver_after_ms, read_after_ms; /* status.c; -1 = never */
 	int64_t start_wall_ms;
 };
 
@@ -115,6 +116,17 @@ struct sim_msg {
 	uint64_t n;
 	bool sent; /* render as Twilio shows it later: "sent", with date_sent */
 };
+
+/* status.c: a message's state as fetch and list show it, and the
+ * /sim/status control route. */
+struct sim_status {
+	const char *status; /* static */
+	int code;           /* error_code, 0 = null */
+	const char *text;   /* error_message (static), NULL: "twilio-sim: <status>" */
+	int64_t updated_us;
+};
+void sim_status_view(const struct sim_config *cfg, const struct sim_msg *m, struct sim_status *v);
+void sim_force_status(const char *body, struct sim_reply *r);
 
 void sim_render_message(struct sim_buf *b, const struct sim_config *cfg, const struct sim_msg *m);
 void sim_render_account(struct sim_buf *b, const struct sim_config *cfg);
