@@ -192,6 +192,35 @@ int fw_consent_settle(struct fw *fw, struct store_txn *t, const struct net_send_
 	return ERR_OK;
 }
 
+int fw_consent_late(struct fw *fw, struct store_txn *t, struct store_msg *m, int cls, int code,
+		    int64_t wall, bool *resend)
+{
+	static char why[160];
+	char src[32];
+
+	*resend = false;
+	if (cls == NET_OPTED_OUT) {
+		snprintf(src, sizeof(src), "provider:%d", code);
+		return fw_consent_set(fw, t, m->to, STORE_CONSENT_OUT, src, wall);
+	}
+	if (cls != NET_WINDOW || !(m->flags & STORE_F_FREEFORM) || !m->content_sid[0])
+		return ERR_OK;
+	/* Accepted as free-form, refused later (Twilio 63016 comes this way):
+	 * the fallback template goes instead, once. */
+	m->flags &= ~(uint32_t)STORE_F_FREEFORM;
+	m->flags |= STORE_F_TEMPLATE_ONLY;
+	snprintf(why, sizeof(why), "the provider says the 24-hour window is closed (code %d, "
+		 "after it took the text); sending the fallback template", code);
+	m->err_text = why;
+	m->err_code = code;
+	m->err_class = NET_WINDOW;
+	m->provider_id = "";
+	m->state = STORE_RETRY;
+	m->due_ms = wall;
+	*resend = true;
+	return ERR_OK;
+}
+
 const char *fw_consent_ingest(struct fw *fw, struct store_txn *t, const char *to, int64_t wall)
 {
 	struct fw_inbound *ib = fw->inbound;

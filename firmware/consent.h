@@ -67,6 +67,13 @@ bool fw_consent_gate(struct fw *fw, struct store_txn *t, struct store_msg *m, in
  * why (the sender's) holds err_text. */
 int fw_consent_settle(struct fw *fw, struct store_txn *t, const struct net_send_outcome *o,
 		      struct store_msg *m, enum fw_next *next, char *why, size_t whylen, int64_t wall);
+/* A delivery status (polled or relayed) that ends message m with code's
+ * class cls. Opted-out: the opt-out is recorded for later messages. Outside
+ * the window, for a free-form message whose route has a fallback template:
+ * m is made due again as that template (*resend; the failure is not
+ * taken, err_text says why, provider_id is cleared). */
+int fw_consent_late(struct fw *fw, struct store_txn *t, struct store_msg *m, int cls, int code,
+		    int64_t wall, bool *resend);
 /* The ingest check of a free-form route without fallback: NULL if it may
  * be queued, else the reason (valid until the next call). */
 const char *fw_consent_ingest(struct fw *fw, struct store_txn *t, const char *to, int64_t wall);

@@ -27,6 +27,7 @@
 
 #include "config/config.h"
 #include "config/phone.h"
+#include "firmware/consent.h"
 #include "firmware/delivery.h"
 #include "firmware/fw.h"
 #include "hal/clock.h"
@@ -140,6 +141,21 @@ static int advance(struct fw *fw, struct store_txn *t, struct store_msg *m, stru
 	*changed = false;
 	if (!net_msg_status_advances(net_of(m->state), st->status) || to == m->state)
 		return ERR_OK;
+	if (to == STORE_UNDELIVERED || to == STORE_FAILED) {
+		bool resend;
+
+		rc = fw_consent_late(fw, t, m, st->err_class, st->code, wall, &resend);
+		if (rc == ERR_OK && resend) {
+			tr->next_poll_ms = 0; /* the next send starts its own */
+			rc = store_outbox_update(t, m);
+			if (rc == ERR_OK) /* its strings may have moved with the put */
+				rc = store_outbox_get(t, m->seq, m);
+			*changed = rc == ERR_OK;
+			return rc;
+		}
+		if (rc != ERR_OK)
+			return rc;
+	}
 	m->state = (uint8_t)to;
 	m->updated_ms = wall;
 	if (to == STORE_UNDELIVERED || to == STORE_FAILED)

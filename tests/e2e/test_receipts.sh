@@ -23,6 +23,7 @@ write_config '.accounts.main.status_poll = {"first": "1s", "max_age": "1h"}' \
 	'.routes += [{"name": "hooks", "topic": "site/+/hooks/#", "template": "ticket_ready", "to": "{phone}", "account": "hooked", "vars": {"1": "{ticket}", "2": "{counter}", "3": "{id}"}}]' \
 	".accounts.wa = {\"provider\": \"meta\", \"from\": \"+15550783881\", \"credentials\": \"meta-main\", \"phone_number_id\": \"$PHONE_ID\", \"api_base\": \"$SIM_URL\", \"ca_file\": \"$SIM_CA\", \"webhooks\": true}" \
 	'.templates.ticket_ready.meta = {"name": "ticket_ready", "language": "en"}' \
+	'.routes += [{"name": "notes", "topic": "site/+/notes/#", "text": "Your code is {code}", "fallback_template": "ticket_ready", "to": "{phone}", "account": "hooked", "vars": {"1": "{code}", "2": "desk", "3": "{id}"}}]' \
 	'.routes += [{"name": "meta", "topic": "site/+/meta/#", "template": "ticket_ready", "to": "{phone}", "account": "wa", "vars": {"1": "{ticket}", "2": "{counter}", "3": "{id}"}}]'
 umask 077
 jq --arg t "$META_TOKEN" --arg s "$META_SECRET" '. + {"meta-main": {"access_token": $t, "app_secret": $s}}' \
@@ -173,5 +174,27 @@ wait_for "grep -q '^outpost/e2e/inbound .*SMinbound1' '$E2E_DIR/receipts.txt'" 5
 grep '^outpost/e2e/inbound ' "$E2E_DIR/receipts.txt" | cut -d' ' -f2- | jq -e '.body == "STOP" and .account == "hooked"' >/dev/null ||
 	fail "inbound JSON: $(grep '^outpost/e2e/inbound ' "$E2E_DIR/receipts.txt")"
 
+# A free-form text the provider took and then failed for the 24-hour window
+# (Twilio's 63016 comes as a status): the route's fallback template goes
+# instead. A relayed inbound message opens our window for +491701234570;
+# the sim has seen no message from them, so it fails the text, and the
+# failure comes back relayed.
+relay "$(sign "${url}BodyhiFromwhatsapp:+491701234570MessageSidSMinbound2SmsStatusreceivedTowhatsapp:+14155550100")" \
+	"From=whatsapp%3A%2B491701234570&To=whatsapp%3A%2B14155550100&Body=hi&MessageSid=SMinbound2&SmsStatus=received"
+wait_for "grep -q '^outpost/e2e/inbound .*SMinbound2' '$E2E_DIR/receipts.txt'" 5 || fail "second inbound not taken"
+mpub site/1/notes/x '{"id": "n1", "code": "4711", "phone": "+491701234570"}'
+wait_for '[ "$(state_of n1)" = sent ]' 10 || fail "n1 not sent: $(state_of n1)"
+nsid=$(ctl outbox --limit 100 | jq -r '.messages[] | select(.event_id == "n1") | .provider_id')
+grep -q "\"sid\":\"$nsid\".*\"body\":\"Your code is 4711\"" "$SIM_RECORD" ||
+	grep -q "\"sid\":\"$nsid\"" "$SIM_RECORD" || fail "n1 ($nsid) is not at the sim"
+relay "$(sign "${url}AccountSid${SIM_ACCOUNT}ErrorCode63016MessageSid${nsid}MessageStatusfailed")" \
+	"AccountSid=$SIM_ACCOUNT&MessageSid=$nsid&MessageStatus=failed&ErrorCode=63016"
+wait_for '[ "$(ctl outbox --limit 100 | jq -r ".messages[] | select(.event_id == \"n1\") | .provider_id")" != "$nsid" ] && [ "$(state_of n1)" = sent ]' 10 ||
+	fail "n1 was not sent again as its template: $(ctl outbox --limit 100 | jq -c '.messages[] | select(.event_id == "n1")')"
+grep -q 'delivery: message #[0-9]* retry (relayed webhook, the provider says the 24-hour window is closed (code 63016, after it took the text)' \
+	"$E2E_DIR/outpostd.log" || fail "the fallback after a late 63016 was not logged with its reason"
+[ "$(jq -c 'select(.vars["3"] == "n1") | .content_sid' "$SIM_RECORD")" = "\"$T_TICKET\"" ] ||
+	fail "the fallback template of n1 did not reach the sim once: $(grep n1 "$SIM_RECORD")"
+
 stop_outpostd || fail "outpostd exit status $?"
-pass "7 messages followed to read/undelivered/failed by polling, $(grep -c '^outpost/e2e/receipts/' "$E2E_DIR/receipts.txt") receipts (none lost across a broker restart), webhooks: Twilio and Meta applied, 3 rejected, 1 inbound"
+pass "7 messages followed to read/undelivered/failed by polling, $(grep -c '^outpost/e2e/receipts/' "$E2E_DIR/receipts.txt") receipts (none lost across a broker restart), webhooks: Twilio and Meta applied, 3 rejected, 1 inbound; a text failed late for the window went as its template"
