@@ -44,11 +44,6 @@ static bool number_ok(const char *n)
 	return strspn(n + 1, "0123456789") == len - 1;
 }
 
-static MDB_dbi dbi(struct store_txn *t, enum store_db db)
-{
-	return t->s->dbi[db];
-}
-
 static size_t encode(const struct store_ledger *e, unsigned char *buf)
 {
 	size_t sl = strnlen(e->source, sizeof(e->source) - 1);
@@ -114,7 +109,7 @@ int store_ledger_get(struct store_txn *t, const char *number, struct store_ledge
 	if (!number_ok(number))
 		return ERR_INVAL;
 	key = (MDB_val){strlen(number), (void *)number};
-	rc = mdb_get(t->txn, dbi(t, STORE_DB_LEDGER), &key, &val);
+	rc = mdb_get(t->txn, store_dbi(t, STORE_DB_LEDGER), &key, &val);
 	if (rc == MDB_NOTFOUND)
 		return ERR_NOTFOUND;
 	if (rc != MDB_SUCCESS)
@@ -134,7 +129,7 @@ int store_ledger_put(struct store_txn *t, const char *number, const struct store
 		return ERR_INVAL;
 	key = (MDB_val){strlen(number), (void *)number};
 	val = (MDB_val){encode(e, buf), buf};
-	return store_mdb_err(t, mdb_put(t->txn, dbi(t, STORE_DB_LEDGER), &key, &val, 0),
+	return store_mdb_err(t, mdb_put(t->txn, store_dbi(t, STORE_DB_LEDGER), &key, &val, 0),
 			     "ledger put");
 }
 
@@ -188,7 +183,7 @@ int store_ledger_delete(struct store_txn *t, const char *number)
 	if (!number_ok(number))
 		return ERR_INVAL;
 	key = (MDB_val){strlen(number), (void *)number};
-	rc = mdb_del(t->txn, dbi(t, STORE_DB_LEDGER), &key, NULL);
+	rc = mdb_del(t->txn, store_dbi(t, STORE_DB_LEDGER), &key, NULL);
 	if (rc == MDB_NOTFOUND)
 		return ERR_NOTFOUND;
 	return store_mdb_err(t, rc, "ledger delete");
@@ -197,7 +192,7 @@ int store_ledger_delete(struct store_txn *t, const char *number)
 int store_ledger_entries(struct store_txn *t, uint64_t *n)
 {
 	MDB_stat st;
-	int rc = mdb_stat(t->txn, dbi(t, STORE_DB_LEDGER), &st);
+	int rc = mdb_stat(t->txn, store_dbi(t, STORE_DB_LEDGER), &st);
 
 	*n = rc == MDB_SUCCESS ? st.ms_entries : 0;
 	return rc == MDB_SUCCESS ? ERR_OK : store_mdb_err(t, rc, "ledger stat");
@@ -223,7 +218,7 @@ int store_inbound_seen(struct store_txn *t, const char *id, bool *seen)
 	*seen = false;
 	if (rc != ERR_OK)
 		return rc;
-	rc = mdb_get(t->txn, dbi(t, STORE_DB_INBOUND), &key, &val);
+	rc = mdb_get(t->txn, store_dbi(t, STORE_DB_INBOUND), &key, &val);
 	if (rc == MDB_NOTFOUND)
 		return ERR_OK;
 	if (rc != MDB_SUCCESS)
@@ -243,7 +238,7 @@ int store_inbound_mark(struct store_txn *t, const char *id, int64_t at_ms)
 	if (rc != ERR_OK)
 		return rc;
 	store_be64_put(b, (uint64_t)at_ms);
-	return store_mdb_err(t, mdb_put(t->txn, dbi(t, STORE_DB_INBOUND), &key, &val, 0),
+	return store_mdb_err(t, mdb_put(t->txn, store_dbi(t, STORE_DB_INBOUND), &key, &val, 0),
 			     "inbound put");
 }
 
@@ -257,7 +252,7 @@ int store_inbound_prune(struct store_txn *t, int64_t before_ms, unsigned max, un
 	*n = 0;
 	if (rc != ERR_OK)
 		return rc;
-	rc = mdb_cursor_open(t->txn, dbi(t, STORE_DB_INBOUND), &c);
+	rc = mdb_cursor_open(t->txn, store_dbi(t, STORE_DB_INBOUND), &c);
 	if (rc != MDB_SUCCESS)
 		return store_mdb_err(t, rc, "inbound cursor");
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == MDB_SUCCESS && looked < max;

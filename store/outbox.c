@@ -79,11 +79,6 @@ static bool in_due(int state)
 	return state == STORE_QUEUED || state == STORE_RETRY;
 }
 
-static MDB_dbi dbi(struct store_txn *t, enum store_db db)
-{
-	return t->s->dbi[db];
-}
-
 /* A failure after the first write leaves the txn half done: commit must
  * then refuse it even if lmdb itself would not have. */
 static int poison(struct store_txn *t, int err)
@@ -147,7 +142,7 @@ static int idx_put(struct store_txn *t, enum store_db db, unsigned char *k, size
 	MDB_val key = {klen, k}, val = {0, NULL};
 	int rc;
 
-	rc = mdb_put(t->txn, dbi(t, db), &key, &val, MDB_NOOVERWRITE);
+	rc = mdb_put(t->txn, store_dbi(t, db), &key, &val, MDB_NOOVERWRITE);
 	if (rc == MDB_KEYEXIST) {
 		log_err("store: index %d already holds an entry: indexes out of step", db);
 		return ERR_STORE;
@@ -160,7 +155,7 @@ static int idx_del(struct store_txn *t, enum store_db db, unsigned char *k, size
 	MDB_val key = {klen, k};
 	int rc;
 
-	rc = mdb_del(t->txn, dbi(t, db), &key, NULL);
+	rc = mdb_del(t->txn, store_dbi(t, db), &key, NULL);
 	if (rc == MDB_NOTFOUND) {
 		log_err("store: index %d lacks an entry: indexes out of step", db);
 		return ERR_STORE;
@@ -191,7 +186,7 @@ static int sid_set(struct sid *k, const char *id)
 static int sid_free_for(struct store_txn *t, struct sid *k, uint64_t seq)
 {
 	MDB_val val;
-	int rc = mdb_get(t->txn, dbi(t, STORE_DB_SID), &k->key, &val);
+	int rc = mdb_get(t->txn, store_dbi(t, STORE_DB_SID), &k->key, &val);
 
 	if (rc == MDB_NOTFOUND)
 		return ERR_OK;
@@ -206,14 +201,14 @@ static int sid_put(struct store_txn *t, struct sid *k, uint64_t seq)
 	MDB_val val = {sizeof(buf), buf};
 
 	store_be64_put(buf, seq);
-	return store_mdb_err(t, mdb_put(t->txn, dbi(t, STORE_DB_SID), &k->key, &val, 0), "sid put");
+	return store_mdb_err(t, mdb_put(t->txn, store_dbi(t, STORE_DB_SID), &k->key, &val, 0), "sid put");
 }
 
 /* The entry must be there and name seq: anything else is a broken index. */
 static int sid_del(struct store_txn *t, struct sid *k, uint64_t seq)
 {
 	MDB_val val;
-	int rc = mdb_get(t->txn, dbi(t, STORE_DB_SID), &k->key, &val);
+	int rc = mdb_get(t->txn, store_dbi(t, STORE_DB_SID), &k->key, &val);
 
 	if (rc == MDB_SUCCESS && (val.mv_size != 8 || store_be64_get(val.mv_data) != seq))
 		rc = MDB_NOTFOUND;
@@ -222,7 +217,7 @@ static int sid_del(struct store_txn *t, struct sid *k, uint64_t seq)
 		return ERR_STORE;
 	}
 	if (rc == MDB_SUCCESS)
-		rc = mdb_del(t->txn, dbi(t, STORE_DB_SID), &k->key, NULL);
+		rc = mdb_del(t->txn, store_dbi(t, STORE_DB_SID), &k->key, NULL);
 	return store_mdb_err(t, rc, "sid del");
 }
 
@@ -237,7 +232,7 @@ int store_sid_get(struct store_txn *t, const char *provider_id, uint64_t *seq)
 	rc = sid_set(&k, provider_id);
 	if (rc != ERR_OK)
 		return rc;
-	rc = mdb_get(t->txn, dbi(t, STORE_DB_SID), &k.key, &val);
+	rc = mdb_get(t->txn, store_dbi(t, STORE_DB_SID), &k.key, &val);
 	if (rc != MDB_SUCCESS)
 		return store_mdb_err(t, rc, "sid get");
 	if (val.mv_size != 8) {
@@ -302,7 +297,7 @@ static int msg_put(struct store_txn *t, uint64_t seq, size_t len, unsigned flags
 	int rc;
 
 	store_be64_put(k, seq);
-	rc = mdb_put(t->txn, dbi(t, STORE_DB_MSG), &key, &val, flags);
+	rc = mdb_put(t->txn, store_dbi(t, STORE_DB_MSG), &key, &val, flags);
 	if (rc == MDB_KEYEXIST) {
 		log_err("store: seq %" PRIu64 " is taken: seq/last is behind the records", seq);
 		return ERR_STORE;
@@ -365,7 +360,7 @@ int store_outbox_get(struct store_txn *t, uint64_t seq, struct store_msg *m)
 	if (!t || !m)
 		return ERR_INVAL;
 	store_be64_put(k, seq);
-	rc = mdb_get(t->txn, dbi(t, STORE_DB_MSG), &key, &val);
+	rc = mdb_get(t->txn, store_dbi(t, STORE_DB_MSG), &key, &val);
 	if (rc != MDB_SUCCESS)
 		return store_mdb_err(t, rc, "record get");
 	m->seq = seq;
@@ -450,38 +445,7 @@ int store_outbox_update(struct store_txn *t, const struct store_msg *m)
 int store_outbox_due(struct store_txn *t, int64_t now_ms, unsigned max, uint64_t *seqs,
 		     unsigned *n, int64_t *next_due_ms)
 {
-	MDB_cursor *c = NULL;
-	MDB_val key, val;
-	int rc, err = ERR_OK;
-
-	*n = 0;
-	*next_due_ms = -1;
-	if (!t || (max && !seqs))
-		return ERR_INVAL;
-	rc = mdb_cursor_open(t->txn, dbi(t, STORE_DB_DUE), &c);
-	if (rc != MDB_SUCCESS)
-		return store_mdb_err(t, rc, "due cursor");
-	for (rc = mdb_cursor_get(c, &key, &val, MDB_FIRST); rc == MDB_SUCCESS;
-	     rc = mdb_cursor_get(c, &key, &val, MDB_NEXT)) {
-		int64_t due;
-
-		if (key.mv_size != 16) {
-			log_err("store: due index key of %zu bytes is corrupt", key.mv_size);
-			err = ERR_STORE;
-			goto out;
-		}
-		due = (int64_t)store_be64_get(key.mv_data);
-		if (due > now_ms || *n >= max) {
-			*next_due_ms = due;
-			break;
-		}
-		seqs[(*n)++] = store_be64_get((unsigned char *)key.mv_data + 8);
-	}
-	if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
-		err = store_mdb_err(t, rc, "due walk");
-out:
-	mdb_cursor_close(c);
-	return err;
+	return store_index_due(t, STORE_DB_DUE, "due", now_ms, max, seqs, n, next_due_ms);
 }
 
 int store_outbox_parked(struct store_txn *t, uint64_t after_seq, unsigned max, uint64_t *seqs,
@@ -495,7 +459,7 @@ int store_outbox_parked(struct store_txn *t, uint64_t after_seq, unsigned max, u
 	*n = 0;
 	if (!t || !max || !seqs)
 		return ERR_INVAL;
-	rc = mdb_cursor_open(t->txn, dbi(t, STORE_DB_DUE), &c);
+	rc = mdb_cursor_open(t->txn, store_dbi(t, STORE_DB_DUE), &c);
 	if (rc != MDB_SUCCESS)
 		return store_mdb_err(t, rc, "due cursor");
 	due_key(k0, STORE_DUE_PARKED, after_seq + 1);
@@ -552,7 +516,7 @@ static int list_all(struct store_txn *t, uint64_t before, struct walk *w)
 	MDB_val key = {sizeof(k), k}, val;
 	int rc, err = ERR_OK;
 
-	rc = mdb_cursor_open(t->txn, dbi(t, STORE_DB_MSG), &c);
+	rc = mdb_cursor_open(t->txn, store_dbi(t, STORE_DB_MSG), &c);
 	if (rc != MDB_SUCCESS)
 		return store_mdb_err(t, rc, "list cursor");
 	store_be64_put(k, before);
@@ -585,7 +549,7 @@ static int list_state(struct store_txn *t, int state, uint64_t before, struct wa
 	MDB_val key = {sizeof(k), k}, val;
 	int rc, err = ERR_OK;
 
-	rc = mdb_cursor_open(t->txn, dbi(t, STORE_DB_STATE), &c);
+	rc = mdb_cursor_open(t->txn, store_dbi(t, STORE_DB_STATE), &c);
 	if (rc != MDB_SUCCESS)
 		return store_mdb_err(t, rc, "list cursor");
 	/* Below (state, before), or below (state + 1, 0) for "from the newest". */
@@ -661,7 +625,7 @@ int store_dedup_get(struct store_txn *t, const char *event_id, uint64_t *seq)
 	err = dedup_key(event_id, &key);
 	if (err != ERR_OK)
 		return err;
-	rc = mdb_get(t->txn, dbi(t, STORE_DB_DEDUP), &key, &val);
+	rc = mdb_get(t->txn, store_dbi(t, STORE_DB_DEDUP), &key, &val);
 	if (rc != MDB_SUCCESS)
 		return store_mdb_err(t, rc, "dedup get");
 	if (val.mv_size != 8) {
@@ -684,7 +648,7 @@ int store_dedup_put(struct store_txn *t, const char *event_id, uint64_t seq)
 	if (err != ERR_OK)
 		return err;
 	store_be64_put(buf, seq);
-	return store_mdb_err(t, mdb_put(t->txn, dbi(t, STORE_DB_DEDUP), &key, &val, MDB_NOOVERWRITE),
+	return store_mdb_err(t, mdb_put(t->txn, store_dbi(t, STORE_DB_DEDUP), &key, &val, MDB_NOOVERWRITE),
 			     "dedup put");
 }
 
@@ -714,13 +678,13 @@ static int prune_one(struct store_txn *t, const struct store_msg *m)
 		rc = store_track_del(t, m->seq);
 	/* The dedup entry goes with the record it names, and only with it. */
 	if (rc == ERR_OK && dedup_key(m->event_id, &dk) == ERR_OK &&
-	    mdb_get(t->txn, dbi(t, STORE_DB_DEDUP), &dk, &dv) == MDB_SUCCESS && dv.mv_size == 8 &&
+	    mdb_get(t->txn, store_dbi(t, STORE_DB_DEDUP), &dk, &dv) == MDB_SUCCESS && dv.mv_size == 8 &&
 	    store_be64_get(dv.mv_data) == m->seq)
-		rc = store_mdb_err(t, mdb_del(t->txn, dbi(t, STORE_DB_DEDUP), &dk, NULL), "prune dedup");
+		rc = store_mdb_err(t, mdb_del(t->txn, store_dbi(t, STORE_DB_DEDUP), &dk, NULL), "prune dedup");
 	store_be64_put(sk, m->seq);
 	/* Last: the record's strings point into its page until here. */
 	if (rc == ERR_OK)
-		rc = store_mdb_err(t, mdb_del(t->txn, dbi(t, STORE_DB_MSG), &key, NULL), "prune");
+		rc = store_mdb_err(t, mdb_del(t->txn, store_dbi(t, STORE_DB_MSG), &key, NULL), "prune");
 	return rc;
 }
 
@@ -751,7 +715,7 @@ int store_outbox_prune(struct store_txn *t, int state, struct store_prune *p)
 		return ERR_INVAL;
 	/* Oldest first: seq order is ingest order. Collect, then change, so no
 	 * cursor walks a tree that is changing under it. */
-	rc = mdb_cursor_open(t->txn, dbi(t, STORE_DB_STATE), &c);
+	rc = mdb_cursor_open(t->txn, store_dbi(t, STORE_DB_STATE), &c);
 	if (rc != MDB_SUCCESS)
 		return store_mdb_err(t, rc, "prune cursor");
 	state_key(k, state, 0);

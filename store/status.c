@@ -20,11 +20,6 @@
 #define TRACK_VERSION 1
 #define TRACK_FIXED (1 + 8 + 8 + 4 + 4 + 8 * STORE_AT__N + 2)
 
-static MDB_dbi dbi(struct store_txn *t, enum store_db db)
-{
-	return t->s->dbi[db];
-}
-
 static int poison(struct store_txn *t, int err)
 {
 	if (err != ERR_OK && t->err == ERR_OK)
@@ -118,7 +113,7 @@ int store_track_get(struct store_txn *t, uint64_t seq, struct store_track *tr)
 	memset(tr, 0, sizeof(*tr));
 	tr->seq = seq;
 	store_be64_put(k, seq);
-	rc = mdb_get(t->txn, dbi(t, STORE_DB_TRACK), &key, &val);
+	rc = mdb_get(t->txn, store_dbi(t, STORE_DB_TRACK), &key, &val);
 	if (rc != MDB_SUCCESS)
 		return store_mdb_err(t, rc, "track get");
 	if (track_decode(&val, tr) != ERR_OK) {
@@ -142,7 +137,7 @@ static int poll_move(struct store_txn *t, uint64_t seq, int64_t from_ms, int64_t
 		return ERR_OK;
 	if (from_ms) {
 		poll_key(k, from_ms, seq);
-		rc = mdb_del(t->txn, dbi(t, STORE_DB_POLL), &key, NULL);
+		rc = mdb_del(t->txn, store_dbi(t, STORE_DB_POLL), &key, NULL);
 		if (rc == MDB_NOTFOUND) {
 			log_err("store: poll index lacks #%" PRIu64 ": indexes out of step", seq);
 			return ERR_STORE;
@@ -150,7 +145,7 @@ static int poll_move(struct store_txn *t, uint64_t seq, int64_t from_ms, int64_t
 	}
 	if (rc == MDB_SUCCESS && to_ms) {
 		poll_key(k, to_ms, seq);
-		rc = mdb_put(t->txn, dbi(t, STORE_DB_POLL), &key, &val, MDB_NOOVERWRITE);
+		rc = mdb_put(t->txn, store_dbi(t, STORE_DB_POLL), &key, &val, MDB_NOOVERWRITE);
 	}
 	return store_mdb_err(t, rc, "poll index");
 }
@@ -174,7 +169,7 @@ int store_track_put(struct store_txn *t, const struct store_track *tr)
 	/* 0 is "not polled": a schedule of the epoch itself is "now". */
 	val.mv_size = track_encode(tr, buf);
 	store_be64_put(k, tr->seq);
-	err = store_mdb_err(t, mdb_put(t->txn, dbi(t, STORE_DB_TRACK), &key, &val, 0), "track put");
+	err = store_mdb_err(t, mdb_put(t->txn, store_dbi(t, STORE_DB_TRACK), &key, &val, 0), "track put");
 	if (err == ERR_OK)
 		err = poll_move(t, tr->seq, old.next_poll_ms, tr->next_poll_ms);
 	return poison(t, err);
@@ -195,44 +190,14 @@ int store_track_del(struct store_txn *t, uint64_t seq)
 		err = poll_move(t, seq, old.next_poll_ms, 0);
 	store_be64_put(k, seq);
 	if (err == ERR_OK)
-		err = store_mdb_err(t, mdb_del(t->txn, dbi(t, STORE_DB_TRACK), &key, NULL), "track del");
+		err = store_mdb_err(t, mdb_del(t->txn, store_dbi(t, STORE_DB_TRACK), &key, NULL), "track del");
 	return poison(t, err);
 }
 
 int store_poll_due(struct store_txn *t, int64_t now_ms, unsigned max, uint64_t *seqs,
 		   unsigned *n, int64_t *next_ms)
 {
-	MDB_cursor *c = NULL;
-	MDB_val key, val;
-	int rc, err = ERR_OK;
-
-	*n = 0;
-	*next_ms = -1;
-	if (!t || (max && !seqs))
-		return ERR_INVAL;
-	rc = mdb_cursor_open(t->txn, dbi(t, STORE_DB_POLL), &c);
-	if (rc != MDB_SUCCESS)
-		return store_mdb_err(t, rc, "poll cursor");
-	for (rc = mdb_cursor_get(c, &key, &val, MDB_FIRST); rc == MDB_SUCCESS;
-	     rc = mdb_cursor_get(c, &key, &val, MDB_NEXT)) {
-		int64_t at;
-
-		if (key.mv_size != 16) {
-			log_err("store: poll index key of %zu bytes is corrupt", key.mv_size);
-			err = ERR_STORE;
-			break;
-		}
-		at = (int64_t)store_be64_get(key.mv_data);
-		if (at > now_ms || *n >= max) {
-			*next_ms = at;
-			break;
-		}
-		seqs[(*n)++] = store_be64_get((unsigned char *)key.mv_data + 8);
-	}
-	if (err == ERR_OK && rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
-		err = store_mdb_err(t, rc, "poll walk");
-	mdb_cursor_close(c);
-	return err;
+	return store_index_due(t, STORE_DB_POLL, "poll", now_ms, max, seqs, n, next_ms);
 }
 
 int store_receipt_add(struct store_txn *t, const char *topic, const char *payload)
@@ -258,7 +223,7 @@ int store_receipt_add(struct store_txn *t, const char *topic, const char *payloa
 		err = store_meta_put(t, "receipt/count", count + 1);
 	store_be64_put(k, last + 1);
 	if (err == ERR_OK)
-		err = store_mdb_err(t, mdb_put(t->txn, dbi(t, STORE_DB_RECEIPT), &key, &val, MDB_APPEND),
+		err = store_mdb_err(t, mdb_put(t->txn, store_dbi(t, STORE_DB_RECEIPT), &key, &val, MDB_APPEND),
 				    "receipt put");
 	return poison(t, err);
 }
@@ -290,7 +255,7 @@ int store_receipt_list(struct store_txn *t, uint64_t after, unsigned max,
 
 	if (!t || !cb)
 		return ERR_INVAL;
-	rc = mdb_cursor_open(t->txn, dbi(t, STORE_DB_RECEIPT), &c);
+	rc = mdb_cursor_open(t->txn, store_dbi(t, STORE_DB_RECEIPT), &c);
 	if (rc != MDB_SUCCESS)
 		return store_mdb_err(t, rc, "receipt cursor");
 	store_be64_put(k, after + 1);
@@ -322,7 +287,7 @@ int store_receipt_del(struct store_txn *t, uint64_t id)
 	if (err != ERR_OK)
 		return err;
 	store_be64_put(k, id);
-	err = store_mdb_err(t, mdb_del(t->txn, dbi(t, STORE_DB_RECEIPT), &key, NULL), "receipt del");
+	err = store_mdb_err(t, mdb_del(t->txn, store_dbi(t, STORE_DB_RECEIPT), &key, NULL), "receipt del");
 	if (err != ERR_OK)
 		return err == ERR_NOTFOUND ? err : poison(t, err);
 	err = store_meta_get(t, "receipt/count", &count);

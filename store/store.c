@@ -598,3 +598,39 @@ const char *store_lmdb_version(void)
 {
 	return mdb_version(NULL, NULL, NULL);
 }
+
+int store_index_due(struct store_txn *t, enum store_db db, const char *what, int64_t now_ms,
+		    unsigned max, uint64_t *seqs, unsigned *n, int64_t *next_ms)
+{
+	MDB_cursor *c = NULL;
+	MDB_val key, val;
+	int rc, err = ERR_OK;
+
+	*n = 0;
+	*next_ms = -1;
+	if (!t || (max && !seqs))
+		return ERR_INVAL;
+	rc = mdb_cursor_open(t->txn, store_dbi(t, db), &c);
+	if (rc != MDB_SUCCESS)
+		return store_mdb_err(t, rc, what);
+	for (rc = mdb_cursor_get(c, &key, &val, MDB_FIRST); rc == MDB_SUCCESS;
+	     rc = mdb_cursor_get(c, &key, &val, MDB_NEXT)) {
+		int64_t at;
+
+		if (key.mv_size != 16) {
+			log_err("store: %s index key of %zu bytes is corrupt", what, key.mv_size);
+			err = ERR_STORE;
+			break;
+		}
+		at = (int64_t)store_be64_get(key.mv_data);
+		if (at > now_ms || *n >= max) {
+			*next_ms = at;
+			break;
+		}
+		seqs[(*n)++] = store_be64_get((unsigned char *)key.mv_data + 8);
+	}
+	if (err == ERR_OK && rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
+		err = store_mdb_err(t, rc, what);
+	mdb_cursor_close(c);
+	return err;
+}

@@ -64,6 +64,11 @@ struct store_txn {
  * in a write txn poisons it (see store.h). */
 int store_mdb_err(struct store_txn *t, int rc, const char *what);
 
+static inline MDB_dbi store_dbi(const struct store_txn *t, enum store_db db)
+{
+	return t->s->dbi[db];
+}
+
 /* A big-endian u64 in the meta DB under name: 0 when absent; ERR_STORE
  * (logged) for a value of another size. */
 int store_meta_get(struct store_txn *t, const char *name, uint64_t *v);
@@ -72,6 +77,12 @@ int store_meta_put(struct store_txn *t, const char *name, uint64_t v);
 /* ERR_OK if t can take a write op: ERR_INVAL for a read txn, the
  * poisoning error for a failed one. */
 int store_txn_writable(struct store_txn *t);
+/* A time index (8B BE ms ++ 8B BE seq -> empty: due, poll): seqs of the
+ * entries at or before now_ms, earliest first, at most max; *next_ms is the
+ * time of the first one not returned, -1 if none. `what` names it in
+ * errors ("due", "poll"). */
+int store_index_due(struct store_txn *t, enum store_db db, const char *what, int64_t now_ms,
+		    unsigned max, uint64_t *seqs, unsigned *n, int64_t *next_ms);
 
 /* Big-endian helpers: the on-disk format is the same on armhf, arm64, x86. */
 void store_be64_put(unsigned char *p, uint64_t v);

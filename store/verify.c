@@ -61,11 +61,6 @@ static void problem(struct store_verify_report *r, enum store_verify_kind kind, 
 	va_end(ap);
 }
 
-static MDB_dbi dbi(struct store_txn *t, enum store_db db)
-{
-	return t->s->dbi[db];
-}
-
 static bool in_due(int state)
 {
 	return state == STORE_QUEUED || state == STORE_RETRY;
@@ -84,7 +79,7 @@ static int record_get(struct store_txn *t, uint64_t seq, struct store_msg *m)
 	int rc;
 
 	store_be64_put(k, seq);
-	rc = mdb_get(t->txn, dbi(t, STORE_DB_MSG), &key, &val);
+	rc = mdb_get(t->txn, store_dbi(t, STORE_DB_MSG), &key, &val);
 	if (rc != MDB_SUCCESS)
 		return store_mdb_err(NULL, rc, "verify get");
 	m->seq = seq;
@@ -95,7 +90,7 @@ static bool key_exists(struct store_txn *t, enum store_db db, unsigned char *k, 
 		       int *err)
 {
 	MDB_val key = {len, k}, val;
-	int rc = mdb_get(t->txn, dbi(t, db), &key, &val);
+	int rc = mdb_get(t->txn, store_dbi(t, db), &key, &val);
 
 	if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
 		*err = store_mdb_err(NULL, rc, "verify lookup");
@@ -143,7 +138,7 @@ static bool sid_names(struct store_txn *t, const struct store_msg *m, int *err)
 {
 	MDB_val key = {strlen(m->provider_id), (void *)m->provider_id}, val;
 	int rc = key.mv_size <= STORE_PROVIDER_ID_MAX
-			 ? mdb_get(t->txn, dbi(t, STORE_DB_SID), &key, &val)
+			 ? mdb_get(t->txn, store_dbi(t, STORE_DB_SID), &key, &val)
 			 : MDB_NOTFOUND;
 
 	if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
@@ -192,7 +187,7 @@ static int walk_records(struct store_txn *t, struct store_verify_report *r)
 	MDB_val key, val;
 	int rc, err = ERR_OK;
 
-	rc = mdb_cursor_open(t->txn, dbi(t, STORE_DB_MSG), &c);
+	rc = mdb_cursor_open(t->txn, store_dbi(t, STORE_DB_MSG), &c);
 	if (rc != MDB_SUCCESS)
 		return store_mdb_err(NULL, rc, "verify cursor");
 	for (rc = mdb_cursor_get(c, &key, &val, MDB_FIRST); rc == MDB_SUCCESS && err == ERR_OK;
@@ -318,7 +313,7 @@ static int walk_index(struct store_txn *t, struct store_verify_report *r, enum s
 	MDB_val key, val;
 	int rc, err = ERR_OK;
 
-	rc = mdb_cursor_open(t->txn, dbi(t, db), &c);
+	rc = mdb_cursor_open(t->txn, store_dbi(t, db), &c);
 	if (rc != MDB_SUCCESS)
 		return store_mdb_err(NULL, rc, "verify cursor");
 	for (rc = mdb_cursor_get(c, &key, &val, MDB_FIRST); rc == MDB_SUCCESS && err == ERR_OK;
@@ -399,7 +394,7 @@ static int check_meta(struct store_txn *t, struct store_verify_report *r)
 	MDB_val key, val;
 	int rc;
 
-	rc = mdb_cursor_open(t->txn, dbi(t, STORE_DB_META), &c);
+	rc = mdb_cursor_open(t->txn, store_dbi(t, STORE_DB_META), &c);
 	if (rc != MDB_SUCCESS)
 		return store_mdb_err(NULL, rc, "verify cursor");
 	for (rc = mdb_cursor_get(c, &key, &val, MDB_FIRST); rc == MDB_SUCCESS;
@@ -477,7 +472,7 @@ static int walk_status(struct store_txn *t, struct store_verify_report *r, enum 
 	MDB_val key, val;
 	int rc, err = ERR_OK;
 
-	rc = mdb_cursor_open(t->txn, dbi(t, db), &c);
+	rc = mdb_cursor_open(t->txn, store_dbi(t, db), &c);
 	if (rc != MDB_SUCCESS)
 		return store_mdb_err(NULL, rc, "verify cursor");
 	for (rc = mdb_cursor_get(c, &key, &val, MDB_FIRST); rc == MDB_SUCCESS && err == ERR_OK;

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 
@@ -547,22 +548,18 @@ static void twilio_list_page(const struct net_http_result *res, const char *api_
  * what it has seen. */
 static int twilio_inbound_url(const struct net_send_msg *m, int64_t since_ms, char **url_out)
 {
-	int64_t days = (since_ms > 0 ? since_ms : 0) / 86400000;
-	int64_t z = days + 719468, era = z / 146097, doe = z - era * 146097;
-	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
-	int64_t d = doy - (153 * mp + 2) / 5 + 1, mo = mp < 10 ? mp + 3 : mp - 9;
-	char day[40];
+	time_t t = (time_t)((since_ms > 0 ? since_ms : 0) / 1000);
+	struct tm tm;
+	char day[16];
 	const struct form_field f[] = {
 		{"To", "", m ? m->from : NULL},
 		{"DateSent>", "", day},
 		{"PageSize", "", "50"},
 	};
 
-	if (!m || !url_out || !filled(m->api_base) || !filled(m->account_id) || !filled(m->from))
+	if (!m || !url_out || !filled(m->api_base) || !filled(m->account_id) || !filled(m->from) ||
+	    !gmtime_r(&t, &tm) || !strftime(day, sizeof(day), "%Y-%m-%d", &tm))
 		return ERR_INVAL;
-	snprintf(day, sizeof(day), "%04d-%02d-%02d", (int)(yoe + era * 400 + (mo <= 2)), (int)mo,
-		 (int)d);
 	return messages_query(m, f, sizeof(f) / sizeof(f[0]), url_out);
 }
 
