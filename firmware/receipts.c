@@ -34,6 +34,12 @@
 
 #define RECEIPTS_INFLIGHT 32
 #define FULL_RETRY_MS 1000
+/* Acknowledged receipts are deleted in batches: at most this many, or what
+ * ACK_BATCH_MS brought, per commit. A delete that a crash undoes only means
+ * the receipt goes again (delivery is at-least-once); a commit per PUBACK
+ * cost an fsync per message and tripled the send latency. */
+#define ACK_BATCH 1024
+#define ACK_BATCH_MS 1000
 /* Receipts kept for a broker that does not take them (a few hundred bytes
  * each): beyond this the oldest goes, counted, so a broker gone for weeks
  * cannot fill the store that holds the messages themselves. */
@@ -47,7 +53,7 @@ struct fw_receipts {
 		int mid;
 	} out[RECEIPTS_INFLIGHT];
 	unsigned n_out;
-	uint64_t ack[2 * RECEIPTS_INFLIGHT]; /* acks of two links may meet */
+	uint64_t ack[ACK_BATCH];
 	unsigned n_ack;
 	uint64_t after;      /* the last id handed to the broker on this link */
 	uint64_t published;  /* acknowledged by the broker, since start */
@@ -177,11 +183,14 @@ static void on_published(void *arg, int mid)
 	for (unsigned i = 0; i < r->n_out; i++) {
 		if (r->out[i].mid != mid)
 			continue;
-		if (r->n_ack < sizeof(r->ack) / sizeof(r->ack[0]))
+		if (r->n_ack < ACK_BATCH)
 			r->ack[r->n_ack++] = r->out[i].id; /* else published again: a duplicate */
 		r->out[i] = r->out[--r->n_out];
-		if (!r->acked.pending)
+		if (r->n_ack == ACK_BATCH)
 			hal_timer_set(r->fw->loop, &r->acked, 0);
+		else if (!r->acked.pending)
+			hal_timer_set(r->fw->loop, &r->acked, ACK_BATCH_MS);
+		fw_receipts_kick(r->fw); /* a slot is free */
 		return;
 	}
 }
@@ -259,6 +268,8 @@ void fw_receipts_free(struct fw *fw)
 
 	if (!r)
 		return;
+	if (r->n_ack) /* so a clean stop publishes none of them again */
+		on_acked(&r->acked); /* it may set both timers: cancelled below */
 	hal_timer_cancel(fw->loop, &r->drain);
 	hal_timer_cancel(fw->loop, &r->acked);
 	if (fw->mqtt)

@@ -138,7 +138,8 @@ start_broker() {
 		fail "cannot give $E2E_DIR/mosquitto to the mosquitto user"
 	# max_queued_messages 0 = unlimited: the default (1000) silently drops
 	# QoS 1 messages for an offline persistent client, which would look
-	# like message loss in outpost.
+	# like message loss in outpost. set_tcp_nodelay as in
+	# config/mosquitto/outpost.conf.
 	cat >"$E2E_DIR/mosquitto.conf" <<EOF
 listener $BROKER_PORT 127.0.0.1
 allow_anonymous true
@@ -146,6 +147,7 @@ persistence true
 persistence_location $E2E_DIR/mosquitto/
 autosave_interval 1
 max_queued_messages 0
+set_tcp_nodelay true
 log_dest stderr
 log_type error
 log_type warning

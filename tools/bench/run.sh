@@ -15,6 +15,10 @@
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 : "${BUILD:=build}" "${ROUNDS:=3}" "${N:=100000}"
+# BENCH_EDIT: one more jq edit of every config (to compare a setting side
+# by side); PHASES: which parts run (default all of them).
+: "${BENCH_EDIT:=.}" "${PHASES:=ingest latency poison sim}"
+phase() { [[ " $PHASES " == *" $1 "* ]]; }
 . tests/e2e/lib.sh
 . tests/e2e/outpost.sh
 E2E_NAME=bench
@@ -44,7 +48,7 @@ ingest_and_send() { # one round: ingest N with the sender held, then drain
 	bench_broker
 	start_sim --threads 2 --keep 1000
 	write_config '.sender.concurrency = 32' '.sender.batch = 256' \
-		'.accounts.main.rate_per_s = 10000' '.accounts.main.burst = 1000'
+		'.accounts.main.rate_per_s = 10000' '.accounts.main.burst = 1000' "$BENCH_EDIT"
 	# First start registers the persistent session, then outpostd goes down.
 	start_outpostd
 	stop_outpostd || fail "outpostd did not stop"
@@ -87,7 +91,7 @@ latency() { # steady 200 events/s for 15 s; pub_us travels in a template variabl
 	bench_broker
 	SIM_TEMPLATES=("$T_PAY:3")
 	start_sim
-	write_config '.routes[0].vars["3"] = "{pub_us}"' '.accounts.main.rate_per_s = 1000'
+	write_config '.routes[0].vars["3"] = "{pub_us}"' '.accounts.main.rate_per_s = 1000' "$BENCH_EDIT"
 	start_outpostd
 	echo "rss_idle $(rss_kb "$OUTPOSTD_PID")" >>"$OUT"
 	echo "anon_idle $(anon_kb "$OUTPOSTD_PID")" >>"$OUT"
@@ -112,7 +116,7 @@ latency_poison() { # latency() with 30 poison events among the 3000 (2/s)
 	start_sim
 	# The poison that fails every time keeps retrying through the run.
 	write_config '.routes[0].vars["3"] = "{pub_us}"' '.accounts.main.rate_per_s = 1000' \
-		'.sender.max_attempts = 1000' "${POISON_CONFIG[@]}"
+		'.sender.max_attempts = 1000' "${POISON_CONFIG[@]}" "$BENCH_EDIT"
 	start_outpostd
 	publish -n 400 -r 200 --kind payment --id-prefix warm
 	wait_sent 400 30 || fail "warm-up incomplete"
@@ -153,11 +157,11 @@ EOL
 OUT=$(mktemp)
 echo "outpost bench: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -m), N=$N, $ROUNDS rounds"
 for ((r = 1; r <= ROUNDS; r++)); do
-	ingest_and_send "$r"
-	latency "$r"
-	latency_poison "$r"
+	phase ingest && ingest_and_send "$r"
+	phase latency && latency "$r"
+	phase poison && latency_poison "$r"
 done
-sim_ceiling
+phase sim && sim_ceiling
 med() { grep "^$1 " "$OUT" | cut -d' ' -f2 | median; }
 printf '%-44s %10s\n' \
 	"durable ingest, events/s (median)" "$(med ingest)" \
