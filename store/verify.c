@@ -307,6 +307,9 @@ static int check_named_entry(struct store_txn *t, struct store_verify_report *r,
 	return err == ERR_STORE || err == ERR_NOTFOUND ? ERR_OK : err;
 }
 
+static int check_track(struct store_txn *t, struct store_verify_report *r, const MDB_val *key);
+static int check_poll(struct store_txn *t, struct store_verify_report *r, const MDB_val *key);
+
 static int walk_index(struct store_txn *t, struct store_verify_report *r, enum store_db db)
 {
 	MDB_cursor *c = NULL;
@@ -324,8 +327,12 @@ static int walk_index(struct store_txn *t, struct store_verify_report *r, enum s
 			err = check_due_entry(t, r, &key);
 		else if (db == STORE_DB_DEDUP)
 			err = check_named_entry(t, r, STORE_VERIFY_DEDUP, &key, &val);
-		else
+		else if (db == STORE_DB_SID)
 			err = check_named_entry(t, r, STORE_VERIFY_SID, &key, &val);
+		else if (db == STORE_DB_TRACK)
+			err = check_track(t, r, &key);
+		else
+			err = check_poll(t, r, &key);
 	}
 	if (err == ERR_OK && rc != MDB_NOTFOUND && rc != MDB_SUCCESS)
 		err = store_mdb_err(NULL, rc, "verify walk");
@@ -466,24 +473,6 @@ static int check_poll(struct store_txn *t, struct store_verify_report *r, const 
 	return ERR_OK;
 }
 
-static int walk_status(struct store_txn *t, struct store_verify_report *r, enum store_db db)
-{
-	MDB_cursor *c = NULL;
-	MDB_val key, val;
-	int rc, err = ERR_OK;
-
-	rc = mdb_cursor_open(t->txn, store_dbi(t, db), &c);
-	if (rc != MDB_SUCCESS)
-		return store_mdb_err(NULL, rc, "verify cursor");
-	for (rc = mdb_cursor_get(c, &key, &val, MDB_FIRST); rc == MDB_SUCCESS && err == ERR_OK;
-	     rc = mdb_cursor_get(c, &key, &val, MDB_NEXT))
-		err = db == STORE_DB_TRACK ? check_track(t, r, &key) : check_poll(t, r, &key);
-	mdb_cursor_close(c);
-	if (err == ERR_OK && rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
-		err = store_mdb_err(NULL, rc, "verify walk");
-	return err;
-}
-
 int store_verify(struct store_txn *t, struct store_verify_report *r)
 {
 	int err;
@@ -501,9 +490,9 @@ int store_verify(struct store_txn *t, struct store_verify_report *r)
 	if (err == ERR_OK)
 		err = walk_index(t, r, STORE_DB_SID);
 	if (err == ERR_OK)
-		err = walk_status(t, r, STORE_DB_TRACK);
+		err = walk_index(t, r, STORE_DB_TRACK);
 	if (err == ERR_OK)
-		err = walk_status(t, r, STORE_DB_POLL);
+		err = walk_index(t, r, STORE_DB_POLL);
 	if (err == ERR_OK)
 		err = check_meta(t, r);
 	return err;
