@@ -1,7 +1,8 @@
 /*
  * receipts.c - receipts: every change of a message from the provider's
- * answer on (sent, delivered, read, undelivered, failed; also failed or
- * expired without reaching it), published on
+ * answer on (sent, delivered, read, undelivered, failed), and every end it
+ * met without reaching the provider (rejected at ingest, failed or
+ * suppressed at a send-time gate, expired), published on
  * outpost/<gateway_id>/receipts/<event id> (QoS 1, not retained).
  *
  * A receipt is queued in the store (store/status.h) in the txn that made the
@@ -79,7 +80,8 @@ static cJSON *receipt_json(const struct fw *fw, const struct store_msg *m,
 	cJSON *o = cJSON_CreateObject();
 	char masked[CFG_PHONE_MAX];
 	bool failed = m->state == STORE_UNDELIVERED || m->state == STORE_FAILED ||
-		      m->state == STORE_EXPIRED;
+		      m->state == STORE_EXPIRED || m->state == STORE_SUPPRESSED ||
+		      m->state == STORE_REJECTED;
 
 	(void)fw;
 	cfg_phone_mask(m->to, masked);

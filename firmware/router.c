@@ -27,6 +27,7 @@
 #include "config/render.h"
 #include "config/topic.h"
 #include "firmware/consent.h"
+#include "firmware/delivery.h"
 #include "firmware/fw.h"
 #include "firmware/templates.h"
 #include "hal/clock.h"
@@ -97,6 +98,14 @@ static void reject(struct fw *fw, const struct event *ev, const struct cfg_route
 		m.template_name = r->template ? r->template->name : "";
 	}
 	put(fw, &m);
+	/* Its receipt, for a device waiting on the event's id; an event
+	 * without one has nothing to be waited on by. */
+	if (ev->id[0] && fw->router.batch_err == ERR_OK) {
+		int rc = fw_delivery_ended(fw, fw->router.txn, m.seq);
+
+		if (rc != ERR_OK)
+			fw->router.batch_err = rc;
+	}
 	fw->n.rejected++;
 	log_msg(LOG_INFO, &(struct log_ctx){.event_id = ev->id, .msg_seq = m.seq},
 		"event %s on %s rejected: %s", ev->id[0] ? ev->id : "(no id)", ev->topic, why);

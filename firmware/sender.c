@@ -92,7 +92,9 @@ struct done {
 	struct net_send_outcome out;
 	int recon;                 /* enum fw_recon_step of a reconciliation, 0 for a send */
 	enum fw_next next;
-	char why[FW_ERROR_TEXT + 320];
+	char why[FW_ERROR_TEXT + 320]; /* a reason made here, "" if the outcome's text is it */
+	unsigned attempts;         /* of the record, after this one */
+	int64_t retry_in_ms;       /* FW_NEXT_RETRY: from the commit to the next try */
 	/* For the log line after the commit (the record is gone by then). */
 	char event_id[STORE_EVENT_ID_MAX + 1], to[CFG_PHONE_MAX];
 };
@@ -541,6 +543,13 @@ static unsigned room_now(struct fw_sender *s, uint64_t *token_wait)
 	return room < tokens ? room : tokens;
 }
 
+/* A state the sender leaves a record in for good: a device waiting on the
+ * event's receipts hears of it (docs/WHATSAPP.md, receipts). */
+static bool ended(int state)
+{
+	return state == STORE_FAILED || state == STORE_EXPIRED || state == STORE_SUPPRESSED;
+}
+
 static bool may_send(struct fw_sender *s)
 {
 	return !s->stopping && !s->fw->stopping && hal_clock_valid();
@@ -577,7 +586,7 @@ static int pick_due(struct fw_sender *s, struct store_txn *t, unsigned room, str
 			p->next_due = p->next_due < 0 || m.due_ms < p->next_due ? m.due_ms : p->next_due;
 		}
 		rc = store_outbox_update(t, &m);
-		if (rc == ERR_OK && m.state == STORE_EXPIRED)
+		if (rc == ERR_OK && ended(m.state)) /* expired, or stopped at a gate */
 			rc = fw_delivery_ended(s->fw, t, m.seq); /* its receipt */
 	}
 	return rc;
@@ -718,6 +727,16 @@ static void pause_account(struct fw *fw, struct account *a, const struct net_sen
 		 "credentials refused (code %d: %.120s); sends paused, retrying in 5 min or on reload",
 		 o->code, o->text);
 	fw_error(fw, "account %s: %s", a->name, a->pause_reason);
+}
+
+/* Credentials refused: the account is paused before the same flush picks
+ * its next records, or another request would go out with the refused
+ * credentials a few milliseconds later. An in-memory pause: a commit that
+ * fails only leaves it paused early. */
+static void pause_first(struct fw *fw, const struct done *d)
+{
+	if (d->next == FW_NEXT_PAUSE && d->acct)
+		pause_account(fw, d->acct, &d->out);
 }
 
 /* A resend after an attempt that did not reach the provider, unless the
@@ -873,7 +892,39 @@ static void breaker_note(struct fw *fw, struct account *a, int cls)
 	}
 }
 
-/* After the commit: counters, account pauses, error reports. */
+/* The reason a record failed, as the outbox has it: a reason made here
+ * (a provider that handed out an id twice after its 201, a closed window)
+ * says more than the answer's text, which may be empty for a 2xx. */
+static const char *reason(const struct done *d)
+{
+	return d->why[0] ? d->why : d->out.text;
+}
+
+static void failed_error(struct fw *fw, const struct done *d)
+{
+	const struct net_send_outcome *o = &d->out;
+
+	if (o->cls == NET_OK) /* refused after the provider took it */
+		fw_error(fw, "message #%llu failed: %.200s", (unsigned long long)d->seq,
+			 reason(d));
+	else
+		fw_error(fw, "message #%llu failed: %s %d: %.200s", (unsigned long long)d->seq,
+			 net_class_name(o->cls), o->code, reason(d));
+}
+
+/* A failed attempt that will be tried again: a 429 or a 500 before a
+ * success would otherwise leave no trace but the attempt count. */
+static void log_attempt(const struct done *d)
+{
+	const struct net_send_outcome *o = &d->out;
+	struct log_ctx ctx = {.event_id = d->event_id, .msg_seq = d->seq, .to = d->to};
+
+	log_msg(LOG_INFO, &ctx, "sender: message #%llu attempt %u: %s %d: %.200s; next try in %lld ms",
+		(unsigned long long)d->seq, d->attempts, net_class_name(o->cls), o->code,
+		reason(d), (long long)(d->retry_in_ms > 0 ? d->retry_in_ms : 0));
+}
+
+/* After the commit: counters, error reports. */
 static void settled(struct fw_sender *s, const struct done *d)
 {
 	const struct net_send_outcome *o = &d->out;
@@ -899,9 +950,7 @@ static void settled(struct fw_sender *s, const struct done *d)
 			d->acct->sent++;
 		log_outcome(d, "sent");
 		break;
-	case FW_NEXT_PAUSE:
-		if (d->acct)
-			pause_account(fw, d->acct, o);
+	case FW_NEXT_PAUSE: /* paused before the commit (pause_first) */
 		break;
 	case FW_NEXT_FAILED:
 		fw->n.failed++;
@@ -909,8 +958,7 @@ static void settled(struct fw_sender *s, const struct done *d)
 			d->acct->failed++;
 		if (d->acct && o->cls == NET_TEMPLATE)
 			fw_templates_suspect(fw, d->acct->name);
-		fw_error(fw, "message #%llu failed: %s %d: %.120s", (unsigned long long)d->seq,
-			 net_class_name(o->cls), o->code, o->text);
+		failed_error(fw, d);
 		log_outcome(d, "failed");
 		break;
 	case FW_NEXT_EXPIRED:
@@ -919,6 +967,8 @@ static void settled(struct fw_sender *s, const struct done *d)
 		break;
 	case FW_NEXT_RETRY:
 		fw->n.retries++;
+		if (!d->recon)
+			log_attempt(d);
 		break;
 	case FW_NEXT_SUPPRESSED: /* counted by consent.c */
 		log_outcome(d, "suppressed: the recipient opted out");
@@ -940,6 +990,9 @@ static void collect_done(struct fw_sender *s)
 		d->acct = c->acct;
 		d->out = c->out;
 		d->recon = c->reconciling ? (int)c->step : 0;
+		d->why[0] = '\0';
+		d->attempts = 0;
+		d->retry_in_ms = 0;
 		ctx_release(c);
 		s->inflight--;
 		c = next;
@@ -1046,9 +1099,12 @@ static void flush_done(struct fw_sender *s)
 			rc = claimed(txn, &s->settle[i], &m, wall);
 		if (rc == ERR_OK)
 			rc = count_recon(txn, &s->settle[i]);
+		s->settle[i].attempts = m.attempts;
+		s->settle[i].retry_in_ms = m.due_ms - wall;
+		pause_first(s->fw, &s->settle[i]);
 		if (rc == ERR_OK && s->settle[i].next == FW_NEXT_SENT && m.state == STORE_SENT)
 			rc = fw_delivery_sent(s->fw, txn, m.seq); /* status tracking, "sent" receipt */
-		else if (rc == ERR_OK && (m.state == STORE_FAILED || m.state == STORE_EXPIRED))
+		else if (rc == ERR_OK && ended(m.state))
 			rc = fw_delivery_ended(s->fw, txn, m.seq); /* its receipt */
 	}
 	if (rc == ERR_OK && may_send(s)) {

@@ -314,6 +314,27 @@ static void accept_message(const struct sim_config *cfg, const struct form *f,
 	r->status = r->json ? 201 : 500;
 }
 
+/* A provider that hands out one id twice: every create to DUP_SID_TO is
+ * answered 201 with the same sid, and recorded nowhere (a client must not
+ * take the second for a message of its own). */
+#define DUP_SID_TO "whatsapp:+15005550020"
+static void same_sid(const struct sim_config *cfg, const struct form *f, const struct vars *v,
+		     struct sim_reply *r)
+{
+	struct sim_msg m = {.to = f->v[F_TO], .from = f->v[F_FROM],
+			    .content_sid = f->v[F_CONTENT_SID] ? f->v[F_CONTENT_SID] : "",
+			    .vars_json = v->json, .vars_text = v->text};
+	struct sim_buf b = {0};
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	m.recv_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	snprintf(m.sid, sizeof(m.sid), "SM%032d", 20);
+	sim_render_message(&b, cfg, &m);
+	r->json = sim_buf_take(&b);
+	r->status = r->json ? 201 : 500;
+}
+
 void sim_create(const struct sim_config *cfg, char *body, struct sim_reply *r)
 {
 	struct form f;
@@ -330,6 +351,10 @@ void sim_create(const struct sim_config *cfg, char *body, struct sim_reply *r)
 		return;
 	if (!check_content(cfg, &f, &v, r) || check_magic(f.v[F_TO], r))
 		goto out;
+	if (strcmp(f.v[F_TO], DUP_SID_TO) == 0) {
+		same_sid(cfg, &f, &v, r);
+		goto out;
+	}
 	if (sim_fault_flip(cfg->fail_rate)) {
 		sim_reply_error(r, 500, 20500, "Internal Server Error (injected by --fail-rate)");
 		goto out;

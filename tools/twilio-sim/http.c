@@ -204,6 +204,9 @@ static void dispatch(const struct sim_config *cfg, struct MHD_Connection *c, con
 	/* A wrong account in the path is an authentication failure at Twilio
 	 * too: the credentials do not grant access to that account. */
 	if (!sim_auth_ok(cfg, c) || strcmp(t.account, cfg->account) != 0) {
+		/* Logged, so a test can count what a client sent with
+		 * credentials it had been refused. */
+		log_info("sim: %s %.200s: 401 credentials refused", method, url);
 		sim_reply_error(&rq->reply, 401, 20003, "Authenticate");
 		return;
 	}
