@@ -22,6 +22,35 @@ E2E_NAME=${E2E_NAME:-e2e}
 E2E_DIR=
 E2E_PIDS=()
 
+# jq 1.6 (Debian 12) exits 0 from `jq -e FILTER` when its input is empty,
+# so `record_of x | jq -e '.state == "sent"'` would pass for a record that
+# does not exist. With -e and the input on stdin, an empty input fails
+# here (exit 4, as jq 1.7 does). Filters with files or -n pass through.
+jq() {
+	local a skip=0 pos=0 e=0 n=0 in
+	for a in "$@"; do
+		if [ "$skip" -gt 0 ]; then skip=$((skip - 1)); continue; fi
+		case $a in
+		--exit-status) e=1 ;;
+		--null-input) n=1 ;;
+		--arg | --argjson | --slurpfile | --rawfile) skip=2 ;;
+		--*) ;;
+		-*) [[ $a == *e* ]] && e=1; [[ $a == *n* ]] && n=1 ;;
+		*) pos=$((pos + 1)) ;;
+		esac
+	done
+	if [ "$e" = 0 ] || [ "$n" = 1 ] || [ "$pos" -gt 1 ]; then
+		command jq "$@"
+		return
+	fi
+	in=$(cat)
+	if [ -z "${in//[[:space:]]/}" ]; then
+		echo "jq -e: empty input" >&2
+		return 4
+	fi
+	command jq "$@" <<<"$in"
+}
+
 # A fixed test account: the values only need to be well-formed.
 SIM_ACCOUNT=ACe2e0000000000000000000000000e2e0
 SIM_TOKEN=e2e-test-token-not-a-secret
