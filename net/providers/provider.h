@@ -47,6 +47,9 @@ struct net_send_msg {
 	const char *template_name;   /* Meta/360dialog: the WhatsApp template name */
 	const char *language;        /* Meta/360dialog: its language code, "en_US" */
 	const char *vars_json;       /* variables as a JSON object {"1":"Ana",...}, may be NULL */
+	unsigned media_var;          /* Meta/360dialog: the variable that is the template's header
+					media URL (sent as a header parameter, not body text), 0 none */
+	const char *media_type;      /* its kind: "image", "video" or "document" */
 	const char *body;            /* free-form text (inside the 24 h window); NULL: a template */
 	const char *aux_base;        /* Twilio: Content API base ("https://content.twilio.com");
 					Meta: "v21.0" (the Graph API version) */

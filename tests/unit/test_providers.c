@@ -352,6 +352,51 @@ static void test_meta_build_variants(void **state)
 	free(body);
 }
 
+/* The spec's "Send Message Template Media" example (meta.yaml, sendMessage):
+ * the media as the header's image link, the rest as body text. */
+static void test_meta_build_media(void **state)
+{
+	static const char *const kinds[] = {"image", "video", "document"};
+	struct net_send_msg m = meta_msg();
+	char *url = NULL, *body = NULL, want[512];
+
+	(void)state;
+	m.vars_json = "{\"1\":\"Ana\",\"2\":\"https://cdn.example.com/r/8812.jpg\",\"3\":\"8812\"}";
+	m.media_var = 2;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		m.media_type = kinds[i];
+		assert_int_equal(net_meta_provider.build(&m, &url, &body), ERR_OK);
+		snprintf(want, sizeof(want), "\"components\":[{\"type\":\"header\",\"parameters\":"
+			 "[{\"type\":\"%s\",\"%s\":{\"link\":\"https://cdn.example.com/r/8812.jpg\"}}]},"
+			 "{\"type\":\"body\",\"parameters\":[{\"type\":\"text\",\"text\":\"Ana\"},"
+			 "{\"type\":\"text\",\"text\":\"8812\"}]}]}}", kinds[i], kinds[i]);
+		if (!strstr(body, want))
+			fail_msg("%s header: %s", kinds[i], body);
+		free(url);
+		free(body);
+	}
+	/* The media alone: a header and no body component. */
+	m.vars_json = "{\"1\":\"https://cdn.example.com/a.pdf\"}";
+	m.media_var = 1;
+	m.media_type = "document";
+	assert_int_equal(net_meta_provider.build(&m, &url, &body), ERR_OK);
+	assert_non_null(strstr(body, "\"components\":[{\"type\":\"header\",\"parameters\":"
+			       "[{\"type\":\"document\",\"document\":{\"link\":"
+			       "\"https://cdn.example.com/a.pdf\"}}]}]}}"));
+	free(url);
+	free(body);
+	/* A kind Meta has no header for, none, or a variable that is not there. */
+	m.media_type = "audio";
+	assert_int_equal(net_meta_provider.build(&m, &url, &body), ERR_INVAL);
+	m.media_type = NULL;
+	assert_int_equal(net_meta_provider.build(&m, &url, &body), ERR_INVAL);
+	m.media_type = "image";
+	m.media_var = 2;
+	assert_int_equal(net_meta_provider.build(&m, &url, &body), ERR_INVAL);
+	m.vars_json = "{}";
+	assert_int_equal(net_meta_provider.build(&m, &url, &body), ERR_INVAL);
+}
+
 static void test_meta_build_rejects(void **state)
 {
 	static const struct {
@@ -561,6 +606,7 @@ int main(void)
 		cmocka_unit_test(test_meta_outcome_transport),
 		cmocka_unit_test(test_meta_build),
 		cmocka_unit_test(test_meta_build_variants),
+		cmocka_unit_test(test_meta_build_media),
 		cmocka_unit_test(test_meta_build_rejects),
 		cmocka_unit_test(test_headers),
 		cmocka_unit_test(test_probe_urls),
