@@ -222,7 +222,7 @@ int fw_consent_late(struct fw *fw, struct store_txn *t, struct store_msg *m, int
 	m->err_text = why;
 	m->err_code = code;
 	m->err_class = NET_WINDOW;
-	m->provider_id = "";
+	m->provider_id = m->provider_status = "";
 	m->state = STORE_RETRY;
 	m->due_ms = wall;
 	*resend = true;

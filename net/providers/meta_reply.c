@@ -131,7 +131,7 @@ struct reply {
 	int code;
 	char id[128];    /* messages[0].id */
 	bool id_ok;
-	char status[24]; /* messages[0].message_status */
+	char status[40]; /* messages[0].message_status, "" if not given */
 	char text[256];  /* the error's words */
 	bool d360;       /* 360dialog's own error shape */
 };
@@ -166,7 +166,12 @@ static void read_success(const cJSON *root, struct reply *r)
 		snprintf(r->id, sizeof(r->id), "%s", id);
 		r->id_ok = true;
 	}
-	net_reply_text(r->status, sizeof(r->status), st ? st : "accepted");
+	/* One word of the spec's MessageStatus enum (accepted,
+	 * held_for_quality_assessment, paused, and what Meta may add): kept
+	 * on the record and put in receipts, so nothing else is taken. */
+	if (st && st[0] && strlen(st) < sizeof(r->status) &&
+	    strspn(st, "abcdefghijklmnopqrstuvwxyz0123456789_") == strlen(st))
+		snprintf(r->status, sizeof(r->status), "%s", st);
 }
 
 /* {"error":{"code":..,"message":..,"error_data":{"details":..}}} (Graph),

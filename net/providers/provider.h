@@ -113,7 +113,8 @@ struct net_send_outcome {
 	long retry_after_s; /* as the server said (0 if absent); the sender clamps it */
 	char id[128];       /* provider message id (Twilio "sid", Meta "wamid....") on
 			       success; as long as the store keeps (STORE_PROVIDER_ID_MAX) */
-	char status[24];    /* provider's status text ("queued") on success */
+	char status[40];    /* provider's status of the message it took ("queued"; Meta's
+			       message_status "held_for_quality_assessment"), else "" */
 	char text[256];     /* human reason; never secrets */
 };
 

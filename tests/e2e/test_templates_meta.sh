@@ -54,6 +54,26 @@ wait_for '[ "$(ctl outbox --state queued | jq "[.messages[] | select(.held and (
 sleep 0.5
 [ "$(sim_count)" -eq 3 ] || fail "the sim has $(sim_count) messages, expected 3"
 grep -q '"promo_pic"' "$SIM_RECORD" && fail "a message of the paused template reached the sim"
-check_unique_refs 3
+
+# Meta's message_status is kept: on the record, in outbox show, in the
+# "sent" receipt.
+mosquitto_sub -h 127.0.0.1 -p "$BROKER_PORT" -q 1 -t outpost/e2e/receipts/r-held -C 1 -W 20 \
+	>"$E2E_DIR/receipt.txt" 2>&1 &
+SUB_PID=$!
+E2E_PIDS+=("$SUB_PID")
+sleep 0.3
+mpub site/1/r/x '{"id": "r-held", "phone": "+15005550010", "name": "H"}'
+wait_sent 4 10 || fail "r-held was not sent: $(outbox_count sent) sent"
+seq=$(ctl outbox --limit 50 | jq '.messages[] | select(.event_id == "r-held") | .seq')
+ctl outbox show "$seq" | jq -e '.message.provider_status == "held_for_quality_assessment"' >/dev/null ||
+	fail "outbox show lacks Meta's message_status: $(ctl outbox show "$seq")"
+"$BUILD/outpostctl" -s "$OUTPOST_SOCK" outbox show "$seq" | grep -q '^provider_status *held_for_quality_assessment$' ||
+	fail "outpostctl outbox show does not print the provider status"
+ctl outbox --limit 50 | jq -e '[.messages[] | select(.event_id == "r-1") | .provider_status] == ["accepted"]' \
+	>/dev/null || fail "an accepted message's status: $(ctl outbox --limit 50)"
+wait "$SUB_PID" 2>/dev/null
+jq -e '.status == "sent" and .provider_status == "held_for_quality_assessment"' "$E2E_DIR/receipt.txt" \
+	>/dev/null || fail "the sent receipt lacks the provider status: $(cat "$E2E_DIR/receipt.txt")"
+check_unique_refs 4
 stop_outpostd || fail "outpostd exit status $?"
 pass "Meta templates synced by name and language; APPROVED sent, PAUSED held with the reason"

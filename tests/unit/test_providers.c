@@ -206,9 +206,27 @@ static void test_meta_outcome_success(void **state)
 	assert_int_equal(o.code, 200);
 	assert_string_equal(o.id, "wamid.HBgLNDkxNzAxMjM0NTY3FQIAERgSQTVGRjY3QUE5MkQwQzk1RTlCAA==");
 	assert_string_equal(o.status, "accepted");
-	o = outcome(p, ERR_OK, true, 200, 0, "{\"messages\":[{\"id\":\"wamid.1\"}]}");
+	/* The spec's sendMessage "Example response": no message_status, so none
+	 * is claimed. */
+	o = outcome(p, ERR_OK, true, 200, 0,
+		    "{\"contacts\":[{\"input\":\"+16505551234\",\"wa_id\":\"16505551234\"}],"
+		    "\"messages\":[{\"id\":\"wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJCOTY3NDc0NDFDRUI3NTA0Q0UA\"}],"
+		    "\"messaging_product\":\"whatsapp\"}");
 	assert_int_equal(o.cls, NET_OK);
-	assert_string_equal(o.status, "accepted");
+	assert_string_equal(o.id, "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJCOTY3NDc0NDFDRUI3NTA0Q0UA");
+	assert_string_equal(o.status, "");
+	/* Every value of the spec's MessageStatus, whole; anything not a word is dropped. */
+	o = outcome(p, ERR_OK, true, 200, 0, "{\"messages\":[{\"id\":\"wamid.1\",\"message_status\":"
+		    "\"held_for_quality_assessment\"}]}");
+	assert_int_equal(o.cls, NET_OK);
+	assert_string_equal(o.status, "held_for_quality_assessment");
+	o = outcome(p, ERR_OK, true, 200, 0, "{\"messages\":[{\"id\":\"wamid.1\",\"message_status\":"
+		    "\"paused\"}]}");
+	assert_string_equal(o.status, "paused");
+	o = outcome(p, ERR_OK, true, 200, 0, "{\"messages\":[{\"id\":\"wamid.1\",\"message_status\":"
+		    "\"<b>x\"}]}");
+	assert_int_equal(o.cls, NET_OK);
+	assert_string_equal(o.status, "");
 	/* 2xx that names no message: taken, but which? */
 	EXPECT(p, 200, "{\"messages\":[]}", NET_AMBIGUOUS, 200);
 	EXPECT(p, 200, "{\"messages\":[{\"id\":\"wamid x\"}]}", NET_AMBIGUOUS, 200);

@@ -47,6 +47,23 @@ static const struct magic {
 	{"15005550009", 500, 131000, "Something went wrong"},
 };
 
+/* Recipients whose message is taken with another message_status than
+ * "accepted" (the spec's MessageStatus enum). */
+static const struct {
+	const char *to, *status;
+} magic_status[] = {
+	{"15005550010", "held_for_quality_assessment"},
+	{"15005550011", "paused"},
+};
+
+static const char *status_for(const char *to)
+{
+	for (size_t i = 0; i < sizeof(magic_status) / sizeof(magic_status[0]); i++)
+		if (strcmp(to, magic_status[i].to) == 0)
+			return magic_status[i].status;
+	return "accepted";
+}
+
 static void meta_error(struct sim_reply *r, unsigned status, int code, const char *msg,
 		       const char *details)
 {
@@ -428,7 +445,9 @@ static void accept_send(const char *provider, const char *from, const char *to,
 	sim_buf_json(&b, to);
 	sim_buf_str(&b, "}],\"messages\":[{\"id\":");
 	sim_buf_json(&b, m.sid);
-	sim_buf_str(&b, ",\"message_status\":\"accepted\"}]}");
+	sim_buf_str(&b, ",\"message_status\":");
+	sim_buf_json(&b, status_for(to));
+	sim_buf_str(&b, "}]}");
 	r->json = sim_buf_take(&b);
 	r->status = r->json ? 200 : 500;
 out:
