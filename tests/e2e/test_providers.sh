@@ -79,8 +79,9 @@ st=$(ctl outbox --limit 100 | jq -r '.messages[] | select(.event_id == "e-bad") 
 # A permanent Meta refusal fails that message with Meta's code.
 mpub site/1/tickets/x '{"id": "e-131026", "ticket": "C1", "counter": "3", "phone": "+15005550001"}'
 wait_for '[ "$(outbox_count failed)" -ge 1 ]' 10 || fail "the 131026 message did not fail"
-ctl outbox --state failed | jq -e '[.messages[] | select(.event_id == "e-131026" and .error.code == 131026)] | length == 1' >/dev/null ||
-	fail "131026 not recorded: $(ctl outbox --state failed)"
+ctl outbox --state failed | jq -e '[.messages[] | select(.event_id == "e-131026" and .error.code == 131026
+	and (.error.text | endswith(" [fbtrace_id AsimTrace]")))] | length == 1' >/dev/null ||
+	fail "131026 not recorded with Meta's fbtrace_id: $(ctl outbox --state failed)"
 
 # test-connection: each good account passes and says how; wrong credentials fail with the reason.
 n0=$(sim_count)

@@ -101,6 +101,7 @@ static const struct code_case meta_table[] = {
 	{131008, NET_PERMANENT, "permanent: missing parameter"},
 	{131009, NET_PERMANENT, "permanent: bad parameter"},
 	{130429, NET_RATE, "transient: throughput"},
+	{17, NET_RATE, "meta.yaml: 429 \"User request limit reached\""},
 	{130472, NET_PERMANENT, "permanent (marketing)"},
 	{130497, NET_PERMANENT, "permanent"},
 	{131021, NET_PERMANENT, "permanent"},
@@ -248,7 +249,8 @@ static void test_meta_outcome_errors(void **state)
 		    "\"Parameter 'text' is mandatory\\nfor type text\"},\"fbtrace_id\":\"Aau\"}}");
 	assert_int_equal(o.cls, NET_PERMANENT);
 	assert_int_equal(o.code, 100);
-	assert_string_equal(o.text, "(#100) Invalid parameter (Parameter 'text' is mandatory for type text)");
+	assert_string_equal(o.text, "(#100) Invalid parameter (Parameter 'text' is mandatory for type "
+			    "text) [fbtrace_id Aau]");
 	assert_string_equal(o.id, "");
 	EXPECT(p, 401, "{\"error\":{\"message\":\"Invalid OAuth access token\",\"code\":190}}",
 	       NET_AUTH, 190);
@@ -278,6 +280,81 @@ static void test_meta_outcome_errors(void **state)
 	EXPECT(p, 302, "", NET_PERMANENT, 302);
 	o = outcome(p, ERR_OK, true, 400, 0, "");
 	assert_string_equal(o.text, "HTTP 400 with unparseable body");
+}
+
+/* The error examples of meta.yaml (GraphAPIError: message, type, code,
+ * error_subcode, is_transient, error_user_title/_msg, fbtrace_id), each
+ * with the HTTP status the spec gives it. */
+static void test_meta_outcome_spec_errors(void **state)
+{
+	const struct net_provider *p = &net_meta_provider;
+	struct net_send_outcome o;
+	char body[1024];
+
+	(void)state;
+	o = outcome(p, ERR_OK, true, 400, 0, "{\"error\":{\"message\":\"Invalid parameter: application_id "
+		    "must be a valid numeric string\",\"type\":\"OAuthException\",\"code\":100,"
+		    "\"fbtrace_id\":\"AXsgnV2Cm3ZMGF3dF_cfYIn\"}}");
+	assert_int_equal(o.cls, NET_PERMANENT);
+	assert_string_equal(o.text, "Invalid parameter: application_id must be a valid numeric string "
+			    "[fbtrace_id AXsgnV2Cm3ZMGF3dF_cfYIn]");
+	EXPECT(p, 401, "{\"error\":{\"message\":\"Invalid OAuth access token\",\"type\":"
+	       "\"OAuthException\",\"code\":190,\"error_subcode\":463,\"fbtrace_id\":"
+	       "\"AXsgnV2Cm3ZMGF3dF_cfYIn\"}}", NET_AUTH, 190);
+	o = outcome(p, ERR_OK, true, 403, 0, "{\"error\":{\"message\":\"Your app doesn't have "
+		    "permission to access connected client businesses for this application\",\"type\":"
+		    "\"OAuthException\",\"code\":200,\"error_subcode\":1349174,\"fbtrace_id\":"
+		    "\"AXsgnV2Cm3ZMGF3dF_cfYIn\",\"error_user_title\":\"Permission Denied\","
+		    "\"error_user_msg\":\"Your app doesn't have permission to access this resource\"}}");
+	assert_int_equal(o.cls, NET_AUTH);
+	assert_non_null(strstr(o.text, "(Your app doesn't have permission to access this resource) "
+				       "[fbtrace_id AXsgnV2Cm3ZMGF3dF_cfYIn]"));
+	/* 429: application, user (code 17) and business request limits */
+	EXPECT(p, 429, "{\"error\":{\"message\":\"Application request limit reached\",\"type\":"
+	       "\"OAuthException\",\"code\":4,\"error_subcode\":2446079,\"fbtrace_id\":"
+	       "\"AXsgnV2Cm3ZMGF3dF_cfYIn\",\"is_transient\":true}}", NET_RATE, 4);
+	EXPECT(p, 429, "{\"error\":{\"message\":\"User request limit reached\",\"type\":"
+	       "\"OAuthException\",\"code\":17,\"error_subcode\":2446079,\"fbtrace_id\":"
+	       "\"AXsgnV2Cm3ZMGF3dF_cfYIn\",\"is_transient\":true}}", NET_RATE, 17);
+	EXPECT(p, 429, "{\"error\":{\"message\":\"Business request limit reached for WhatsApp "
+	       "Business Account\",\"type\":\"OAuthException\",\"code\":80007,\"error_subcode\":"
+	       "2446079,\"fbtrace_id\":\"AXsgnV2Cm3ZMGF3dF_cfYIn\",\"is_transient\":true}}",
+	       NET_RATE, 80007);
+	/* the same limits on a 400: the code (17) or the subcode still says throttle */
+	EXPECT(p, 400, "{\"error\":{\"message\":\"User request limit reached\",\"code\":17}}",
+	       NET_RATE, 17);
+	EXPECT(p, 400, "{\"error\":{\"message\":\"limit\",\"code\":9,\"error_subcode\":2446079}}",
+	       NET_RATE, 9);
+	/* is_transient on a code the table does not know: try again */
+	EXPECT(p, 400, "{\"error\":{\"message\":\"busy\",\"code\":12345,\"is_transient\":true}}",
+	       NET_TRANSIENT, 12345);
+	EXPECT(p, 400, "{\"error\":{\"message\":\"no\",\"code\":12345,\"is_transient\":false}}",
+	       NET_PERMANENT, 12345);
+	/* ...but never over a more specific class */
+	EXPECT(p, 400, "{\"error\":{\"code\":131047,\"is_transient\":true}}", NET_WINDOW, 131047);
+	EXPECT(p, 400, "{\"error\":{\"code\":190,\"is_transient\":true}}", NET_AUTH, 190);
+	/* 500 code 2 is_transient: the message may have been made all the same */
+	EXPECT(p, 500, "{\"error\":{\"message\":\"An unexpected error occurred. Please retry your "
+	       "request\",\"type\":\"GraphMethodException\",\"code\":2,\"fbtrace_id\":"
+	       "\"AXsgnV2Cm3ZMGF3dF_cfYIn\",\"is_transient\":true}}", NET_AMBIGUOUS, 2);
+	/* A 200 whose body is an error object is that error, not an unknown send. */
+	EXPECT(p, 200, "{\"error\":{\"message\":\"(#131047) Re-engagement message\",\"code\":131047}}",
+	       NET_WINDOW, 131047);
+	EXPECT(p, 200, "{\"error\":{\"message\":\"(#130429) Rate limit hit\",\"code\":130429}}",
+	       NET_RATE, 130429);
+	EXPECT(p, 200, "{\"error\":{\"message\":\"(#100) Invalid parameter\",\"code\":100}}",
+	       NET_PERMANENT, 100);
+	EXPECT(p, 200, "{\"error\":{\"message\":\"busy\",\"is_transient\":true}}", NET_TRANSIENT, 200);
+	EXPECT(p, 200, "{\"messages\":[]}", NET_AMBIGUOUS, 200);
+	/* fbtrace_id: only a token is taken; a long text gives way to it */
+	o = outcome(p, ERR_OK, true, 400, 0, "{\"error\":{\"message\":\"x\",\"code\":100,"
+		    "\"fbtrace_id\":\"A b\\n[evil]\"}}");
+	assert_string_equal(o.text, "x");
+	snprintf(body, sizeof(body), "{\"error\":{\"code\":100,\"message\":\"%0400d\","
+		 "\"fbtrace_id\":\"AXsgnV2Cm3ZMGF3dF_cfYIn\"}}", 0);
+	o = outcome(p, ERR_OK, true, 400, 0, body);
+	assert_int_equal(strlen(o.text), sizeof(o.text) - 1);
+	assert_non_null(strstr(o.text, "0 [fbtrace_id AXsgnV2Cm3ZMGF3dF_cfYIn]"));
 }
 
 static void test_meta_outcome_transport(void **state)
@@ -621,6 +698,7 @@ int main(void)
 		cmocka_unit_test(test_d360_errors),
 		cmocka_unit_test(test_meta_outcome_success),
 		cmocka_unit_test(test_meta_outcome_errors),
+		cmocka_unit_test(test_meta_outcome_spec_errors),
 		cmocka_unit_test(test_meta_outcome_transport),
 		cmocka_unit_test(test_meta_build),
 		cmocka_unit_test(test_meta_build_variants),

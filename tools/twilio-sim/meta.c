@@ -77,6 +77,8 @@ static void meta_error(struct sim_reply *r, unsigned status, int code, const cha
 		sim_buf_json(&b, details);
 		sim_buf_str(&b, "}");
 	}
+	if (status == 429 || status >= 500) /* as meta.yaml's examples of both */
+		sim_buf_str(&b, ",\"is_transient\":true");
 	sim_buf_str(&b, ",\"fbtrace_id\":\"AsimTrace\"}}");
 	free(r->json);
 	r->json = sim_buf_take(&b);
