@@ -69,6 +69,13 @@ for p in null '"meta"' '"360dialog"'; do
 	n=$(jq -c "select(.provider == $p)" "$SIM_RECORD" | wc -l)
 	[ "$n" -eq 20 ] || fail "provider $p got $n of the 60 events, want 20"
 done
+# Every Meta and 360dialog request named outpost and its version as x.y.z,
+# the pattern of Meta's spec (meta.yaml, UserAgent), the one --version prints.
+ver=$("$BUILD/outpostd" --version | head -n 1 | cut -d' ' -f2)
+jq -e -s --arg ua "outpost/$ver" 'map(select(.provider != null)) | length == 40 and
+	all(.[]; .user_agent == $ua and (.user_agent | test("^[a-zA-Z0-9_-]+/[0-9]+\\.[0-9]+\\.[0-9]+$")))' \
+	"$SIM_RECORD" >/dev/null ||
+	fail "User-Agent not outpost/$ver (x.y.z): $(jq -r '.user_agent' "$SIM_RECORD" | sort | uniq -c)"
 # The record names the wamid the sim answered.
 ctl outbox --state sent --limit 100 | jq -e '[.messages[] | select(.account == "meta")] |
 	length == 20 and all(.[]; .provider_id | startswith("wamid."))' >/dev/null ||
