@@ -52,13 +52,6 @@ jq --arg t "$META_TOKEN" --arg s "$META_SECRET" --arg k "$D360_KEY" \
 umask 022
 start_outpostd
 
-consent_num() { ctl status | jq -r ".consent.$1"; }
-record_of() { ctl outbox --limit 200 | jq -c --arg e "$1" '.messages[] | select(.event_id == $e)'; }
-state_of() { record_of "$1" | jq -r .state; }
-wait_state() { # EVENT_ID STATE
-	wait_for "[ \"\$(state_of $1)\" = $2 ]" 15 ||
-		fail "event $1 is $(state_of "$1"), not $2: $(record_of "$1")"
-}
 at_sim() { # TO JQ-FILTER: the sim's records to TO that pass the filter, counted
 	jq -s --arg to "whatsapp:$1" "map(select(.to == \$to) | select($2)) | length" "$SIM_RECORD"
 }
