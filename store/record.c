@@ -5,7 +5,8 @@
  * provider_status, and version 2 without body either. A record is written
  * in the oldest layout that holds it: without a provider status as 3,
  * without free-form text as 2 (older records read as they are, and an
- * older daemon reads what it could before). Integers are big-endian with no padding, so a record
+ * older daemon reads what it could before; docs/OUTBOX.md). Integers are
+ * big-endian with no padding, so a record
  * reads the same on armhf, arm64 and x86 and nothing depends on alignment
  * (the map gives no alignment promise for values):
  *   u8 version, u8 state, u8 err_class, u16 attempts, u32 flags,
