@@ -31,6 +31,11 @@
 enum cfg_provider { CFG_PROVIDER_TWILIO = 1, CFG_PROVIDER_META, CFG_PROVIDER_360DIALOG };
 enum cfg_tpl_status { CFG_TPL_APPROVED = 1, CFG_TPL_PENDING, CFG_TPL_REJECTED };
 
+/* The kind of a Meta template's media header ("meta": {"header": ...}). */
+enum cfg_media { CFG_MEDIA_NONE = 0, CFG_MEDIA_IMAGE, CFG_MEDIA_VIDEO, CFG_MEDIA_DOCUMENT };
+/* "image", "video", "document" (Meta's parameter type); NULL for none. */
+const char *cfg_media_name(enum cfg_media m);
+
 struct cfg_account {
 	char *name;
 	enum cfg_provider provider; /* "provider": "twilio" (the default) | "meta" | "360dialog" */
@@ -78,6 +83,8 @@ struct cfg_template {
 				       only meta/360dialog accounts send it */
 	char *meta_name;            /* JSON "meta": {"name": "order_update", "language": */
 	char *meta_language;        /* "en_US"}; NULL if absent (twilio only) */
+	enum cfg_media meta_header; /* "meta": {"header": "image"}: the media_var's URL goes
+				       in the header as this kind (Meta wants it there) */
 	unsigned variables;         /* number of {{n}} placeholders, 0..100 */
 	enum cfg_tpl_status status; /* "approved" | "pending" | "rejected" */
 	char *preview;              /* optional, NULL if absent */

@@ -78,6 +78,19 @@ static bool check_language(const char *s)
 	return true;
 }
 
+static const struct cfg_enum media_names[] = { { "image", CFG_MEDIA_IMAGE },
+						{ "video", CFG_MEDIA_VIDEO },
+						{ "document", CFG_MEDIA_DOCUMENT },
+						{ 0 } };
+
+const char *cfg_media_name(enum cfg_media m)
+{
+	for (const struct cfg_enum *e = media_names; e->name; e++)
+		if (e->value == (int)m)
+			return e->name;
+	return NULL;
+}
+
 static const struct cfg_field meta_fields[] = {
 	{ .key = "name", .type = CFG_F_STR, .off = TPL_OFF(meta_name), .required = true,
 	  .check = check_meta_name, .max = 512,
@@ -85,6 +98,9 @@ static const struct cfg_field meta_fields[] = {
 	{ .key = "language", .type = CFG_F_STR, .off = TPL_OFF(meta_language), .required = true,
 	  .check = check_language, .max = 16,
 	  .expect = "a WhatsApp language code like \"en\" or \"en_US\"" },
+	/* A media template's header kind: Meta takes the media URL as a
+	 * header parameter of that type, never as body text. */
+	{ .key = "header", .type = CFG_F_ENUM, .off = TPL_OFF(meta_header), .enums = media_names },
 	{ 0 }
 };
 
@@ -174,13 +190,34 @@ static void account_finish(struct cfg_pctx *px, struct cfg_account *a)
 	not_for(px, a, "api_version", a->api_version);
 }
 
+/* Meta and 360dialog take a media URL only as the template's header, of
+ * the kind the template was made with: a media_var with a "meta" mapping
+ * needs that kind, and a header kind needs the variable that fills it. */
+static void template_media(struct cfg_pctx *px, const struct cfg_template *t, char *path)
+{
+	if (!t->meta_name || !t->media_var == !t->meta_header)
+		return;
+	strncat(path, ".meta.header", CFG_PATH_LEN - strlen(path) - 1);
+	if (t->media_var)
+		cfg_err_add(px->errs, path, "required with media_var for meta and 360dialog: "
+			    "{{%u}} is sent as the template's header media, of the kind it was "
+			    "made with (\"image\", \"video\" or \"document\")", t->media_var);
+	else
+		cfg_err_add(px->errs, path, "needs media_var: the variable that holds the "
+			    "header's https:// URL");
+}
+
 static void template_finish(struct cfg_pctx *px, const struct cfg_template *t)
 {
 	char path[CFG_PATH_LEN];
 
-	if (!t->name || t->content_sid || t->meta_name)
+	if (!t->name)
 		return;
 	cfg_path_key(path, "$.templates", t->name);
+	if (t->content_sid || t->meta_name) {
+		template_media(px, t, path);
+		return;
+	}
 	cfg_err_add(px->errs, path, "a template needs \"twilio_content_sid\" (for twilio "
 		    "accounts) or \"meta\": {\"name\", \"language\"} (for meta and 360dialog)");
 }

@@ -108,4 +108,6 @@ void fw_account_template(struct net_send_msg *m, const struct cfg *cfg, const ch
 
 	m->template_name = t ? t->meta_name : NULL;
 	m->language = t ? t->meta_language : NULL;
+	m->media_var = t && t->meta_header ? t->media_var : 0;
+	m->media_type = t ? cfg_media_name(t->meta_header) : NULL;
 }

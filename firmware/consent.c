@@ -90,6 +90,14 @@ static void held_back(struct fw *fw, struct store_msg *m, int state, const char 
 		ib->why);
 }
 
+/* Whether a free-form record has a fallback template: its template name,
+ * set from the route's fallback_template for every provider (a ContentSid
+ * is Twilio's mapping of it only, and empty on a meta account). */
+static bool has_fallback(const struct store_msg *m)
+{
+	return m->template_name[0] != '\0';
+}
+
 /* Free-form or template, by the window; false if neither can go. */
 static bool pick_form(struct fw *fw, struct store_msg *m, const struct store_ledger *e,
 		      int64_t wall)
@@ -97,7 +105,7 @@ static bool pick_form(struct fw *fw, struct store_msg *m, const struct store_led
 	struct fw_inbound *ib = fw->inbound;
 	char when[32];
 
-	switch (fw_window_pick(wall, e->inbound_ms, m->body[0] != '\0', m->content_sid[0] != '\0',
+	switch (fw_window_pick(wall, e->inbound_ms, m->body[0] != '\0', has_fallback(m),
 			       (m->flags & STORE_F_TEMPLATE_ONLY) != 0)) {
 	case FW_FORM_FREEFORM: /* counted when sent (fw_consent_settle) */
 		m->flags |= STORE_F_FREEFORM;
@@ -176,7 +184,7 @@ int fw_consent_settle(struct fw *fw, struct store_txn *t, const struct net_send_
 		return ERR_OK;
 	m->flags &= ~(uint32_t)STORE_F_FREEFORM;
 	m->flags |= STORE_F_TEMPLATE_ONLY;
-	if (m->content_sid[0]) {
+	if (has_fallback(m)) {
 		snprintf(why, whylen, "the provider says the 24-hour window is closed (code %d); "
 			 "sending the fallback template", o->code);
 		m->state = STORE_RETRY;
@@ -203,7 +211,7 @@ int fw_consent_late(struct fw *fw, struct store_txn *t, struct store_msg *m, int
 		snprintf(src, sizeof(src), "provider:%d", code);
 		return fw_consent_set(fw, t, m->to, STORE_CONSENT_OUT, src, wall);
 	}
-	if (cls != NET_WINDOW || !(m->flags & STORE_F_FREEFORM) || !m->content_sid[0])
+	if (cls != NET_WINDOW || !(m->flags & STORE_F_FREEFORM) || !has_fallback(m))
 		return ERR_OK;
 	/* Accepted as free-form, refused later (Twilio 63016 comes this way):
 	 * the fallback template goes instead, once. */
@@ -214,7 +222,7 @@ int fw_consent_late(struct fw *fw, struct store_txn *t, struct store_msg *m, int
 	m->err_text = why;
 	m->err_code = code;
 	m->err_class = NET_WINDOW;
-	m->provider_id = "";
+	m->provider_id = m->provider_status = "";
 	m->state = STORE_RETRY;
 	m->due_ms = wall;
 	*resend = true;

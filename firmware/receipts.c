@@ -90,6 +90,10 @@ static cJSON *receipt_json(const struct fw *fw, const struct store_msg *m,
 	cJSON_AddStringToObject(o, "status", store_state_name(m->state));
 	cJSON_AddNumberToObject(o, "at", (double)tr->at_ms[store_track_slot(m->state)]);
 	cJSON_AddStringToObject(o, "provider_id", m->provider_id);
+	/* the provider's word when it took the message: "held_for_quality_assessment"
+	 * tells a device why a "sent" may take a while */
+	if (m->state == STORE_SENT && m->provider_status && m->provider_status[0])
+		cJSON_AddStringToObject(o, "provider_status", m->provider_status);
 	if (failed && m->err_code)
 		cJSON_AddNumberToObject(o, "code", m->err_code);
 	if (failed && m->err_text[0])

@@ -833,6 +833,7 @@ static void settle(struct fw_sender *s, struct done *d, struct store_msg *m, int
 	case FW_NEXT_SENT:
 		m->state = STORE_SENT;
 		m->provider_id = o->id;
+		m->provider_status = o->status; /* Meta: accepted, held_for_quality_assessment... */
 		m->err_text = "";
 		break;
 	case FW_NEXT_PAUSE:
@@ -1029,7 +1030,7 @@ static int claimed(struct store_txn *txn, struct done *d, struct store_msg *m, i
 		d->next = FW_NEXT_RETRY;
 		m->state = STORE_RETRY;
 		m->due_ms = wall;
-		m->provider_id = "";
+		m->provider_id = m->provider_status = "";
 		m->flags |= STORE_F_RECONCILE;
 		m->err_text = "the message found was claimed meanwhile; asking again";
 		return store_outbox_update(txn, m);
@@ -1040,7 +1041,7 @@ static int claimed(struct store_txn *txn, struct done *d, struct store_msg *m, i
 	if (rc == ERR_OK && h.state == STORE_SENT && (h.flags & STORE_F_AMBIGUOUS)) {
 		h.state = STORE_RETRY;
 		h.due_ms = wall;
-		h.provider_id = "";
+		h.provider_id = h.provider_status = "";
 		h.flags |= STORE_F_RECONCILE;
 		h.err_text = "the message it was matched to was another send's; asking again";
 		rc = store_outbox_update(txn, &h);
@@ -1056,7 +1057,7 @@ static int claimed(struct store_txn *txn, struct done *d, struct store_msg *m, i
 		 m->provider_id, (unsigned long long)holder);
 	d->next = FW_NEXT_FAILED;
 	m->state = STORE_FAILED;
-	m->provider_id = "";
+	m->provider_id = m->provider_status = "";
 	m->err_text = d->why;
 	return store_outbox_update(txn, m);
 }

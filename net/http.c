@@ -414,7 +414,9 @@ static CURLcode set_common(struct net_http *h, struct http_easy *he)
 	 * reusing it, and a POST written into a closed connection is an
 	 * ambiguous outcome. Not reusing one idle for 20 s costs a handshake. */
 	SETOPT(c, CURLOPT_MAXAGE_CONN, 20L);
-	SETOPT(c, CURLOPT_USERAGENT, "outpost/0.1");
+	/* name/x.y.z, the pattern of Meta's spec (meta.yaml, UserAgent); the
+	 * version --version prints (the Makefile's VERSION). */
+	SETOPT(c, CURLOPT_USERAGENT, "outpost/" OUTPOST_VERSION);
 	SETOPT(c, CURLOPT_HTTPHEADER, h->hdrs);
 	/* Refuses an announced oversized body before reading any of it. */
 	SETOPT(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_response);

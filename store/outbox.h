@@ -80,6 +80,10 @@ struct store_msg {
 	/* Free-form text of a route with "text" (sent inside the 24-hour
 	 * window instead of the template, which is then its fallback); "". */
 	const char *body;
+	/* What the provider said of the message when it took it, beside
+	 * provider_id (Meta's messages[0].message_status: "accepted",
+	 * "held_for_quality_assessment", "paused"; Twilio's "queued"); "". */
+	const char *provider_status;
 };
 
 /* Appends m as the newest record and sets m->seq (1, 2, ... never reused,

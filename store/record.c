@@ -1,9 +1,12 @@
 /*
  * record.c - outbox record encoding.
  *
- * Layout, version 3; version 2 is the same without the last string, body,
- * and is what a record without free-form text is still written as (older
- * records read as they are, and an older daemon reads template messages). Integers are big-endian with no padding, so a record
+ * Layout, version 4; version 3 is the same without the last string,
+ * provider_status, and version 2 without body either. A record is written
+ * in the oldest layout that holds it: without a provider status as 3,
+ * without free-form text as 2 (older records read as they are, and an
+ * older daemon reads what it could before; docs/OUTBOX.md). Integers are
+ * big-endian with no padding, so a record
  * reads the same on armhf, arm64 and x86 and nothing depends on alignment
  * (the map gives no alignment promise for values):
  *   u8 version, u8 state, u8 err_class, u16 attempts, u32 flags,
@@ -25,7 +28,8 @@
 #include "hal/err.h"
 #include "store/record.h"
 
-#define REC_VERSION 3 /* 1 (before attempt_ms) never left development */
+#define REC_VERSION 4 /* 1 (before attempt_ms) never left development */
+#define REC_VERSION_NO_STATUS 3
 #define REC_VERSION_NO_BODY 2
 #define REC_FIXED 57
 
@@ -41,6 +45,7 @@ static const struct str_field str_fields[] = {
 	{offsetof(struct store_msg, content_sid), 2}, {offsetof(struct store_msg, vars_json), 4},
 	{offsetof(struct store_msg, provider_id), 2}, {offsetof(struct store_msg, err_text), 2},
 	{offsetof(struct store_msg, body), 2}, /* version 3 on */
+	{offsetof(struct store_msg, provider_status), 2}, /* version 4 */
 };
 #define N_STR (sizeof(str_fields) / sizeof(str_fields[0]))
 
@@ -51,11 +56,30 @@ static const char *str_of(const struct store_msg *m, const struct str_field *f)
 	return s ? s : "";
 }
 
-/* A record without free-form text is written in layout 2, as before: an
- * older daemon (a downgrade) still reads every template message. */
+/* The strings of each layout, by version. */
+static size_t n_str_version(uint64_t version)
+{
+	switch (version) {
+	case REC_VERSION: return N_STR;
+	case REC_VERSION_NO_STATUS: return N_STR - 1;
+	case REC_VERSION_NO_BODY: return N_STR - 2;
+	default: return 0;
+	}
+}
+
+/* The oldest layout that holds m: a record with neither free-form text nor
+ * a provider status is written in layout 2, as before, so an older daemon
+ * (a downgrade) still reads every template message not yet sent. */
+static uint64_t version_of(const struct store_msg *m)
+{
+	if (m->provider_status && m->provider_status[0])
+		return REC_VERSION;
+	return m->body && m->body[0] ? REC_VERSION_NO_STATUS : REC_VERSION_NO_BODY;
+}
+
 static size_t n_str_of(const struct store_msg *m)
 {
-	return m->body && m->body[0] ? N_STR : N_STR - 1;
+	return n_str_version(version_of(m));
 }
 
 int store_record_size(const struct store_msg *m, size_t *len)
@@ -90,7 +114,7 @@ void store_record_encode(const struct store_msg *m, unsigned char *buf)
 {
 	size_t pos = 0;
 
-	put_be(buf, &pos, n_str_of(m) == N_STR ? REC_VERSION : REC_VERSION_NO_BODY, 1);
+	put_be(buf, &pos, version_of(m), 1);
 	put_be(buf, &pos, m->state, 1);
 	put_be(buf, &pos, m->err_class, 1);
 	put_be(buf, &pos, m->attempts, 2);
@@ -163,18 +187,16 @@ static void get_fixed(struct reader *r, struct store_msg *m)
 int store_record_decode(const void *data, size_t len, struct store_msg *m)
 {
 	struct reader r = {data, len, 0, false};
-	uint64_t seq = m->seq, version;
-	size_t n_str = N_STR;
+	uint64_t seq = m->seq;
+	size_t n_str;
 
 	memset(m, 0, sizeof(*m));
 	m->seq = seq;
-	version = get_be(&r, 1);
-	if (version == REC_VERSION_NO_BODY)
-		n_str = N_STR - 1;
-	else if (version != REC_VERSION)
+	n_str = n_str_version(get_be(&r, 1));
+	if (!n_str)
 		r.bad = true;
 	get_fixed(&r, m);
-	m->body = "";
+	m->body = m->provider_status = "";
 	for (size_t i = 0; i < n_str; i++)
 		*(const char **)((char *)m + str_fields[i].off) = get_str(&r, str_fields[i].lenbytes);
 	if (r.pos != r.len || m->state < STORE_QUEUED || m->state >= STORE__STATES)

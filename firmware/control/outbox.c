@@ -104,6 +104,9 @@ static cJSON *record(const struct store_msg *m, bool full, bool operator)
 	cJSON_AddBoolToObject(o, "held", m->due_ms == STORE_DUE_PARKED);
 	add_error(o, m);
 	cJSON_AddStringToObject(o, "provider_id", m->provider_id);
+	/* what the provider said when it took it (Meta: held_for_quality_assessment...) */
+	if (m->provider_status && m->provider_status[0])
+		cJSON_AddStringToObject(o, "provider_status", m->provider_status);
 	cJSON_AddStringToObject(o, "account", m->account); /* the last attempt's, after a failover */
 	if (!full)
 		return o;

@@ -97,33 +97,75 @@ static bool recipient(const char *to, char *out, size_t size)
 	return true;
 }
 
-/* {"1":"Ana","2":"8812"} -> [{"type":"text","text":"Ana"}, ...] in key
- * order. Keys must be exactly "1".."n": a positional template has no other,
- * and a gap would shift every later value into the wrong placeholder. */
-static int body_params(const char *vars_json, cJSON *params)
+/* A media template's header: [{"type":"image","image":{"link":URL}}]
+ * (likewise video, document), as Meta takes a template's media. */
+static int header_params(const struct net_send_msg *m, const char *url, cJSON *comps)
 {
-	cJSON *vars = cJSON_Parse(vars_json);
+	cJSON *h, *params, *p, *media;
+
+	if (!m->media_type || (strcmp(m->media_type, "image") != 0 &&
+			       strcmp(m->media_type, "video") != 0 &&
+			       strcmp(m->media_type, "document") != 0))
+		return ERR_INVAL;
+	if (!(h = cJSON_CreateObject()) || !cJSON_AddItemToArray(comps, h) ||
+	    !cJSON_AddStringToObject(h, "type", "header") ||
+	    !(params = cJSON_AddArrayToObject(h, "parameters")) ||
+	    !(p = cJSON_CreateObject()) || !cJSON_AddItemToArray(params, p) ||
+	    !cJSON_AddStringToObject(p, "type", m->media_type) ||
+	    !(media = cJSON_AddObjectToObject(p, m->media_type)) ||
+	    !cJSON_AddStringToObject(media, "link", url))
+		return ERR_NOMEM;
+	return ERR_OK;
+}
+
+/* One body parameter {"type":"text","text":..}, the body component made
+ * on the first. */
+static int body_param(cJSON *comps, cJSON **params, const char *text)
+{
+	cJSON *body, *p;
+
+	if (!*params && (!(body = cJSON_CreateObject()) || !cJSON_AddItemToArray(comps, body) ||
+			 !cJSON_AddStringToObject(body, "type", "body") ||
+			 !(*params = cJSON_AddArrayToObject(body, "parameters"))))
+		return ERR_NOMEM;
+	if (!(p = cJSON_CreateObject()) || !cJSON_AddItemToArray(*params, p) ||
+	    !cJSON_AddStringToObject(p, "type", "text") || !cJSON_AddStringToObject(p, "text", text))
+		return ERR_NOMEM;
+	return ERR_OK;
+}
+
+/* {"1":"Ana","2":"8812"} -> [{"type":"text","text":"Ana"}, ...] in key
+ * order, variable m->media_var (if any) as the header's media instead.
+ * Keys must be exactly "1".."n": a positional template has no other, and
+ * a gap would shift every later value into the wrong placeholder. */
+static int components(const struct net_send_msg *m, cJSON *comps)
+{
+	cJSON *vars = cJSON_Parse(m->vars_json), *params = NULL;
+	const cJSON *v;
 	int n, i, rc = ERR_INVAL;
 	char key[8];
 
-	if (!cJSON_IsObject(vars) || (n = cJSON_GetArraySize(vars)) > PARAMS_MAX)
+	if (!cJSON_IsObject(vars) || (n = cJSON_GetArraySize(vars)) > PARAMS_MAX ||
+	    m->media_var > (unsigned)n)
 		goto out;
-	for (i = 1; i <= n; i++) {
-		const cJSON *v;
-		cJSON *p;
-
+	for (i = 1; i <= n; i++) { /* every key there and text, before anything is built */
 		snprintf(key, sizeof(key), "%d", i);
 		v = cJSON_GetObjectItemCaseSensitive(vars, key);
 		if (!cJSON_IsString(v) || !v->valuestring)
 			goto out;
-		if (!(p = cJSON_CreateObject()) || !cJSON_AddItemToArray(params, p) ||
-		    !cJSON_AddStringToObject(p, "type", "text") ||
-		    !cJSON_AddStringToObject(p, "text", v->valuestring)) {
-			rc = ERR_NOMEM;
-			goto out;
-		}
 	}
+	/* The header first: Meta lists a template's components in that order. */
 	rc = ERR_OK;
+	if (m->media_var) {
+		snprintf(key, sizeof(key), "%d", (int)m->media_var); /* <= PARAMS_MAX */
+		rc = header_params(m, cJSON_GetObjectItemCaseSensitive(vars, key)->valuestring, comps);
+	}
+	for (i = 1; i <= n && rc == ERR_OK; i++) {
+		snprintf(key, sizeof(key), "%d", i);
+		if ((unsigned)i != m->media_var)
+			rc = body_param(comps, &params,
+					cJSON_GetObjectItemCaseSensitive(vars, key)->valuestring);
+	}
 out:
 	cJSON_Delete(vars);
 	return rc;
@@ -131,8 +173,7 @@ out:
 
 static int add_template(const struct net_send_msg *m, cJSON *root)
 {
-	cJSON *t, *lang, *comps, *body, *params;
-	int rc;
+	cJSON *t, *lang, *comps;
 
 	if (!filled(m->template_name) || !filled(m->language))
 		return ERR_INVAL;
@@ -144,14 +185,10 @@ static int add_template(const struct net_send_msg *m, cJSON *root)
 	    !cJSON_AddStringToObject(lang, "code", m->language))
 		return ERR_NOMEM;
 	if (!filled(m->vars_json) || strcmp(m->vars_json, "{}") == 0)
-		return ERR_OK; /* a template without placeholders has no components */
-	if (!(comps = cJSON_AddArrayToObject(t, "components")) ||
-	    !(body = cJSON_CreateObject()) || !cJSON_AddItemToArray(comps, body) ||
-	    !cJSON_AddStringToObject(body, "type", "body") ||
-	    !(params = cJSON_AddArrayToObject(body, "parameters")))
+		return m->media_var ? ERR_INVAL : ERR_OK; /* no placeholders: no components */
+	if (!(comps = cJSON_AddArrayToObject(t, "components")))
 		return ERR_NOMEM;
-	rc = body_params(m->vars_json, params);
-	return rc;
+	return components(m, comps);
 }
 
 static int add_text(const struct net_send_msg *m, cJSON *root)

@@ -10,8 +10,11 @@
  * net_send_msg for both: account_id = the phone-number id (meta only),
  * aux_base = the Graph API version "v21.0" (meta only), waba_id (meta
  * template listing), token = access token or API key, template_name +
- * language + vars_json ({"1":..,"2":..} -> body parameters in order), or
- * body for free-form text inside the 24 h window.
+ * language + vars_json ({"1":..,"2":..} -> body parameters in order;
+ * variable media_var, if set, as the header's media_type "image", "video"
+ * or "document" link instead), or body for free-form text inside the 24 h
+ * window. The answer's messages[0].message_status comes back as the
+ * outcome's status; an error object's fbtrace_id ends its text.
  *
  * Neither has a list of sent messages: an ambiguous send (timeout or 5xx
  * after the body left) cannot be reconciled, so list_url is NULL and the

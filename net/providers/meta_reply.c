@@ -38,6 +38,7 @@ static const struct meta_code {
 	{131045, 131045, NET_AUTH},    /* number registration/certificate: config */
 	{133010, 133010, NET_AUTH},    /* number not registered: config */
 	{4, 4, NET_RATE},              /* app call-rate limit */
+	{17, 17, NET_RATE},            /* user request limit (meta.yaml: a 429 example) */
 	{80007, 80007, NET_RATE},      /* WABA rate limit */
 	{130429, 130429, NET_RATE},    /* the number's throughput exceeded */
 	{131048, 131048, NET_RATE},    /* spam rate limit: slow down */
@@ -129,10 +130,14 @@ int net_d360_error_class(long status, const char *text)
 struct reply {
 	bool has_code;   /* an error code was given (0 is a real one) */
 	int code;
+	int subcode;     /* error_subcode, 0 if none (deprecated for WhatsApp, read if there) */
+	bool transient;  /* is_transient: true */
+	bool error;      /* an error object was there, whatever the HTTP status */
 	char id[128];    /* messages[0].id */
 	bool id_ok;
-	char status[24]; /* messages[0].message_status */
+	char status[40]; /* messages[0].message_status, "" if not given */
 	char text[256];  /* the error's words */
+	char trace[48];  /* fbtrace_id: what Meta's support asks for */
 	bool d360;       /* 360dialog's own error shape */
 };
 
@@ -166,7 +171,47 @@ static void read_success(const cJSON *root, struct reply *r)
 		snprintf(r->id, sizeof(r->id), "%s", id);
 		r->id_ok = true;
 	}
-	net_reply_text(r->status, sizeof(r->status), st ? st : "accepted");
+	/* One word of the spec's MessageStatus enum (accepted,
+	 * held_for_quality_assessment, paused, and what Meta may add): kept
+	 * on the record and put in receipts, so nothing else is taken. */
+	if (st && st[0] && strlen(st) < sizeof(r->status) &&
+	    strspn(st, "abcdefghijklmnopqrstuvwxyz0123456789_") == strlen(st))
+		snprintf(r->status, sizeof(r->status), "%s", st);
+}
+
+/* fbtrace_id is an opaque token ("AXsgnV2Cm3ZMGF3dF_cfYIn"): taken only as
+ * letters, digits, '_' and '-', so it goes into a log line as it is. */
+static void read_trace(const cJSON *e, struct reply *r)
+{
+	const char *t = str_of(e, "fbtrace_id");
+
+	if (t && t[0] && strlen(t) < sizeof(r->trace) &&
+	    strspn(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") ==
+		    strlen(t))
+		snprintf(r->trace, sizeof(r->trace), "%s", t);
+}
+
+/* Graph's error object (meta.yaml GraphAPIError): code, message,
+ * error_subcode, is_transient, error_data.details, fbtrace_id. */
+static void read_graph_error(const cJSON *e, struct reply *r, const char **msg,
+			     const char **details)
+{
+	const cJSON *tr = cJSON_GetObjectItemCaseSensitive(e, "is_transient");
+
+	r->error = true;
+	r->has_code = net_reply_code(cJSON_GetObjectItemCaseSensitive(e, "code"), 0, 9999999,
+				     &r->code);
+	if (!net_reply_code(cJSON_GetObjectItemCaseSensitive(e, "error_subcode"), 0, 2147483647,
+			    &r->subcode))
+		r->subcode = 0;
+	r->transient = cJSON_IsTrue(tr);
+	read_trace(e, r);
+	*msg = str_of(e, "message") ? str_of(e, "message") : str_of(e, "title");
+	*details = str_of(cJSON_GetObjectItemCaseSensitive(e, "error_data"), "details");
+	if (!*details)
+		*details = str_of(e, "details");
+	if (!*details)
+		*details = str_of(e, "error_user_msg");
 }
 
 /* {"error":{"code":..,"message":..,"error_data":{"details":..}}} (Graph),
@@ -183,12 +228,7 @@ static void read_error(const cJSON *root, struct reply *r)
 	if (!cJSON_IsObject(e) && cJSON_IsArray(errs))
 		e = cJSON_GetArrayItem(errs, 0);
 	if (cJSON_IsObject(e)) {
-		r->has_code = net_reply_code(cJSON_GetObjectItemCaseSensitive(e, "code"), 0, 9999999,
-					     &r->code);
-		msg = str_of(e, "message") ? str_of(e, "message") : str_of(e, "title");
-		details = str_of(cJSON_GetObjectItemCaseSensitive(e, "error_data"), "details");
-		if (!details)
-			details = str_of(e, "details");
+		read_graph_error(e, r, &msg, &details);
 	} else if (cJSON_IsObject(meta)) {
 		r->d360 = true;
 		msg = str_of(meta, "developerMessage") ? str_of(meta, "developerMessage")
@@ -209,17 +249,28 @@ static void parse_reply(const struct net_http_result *res, struct reply *r)
 	if (res->body && res->body_len)
 		root = cJSON_ParseWithLength(res->body, res->body_len);
 	if (cJSON_IsObject(root)) {
+		/* A 2xx may carry an error object instead of a message (seen
+		 * behind proxies and on the batch path): it is that error. */
 		if (res->status >= 200 && res->status < 300)
 			read_success(root, r);
-		else
+		if (!r->id_ok)
 			read_error(root, r);
 	}
 	cJSON_Delete(root);
 }
 
+/* error_subcode 2446079 (and 2446080, a submission limit) comes with every
+ * "request limit reached" example in meta.yaml, under codes 4, 17, 80007:
+ * a throttle, whatever the code says of itself. */
+static bool rate_subcode(int subcode)
+{
+	return subcode == 2446079 || subcode == 2446080;
+}
+
 static int error_class(long status, const struct reply *r)
 {
-	/* A 5xx to a POST may still have made the message (as at Twilio). */
+	/* A 5xx to a POST may still have made the message (as at Twilio);
+	 * is_transient says it may be tried again, not that it was not made. */
 	if (status >= 500 && status < 600)
 		return NET_AMBIGUOUS;
 	if (status == 401)
@@ -227,30 +278,55 @@ static int error_class(long status, const struct reply *r)
 	if (r->has_code) {
 		int cls = net_meta_code_class(r->code);
 
-		return status == 429 && cls == NET_PERMANENT ? NET_RATE : cls;
+		/* Permanent is the table's word for codes it does not know as
+		 * well as for refusals: the answer's own hints come first. */
+		if (cls != NET_PERMANENT)
+			return cls;
+		if (status == 429 || rate_subcode(r->subcode))
+			return NET_RATE;
+		return r->transient ? NET_TRANSIENT : NET_PERMANENT;
 	}
-	if (status == 429)
+	if (status == 429 || rate_subcode(r->subcode))
 		return NET_RATE;
+	if (r->transient)
+		return NET_TRANSIENT;
 	if (status >= 400 && status < 500)
 		return net_d360_error_class(status, r->text);
 	return NET_PERMANENT;
+}
+
+/* The error's words, then the fbtrace_id for support, which the words give
+ * way to when the text is full. */
+static void outcome_text(struct net_send_outcome *out, const struct reply *r, const char *words)
+{
+	char tail[sizeof(r->trace) + 16] = "";
+	size_t room;
+
+	if (r->trace[0])
+		snprintf(tail, sizeof(tail), " [fbtrace_id %s]", r->trace);
+	room = sizeof(out->text) - strlen(tail) - 1;
+	snprintf(out->text, sizeof(out->text), "%.*s%s", (int)room, words, tail);
 }
 
 static void error_outcome(const struct net_http_result *res, const struct reply *r,
 			  struct net_send_outcome *out)
 {
 	long st = res->status;
+	char words[sizeof(out->text)];
 
 	out->cls = error_class(st, r);
 	out->code = r->has_code ? r->code : (int)st;
 	if (r->text[0])
-		snprintf(out->text, sizeof(out->text), "%s", r->text);
+		snprintf(words, sizeof(words), "%s", r->text);
 	else if (st >= 400 && st < 500)
-		snprintf(out->text, sizeof(out->text), "HTTP %ld with unparseable body", st);
+		snprintf(words, sizeof(words), "HTTP %ld with unparseable body", st);
+	else if (r->error)
+		snprintf(words, sizeof(words), "HTTP %ld with an error object", st);
 	else if (st < 400)
-		snprintf(out->text, sizeof(out->text), "unexpected HTTP %ld", st);
+		snprintf(words, sizeof(words), "unexpected HTTP %ld", st);
 	else
-		snprintf(out->text, sizeof(out->text), "HTTP %ld", st);
+		snprintf(words, sizeof(words), "HTTP %ld", st);
+	outcome_text(out, r, words);
 }
 
 void net_meta_outcome(const struct net_http_result *res, struct net_send_outcome *out)
@@ -270,7 +346,7 @@ void net_meta_outcome(const struct net_http_result *res, struct net_send_outcome
 		return;
 	}
 	parse_reply(res, &r);
-	if (res->status < 200 || res->status >= 300) {
+	if (res->status < 200 || res->status >= 300 || (!r.id_ok && r.error)) {
 		error_outcome(res, &r, out);
 		return;
 	}

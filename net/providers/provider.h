@@ -47,6 +47,9 @@ struct net_send_msg {
 	const char *template_name;   /* Meta/360dialog: the WhatsApp template name */
 	const char *language;        /* Meta/360dialog: its language code, "en_US" */
 	const char *vars_json;       /* variables as a JSON object {"1":"Ana",...}, may be NULL */
+	unsigned media_var;          /* Meta/360dialog: the variable that is the template's header
+					media URL (sent as a header parameter, not body text), 0 none */
+	const char *media_type;      /* its kind: "image", "video" or "document" */
 	const char *body;            /* free-form text (inside the 24 h window); NULL: a template */
 	const char *aux_base;        /* Twilio: Content API base ("https://content.twilio.com");
 					Meta: "v21.0" (the Graph API version) */
@@ -110,7 +113,10 @@ struct net_send_outcome {
 	long retry_after_s; /* as the server said (0 if absent); the sender clamps it */
 	char id[128];       /* provider message id (Twilio "sid", Meta "wamid....") on
 			       success; as long as the store keeps (STORE_PROVIDER_ID_MAX) */
-	char status[24];    /* provider's status text ("queued") on success */
+	char status[40];    /* provider's status of the message it took when it says more
+			       than "taken" (Meta's message_status "accepted",
+			       "held_for_quality_assessment"; not Twilio's routine
+			       "queued"), else "" */
 	char text[256];     /* human reason; never secrets */
 };
 

@@ -318,7 +318,11 @@ static void success_outcome(const struct net_http_result *res, const struct repl
 	}
 	out->cls = NET_OK;
 	snprintf(out->id, sizeof(out->id), "%s", r->sid);
-	snprintf(out->status, sizeof(out->status), "%s", r->status);
+	/* "queued" (or "accepted", through a Messaging Service) is every
+	 * create's answer and says no more than the 201: not kept, so the
+	 * record stays in the layout a daemon before provider_status reads. */
+	if (strcmp(r->status, "queued") != 0 && strcmp(r->status, "accepted") != 0)
+		snprintf(out->status, sizeof(out->status), "%s", r->status);
 }
 
 static int error_class(long status, const struct reply *r)

@@ -171,3 +171,16 @@ mpub() {
 	mosquitto_pub -h 127.0.0.1 -p "$BROKER_PORT" -q 1 -t "$1" -m "$2" ||
 		fail "mosquitto_pub to $1 failed"
 }
+
+# consent_num KEY: a counter of the status's consent section.
+# record_of EVENT_ID: the outbox record made from that event (the newest 200).
+# state_of EVENT_ID, wait_state EVENT_ID STATE (15 s): its state.
+consent_num() { ctl status | jq -r ".consent.$1"; }
+record_of() { # EVENT_ID -> the outbox record made from it
+	ctl outbox --limit 200 | jq -c --arg e "$1" '.messages[] | select(.event_id == $e)'
+}
+state_of() { record_of "$1" | jq -r .state; }
+wait_state() { # EVENT_ID STATE
+	wait_for "[ \"\$(state_of $1)\" = $2 ]" 15 ||
+		fail "event $1 is $(state_of "$1"), not $2: $(record_of "$1")"
+}

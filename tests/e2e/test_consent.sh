@@ -28,15 +28,6 @@ inbound() { # FROM BODY
 		-d "{\"from\":\"$1\",\"to\":\"$OURS\",\"body\":\"$2\"}") || fail "POST /sim/inbound"
 	[ "$(tail -n 1 <<<"$out")" = 201 ] || fail "sim refused the inbound message: $out"
 }
-consent_num() { ctl status | jq -r ".consent.$1"; }
-record_of() { # EVENT_ID -> the outbox record made from it
-	ctl outbox --limit 200 | jq -c --arg e "$1" '.messages[] | select(.event_id == $e)'
-}
-state_of() { record_of "$1" | jq -r .state; }
-wait_state() { # EVENT_ID STATE
-	wait_for "[ \"\$(state_of $1)\" = $2 ]" 15 ||
-		fail "event $1 is $(state_of "$1"), not $2: $(record_of "$1")"
-}
 pay() { # ID TO
 	mpub site/s1/payments/x "{\"id\":\"$1\",\"customer\":{\"name\":\"Ana\",\"phone\":\"$2\"},\"amount\":\"5.00\",\"currency\":\"EUR\"}"
 }

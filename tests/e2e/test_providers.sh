@@ -69,6 +69,13 @@ for p in null '"meta"' '"360dialog"'; do
 	n=$(jq -c "select(.provider == $p)" "$SIM_RECORD" | wc -l)
 	[ "$n" -eq 20 ] || fail "provider $p got $n of the 60 events, want 20"
 done
+# Every Meta and 360dialog request named outpost and its version as x.y.z,
+# the pattern of Meta's spec (meta.yaml, UserAgent), the one --version prints.
+ver=$("$BUILD/outpostd" --version | head -n 1 | cut -d' ' -f2)
+jq -e -s --arg ua "outpost/$ver" 'map(select(.provider != null)) | length == 40 and
+	all(.[]; .user_agent == $ua and (.user_agent | test("^[a-zA-Z0-9_-]+/[0-9]+\\.[0-9]+\\.[0-9]+$")))' \
+	"$SIM_RECORD" >/dev/null ||
+	fail "User-Agent not outpost/$ver (x.y.z): $(jq -r '.user_agent' "$SIM_RECORD" | sort | uniq -c)"
 # The record names the wamid the sim answered.
 ctl outbox --state sent --limit 100 | jq -e '[.messages[] | select(.account == "meta")] |
 	length == 20 and all(.[]; .provider_id | startswith("wamid."))' >/dev/null ||
@@ -79,8 +86,9 @@ st=$(ctl outbox --limit 100 | jq -r '.messages[] | select(.event_id == "e-bad") 
 # A permanent Meta refusal fails that message with Meta's code.
 mpub site/1/tickets/x '{"id": "e-131026", "ticket": "C1", "counter": "3", "phone": "+15005550001"}'
 wait_for '[ "$(outbox_count failed)" -ge 1 ]' 10 || fail "the 131026 message did not fail"
-ctl outbox --state failed | jq -e '[.messages[] | select(.event_id == "e-131026" and .error.code == 131026)] | length == 1' >/dev/null ||
-	fail "131026 not recorded: $(ctl outbox --state failed)"
+ctl outbox --state failed | jq -e '[.messages[] | select(.event_id == "e-131026" and .error.code == 131026
+	and (.error.text | endswith(" [fbtrace_id AsimTrace]")))] | length == 1' >/dev/null ||
+	fail "131026 not recorded with Meta's fbtrace_id: $(ctl outbox --state failed)"
 
 # test-connection: each good account passes and says how; wrong credentials fail with the reason.
 n0=$(sim_count)

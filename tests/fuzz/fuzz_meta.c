@@ -7,7 +7,8 @@
  * Input: bytes 0-1 choose the HTTP status (high bit of byte 0 clear: one of
  * statuses[], set: the low 15 bits as a number), byte 2 is flags (bits 0-1:
  * the transfer error, bit 2: maybe_sent, bit 3: a Retry-After follows in
- * bytes 3-6, bit 5: 360dialog instead of Meta); the rest is the body.
+ * bytes 3-6, bit 5: 360dialog instead of Meta, bit 6: the build is of a
+ * media template, variable 1 its header image); the rest is the body.
  *
  * Oracles besides the sanitizers: a class in range; the classes the driver
  * documents for transport failures and 5xx; a message id only with NET_OK,
@@ -16,7 +17,8 @@
  * same outcome. A templates page: a class in range and never ambiguous,
  * each template with a name, language and status, a next page only on the
  * API's host. A build: refused, or a JSON object whose body parameters are
- * exactly the variables.
+ * exactly the variables (with media: the header's link variable 1, the
+ * body parameters the others).
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -101,29 +103,49 @@ static void check_templates(const struct net_provider *drv, const struct net_htt
 	free(page.next_url);
 }
 
+/* The media template's header: variable "1" as the image's link. */
+static void check_header(const cJSON *comp, const cJSON *in)
+{
+	const cJSON *p = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(comp, "parameters"), 0);
+	const cJSON *link = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(p, "image"), "link");
+	const cJSON *want = cJSON_GetObjectItemCaseSensitive(in, "1");
+
+	FUZZ_ASSERT(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(comp, "type")) &&
+		    strcmp(cJSON_GetObjectItemCaseSensitive(comp, "type")->valuestring, "header") == 0,
+		    "the first component of a media template is not its header");
+	FUZZ_ASSERT(cJSON_IsString(link) && cJSON_IsString(want) &&
+		    strcmp(link->valuestring, want->valuestring) == 0,
+		    "the header's link is not variable 1");
+}
+
 /* The body as a record's variables: refused, or every value exactly once,
- * in order, inside well-formed JSON. */
-static void check_build(const struct net_provider *drv, const char *vars)
+ * in order, inside well-formed JSON; with media, variable 1 as the header
+ * and the others as the body. */
+static void check_build(const struct net_provider *drv, const char *vars, bool media)
 {
 	struct net_send_msg m = {
 		.api_base = "https://graph.facebook.com", .account_id = "1065", .aux_base = "v21.0",
 		.token = "t", .to = "+491701234567", .template_name = "order_update",
-		.language = "en_US", .vars_json = vars,
+		.language = "en_US", .vars_json = vars, .media_var = media ? 1 : 0,
+		.media_type = media ? "image" : NULL,
 	};
-	const cJSON *params, *p;
+	const cJSON *comps, *params, *p;
 	cJSON *root, *in;
 	char *url = NULL, *body = NULL, key[8];
-	int i = 0;
+	int i = media ? 1 : 0;
 
 	if (drv->build(&m, &url, &body) != ERR_OK)
 		return;
 	root = cJSON_Parse(body);
 	in = cJSON_Parse(vars);
 	FUZZ_ASSERT(cJSON_IsObject(root), "built body is not a JSON object: %.80s", body);
-	params = cJSON_GetObjectItemCaseSensitive(
-		cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(
-			cJSON_GetObjectItemCaseSensitive(root, "template"), "components"), 0),
-		"parameters");
+	comps = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "template"),
+						 "components");
+	if (media)
+		check_header(cJSON_GetArrayItem(comps, 0), in);
+	params = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(comps, media ? 1 : 0),
+						  "parameters");
 	cJSON_ArrayForEach(p, params) {
 		const cJSON *want;
 
@@ -181,7 +203,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	drv->outcome(&res, &again);
 	FUZZ_ASSERT(memcmp(&out, &again, sizeof(out)) == 0, "two outcomes for one result");
 	check_templates(drv, &res);
-	check_build(drv, body);
+	check_build(drv, body, (flags & 64) != 0);
 	free(body);
 	return 0;
 }

@@ -210,6 +210,43 @@ static void test_template_mapping(void **state)
 	expect_bad(root, "$.templates.meta_only", "needs \"twilio_content_sid\"");
 }
 
+/* A media template on meta/360dialog: the URL variable goes as the header,
+ * whose kind the config must say. */
+static void test_template_media(void **state)
+{
+	cJSON *root;
+	struct cfg *c = NULL;
+
+	(void)state;
+	root = tree();
+	set(root, "templates.both", "media_var", cJSON_CreateNumber(1));
+	expect_bad(root, "$.templates.both.meta.header", "required with media_var for meta and "
+							 "360dialog: {{1}} is sent as the template's header");
+	root = tree();
+	set(root, "templates.both.meta", "header", cJSON_CreateString("image"));
+	expect_bad(root, "$.templates.both.meta.header", "needs media_var");
+	root = tree();
+	set(root, "templates.both", "media_var", cJSON_CreateNumber(1));
+	set(root, "templates.both.meta", "header", cJSON_CreateString("audio"));
+	expect_bad(root, "$.templates.both.meta.header", "\"image\", \"video\", \"document\"");
+	/* A Twilio-only media template needs no header kind (the ContentSid has it). */
+	root = tree();
+	set(root, "templates.tw_only", "variables", cJSON_CreateNumber(1));
+	set(root, "templates.tw_only", "media_var", cJSON_CreateNumber(1));
+	assert_int_equal(parse_tree(root, &c), ERR_OK);
+	cfg_free(c);
+	cJSON_Delete(root);
+	root = tree();
+	set(root, "templates.both", "media_var", cJSON_CreateNumber(1));
+	set(root, "templates.both.meta", "header", cJSON_CreateString("video"));
+	assert_int_equal(parse_tree(root, &c), ERR_OK);
+	cJSON_Delete(root);
+	assert_int_equal(cfg_template_find(c, "both")->meta_header, CFG_MEDIA_VIDEO);
+	assert_string_equal(cfg_media_name(cfg_template_find(c, "both")->meta_header), "video");
+	assert_null(cfg_media_name(CFG_MEDIA_NONE));
+	cfg_free(c);
+}
+
 static void test_route_needs_mapping(void **state)
 {
 	cJSON *root;
@@ -281,6 +318,7 @@ int main(void)
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_meta_account_keys),
 		cmocka_unit_test(test_template_mapping),
+		cmocka_unit_test(test_template_media),
 		cmocka_unit_test(test_route_needs_mapping),
 		cmocka_unit_test(test_secrets),
 	};

@@ -192,10 +192,13 @@ static void test_window(void **state)
 
 /* ---- the settle hook ---- */
 
-static struct store_msg freeform_msg(const char *content_sid)
+/* A free-form record; its fallback template is template_name ("" none),
+ * with a ContentSid only on a Twilio account. */
+static struct store_msg freeform_msg(const char *template_name, const char *content_sid)
 {
 	struct store_msg m = {.state = STORE_FAILED, .to = "+491701234567", .body = "Hi",
-			      .content_sid = content_sid, .flags = STORE_F_FREEFORM, .err_text = ""};
+			      .template_name = template_name, .content_sid = content_sid,
+			      .flags = STORE_F_FREEFORM, .err_text = ""};
 	return m;
 }
 
@@ -204,7 +207,7 @@ static void test_settle(void **state)
 	struct store_fx *f = *state;
 	struct fw fw = {.store = f->s};
 	struct net_send_outcome o = {.cls = NET_WINDOW, .code = 63016, .text = "outside window"};
-	struct store_msg m = freeform_msg("HX0123456789abcdef0123456789abcdef");
+	struct store_msg m = freeform_msg("ticket_ready", "HX0123456789abcdef0123456789abcdef");
 	struct store_ledger e;
 	struct store_txn *t;
 	enum fw_next next = FW_NEXT_FAILED;
@@ -218,15 +221,24 @@ static void test_settle(void **state)
 	assert_int_equal(m.due_ms, 5000);
 	assert_true(m.flags & STORE_F_TEMPLATE_ONLY);
 	assert_false(m.flags & STORE_F_FREEFORM);
+	/* On a meta account (131047) the fallback is the template's name: no
+	 * ContentSid, the same answer. */
+	o.code = 131047;
+	m = freeform_msg("ticket_ready", "");
+	next = FW_NEXT_FAILED;
+	assert_int_equal(fw_consent_settle(&fw, t, &o, &m, &next, why, sizeof(why), 5000), ERR_OK);
+	assert_int_equal(next, FW_NEXT_RETRY);
+	assert_true(m.flags & STORE_F_TEMPLATE_ONLY);
+	o.code = 63016;
 	/* Without one it fails, with the reason. */
-	m = freeform_msg("");
+	m = freeform_msg("", "");
 	next = FW_NEXT_FAILED;
 	assert_int_equal(fw_consent_settle(&fw, t, &o, &m, &next, why, sizeof(why), 5000), ERR_OK);
 	assert_int_equal(next, FW_NEXT_FAILED);
 	assert_non_null(strstr(m.err_text, "outside the 24-hour window (provider code 63016"));
 	/* Opted out at the provider: recorded, and the message suppressed. */
 	o = (struct net_send_outcome){.cls = NET_OPTED_OUT, .code = 21610};
-	m = freeform_msg("HX0123456789abcdef0123456789abcdef");
+	m = freeform_msg("ticket_ready", "HX0123456789abcdef0123456789abcdef");
 	next = FW_NEXT_FAILED;
 	assert_int_equal(fw_consent_settle(&fw, t, &o, &m, &next, why, sizeof(why), 7000), ERR_OK);
 	assert_int_equal(next, FW_NEXT_SUPPRESSED);
@@ -238,7 +250,7 @@ static void test_settle(void **state)
 	assert_string_equal(e.source, "provider:21610");
 	/* Anything else is the retry policy's. */
 	o = (struct net_send_outcome){.cls = NET_PERMANENT, .code = 21211};
-	m = freeform_msg("");
+	m = freeform_msg("", "");
 	next = FW_NEXT_FAILED;
 	assert_int_equal(fw_consent_settle(&fw, t, &o, &m, &next, why, sizeof(why), 7000), ERR_OK);
 	assert_int_equal(next, FW_NEXT_FAILED);
@@ -291,10 +303,12 @@ static int gate_teardown(void **state)
 	return 0;
 }
 
+/* A due record; sid "" with a template is a meta account's (no ContentSid). */
 static struct store_msg due_msg(const char *route, const char *body, const char *sid)
 {
 	struct store_msg m = {.state = STORE_QUEUED, .to = "+491701234567", .route = route,
-			      .event_id = "e", .body = body, .content_sid = sid, .err_text = ""};
+			      .event_id = "e", .body = body, .content_sid = sid,
+			      .template_name = sid[0] ? "ticket_ready" : "", .err_text = ""};
 	return m;
 }
 
@@ -316,6 +330,11 @@ static void test_gate(void **state)
 			    "requires opt-in)");
 	/* Free-form without a window: the fallback, or no way at all. */
 	m = due_msg("payments", "Hi", "HX1");
+	m.flags = STORE_F_FREEFORM;
+	assert_true(fw_consent_gate(&g->fw, t, &m, now));
+	assert_false(m.flags & STORE_F_FREEFORM);
+	m = due_msg("payments", "Hi", ""); /* a meta account: the template by name */
+	m.template_name = "ticket_ready";
 	m.flags = STORE_F_FREEFORM;
 	assert_true(fw_consent_gate(&g->fw, t, &m, now));
 	assert_false(m.flags & STORE_F_FREEFORM);

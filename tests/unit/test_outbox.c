@@ -138,7 +138,7 @@ static void test_roundtrip(void **state)
 		.expires_ms = 1767225600123, .updated_ms = INT64_MIN,
 		.event_id = "ev-1", .topic = "t/1", .route = "r", .account = "acct", .to = "whatsapp:+1",
 		.template_name = "tpl", .content_sid = "HXabc", .vars_json = "{\"1\":\"é\"}",
-		.provider_id = "SM123", .err_text = "Too Many Requests",
+		.provider_id = "SM123", .err_text = "Too Many Requests", .provider_status = "accepted",
 	};
 	struct store_txn *t;
 	struct store_msg g;
@@ -168,6 +168,7 @@ static void test_roundtrip(void **state)
 	assert_string_equal(g.vars_json, "{\"1\":\"é\"}");
 	assert_string_equal(g.provider_id, "SM123");
 	assert_string_equal(g.err_text, "Too Many Requests");
+	assert_string_equal(g.provider_status, "accepted");
 	assert_int_equal(store_outbox_get(t, seq + 1, &g), ERR_NOTFOUND);
 	store_abort(t);
 }
@@ -542,6 +543,40 @@ static void test_decode_garbage(void **state)
 	}
 }
 
+/* Each record is written in the oldest layout that holds it, and each
+ * layout reads back: 2 (template message), 3 (free-form text), 4 (a
+ * provider status, with or without text). */
+static void test_layouts(void **state)
+{
+	static const struct {
+		const char *body, *pstat;
+		unsigned version;
+	} cases[] = {
+		{"", "", 2}, {"Hi", "", 3}, {"", "held_for_quality_assessment", 4}, {"Hi", "accepted", 4},
+	};
+	unsigned char buf[512];
+	size_t len;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct store_msg m = msg(STORE_SENT, 5, "ev"), g;
+
+		m.body = cases[i].body;
+		m.provider_status = cases[i].pstat;
+		assert_int_equal(store_record_size(&m, &len), ERR_OK);
+		assert_true(len <= sizeof(buf));
+		store_record_encode(&m, buf);
+		assert_int_equal(buf[0], cases[i].version);
+		assert_int_equal(store_record_decode(buf, len, &g), ERR_OK);
+		assert_string_equal(g.body, cases[i].body);
+		assert_string_equal(g.provider_status, cases[i].pstat);
+		assert_string_equal(g.event_id, "ev");
+		/* a layout's bytes under another version number are not a record */
+		buf[0] = (unsigned char)(cases[i].version == 4 ? 3 : cases[i].version + 1);
+		assert_int_equal(store_record_decode(buf, len, &g), ERR_STORE);
+	}
+}
+
 static void test_corrupt_record(void **state)
 {
 	struct fx *f = *state;
@@ -804,6 +839,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_state_names),
 		cmocka_unit_test(test_decode_garbage),
+		cmocka_unit_test(test_layouts),
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 		T(test_roundtrip),
 		T(test_big_and_empty),

@@ -101,6 +101,7 @@ static const struct code_case meta_table[] = {
 	{131008, NET_PERMANENT, "permanent: missing parameter"},
 	{131009, NET_PERMANENT, "permanent: bad parameter"},
 	{130429, NET_RATE, "transient: throughput"},
+	{17, NET_RATE, "meta.yaml: 429 \"User request limit reached\""},
 	{130472, NET_PERMANENT, "permanent (marketing)"},
 	{130497, NET_PERMANENT, "permanent"},
 	{131021, NET_PERMANENT, "permanent"},
@@ -206,9 +207,27 @@ static void test_meta_outcome_success(void **state)
 	assert_int_equal(o.code, 200);
 	assert_string_equal(o.id, "wamid.HBgLNDkxNzAxMjM0NTY3FQIAERgSQTVGRjY3QUE5MkQwQzk1RTlCAA==");
 	assert_string_equal(o.status, "accepted");
-	o = outcome(p, ERR_OK, true, 200, 0, "{\"messages\":[{\"id\":\"wamid.1\"}]}");
+	/* The spec's sendMessage "Example response": no message_status, so none
+	 * is claimed. */
+	o = outcome(p, ERR_OK, true, 200, 0,
+		    "{\"contacts\":[{\"input\":\"+16505551234\",\"wa_id\":\"16505551234\"}],"
+		    "\"messages\":[{\"id\":\"wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJCOTY3NDc0NDFDRUI3NTA0Q0UA\"}],"
+		    "\"messaging_product\":\"whatsapp\"}");
 	assert_int_equal(o.cls, NET_OK);
-	assert_string_equal(o.status, "accepted");
+	assert_string_equal(o.id, "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJCOTY3NDc0NDFDRUI3NTA0Q0UA");
+	assert_string_equal(o.status, "");
+	/* Every value of the spec's MessageStatus, whole; anything not a word is dropped. */
+	o = outcome(p, ERR_OK, true, 200, 0, "{\"messages\":[{\"id\":\"wamid.1\",\"message_status\":"
+		    "\"held_for_quality_assessment\"}]}");
+	assert_int_equal(o.cls, NET_OK);
+	assert_string_equal(o.status, "held_for_quality_assessment");
+	o = outcome(p, ERR_OK, true, 200, 0, "{\"messages\":[{\"id\":\"wamid.1\",\"message_status\":"
+		    "\"paused\"}]}");
+	assert_string_equal(o.status, "paused");
+	o = outcome(p, ERR_OK, true, 200, 0, "{\"messages\":[{\"id\":\"wamid.1\",\"message_status\":"
+		    "\"<b>x\"}]}");
+	assert_int_equal(o.cls, NET_OK);
+	assert_string_equal(o.status, "");
 	/* 2xx that names no message: taken, but which? */
 	EXPECT(p, 200, "{\"messages\":[]}", NET_AMBIGUOUS, 200);
 	EXPECT(p, 200, "{\"messages\":[{\"id\":\"wamid x\"}]}", NET_AMBIGUOUS, 200);
@@ -230,7 +249,8 @@ static void test_meta_outcome_errors(void **state)
 		    "\"Parameter 'text' is mandatory\\nfor type text\"},\"fbtrace_id\":\"Aau\"}}");
 	assert_int_equal(o.cls, NET_PERMANENT);
 	assert_int_equal(o.code, 100);
-	assert_string_equal(o.text, "(#100) Invalid parameter (Parameter 'text' is mandatory for type text)");
+	assert_string_equal(o.text, "(#100) Invalid parameter (Parameter 'text' is mandatory for type "
+			    "text) [fbtrace_id Aau]");
 	assert_string_equal(o.id, "");
 	EXPECT(p, 401, "{\"error\":{\"message\":\"Invalid OAuth access token\",\"code\":190}}",
 	       NET_AUTH, 190);
@@ -260,6 +280,81 @@ static void test_meta_outcome_errors(void **state)
 	EXPECT(p, 302, "", NET_PERMANENT, 302);
 	o = outcome(p, ERR_OK, true, 400, 0, "");
 	assert_string_equal(o.text, "HTTP 400 with unparseable body");
+}
+
+/* The error examples of meta.yaml (GraphAPIError: message, type, code,
+ * error_subcode, is_transient, error_user_title/_msg, fbtrace_id), each
+ * with the HTTP status the spec gives it. */
+static void test_meta_outcome_spec_errors(void **state)
+{
+	const struct net_provider *p = &net_meta_provider;
+	struct net_send_outcome o;
+	char body[1024];
+
+	(void)state;
+	o = outcome(p, ERR_OK, true, 400, 0, "{\"error\":{\"message\":\"Invalid parameter: application_id "
+		    "must be a valid numeric string\",\"type\":\"OAuthException\",\"code\":100,"
+		    "\"fbtrace_id\":\"AXsgnV2Cm3ZMGF3dF_cfYIn\"}}");
+	assert_int_equal(o.cls, NET_PERMANENT);
+	assert_string_equal(o.text, "Invalid parameter: application_id must be a valid numeric string "
+			    "[fbtrace_id AXsgnV2Cm3ZMGF3dF_cfYIn]");
+	EXPECT(p, 401, "{\"error\":{\"message\":\"Invalid OAuth access token\",\"type\":"
+	       "\"OAuthException\",\"code\":190,\"error_subcode\":463,\"fbtrace_id\":"
+	       "\"AXsgnV2Cm3ZMGF3dF_cfYIn\"}}", NET_AUTH, 190);
+	o = outcome(p, ERR_OK, true, 403, 0, "{\"error\":{\"message\":\"Your app doesn't have "
+		    "permission to access connected client businesses for this application\",\"type\":"
+		    "\"OAuthException\",\"code\":200,\"error_subcode\":1349174,\"fbtrace_id\":"
+		    "\"AXsgnV2Cm3ZMGF3dF_cfYIn\",\"error_user_title\":\"Permission Denied\","
+		    "\"error_user_msg\":\"Your app doesn't have permission to access this resource\"}}");
+	assert_int_equal(o.cls, NET_AUTH);
+	assert_non_null(strstr(o.text, "(Your app doesn't have permission to access this resource) "
+				       "[fbtrace_id AXsgnV2Cm3ZMGF3dF_cfYIn]"));
+	/* 429: application, user (code 17) and business request limits */
+	EXPECT(p, 429, "{\"error\":{\"message\":\"Application request limit reached\",\"type\":"
+	       "\"OAuthException\",\"code\":4,\"error_subcode\":2446079,\"fbtrace_id\":"
+	       "\"AXsgnV2Cm3ZMGF3dF_cfYIn\",\"is_transient\":true}}", NET_RATE, 4);
+	EXPECT(p, 429, "{\"error\":{\"message\":\"User request limit reached\",\"type\":"
+	       "\"OAuthException\",\"code\":17,\"error_subcode\":2446079,\"fbtrace_id\":"
+	       "\"AXsgnV2Cm3ZMGF3dF_cfYIn\",\"is_transient\":true}}", NET_RATE, 17);
+	EXPECT(p, 429, "{\"error\":{\"message\":\"Business request limit reached for WhatsApp "
+	       "Business Account\",\"type\":\"OAuthException\",\"code\":80007,\"error_subcode\":"
+	       "2446079,\"fbtrace_id\":\"AXsgnV2Cm3ZMGF3dF_cfYIn\",\"is_transient\":true}}",
+	       NET_RATE, 80007);
+	/* the same limits on a 400: the code (17) or the subcode still says throttle */
+	EXPECT(p, 400, "{\"error\":{\"message\":\"User request limit reached\",\"code\":17}}",
+	       NET_RATE, 17);
+	EXPECT(p, 400, "{\"error\":{\"message\":\"limit\",\"code\":9,\"error_subcode\":2446079}}",
+	       NET_RATE, 9);
+	/* is_transient on a code the table does not know: try again */
+	EXPECT(p, 400, "{\"error\":{\"message\":\"busy\",\"code\":12345,\"is_transient\":true}}",
+	       NET_TRANSIENT, 12345);
+	EXPECT(p, 400, "{\"error\":{\"message\":\"no\",\"code\":12345,\"is_transient\":false}}",
+	       NET_PERMANENT, 12345);
+	/* ...but never over a more specific class */
+	EXPECT(p, 400, "{\"error\":{\"code\":131047,\"is_transient\":true}}", NET_WINDOW, 131047);
+	EXPECT(p, 400, "{\"error\":{\"code\":190,\"is_transient\":true}}", NET_AUTH, 190);
+	/* 500 code 2 is_transient: the message may have been made all the same */
+	EXPECT(p, 500, "{\"error\":{\"message\":\"An unexpected error occurred. Please retry your "
+	       "request\",\"type\":\"GraphMethodException\",\"code\":2,\"fbtrace_id\":"
+	       "\"AXsgnV2Cm3ZMGF3dF_cfYIn\",\"is_transient\":true}}", NET_AMBIGUOUS, 2);
+	/* A 200 whose body is an error object is that error, not an unknown send. */
+	EXPECT(p, 200, "{\"error\":{\"message\":\"(#131047) Re-engagement message\",\"code\":131047}}",
+	       NET_WINDOW, 131047);
+	EXPECT(p, 200, "{\"error\":{\"message\":\"(#130429) Rate limit hit\",\"code\":130429}}",
+	       NET_RATE, 130429);
+	EXPECT(p, 200, "{\"error\":{\"message\":\"(#100) Invalid parameter\",\"code\":100}}",
+	       NET_PERMANENT, 100);
+	EXPECT(p, 200, "{\"error\":{\"message\":\"busy\",\"is_transient\":true}}", NET_TRANSIENT, 200);
+	EXPECT(p, 200, "{\"messages\":[]}", NET_AMBIGUOUS, 200);
+	/* fbtrace_id: only a token is taken; a long text gives way to it */
+	o = outcome(p, ERR_OK, true, 400, 0, "{\"error\":{\"message\":\"x\",\"code\":100,"
+		    "\"fbtrace_id\":\"A b\\n[evil]\"}}");
+	assert_string_equal(o.text, "x");
+	snprintf(body, sizeof(body), "{\"error\":{\"code\":100,\"message\":\"%0400d\","
+		 "\"fbtrace_id\":\"AXsgnV2Cm3ZMGF3dF_cfYIn\"}}", 0);
+	o = outcome(p, ERR_OK, true, 400, 0, body);
+	assert_int_equal(strlen(o.text), sizeof(o.text) - 1);
+	assert_non_null(strstr(o.text, "0 [fbtrace_id AXsgnV2Cm3ZMGF3dF_cfYIn]"));
 }
 
 static void test_meta_outcome_transport(void **state)
@@ -350,6 +445,51 @@ static void test_meta_build_variants(void **state)
 		"\"body\":\"Your order\\nis ready\"}}");
 	free(url);
 	free(body);
+}
+
+/* The spec's "Send Message Template Media" example (meta.yaml, sendMessage):
+ * the media as the header's image link, the rest as body text. */
+static void test_meta_build_media(void **state)
+{
+	static const char *const kinds[] = {"image", "video", "document"};
+	struct net_send_msg m = meta_msg();
+	char *url = NULL, *body = NULL, want[512];
+
+	(void)state;
+	m.vars_json = "{\"1\":\"Ana\",\"2\":\"https://cdn.example.com/r/8812.jpg\",\"3\":\"8812\"}";
+	m.media_var = 2;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		m.media_type = kinds[i];
+		assert_int_equal(net_meta_provider.build(&m, &url, &body), ERR_OK);
+		snprintf(want, sizeof(want), "\"components\":[{\"type\":\"header\",\"parameters\":"
+			 "[{\"type\":\"%s\",\"%s\":{\"link\":\"https://cdn.example.com/r/8812.jpg\"}}]},"
+			 "{\"type\":\"body\",\"parameters\":[{\"type\":\"text\",\"text\":\"Ana\"},"
+			 "{\"type\":\"text\",\"text\":\"8812\"}]}]}}", kinds[i], kinds[i]);
+		if (!strstr(body, want))
+			fail_msg("%s header: %s", kinds[i], body);
+		free(url);
+		free(body);
+	}
+	/* The media alone: a header and no body component. */
+	m.vars_json = "{\"1\":\"https://cdn.example.com/a.pdf\"}";
+	m.media_var = 1;
+	m.media_type = "document";
+	assert_int_equal(net_meta_provider.build(&m, &url, &body), ERR_OK);
+	assert_non_null(strstr(body, "\"components\":[{\"type\":\"header\",\"parameters\":"
+			       "[{\"type\":\"document\",\"document\":{\"link\":"
+			       "\"https://cdn.example.com/a.pdf\"}}]}]}}"));
+	free(url);
+	free(body);
+	/* A kind Meta has no header for, none, or a variable that is not there. */
+	m.media_type = "audio";
+	assert_int_equal(net_meta_provider.build(&m, &url, &body), ERR_INVAL);
+	m.media_type = NULL;
+	assert_int_equal(net_meta_provider.build(&m, &url, &body), ERR_INVAL);
+	m.media_type = "image";
+	m.media_var = 2;
+	assert_int_equal(net_meta_provider.build(&m, &url, &body), ERR_INVAL);
+	m.vars_json = "{}";
+	assert_int_equal(net_meta_provider.build(&m, &url, &body), ERR_INVAL);
 }
 
 static void test_meta_build_rejects(void **state)
@@ -558,9 +698,11 @@ int main(void)
 		cmocka_unit_test(test_d360_errors),
 		cmocka_unit_test(test_meta_outcome_success),
 		cmocka_unit_test(test_meta_outcome_errors),
+		cmocka_unit_test(test_meta_outcome_spec_errors),
 		cmocka_unit_test(test_meta_outcome_transport),
 		cmocka_unit_test(test_meta_build),
 		cmocka_unit_test(test_meta_build_variants),
+		cmocka_unit_test(test_meta_build_media),
 		cmocka_unit_test(test_meta_build_rejects),
 		cmocka_unit_test(test_headers),
 		cmocka_unit_test(test_probe_urls),

@@ -168,7 +168,7 @@ bool sim_inbound_window_open(const char *customer, const char *ours)
 	for (uint64_t i = 0; i < INBOUND_MAX && i < n_msgs && !open; i++) {
 		const struct in_msg *m = &msgs[(n_msgs - i) % INBOUND_MAX];
 
-		open = strcmp(m->from, customer) == 0 && strcmp(m->to, ours) == 0 &&
+		open = strcmp(m->from, customer) == 0 && (!ours || strcmp(m->to, ours) == 0) &&
 		       now - m->at_us < WINDOW_US;
 	}
 	pthread_mutex_unlock(&mu);

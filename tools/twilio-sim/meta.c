@@ -8,11 +8,13 @@
  *   GET  /v1/configs/templates                  (360dialog)
  *
  * A send is checked as Meta checks it (messaging_product, to, type,
- * template name + language, body parameters against a --meta-template),
- * then the magic recipients and the faults, and an accepted one goes into
- * the same record file as Twilio's: "provider", the wamid as "sid", "to"
- * as "whatsapp:+E.164" and "vars" as {"1":..}, so the checker and the e2e
- * helpers read every provider alike. Errors use Graph's shape
+ * template name + language, body parameters and the media header against
+ * a --meta-template; free-form text only inside the 24-hour window), then
+ * the magic recipients and the faults, and an accepted one goes into the
+ * same record file as Twilio's: "provider", the wamid as "sid", "to" as
+ * "whatsapp:+E.164" and "vars" as {"1":..} (text: {"Body":..}), so the
+ * checker and the e2e helpers read every provider alike; beside them the
+ * header parameter ("header": {"type","link"}) and the "user_agent". Errors use Graph's shape
  * {"error":{"message","type","code","error_data":{"details"},"fbtrace_id"}};
  * 360dialog's own key errors its {"meta":{...}} shape.
  */
@@ -45,6 +47,23 @@ static const struct magic {
 	{"15005550009", 500, 131000, "Something went wrong"},
 };
 
+/* Recipients whose message is taken with another message_status than
+ * "accepted" (the spec's MessageStatus enum). */
+static const struct {
+	const char *to, *status;
+} magic_status[] = {
+	{"15005550010", "held_for_quality_assessment"},
+	{"15005550011", "paused"},
+};
+
+static const char *status_for(const char *to)
+{
+	for (size_t i = 0; i < sizeof(magic_status) / sizeof(magic_status[0]); i++)
+		if (strcmp(to, magic_status[i].to) == 0)
+			return magic_status[i].status;
+	return "accepted";
+}
+
 static void meta_error(struct sim_reply *r, unsigned status, int code, const char *msg,
 		       const char *details)
 {
@@ -58,6 +77,8 @@ static void meta_error(struct sim_reply *r, unsigned status, int code, const cha
 		sim_buf_json(&b, details);
 		sim_buf_str(&b, "}");
 	}
+	if (status == 429 || status >= 500) /* as meta.yaml's examples of both */
+		sim_buf_str(&b, ",\"is_transient\":true");
 	sim_buf_str(&b, ",\"fbtrace_id\":\"AsimTrace\"}}");
 	free(r->json);
 	r->json = sim_buf_take(&b);
@@ -98,11 +119,16 @@ static bool d360_ok(const struct sim_config *cfg, struct MHD_Connection *c)
 
 /* ---- templates ---- */
 
-/* "name:lang:N[:STATUS]", status APPROVED unless given. */
+static bool header_kind(const char *s)
+{
+	return strcmp(s, "image") == 0 || strcmp(s, "video") == 0 || strcmp(s, "document") == 0;
+}
+
+/* "name:lang:N[:STATUS[:HEADER]]", status APPROVED unless given. */
 bool sim_meta_add_template(struct sim_config *cfg, const char *arg)
 {
 	struct sim_meta_template *t;
-	char buf[128], *lang, *n, *st;
+	char buf[128], *lang, *n, *st, *hd = NULL;
 	uint64_t v;
 
 	if (cfg->n_meta_templates >= SIM_MAX_META_TEMPLATES || strlen(arg) >= sizeof(buf))
@@ -114,13 +140,17 @@ bool sim_meta_add_template(struct sim_config *cfg, const char *arg)
 	*n++ = '\0';
 	if ((st = strchr(n, ':')))
 		*st++ = '\0';
+	if (st && (hd = strchr(st, ':')))
+		*hd++ = '\0';
 	t = &cfg->meta_templates[cfg->n_meta_templates];
 	if (!buf[0] || strlen(buf) >= sizeof(t->name) || !lang[0] || strlen(lang) >= sizeof(t->lang) ||
-	    !hal_parse_u64(n, 0, SIM_MAX_VARS, &v) || (st && (!st[0] || strlen(st) >= sizeof(t->status))))
+	    !hal_parse_u64(n, 0, SIM_MAX_VARS, &v) || (st && (!st[0] || strlen(st) >= sizeof(t->status))) ||
+	    (hd && !header_kind(hd)))
 		return false;
 	snprintf(t->name, sizeof(t->name), "%s", buf);
 	snprintf(t->lang, sizeof(t->lang), "%s", lang);
 	snprintf(t->status, sizeof(t->status), "%s", st ? st : "APPROVED");
+	snprintf(t->header, sizeof(t->header), "%s", hd ? hd : "");
 	t->nvars = (unsigned)v;
 	cfg->n_meta_templates++;
 	return true;
@@ -241,9 +271,33 @@ static const char *param_problem(const char *s, int *code)
 	return NULL;
 }
 
-/* Body parameters as {"1":..,"2":..} (serialised into vars); false with
- * the error set. */
-static bool read_params(const cJSON *tpl, cJSON *vars, unsigned *count, struct sim_reply *r)
+/* A header component's one media parameter, {"type":"image","image":
+ * {"link":..}} (likewise video, document), as {"type","link"} in *header;
+ * false with the error set. */
+static bool read_header(const cJSON *comp, cJSON **header, struct sim_reply *r)
+{
+	const cJSON *p = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(comp, "parameters"), 0);
+	const cJSON *type = cJSON_GetObjectItemCaseSensitive(p, "type"), *link = NULL;
+
+	if (cJSON_IsString(type) && header_kind(type->valuestring))
+		link = cJSON_GetObjectItemCaseSensitive(
+			cJSON_GetObjectItemCaseSensitive(p, type->valuestring), "link");
+	if (*header || !cJSON_IsString(link) || strncmp(link->valuestring, "https://", 8) != 0) {
+		meta_error(r, 400, 132012, "(#132012) Parameter format does not match format in "
+			   "the created template", "header: one image, video or document with an "
+			   "https link");
+		return false;
+	}
+	*header = cJSON_CreateObject();
+	cJSON_AddStringToObject(*header, "type", type->valuestring);
+	cJSON_AddStringToObject(*header, "link", link->valuestring);
+	return true;
+}
+
+/* Body parameters as {"1":..,"2":..} (serialised into vars), the header's
+ * media into *header; false with the error set. */
+static bool read_params(const cJSON *tpl, cJSON *vars, unsigned *count, cJSON **header,
+			struct sim_reply *r)
 {
 	const cJSON *comps = cJSON_GetObjectItemCaseSensitive(tpl, "components"), *comp, *p;
 	char key[8];
@@ -253,6 +307,11 @@ static bool read_params(const cJSON *tpl, cJSON *vars, unsigned *count, struct s
 	cJSON_ArrayForEach(comp, comps) {
 		const cJSON *type = cJSON_GetObjectItemCaseSensitive(comp, "type");
 
+		if (cJSON_IsString(type) && strcmp(type->valuestring, "header") == 0) {
+			if (!read_header(comp, header, r))
+				return false;
+			continue;
+		}
 		if (!cJSON_IsString(type) || strcmp(type->valuestring, "body") != 0)
 			continue;
 		cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(comp, "parameters")) {
@@ -278,9 +337,26 @@ static bool read_params(const cJSON *tpl, cJSON *vars, unsigned *count, struct s
 	return true;
 }
 
+/* A media template's header must come as its kind; none may come for a
+ * template without one (its media would be lost). */
+static bool header_matches(const struct sim_meta_template *t, const cJSON *header,
+			   struct sim_reply *r)
+{
+	const cJSON *type = cJSON_GetObjectItemCaseSensitive(header, "type");
+
+	if (t->header[0] ? cJSON_IsString(type) && strcmp(type->valuestring, t->header) == 0
+			 : !header)
+		return true;
+	meta_error(r, 400, 132012, "(#132012) Parameter format does not match format in the "
+		   "created template", t->header[0] ? "the template's header media is missing or "
+		   "of another type" : "the template has no media header");
+	return false;
+}
+
 /* The template part: name + language known, approved, parameter count. */
 static bool check_template(const struct sim_config *cfg, const cJSON *root, cJSON *vars,
-			   const char **name, const char **lang, struct sim_reply *r)
+			   cJSON **header, const char **name, const char **lang,
+			   struct sim_reply *r)
 {
 	const cJSON *tpl = cJSON_GetObjectItemCaseSensitive(root, "template");
 	const cJSON *n = cJSON_GetObjectItemCaseSensitive(tpl, "name");
@@ -296,7 +372,7 @@ static bool check_template(const struct sim_config *cfg, const cJSON *root, cJSO
 	}
 	*name = n->valuestring;
 	*lang = l->valuestring;
-	if (!read_params(tpl, vars, &count, r))
+	if (!read_params(tpl, vars, &count, header, r))
 		return false;
 	t = find_template(cfg, *name, *lang);
 	if (!t) /* unregistered names take any count, as ContentSids do */
@@ -316,7 +392,7 @@ static bool check_template(const struct sim_config *cfg, const cJSON *root, cJSO
 			   "expected number of params", NULL);
 		return false;
 	}
-	return true;
+	return header_matches(t, *header, r);
 }
 
 static bool check_magic(const char *to, struct sim_reply *r)
@@ -329,10 +405,18 @@ static bool check_magic(const char *to, struct sim_reply *r)
 	return false;
 }
 
+/* What a send brought beside the message itself, for the record line. */
+struct extras {
+	const cJSON *header; /* {"type","link"} or NULL */
+	const char *user_agent;
+};
+
 static void accept_send(const char *provider, const char *from, const char *to,
-			const char *name, const char *lang, const cJSON *vars, struct sim_reply *r)
+			const char *name, const char *lang, const cJSON *vars,
+			const struct extras *x, struct sim_reply *r)
 {
 	char addr[32], *vj = cJSON_PrintUnformatted(vars);
+	char *hj = x->header ? cJSON_PrintUnformatted(x->header) : NULL;
 	struct sim_buf text = {0}, b = {0};
 	const cJSON *it;
 	struct timespec ts;
@@ -347,10 +431,12 @@ static void accept_send(const char *provider, const char *from, const char *to,
 		sim_buf_str(&text, it->valuestring);
 	}
 	m.vars_json = vj;
+	m.header_json = hj;
+	m.user_agent = x->user_agent ? x->user_agent : "";
 	m.vars_text = text.p ? text.p : "";
 	clock_gettime(CLOCK_REALTIME, &ts);
 	m.recv_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-	if (!vj || text.oom || sim_store_add(&m, r->drop) != 0) {
+	if (!vj || (x->header && !hj) || text.oom || sim_store_add(&m, r->drop) != 0) {
 		r->drop = false;
 		meta_error(r, 500, 131000, "Something went wrong (twilio-sim could not record)", NULL);
 		goto out;
@@ -361,19 +447,46 @@ static void accept_send(const char *provider, const char *from, const char *to,
 	sim_buf_json(&b, to);
 	sim_buf_str(&b, "}],\"messages\":[{\"id\":");
 	sim_buf_json(&b, m.sid);
-	sim_buf_str(&b, ",\"message_status\":\"accepted\"}]}");
+	sim_buf_str(&b, ",\"message_status\":");
+	sim_buf_json(&b, status_for(to));
+	sim_buf_str(&b, "}]}");
 	r->json = sim_buf_take(&b);
 	r->status = r->json ? 200 : 500;
 out:
 	sim_buf_free(&text);
 	cJSON_free(vj);
+	cJSON_free(hj);
+}
+
+/* Free-form text: only inside the 24-hour window (a /sim/inbound message
+ * from the customer); outside it Meta refuses at once with 131047, where
+ * Twilio takes the text and fails it later. Kept as {"Body": text}. */
+static bool check_text(const cJSON *root, const char *digits, cJSON *vars, struct sim_reply *r)
+{
+	const cJSON *body = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(root, "text"), "body");
+	char addr[32];
+
+	if (!cJSON_IsString(body)) {
+		meta_error(r, 400, 131051, "(#131051) Unsupported message type", NULL);
+		return false;
+	}
+	snprintf(addr, sizeof(addr), "whatsapp:+%s", digits);
+	if (!sim_inbound_window_open(addr, NULL)) {
+		meta_error(r, 400, 131047, "(#131047) Re-engagement message", "Message failed to "
+			   "send because more than 24 hours have passed since the customer last "
+			   "replied to this number.");
+		return false;
+	}
+	cJSON_AddStringToObject(vars, "Body", body->valuestring);
+	return true;
 }
 
 /* Everything after authentication, for both providers. */
 static void meta_send(const struct sim_config *cfg, const char *provider, const char *from,
-		 const char *body, struct sim_reply *r)
+		      const char *body, const char *ua, struct sim_reply *r)
 {
-	cJSON *root = body ? cJSON_Parse(body) : NULL, *vars = cJSON_CreateObject();
+	cJSON *root = body ? cJSON_Parse(body) : NULL, *vars = cJSON_CreateObject(), *header = NULL;
 	const cJSON *mp = cJSON_GetObjectItemCaseSensitive(root, "messaging_product");
 	const cJSON *to = cJSON_GetObjectItemCaseSensitive(root, "to");
 	const cJSON *type = cJSON_GetObjectItemCaseSensitive(root, "type");
@@ -398,12 +511,12 @@ static void meta_send(const struct sim_config *cfg, const char *provider, const 
 		goto out;
 	}
 	if (cJSON_IsString(type) && strcmp(type->valuestring, "template") == 0) {
-		if (!check_template(cfg, root, vars, &name, &lang, r))
+		if (!check_template(cfg, root, vars, &header, &name, &lang, r))
 			goto out;
-	} else if (!cJSON_IsString(type) || strcmp(type->valuestring, "text") != 0 ||
-		   !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(
-			   cJSON_GetObjectItemCaseSensitive(root, "text"), "body"))) {
+	} else if (!cJSON_IsString(type) || strcmp(type->valuestring, "text") != 0) {
 		meta_error(r, 400, 131051, "(#131051) Unsupported message type", NULL);
+		goto out;
+	} else if (!check_text(root, digits, vars, r)) {
 		goto out;
 	}
 	if (check_magic(digits, r))
@@ -413,13 +526,20 @@ static void meta_send(const struct sim_config *cfg, const char *provider, const 
 		goto out;
 	}
 	r->drop = sim_fault_flip(cfg->drop_rate);
-	accept_send(provider, from, digits, name, lang, vars, r);
+	accept_send(provider, from, digits, name, lang, vars,
+		    &(struct extras){.header = header, .user_agent = ua}, r);
 out:
+	cJSON_Delete(header);
 	cJSON_Delete(vars);
 	cJSON_Delete(root);
 }
 
 /* ---- routing ---- */
+
+static const char *user_agent(struct MHD_Connection *c)
+{
+	return MHD_lookup_connection_value(c, MHD_HEADER_KIND, "User-Agent");
+}
 
 /* "/v21.0/": the length of a Graph version segment at url, or 0. */
 static size_t version_len(const char *url)
@@ -479,7 +599,7 @@ static bool graph(const struct sim_config *cfg, struct MHD_Connection *c, const 
 			   "cannot be loaded due to missing permissions, or does not support this "
 			   "operation", ids);
 	} else if (strcmp(tail, "/messages") == 0 && post) {
-		meta_send(cfg, META, cfg->meta_phone_id, body, r);
+		meta_send(cfg, META, cfg->meta_phone_id, body, user_agent(c), r);
 	} else if (strcmp(tail, "") == 0 && !post) {
 		phone_number(cfg, r);
 	} else {
@@ -500,7 +620,7 @@ bool sim_meta_handle(const struct sim_config *cfg, struct MHD_Connection *c, con
 		return true;
 	}
 	if (d360_send && strcmp(method, "POST") == 0)
-		meta_send(cfg, D360, D360, body, r);
+		meta_send(cfg, D360, D360, body, user_agent(c), r);
 	else if (!d360_send && strcmp(method, "GET") == 0)
 		d360_templates(cfg, r);
 	else

@@ -35,10 +35,12 @@ struct sim_template {
 	char type[40];   /* content type, "twilio/text" */
 };
 
-/* --meta-template name:lang:N[:STATUS]: a Meta/360dialog template. */
+/* --meta-template name:lang:N[:STATUS[:HEADER]]: a Meta/360dialog
+ * template; N body parameters, HEADER "image", "video" or "document" for a
+ * media header that every send must fill ("" none). */
 #define SIM_MAX_META_TEMPLATES 32
 struct sim_meta_template {
-	char name[64], lang[16], status[24];
+	char name[64], lang[16], status[24], header[12];
 	unsigned nvars;
 };
 
@@ -111,6 +113,10 @@ struct sim_msg {
 	const char *language;    /* Meta: the template's language (content_sid = its name) */
 	const char *to, *from, *content_sid;
 	const char *vars_json; /* serialised JSON object (record line only) */
+	/* Meta side, record line only (NULL: not recorded): the template's
+	 * header parameter {"type","link"} as serialised JSON, and the
+	 * request's User-Agent. */
+	const char *header_json, *user_agent;
 	const char *vars_text; /* the values in variable order, " | " between */
 	int64_t recv_us;       /* CLOCK_REALTIME */
 	uint64_t n;
@@ -209,6 +215,7 @@ void sim_inbound_post(const struct sim_config *cfg, const char *method, const ch
  * messages went to; false: the outbound list answers. */
 bool sim_inbound_list(const struct sim_config *cfg, const struct sim_arg *args, size_t n,
 		      struct sim_reply *r);
+/* ours NULL: any of our numbers (the Meta side knows no display number). */
 bool sim_inbound_window_open(const char *customer, const char *ours);
 void sim_inbound_fail_window(const char *sid); /* a Body send outside the window */
 bool sim_inbound_window_failed(const char *sid);

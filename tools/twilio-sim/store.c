@@ -153,6 +153,14 @@ static void render_line(struct sim_buf *b, const struct sim_msg *m, bool dropped
 	}
 	sim_buf_str(b, ",\"vars\":");
 	sim_buf_str(b, m->vars_json);
+	if (m->header_json) {
+		sim_buf_str(b, ",\"header\":");
+		sim_buf_str(b, m->header_json);
+	}
+	if (m->user_agent) {
+		sim_buf_str(b, ",\"user_agent\":");
+		sim_buf_json(b, m->user_agent);
+	}
 	sim_buf_fmt(b, ",\"recv_us\":%" PRId64 ",\"n\":%" PRIu64, m->recv_us, m->n);
 	if (dropped)
 		sim_buf_str(b, ",\"dropped\":true");
