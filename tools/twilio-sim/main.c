@@ -88,6 +88,8 @@ static const char usage_text[] =
 	"  whatsapp:+15005550009  500, code 20500 (internal error)\n"
 	"  whatsapp:+15005550063  accepted, then undelivered with 63024 at delivery time\n"
 	"  whatsapp:+15005550016  accepted, then failed with 63016 at delivery time\n"
+	"  whatsapp:+15005550077  accepted; its fetch answers about another message (the\n"
+	"                         sid's last digit changed), failed with 30008\n"
 	"POST /sim/status {\"sid\",\"status\",\"code\"} forces a message's state (no auth).\n"
 	"\n"
 	"Routes: POST /2010-04-01/Accounts/{AC}/Messages.json (201),\n"
