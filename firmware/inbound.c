@@ -245,7 +245,7 @@ void fw_inbound(struct fw *fw, const char *account, const struct net_inbound *in
 	}
 	ib->n.inbound++;
 	cfg_phone_mask(in->from, masked);
-	log_msg(LOG_INFO, &(struct log_ctx){.to = in->from}, "inbound: message %.64s from %s to "
+	log_msg(LOG_INFO, &(struct log_ctx){.from = in->from}, "inbound: message %.64s from %s to "
 		"account %s", in->id, masked, account);
 }
 

@@ -6,6 +6,7 @@
 # example's +18182008801). An inbound poll must take our customer's
 # message, refuse the link (logged with what it was, counted in status),
 # ask the sim nothing more, and publish nothing sent to the other number.
+# The inbound log line names our customer as the sender ("from"), masked.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/outpost.sh"
 e2e_setup walks
@@ -52,6 +53,14 @@ wait_for "[ \"\$(ctl status | jq -r .consent.polls)\" -gt $polls ]" 15 || fail "
 wait_for "[ \"\$(counter next_links_refused)\" -ge 2 ]" 5 || fail "the second refusal was not counted"
 "$BUILD/outpostctl" -s "$OUTPOST_SOCK" status >"$E2E_DIR/status.txt" || fail "status"
 grep -q "next links refused [1-9]" "$E2E_DIR/status.txt" || fail "outpostctl status: $(cat "$E2E_DIR/status.txt")"
+# The inbound line names the customer as the sender ("from"), masked.
+ctl logs --level info >"$E2E_DIR/logs.jsonl" || fail "outpostctl logs"
+jq -s -e '[.[] | select(.module == "inbound" and (.text // "" | startswith("message SM")))] |
+	length == 1 and (.[0].from | test("^\\+491\\*+009$")) and (.[0] | has("to") | not)' \
+	"$E2E_DIR/logs.jsonl" >/dev/null ||
+	fail "the inbound log line: $(grep '"message SM' "$E2E_DIR/logs.jsonl")"
+"$BUILD/outpostctl" -s "$OUTPOST_SOCK" logs --level info | grep -q "inbound: message SM.*from=+491\*\+009" ||
+	fail "outpostctl logs: $("$BUILD/outpostctl" -s "$OUTPOST_SOCK" logs --level info | grep 'inbound: message SM')"
 stop_outpostd || fail "outpostd exit status $?"
 kill "$SUB_PID" 2>/dev/null
 wait "$SUB_PID" 2>/dev/null
