@@ -37,7 +37,6 @@ write_config \
 	  {"name": "run", "topic": "site/+/un/#", "template": "tpl_un", "to": "{phone}", "vars": {"1": "{name}", "2": "{id}"}}]'
 start_outpostd
 
-tpl() { ctl templates list | jq -r --arg n "$1" --arg f "$2" '.templates[] | select(.name == $n) | .[$f]'; }
 wait_for '[ "$(tpl tpl_ok status)" = approved ] && [ "$(tpl tpl_rej status)" = rejected ]' 10 ||
 	fail "the first sync did not bring the statuses: $(ctl templates list)"
 [ "$(tpl tpl_un status)" = unsubmitted ] || fail "tpl_un: $(ctl templates list | jq -c .templates)"
