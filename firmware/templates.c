@@ -419,10 +419,11 @@ static void on_done(struct net_http_req *req, const struct net_http_result *res)
 		walk_done(ts, false, page.text);
 		return;
 	}
-	if (!fw_walk_on(&ts->fw->walks, "templates", ts->account, &page, ts->pages, PAGES_MAX, why,
+	if (!fw_walk_on(&ts->fw->walks, NULL, ts->account, &page, ts->pages, PAGES_MAX, why,
 			sizeof(why))) {
-		/* a refused link or the cap: an incomplete walk; a driver may
-		 * also say why it ends without refused_next */
+		/* a refused link or the cap: an incomplete walk, logged as a
+		 * failed sync; a driver may also say why it ends without
+		 * refused_next */
 		free(page.next_url);
 		walk_done(ts, !why[0] && !page.text[0], why[0] ? why : page.text);
 		return;

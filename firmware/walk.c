@@ -31,7 +31,7 @@ bool fw_walk_on(struct fw_walk_n *n, const char *walk, const char *account,
 	} else {
 		return true;
 	}
-	if (hal_ratelimit_ok(&n->rl, LOG_BURST, LOG_EVERY_MS))
+	if (walk && hal_ratelimit_ok(&n->rl, LOG_BURST, LOG_EVERY_MS))
 		log_warn("%s: account %s: %s; the walk ends here%s", walk, account, why,
 			 n->rl.suppressed ? " (similar lines suppressed)" : "");
 	return false;

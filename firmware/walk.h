@@ -28,7 +28,8 @@ struct fw_walk_n {
 /* Whether a walk goes on to page->next_url after reading its `pages`th
  * page (counted from 1) of at most max. false: the walk ends here (the
  * caller still frees next_url); a refused link or the cap is counted in n,
- * logged as "<walk>: account <account>: ...", and said in why. */
+ * said in why ("" at the last page) and logged as "<walk>: account
+ * <account>: ..." - unless walk is NULL: the caller's own line says it. */
 bool fw_walk_on(struct fw_walk_n *n, const char *walk, const char *account,
 		const struct net_list_page *page, unsigned pages, unsigned max, char *why,
 		size_t whylen);
