@@ -6,7 +6,8 @@
  * The Content API lives on its own host (content.twilio.com), given to the
  * driver as net_send_msg.aux_base; it takes the same Basic auth as the
  * Messages API. Pages are read defensively: a page that is not the shape we
- * know fails as a whole with a reason, an entry that is not fails alone.
+ * know fails as a whole with a reason, an entry that is not fails alone. A
+ * next page is followed only as twilio_link.c allows.
  */
 #include <stdio.h>
 #include <stdlib.h>
