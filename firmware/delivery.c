@@ -318,6 +318,7 @@ static int settle_poll(struct fw *fw, struct store_txn *t, struct poll *p)
 	struct store_track tr;
 	struct store_msg m;
 	const char *stop = NULL;
+	char other[160];
 	bool changed = false;
 	int rc = store_outbox_get(t, p->seq, &m);
 
@@ -336,14 +337,20 @@ static int settle_poll(struct fw *fw, struct store_txn *t, struct poll *p)
 	} else {
 		d->poll_failures++;
 		/* No such message, a reply we cannot read, or one about another
-		 * message: asking again will not do better. */
-		if (p->st.cls == NET_OK)
-			stop = "the provider answered about another message";
-		else if (p->st.cls == NET_PERMANENT)
+		 * message: asking again will not do better. A reply about another
+		 * message is not applied, and its error text is that message's,
+		 * not ours: say which message it was about instead. */
+		if (p->st.cls == NET_OK) {
+			snprintf(other, sizeof(other), "the reply was about %.64s, not %.64s",
+				 p->st.id, m.provider_id);
+			stop = other;
+		} else if (p->st.cls == NET_PERMANENT) {
 			stop = p->st.text;
+		}
 		if (hal_ratelimit_ok(&d->rl, 5, 60000))
 			log_warn("delivery: status of message #%llu not had: %s%s",
-				 (unsigned long long)m.seq, p->st.text, stop ? "; polling stops" : "");
+				 (unsigned long long)m.seq, stop ? stop : p->st.text,
+				 stop ? "; polling stops" : "");
 	}
 	if (rc != ERR_OK)
 		return rc;

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "firmware/walk.h"
 #include "hal/log.h"
 #include "hal/loop.h"
 #include "hal/signal.h"
@@ -38,6 +39,7 @@ struct fw_counters {
 	uint64_t reconciled, resent; /* ambiguous attempts found at the provider / not */
 	uint64_t commit_failures, pruned;
 	uint64_t failovers, failbacks; /* attempts sent to a fallback account; breakers closed again */
+	uint64_t inbound_foreign; /* polled inbound messages to another number than the account's */
 };
 
 struct fw_router {
@@ -90,6 +92,7 @@ struct fw {
 	struct fw_inbound *inbound; /* consent, the 24 h window, inbound (consent.h) */
 	struct fw_serial *serial; /* NULL without control.serial.device */
 	struct fw_counters n;
+	struct fw_walk_n walks; /* list walks (inbound polls, template syncs) stopped early */
 	struct fw_webhook_counts {  /* webhooks.c, since start */
 		uint64_t accepted, rejected, statuses, inbound;
 		char last_reject[FW_ERROR_TEXT];

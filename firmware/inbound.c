@@ -40,6 +40,10 @@
 #include "store/store.h"
 
 #define POLL_MAX 256
+/* Pages one poll walks at most: POLL_MAX messages come in 6 pages of 50
+ * (inbound_url's PageSize); the rest is room for pages thinned by entries
+ * that are not inbound. A reply that always names a next page stops here. */
+#define POLL_PAGES_MAX 10
 #define POLL_BACKOFF_MAX_S 900
 #define POLL_SLACK_MS 60000          /* list times are whole seconds; be generous */
 #define FIRST_POLL_LOOKBACK_MS (24LL * 3600 * 1000) /* a window's worth */
@@ -66,7 +70,9 @@ struct fw_poller {
 	int64_t hwm;
 	bool hwm_read, reached;
 	struct held got[POLL_MAX];
-	unsigned n_got;
+	unsigned n_got, pages;
+	char own[CFG_PHONE_MAX + 16];  /* the account's number ("from"), as configured */
+	struct hal_ratelimit foreign_rl;
 };
 
 /* ---- publishing ---- */
@@ -239,7 +245,7 @@ void fw_inbound(struct fw *fw, const char *account, const struct net_inbound *in
 	}
 	ib->n.inbound++;
 	cfg_phone_mask(in->from, masked);
-	log_msg(LOG_INFO, &(struct log_ctx){.to = in->from}, "inbound: message %.64s from %s to "
+	log_msg(LOG_INFO, &(struct log_ctx){.from = in->from}, "inbound: message %.64s from %s to "
 		"account %s", in->id, masked, account);
 }
 
@@ -312,10 +318,30 @@ static void schedule(struct fw_poller *p, bool failed)
 	hal_timer_set(p->fw->loop, &p->timer, s * 1000);
 }
 
+/* A message the list gave us that was not sent to our number: the list
+ * was asked for To=our number, so it answers another question (a proxy, a
+ * mock, a link followed into another account). Not ours to publish. */
+static void foreign(struct fw_poller *p, const struct net_inbound *in)
+{
+	char masked[CFG_PHONE_MAX];
+
+	p->fw->n.inbound_foreign++;
+	cfg_phone_mask(in->to ? in->to : "", masked);
+	if (hal_ratelimit_ok(&p->foreign_rl, 3, 3600 * 1000))
+		log_warn("inbound: account %s: message %.64s is to %s, not the account's number; "
+			 "skipped%s", p->account, in->id, in->to ? masked : "(no number)",
+			 p->foreign_rl.suppressed ? " (similar lines suppressed)" : "");
+}
+
 static int take(const struct net_inbound *in, void *arg)
 {
 	struct fw_poller *p = arg;
 	struct held *h;
+
+	if (!fw_walk_to_ours(p->own, in->to)) {
+		foreign(p, in);
+		return 0;
+	}
 
 	if (in->at_ms >= 0 && in->at_ms < p->hwm - POLL_SLACK_MS) {
 		p->reached = true;
@@ -368,6 +394,7 @@ static void on_page(struct net_http_req *req, const struct net_http_result *res)
 {
 	struct fw_poller *p = container_of(req, struct fw_poller, req);
 	struct net_list_page page;
+	char why[256];
 
 	fw_uplink_note(p->fw, res);
 	p->busy = false;
@@ -380,6 +407,7 @@ static void on_page(struct net_http_req *req, const struct net_http_result *res)
 		return;
 	}
 	p->drv->inbound_page(res, p->api_base, take, p, &page);
+	p->pages++;
 	if (page.cls != NET_OK) {
 		log_warn("inbound: account %s: poll failed: %s", p->account, page.text);
 		free(page.next_url);
@@ -387,7 +415,8 @@ static void on_page(struct net_http_req *req, const struct net_http_result *res)
 		schedule(p, true);
 		return;
 	}
-	if (!p->reached && page.next_url) {
+	if (!p->reached && fw_walk_on(&p->fw->walks, "inbound", p->account, &page, p->pages,
+				      POLL_PAGES_MAX, why, sizeof(why))) {
 		free(p->url);
 		p->req.url = p->url = page.next_url;
 		if (net_http_submit(p->fw->http, &p->req) == ERR_OK) {
@@ -450,6 +479,8 @@ static void on_poll(struct hal_timer *t)
 	prune_ids(p->fw);
 	p->fw->inbound->n.polls++;
 	p->reached = false;
+	p->pages = 0;
+	snprintf(p->own, sizeof(p->own), "%s", v.msg->from ? v.msg->from : "");
 	m = *v.msg;
 	free(p->url);
 	p->url = NULL;

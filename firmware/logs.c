@@ -59,8 +59,9 @@ static void log_sink(void *arg, const struct hal_log_rec *r)
 		.text = r->text,
 		.event_id = ctx ? ctx->event_id : NULL,
 		.msg_seq = ctx ? ctx->msg_seq : 0,
-		.to = ctx ? ctx->to : NULL,
+		.to = !ctx ? NULL : ctx->from ? ctx->from : ctx->to,
 		.vars = ctx ? ctx->vars : NULL,
+		.sender = ctx && ctx->from,
 	};
 	uint32_t n = 0;
 

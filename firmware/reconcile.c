@@ -18,6 +18,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "config/phone.h"
 #include "firmware/reconcile.h"
 #include "hal/crash.h"
 #include "hal/err.h"
@@ -100,6 +101,14 @@ void fw_recon_free(struct fw_recon *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/* One process has one sender, so one set of counts (fw_recon_walks). */
+static struct fw_walk_n walks;
+
+const struct fw_walk_n *fw_recon_walks(void)
+{
+	return &walks;
+}
+
 struct walk {
 	const struct fw_recon *r;
 	struct store_txn *txn;
@@ -157,6 +166,7 @@ enum fw_recon_step fw_recon_page(struct fw_recon *r, struct store *st,
 {
 	struct walk w = {.r = r};
 	struct net_list_page page;
+	char why[200] = "", masked[CFG_PHONE_MAX];
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -175,7 +185,10 @@ enum fw_recon_step fw_recon_page(struct fw_recon *r, struct store *st,
 		free(page.next_url);
 		return failed(out, NET_TRANSIENT, "reading the store to reconcile");
 	}
-	if (!w.found[0] && !w.past && page.next_url && r->pages < FW_RECON_MAX_PAGES) {
+	cfg_phone_mask(r->from, masked);
+	if (!w.found[0] && !w.past &&
+	    fw_walk_on(&walks, "reconcile", masked, &page, r->pages, FW_RECON_MAX_PAGES, why,
+		       sizeof(why))) {
 		*next_url = page.next_url;
 		return FW_RECON_MORE;
 	}
@@ -187,7 +200,7 @@ enum fw_recon_step fw_recon_page(struct fw_recon *r, struct store *st,
 		snprintf(out->text, sizeof(out->text), "found at the provider as %s", w.found);
 		return FW_RECON_FOUND;
 	}
-	snprintf(out->text, sizeof(out->text), "not found at the provider (%u page%s%s)", r->pages,
-		 r->pages == 1 ? "" : "s", w.past || !page.next_url ? "" : ", gave up paging");
+	snprintf(out->text, sizeof(out->text), "not found at the provider (%u page%s%s%.160s)",
+		 r->pages, r->pages == 1 ? "" : "s", why[0] ? ", gave up paging: " : "", why);
 	return FW_RECON_ABSENT;
 }

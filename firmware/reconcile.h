@@ -20,6 +20,7 @@
 
 #include <stdint.h>
 
+#include "firmware/walk.h"
 #include "net/providers/provider.h"
 
 struct store;
@@ -61,5 +62,9 @@ enum fw_recon_step fw_recon_page(struct fw_recon *r, struct store *st,
 				 const struct net_http_result *res, char **next_url,
 				 struct net_send_outcome *out);
 void fw_recon_free(struct fw_recon *r);
+/* Reconciliation walks stopped at a refused next link or at
+ * FW_RECON_MAX_PAGES, since start (the walk runs in the sender's slot,
+ * which hands fw_recon_page no daemon to count in). */
+const struct fw_walk_n *fw_recon_walks(void);
 
 #endif

@@ -355,6 +355,21 @@ static void walk_done(struct tsync *ts, bool complete, const char *why)
 			  missing ? ", some not listed" : "");
 }
 
+/* The config says approved, the provider has no approval (or none we
+ * could read): every send of it stops. Loud, with what the reply held, so
+ * that an operator can tell a template never submitted from a reply shape
+ * we misread; once, when the status turns. */
+static void warn_unsubmitted(const struct tsync *ts, const struct cfg_template *t,
+			     const struct fw_tpl_state *old, const struct net_template *nt)
+{
+	if (t->status != CFG_TPL_APPROVED || !nt->unsubmitted_why ||
+	    strcasecmp(was(t, old), "unsubmitted") == 0)
+		return;
+	log_warn("templates: account %s: template %s (%s) is approved in the config, but the "
+		 "provider's reply makes it unsubmitted (%s); it is not sent until that changes",
+		 ts->account, t->name, nt->id, nt->unsubmitted_why);
+}
+
 static int note(const struct net_template *nt, void *arg)
 {
 	struct tsync *ts = arg;
@@ -366,6 +381,7 @@ static int note(const struct net_template *nt, void *arg)
 
 		if (!matches(ts, &cfg->templates[i], nt))
 			continue;
+		warn_unsubmitted(ts, &cfg->templates[i], &ts->st[i], nt);
 		memset(s, 0, sizeof(*s));
 		s->known = true;
 		s->approved = nt->approved;
@@ -385,6 +401,7 @@ static void on_done(struct net_http_req *req, const struct net_http_result *res)
 {
 	struct tsync *ts = container_of(req, struct tsync, req);
 	struct net_list_page page;
+	char why[256];
 
 	fw_uplink_note(ts->fw, res);
 	if (ts->gone || ts->req_gen != ts->gen || res->err == ERR_CLOSED) {
@@ -402,14 +419,13 @@ static void on_done(struct net_http_req *req, const struct net_http_result *res)
 		walk_done(ts, false, page.text);
 		return;
 	}
-	if (!page.next_url) {
-		/* a driver may refuse a next page yet call the page good */
-		walk_done(ts, !page.text[0], page.text);
-		return;
-	}
-	if (ts->pages >= PAGES_MAX) {
+	if (!fw_walk_on(&ts->fw->walks, NULL, ts->account, &page, ts->pages, PAGES_MAX, why,
+			sizeof(why))) {
+		/* a refused link or the cap: an incomplete walk, logged as a
+		 * failed sync; a driver may also say why it ends without
+		 * refused_next */
 		free(page.next_url);
-		walk_done(ts, false, "more than 1000 pages of templates; stopped");
+		walk_done(ts, !why[0] && !page.text[0], why[0] ? why : page.text);
 		return;
 	}
 	free(ts->url);

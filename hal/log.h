@@ -30,6 +30,7 @@ struct log_ctx {
 	const char *event_id;
 	uint64_t msg_seq;  /* outbox sequence number */
 	const char *to;    /* sensitive: the recipient, unmasked */
+	const char *from;  /* sensitive: the sender of an inbound message, unmasked */
 	const char *vars;  /* sensitive: rendered template variables (JSON) */
 };
 

@@ -341,6 +341,7 @@ static void complete(struct net_http *h, struct http_easy *he, CURLcode code, bo
 	active_unlink(h, he);
 	res.body = body ? body : "";
 	res.body_len = req->rlen;
+	res.url = req->url;
 	easy_put(h, he); /* the reset handle no longer points at req->hdrs */
 	headers_wipe(req->hdrs);
 	req->hdrs = NULL;

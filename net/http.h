@@ -55,6 +55,10 @@ struct net_http_result {
 	const char *body;   /* NUL-terminated response body, valid only during done() */
 	size_t body_len;
 	char error[256];    /* curl's error text when err != ERR_OK */
+	/* The request's URL (req->url): a list reader checks that the next
+	 * page it is told of stays where this one was. Valid during done()
+	 * until the caller changes req->url; NULL in results made by hand. */
+	const char *url;
 };
 
 struct net_http_req {

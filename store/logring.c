@@ -14,7 +14,11 @@
 #include "store/outbox.h"
 #include "store/store_impl.h"
 
+/* The first byte: 1, or 2 for the same layout whose number is a sender's
+ * (an inbound message's "from"). One number slot for both keeps the
+ * filters by number and the scrub of a forgotten person as they were. */
 #define LOG_FORMAT 1
+#define LOG_FORMAT_SENDER 2
 #define META_SEQ "log/seq"
 #define META_BYTES "log/bytes"
 #define STAT_DROPPED "log_dropped"
@@ -42,7 +46,7 @@ size_t store_log_encode(const struct store_log_rec *r, unsigned char *buf, size_
 		need += strs[i] ? strnlen(strs[i], max[i]) : 0;
 	if (need > cap)
 		return 0;
-	buf[0] = LOG_FORMAT;
+	buf[0] = r->sender ? LOG_FORMAT_SENDER : LOG_FORMAT;
 	buf[1] = r->level;
 	store_be64_put(buf + 2, (uint64_t)r->time_ms);
 	store_be64_put(buf + 10, r->msg_seq);
@@ -74,8 +78,9 @@ int store_log_decode(const void *buf, size_t len, struct store_log_rec *r)
 	const char **strs[5] = {&r->module, &r->event_id, &r->text, &r->to, &r->vars};
 	size_t off = 18;
 
-	if (len < STORE_LOG_FIXED || p[0] != LOG_FORMAT)
+	if (len < STORE_LOG_FIXED || (p[0] != LOG_FORMAT && p[0] != LOG_FORMAT_SENDER))
 		return ERR_PARSE;
+	r->sender = p[0] == LOG_FORMAT_SENDER;
 	r->level = p[1];
 	r->time_ms = (int64_t)store_be64_get(p + 2);
 	r->msg_seq = store_be64_get(p + 10);

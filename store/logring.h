@@ -22,6 +22,7 @@
 #ifndef STORE_LOGRING_H
 #define STORE_LOGRING_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -49,6 +50,8 @@ struct store_log_rec {
 	uint64_t msg_seq; /* the outbox record it is about; 0 = none */
 	const char *module, *event_id, *text;
 	const char *to, *vars; /* sensitive; "" = none */
+	bool sender;      /* `to` is the person who wrote to us (an inbound
+			     message), not one we send to: shown as "from" */
 };
 
 /* Encodes r (NULL strings count as "") into buf; returns its length, or 0

@@ -16,6 +16,7 @@
 #include "firmware/delivery.h"
 #include "firmware/consent.h"
 #include "firmware/fw.h"
+#include "firmware/reconcile.h"
 #include "firmware/templates.h"
 #include "hal/clock.h"
 #include "hal/err.h"
@@ -58,6 +59,13 @@ static void status_counters(const struct fw *fw, cJSON *r)
 	cJSON_AddNumberToObject(n, "failbacks", (double)fw->n.failbacks);
 	cJSON_AddNumberToObject(n, "commit_failures", (double)fw->n.commit_failures);
 	cJSON_AddNumberToObject(n, "pruned", (double)fw->n.pruned);
+	/* List walks that stopped early (firmware/walk.h), reconciliation's
+	 * included: a next link refused, a page cap reached. */
+	cJSON_AddNumberToObject(n, "next_links_refused",
+				(double)(fw->walks.refused + fw_recon_walks()->refused));
+	cJSON_AddNumberToObject(n, "walks_capped",
+				(double)(fw->walks.capped + fw_recon_walks()->capped));
+	cJSON_AddNumberToObject(n, "inbound_foreign", (double)fw->n.inbound_foreign);
 	cJSON_AddNumberToObject(n, "http_inflight", fw->http ? net_http_inflight(fw->http) : 0);
 }
 

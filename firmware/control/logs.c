@@ -71,7 +71,7 @@ static void add_sensitive(cJSON *o, const struct store_log_rec *r, bool unmasked
 
 	if (r->to[0]) {
 		cfg_phone_mask(r->to, masked);
-		cJSON_AddStringToObject(o, "to", unmasked ? r->to : masked);
+		cJSON_AddStringToObject(o, r->sender ? "from" : "to", unmasked ? r->to : masked);
 		*bytes += json_len(unmasked ? r->to : masked);
 	}
 	if (!unmasked || !r->vars[0])

@@ -96,6 +96,10 @@ struct net_template {
 	const char *reason;   /* rejection reason or NULL */
 	const char *type;     /* Twilio content type ("twilio/quick-reply") or NULL */
 	bool approved;        /* the only status that may be sent */
+	/* Why status is "unsubmitted" ("no approval_requests object", ...):
+	 * what the reply held, for an operator to tell a provider that has no
+	 * approval from a reply we could not read; NULL otherwise. Static. */
+	const char *unsubmitted_why;
 };
 
 /* An inbound message to our number. */
@@ -134,6 +138,11 @@ struct net_list_page {
 	unsigned n;       /* messages on the page */
 	int64_t oldest_ms; /* created_ms of the oldest message on it, -1 if none */
 	char *next_url;   /* malloc'd URL of the next (older) page; NULL on the last */
+	/* The reply named a next page the driver would not follow (it left the
+	 * account's own list, or pointed back at this page): next_url is NULL,
+	 * text says what the link was, cls stays NET_OK for the entries read.
+	 * The walk ends there and the caller counts it. */
+	bool refused_next;
 };
 
 struct net_provider {
@@ -147,7 +156,8 @@ struct net_provider {
 	int (*list_url)(const struct net_send_msg *m, char **url_out);
 	/* Reads one page a GET of a list URL returned: each() is called per
 	 * message, newest first, until it returns non-zero. The next page's
-	 * URL is built on api_base. */
+	 * URL is built on api_base, and only if it stays in the list that
+	 * res->url asked for (see net_list_page.refused_next). */
 	void (*list_page)(const struct net_http_result *res, const char *api_base,
 			  int (*each)(const struct net_listed *l, void *arg), void *arg,
 			  struct net_list_page *page);

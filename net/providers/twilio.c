@@ -474,20 +474,19 @@ static void list_failed(const struct net_http_result *res, struct net_list_page 
 	snprintf(page->text, sizeof(page->text), "listing messages: %.200s", o.text);
 }
 
-static void list_next(const cJSON *root, const char *api_base, struct net_list_page *page)
+/* next_page_uri is a path; followed only within the account's Messages
+ * list that this page was asked at (twilio_link.c says why). */
+static void list_next(const cJSON *root, const struct net_http_result *res, const char *api_base,
+		      struct net_list_page *page)
 {
-	const char *uri = json_str(root, "next_page_uri");
-	size_t blen = api_base ? strlen(api_base) : 0;
+	const char *uri = json_str(root, "next_page_uri"), *scope;
+	size_t len = 0;
 
-	if (!uri || uri[0] != '/')
+	if (!uri || !*uri) /* null on the last page */
 		return;
-	if (blen && api_base[blen - 1] == '/')
-		blen--;
-	page->next_url = malloc(blen + strlen(uri) + 1);
-	if (page->next_url) {
-		memcpy(page->next_url, api_base, blen);
-		strcpy(page->next_url + blen, uri);
-	}
+	scope = net_twilio_list_scope(api_base, res->url, &len);
+	net_twilio_next_page(api_base ? api_base : "", res->url, uri, scope, len, "next_page_uri",
+			     page);
 }
 
 /* The messages array of a list page (and the next page's URL), or NULL
@@ -513,7 +512,7 @@ static cJSON *page_open(const struct net_http_result *res, const char *api_base,
 		return NULL;
 	}
 	page->cls = NET_OK;
-	list_next(root, api_base, page);
+	list_next(root, res, api_base, page);
 	return root;
 }
 

@@ -6,7 +6,8 @@
  * The Content API lives on its own host (content.twilio.com), given to the
  * driver as net_send_msg.aux_base; it takes the same Basic auth as the
  * Messages API. Pages are read defensively: a page that is not the shape we
- * know fails as a whole with a reason, an entry that is not fails alone.
+ * know fails as a whole with a reason, an entry that is not fails alone. A
+ * next page is followed only as twilio_link.c allows.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,59 +23,18 @@
  * net/http refuses bodies over its limit (64 KiB in outpostd). Ten rich
  * templates fit with room; 6,000 (WhatsApp's cap) are 600 requests an hour. */
 #define PAGE_SIZE "10"
-#define URL_MAX 2048
 
 static bool filled(const char *s)
 {
 	return s && *s;
 }
 
-/* base without its trailing slash, then path. */
-static char *join(const char *base, const char *path)
-{
-	size_t blen = strlen(base), plen = strlen(path);
-	char *url;
-
-	if (blen && base[blen - 1] == '/')
-		blen--;
-	url = malloc(blen + plen + 1);
-	if (!url)
-		return NULL;
-	memcpy(url, base, blen);
-	memcpy(url + blen, path, plen + 1);
-	return url;
-}
-
 int net_twilio_templates_url(const struct net_send_msg *m, char **url_out)
 {
 	if (!m || !url_out || !filled(m->aux_base) || strncmp(m->aux_base, "https://", 8) != 0)
 		return ERR_INVAL;
-	*url_out = join(m->aux_base, "/v1/ContentAndApprovals?PageSize=" PAGE_SIZE);
+	*url_out = net_twilio_join(m->aux_base, "/v1/ContentAndApprovals?PageSize=" PAGE_SIZE);
 	return *url_out ? ERR_OK : ERR_NOMEM;
-}
-
-/* Length of "https://host[:port]" at the start of url, 0 if it is not one. */
-static size_t origin_len(const char *url)
-{
-	size_t n;
-
-	if (strncasecmp(url, "https://", 8) != 0)
-		return 0;
-	n = 8 + strcspn(url + 8, "/?#");
-	return n > 8 ? n : 0;
-}
-
-/*
- * The next page's URL, only on the host we were given. Every request carries
- * the account's credentials in Basic auth; a next_page_url that pointed
- * elsewhere (a reply tampered with, a misconfigured proxy) would hand the
- * Auth Token to that host. A path alone is taken relative to aux_base.
- */
-bool net_twilio_same_origin(const char *base, const char *url)
-{
-	size_t b = base ? origin_len(base) : 0, u = url ? origin_len(url) : 0;
-
-	return b && b == u && strncasecmp(base, url, b) == 0;
 }
 
 static const char *str_at(const cJSON *obj, const char *key)
@@ -84,51 +44,23 @@ static const char *str_at(const cJSON *obj, const char *key)
 	return cJSON_IsString(v) && v->valuestring ? v->valuestring : NULL;
 }
 
-/* A URL we may print and follow: bounded, no spaces or control bytes. */
-static bool printable(const char *s)
+static void page_next(const cJSON *root, const struct net_http_result *res, const char *base,
+		      struct net_list_page *page)
 {
-	size_t n;
-
-	for (n = 0; s[n]; n++)
-		if ((unsigned char)s[n] <= ' ' || s[n] == 0x7f || n >= URL_MAX)
-			return false;
-	return n > 0;
-}
-
-static void page_next(const cJSON *root, const char *base, struct net_list_page *page)
-{
+	static const char scope[] = "/v1/ContentAndApprovals";
 	const char *next = str_at(cJSON_GetObjectItemCaseSensitive(root, "meta"), "next_page_url");
 
-	if (!next || !*next)
-		return; /* null on the last page */
-	if (!printable(next)) {
-		page->cls = NET_PERMANENT;
-		snprintf(page->text, sizeof(page->text), "next_page_url is not a URL; not followed");
-		return;
-	}
-	if (next[0] == '/') {
-		page->next_url = join(base, next);
-	} else if (net_twilio_same_origin(base, next)) {
-		page->next_url = strdup(next);
-	} else {
-		page->cls = NET_PERMANENT;
-		snprintf(page->text, sizeof(page->text),
-			 "next_page_url %.120s is not on %.80s; not followed (it would get the "
-			 "credentials)", next, base);
-		return;
-	}
-	if (!page->next_url) {
-		page->cls = NET_TRANSIENT;
-		snprintf(page->text, sizeof(page->text), "out of memory");
-	}
+	if (next && *next) /* null on the last page */
+		net_twilio_next_page(base, res->url, next, scope, sizeof(scope) - 1,
+				     "next_page_url", page);
 }
 
 /* The content type WhatsApp approved, else the richest of `types`: a
  * template may carry twilio/text beside its rich type as an SMS fallback. */
-static const char *content_type(const cJSON *item, const cJSON *wa)
+static const char *content_type(const cJSON *item, const cJSON *ap)
 {
 	const cJSON *types = cJSON_GetObjectItemCaseSensitive(item, "types"), *t;
-	const char *ct = str_at(wa, "content_type"), *first = NULL;
+	const char *ct = str_at(ap, "content_type"), *first = NULL;
 
 	if (filled(ct))
 		return ct;
@@ -156,30 +88,64 @@ static bool sid_ok(const char *s)
 	return true;
 }
 
-/* One entry of "contents"; false if it names no template we could use. */
-static bool read_entry(const cJSON *item, struct net_template *t)
+/*
+ * The approval fields of an entry. GET /v1/ContentAndApprovals has them
+ * directly under approval_requests; GET /v1/Content/{Sid}/ApprovalRequests
+ * nests them under "whatsapp" (twilio-oai twilio_content_v1.json, examples
+ * readResults and getApproval). Read one level too deep, every approved
+ * template looked unsubmitted and nothing was sent: take "whatsapp" when it
+ * is an object, else the object itself. NULL with *why if there is none.
+ */
+static const cJSON *approval(const cJSON *item, const char **why)
 {
 	const cJSON *ar = cJSON_GetObjectItemCaseSensitive(item, "approval_requests");
 	const cJSON *wa = cJSON_GetObjectItemCaseSensitive(ar, "whatsapp");
 
+	if (cJSON_IsObject(wa))
+		return wa;
+	if (cJSON_IsObject(ar))
+		return ar;
+	*why = "no approval_requests object";
+	return NULL;
+}
+
+/* A string field of the approval; the spec's examples write "" for a
+ * field that has no value (an unsubmitted template's name, an approved
+ * one's rejection_reason), so "" is absent. */
+static const char *field(const cJSON *ap, const char *key)
+{
+	const char *s = str_at(ap, key);
+
+	return filled(s) ? s : NULL;
+}
+
+/* One entry of "contents"; false if it names no template we could use. */
+static bool read_entry(const cJSON *item, struct net_template *t)
+{
+	const cJSON *ap;
+
 	memset(t, 0, sizeof(*t));
 	if (!cJSON_IsObject(item) || !sid_ok(str_at(item, "sid")))
 		return false;
+	ap = approval(item, &t->unsubmitted_why);
 	t->id = str_at(item, "sid");
 	t->language = str_at(item, "language");
-	t->name = str_at(wa, "name");
-	if (!filled(t->name))
+	t->name = field(ap, "name");
+	if (!t->name)
 		t->name = str_at(item, "friendly_name");
-	/* Never submitted to WhatsApp: no approval object, or one without
-	 * a status. Not sendable outside a session either way. */
-	t->status = str_at(wa, "status");
-	if (!filled(t->status))
+	/* Never submitted to WhatsApp: the provider says so, or there is no
+	 * approval object, or one without a status. Not sendable outside a
+	 * session either way; why tells an operator which it was. */
+	t->status = field(ap, "status");
+	if (ap && !t->status)
+		t->unsubmitted_why = "approval_requests had no status";
+	else if (t->status && strcasecmp(t->status, "unsubmitted") == 0)
+		t->unsubmitted_why = "approval_requests said \"unsubmitted\"";
+	if (!t->status)
 		t->status = "unsubmitted";
-	t->category = str_at(wa, "category");
-	t->reason = str_at(wa, "rejection_reason");
-	if (t->reason && !*t->reason)
-		t->reason = NULL;
-	t->type = content_type(item, wa);
+	t->category = field(ap, "category");
+	t->reason = field(ap, "rejection_reason");
+	t->type = content_type(item, ap);
 	t->approved = strcasecmp(t->status, "approved") == 0;
 	return true;
 }
@@ -230,7 +196,7 @@ void net_twilio_templates_page(const struct net_http_result *res, const char *au
 		return;
 	}
 	page->cls = NET_OK;
-	page_next(root, aux_base ? aux_base : "", page);
+	page_next(root, res, aux_base ? aux_base : "", page);
 	cJSON_ArrayForEach(it, items) {
 		page->n++;
 		if (!read_entry(it, &t))

@@ -121,6 +121,10 @@ status_num() {
 	echo "${n#*:}"
 }
 
+# tpl NAME FIELD: a field of config template NAME as `templates list` has it
+# ("status", "type", "source", ...).
+tpl() { ctl templates list | jq -r --arg n "$1" --arg f "$2" '.templates[] | select(.name == $n) | .[$f]'; }
+
 # outbox_count STATE: the daemon's counter for one outbox state.
 outbox_count() {
 	local n

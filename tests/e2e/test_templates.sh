@@ -30,7 +30,6 @@ write_config \
 start_outpostd
 
 # tpl_b says "approved" in the config: the sync must overrule it.
-tpl() { ctl templates list | jq -r --arg n "$1" --arg f "$2" '.templates[] | select(.name == $n) | .[$f]'; }
 wait_for '[ "$(tpl tpl_b status)" = pending ] && [ "$(tpl tpl_a status)" = approved ]' 10 ||
 	fail "the first sync did not bring the statuses: $(ctl templates list)"
 [ "$(tpl tpl_a type)" = twilio/quick-reply ] || fail "tpl_a's content type: $(tpl tpl_a type)"

@@ -97,12 +97,18 @@ static int listed(const struct net_listed *l, void *arg)
 	return 0;
 }
 
-static void check_list(const struct net_provider *drv, const struct net_http_result *res)
+/* Our account's list, as the page was asked at: a next page may only be
+ * another page of it (net/providers/twilio_link.c). */
+#define FUZZ_LIST "/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Messages.json"
+
+static void check_list(const struct net_provider *drv, const struct net_http_result *res_)
 {
-	static const char base[] = "https://api.twilio.com";
+	static const char base[] = "https://api.twilio.com", own[] = FUZZ_LIST;
+	struct net_http_result r = *res_, *res = &r;
 	struct net_list_page page;
 	unsigned n = 0;
 
+	r.url = "https://api.twilio.com" FUZZ_LIST "?PageSize=20";
 	drv->list_page(res, base, listed, &n, &page);
 	FUZZ_ASSERT(page.cls >= 0 && page.cls < NET_CLASS__MAX && page.cls != NET_AMBIGUOUS,
 		    "list class %d", page.cls);
@@ -112,8 +118,11 @@ static void check_list(const struct net_provider *drv, const struct net_http_res
 		FUZZ_ASSERT(n == 0 && !page.next_url, "a failed page listed messages");
 	if (page.next_url)
 		FUZZ_ASSERT(strncmp(page.next_url, base, sizeof(base) - 1) == 0 &&
-				    page.next_url[sizeof(base) - 1] == '/',
+				    strncmp(page.next_url + sizeof(base) - 1, own, sizeof(own) - 1) == 0 &&
+				    strchr("?", page.next_url[sizeof(base) + sizeof(own) - 2]) &&
+				    strcmp(page.next_url, r.url) != 0,
 			    "next page at %.80s", page.next_url);
+	FUZZ_ASSERT(!(page.next_url && page.refused_next), "a refused link given as next");
 	free(page.next_url);
 }
 
@@ -130,12 +139,14 @@ static int template_seen(const struct net_template *t, void *arg)
 }
 
 /* The same result as a page of the Content API's template list. */
-static void check_templates(const struct net_provider *drv, const struct net_http_result *res)
+static void check_templates(const struct net_provider *drv, const struct net_http_result *res_)
 {
 	static const char base[] = "https://content.twilio.com";
+	struct net_http_result r = *res_, *res = &r;
 	struct net_list_page page;
 	unsigned n = 0;
 
+	r.url = "https://content.twilio.com/v1/ContentAndApprovals?PageSize=10";
 	drv->templates_page(res, base, template_seen, &n, &page);
 	FUZZ_ASSERT(page.cls >= 0 && page.cls < NET_CLASS__MAX && page.cls != NET_AMBIGUOUS,
 		    "templates class %d", page.cls);
@@ -146,7 +157,10 @@ static void check_templates(const struct net_provider *drv, const struct net_htt
 	if (page.next_url)
 		FUZZ_ASSERT(page.cls == NET_OK &&
 				    strncasecmp(page.next_url, base, sizeof(base) - 1) == 0 &&
-				    strchr("/?#", page.next_url[sizeof(base) - 1]),
+				    strncmp(page.next_url + sizeof(base) - 1, "/v1/ContentAndApprovals",
+					    23) == 0 &&
+				    strchr("?", page.next_url[sizeof(base) + 22]) &&
+				    strcmp(page.next_url, r.url) != 0,
 			    "next page at %.80s", page.next_url);
 	free(page.next_url);
 }

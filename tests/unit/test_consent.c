@@ -597,7 +597,9 @@ static void test_twilio_inbound_page(void **state)
 		" \"date_created\":\"Wed, 02 Dec 2026 20:00:00 +0000\"}],"
 		"\"next_page_uri\":\"/2010-04-01/Accounts/AC1/Messages.json?Page=1\"}";
 	struct net_http_result res = {.err = ERR_OK, .status = 200, .body = json,
-				      .body_len = strlen(json)};
+				      .body_len = strlen(json),
+				      .url = "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages.json"
+					     "?To=whatsapp%3A%2B14155550100&PageSize=50"};
 	struct net_list_page page;
 	struct got g = {0};
 

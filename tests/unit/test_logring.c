@@ -96,6 +96,14 @@ static void test_encode_roundtrip(void **state)
 	assert_string_equal(out.module, "mqtt");
 	assert_string_equal(out.text, "line\nwith newline");
 	assert_string_equal(out.to, "");
+	assert_false(out.sender);
+	/* An inbound message's sender keeps its role through the ring. */
+	in.to = "+491701234567";
+	in.sender = true;
+	len = store_log_encode(&in, buf, sizeof(buf));
+	assert_int_equal(store_log_decode(buf, len, &out), ERR_OK);
+	assert_string_equal(out.to, "+491701234567");
+	assert_true(out.sender);
 	/* Cut, damaged or padded bytes are no record. */
 	assert_int_equal(store_log_decode(buf, len - 1, &out), ERR_PARSE);
 	assert_int_equal(store_log_decode(buf, len + 1, &out), ERR_PARSE);

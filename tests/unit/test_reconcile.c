@@ -58,6 +58,9 @@ static void claim(struct store_fx *f, const char *sid)
 	assert_int_equal(store_commit(t), ERR_OK);
 }
 
+/* The list a reconciliation asks for: our account's messages. */
+#define LIST "/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Messages.json"
+
 /* One listed message; date is an RFC 2822 date. */
 static void item(char *buf, size_t cap, const char *sid, const char *to, const char *body,
 		 const char *date)
@@ -74,7 +77,7 @@ static enum fw_recon_step page(struct store_fx *f, struct fw_recon *r, const cha
 			       const char *next, char **next_url, struct net_send_outcome *out)
 {
 	char body[4096];
-	struct net_http_result res = {.status = 200, .body = body};
+	struct net_http_result res = {.status = 200, .body = body, .url = "https://sim" LIST "?P=0"};
 
 	snprintf(body, sizeof(body), "{\"messages\":[%s],\"next_page_uri\":%s}", items,
 		 next ? next : "null");
@@ -154,27 +157,42 @@ static void test_pages_then_found_or_gives_up(void **state)
 	struct net_send_outcome out;
 	struct fw_recon r;
 	char other[512] = "", ours[512] = "", *next = NULL;
+	uint64_t capped, refused;
 	unsigned i;
 
 	item(other, sizeof(other), "SMx", TO, "Ref evt-1", AFTER);
 	item(ours, sizeof(ours), "SMours", TO, "Ref evt-7", AFTER);
 	assert_int_equal(fw_recon_start(&r, &m, FROM), ERR_OK);
-	assert_int_equal(page(f, &r, other, "\"/2010-04-01/p2\"", &next, &out), FW_RECON_MORE);
-	assert_string_equal(next, "https://sim/2010-04-01/p2");
+	assert_int_equal(page(f, &r, other, "\"" LIST "?P=2\"", &next, &out), FW_RECON_MORE);
+	assert_string_equal(next, "https://sim" LIST "?P=2");
 	free(next);
-	assert_int_equal(page(f, &r, ours, "\"/p3\"", &next, &out), FW_RECON_FOUND);
+	assert_int_equal(page(f, &r, ours, "\"" LIST "?P=3\"", &next, &out), FW_RECON_FOUND);
 	assert_string_equal(out.id, "SMours");
 	fw_recon_free(&r);
 
-	/* Never past the window, never found: stops after the page limit. */
+	/* Never past the window, never found: stops after the page limit,
+	 * counted. */
+	capped = fw_recon_walks()->capped;
 	assert_int_equal(fw_recon_start(&r, &m, FROM), ERR_OK);
 	for (i = 1; i < FW_RECON_MAX_PAGES; i++) {
-		assert_int_equal(page(f, &r, other, "\"/p\"", &next, &out), FW_RECON_MORE);
+		assert_int_equal(page(f, &r, other, "\"" LIST "?P=1\"", &next, &out), FW_RECON_MORE);
 		free(next);
 	}
-	assert_int_equal(page(f, &r, other, "\"/p\"", &next, &out), FW_RECON_ABSENT);
+	assert_int_equal(page(f, &r, other, "\"" LIST "?P=1\"", &next, &out), FW_RECON_ABSENT);
 	assert_null(next);
-	assert_non_null(strstr(out.text, "gave up paging"));
+	assert_non_null(strstr(out.text, "gave up paging: stopped at 10 pages"));
+	assert_int_equal(fw_recon_walks()->capped, capped + 1);
+	fw_recon_free(&r);
+
+	/* A next link into another account: not followed, not found, counted. */
+	refused = fw_recon_walks()->refused;
+	assert_int_equal(fw_recon_start(&r, &m, FROM), ERR_OK);
+	assert_int_equal(page(f, &r, other, "\"/2010-04-01/Accounts/ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+			      "/Messages.json?Page=1\"", &next, &out), FW_RECON_ABSENT);
+	assert_null(next);
+	assert_non_null(strstr(out.text, "(1 page, gave up paging: next_page_uri /2010-04-01/"
+				"Accounts/ACaaaa"));
+	assert_int_equal(fw_recon_walks()->refused, refused + 1);
 	fw_recon_free(&r);
 }
 

@@ -1,6 +1,8 @@
 /*
  * test_twilio.c - the Twilio driver: request building and outcome
- * classification. Pure functions, no network.
+ * classification, list pages and where their next links may lead (with
+ * the walks' page cap and own-number rule from firmware/walk.h). Pure
+ * functions, no network.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "firmware/walk.h"
 #include "hal/err.h"
 #include "net/providers/provider.h"
 #include "net/providers/twilio.h"
@@ -440,10 +443,14 @@ static int see(const struct net_listed *l, void *arg)
 	return ++s->n == s->stop_at;
 }
 
+#define ACCOUNT "AC0123456789abcdef0123456789abcdef"
+#define LIST_PATH "/2010-04-01/Accounts/" ACCOUNT "/Messages.json"
+#define LIST_URL "https://api.twilio.com" LIST_PATH "?To=whatsapp%3A%2B491701234567&PageSize=20"
+
 static void list(const char *body, long status, int err, struct seen *s, struct net_list_page *p)
 {
 	struct net_http_result res = {.err = err, .status = status, .body = body,
-				      .body_len = body ? strlen(body) : 0};
+				      .body_len = body ? strlen(body) : 0, .url = LIST_URL};
 
 	memset(s, 0, sizeof(*s));
 	tw()->list_page(&res, "https://api.twilio.com/", see, s, p);
@@ -459,7 +466,7 @@ static void test_list_page(void **state)
 		"{\"sid\":\"SM1\",\"to\":\"+491701234567\",\"from\":\"whatsapp:+14155550100\","
 		" \"body\":null,\"date_created\":\"Sun, 05 Jan 2025 23:00:00 -0130\"},"
 		"{\"sid\":\"SM0\",\"to\":\"+4917\",\"from\":\"+1415\",\"date_created\":\"06 Jan 2025\"}],"
-		"\"next_page_uri\":\"/2010-04-01/Accounts/AC1/Messages.json?PageSize=20&PageToken=PASM0\"}";
+		"\"next_page_uri\":\"" LIST_PATH "?PageSize=20&PageToken=PASM0\"}";
 	struct net_list_page p;
 	struct seen s;
 
@@ -478,14 +485,15 @@ static void test_list_page(void **state)
 	assert_int_equal(s.created[1], 1736123400000LL); /* 23:00 at -01:30 is 00:30 UTC */
 	assert_int_equal(s.created[2], -1);
 	assert_int_equal(p.oldest_ms, -1);
-	assert_string_equal(p.next_url, "https://api.twilio.com/2010-04-01/Accounts/AC1/"
-					"Messages.json?PageSize=20&PageToken=PASM0");
+	assert_string_equal(p.next_url, "https://api.twilio.com" LIST_PATH
+					"?PageSize=20&PageToken=PASM0");
 	free(p.next_url);
 
 	/* each() stops the walk; the last page has no next. */
 	memset(&s, 0, sizeof(s));
 	{
-		struct net_http_result res = {.status = 200, .body = page1, .body_len = strlen(page1)};
+		struct net_http_result res = {.status = 200, .body = page1, .body_len = strlen(page1),
+					      .url = "https://x" LIST_PATH};
 		s.stop_at = 1;
 		tw()->list_page(&res, "https://x", see, &s, &p);
 	}
@@ -527,6 +535,214 @@ static void test_list_page_failures(void **state)
 	}
 }
 
+/* GET .../Messages.json, example readFullPage1 of twilio-oai
+ * spec/json/twilio_api_v2010.json, as published: account ACaaaa..., its
+ * next_page_uri in that account. */
+static const char spec_page1[] =
+	"{\"end\":1,\"first_page_uri\":\"/2010-04-01/Accounts/ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/"
+	"Messages.json?To=%2B123456789&From=%2B987654321&DateSent%3E=2008-01-02&PageSize=2&Page=0"
+	"\",\"next_page_uri\":\"/2010-04-01/Accounts/ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/Messages."
+	"json?To=%2B123456789&From=%2B987654321&DateSent%3E=2008-01-02&PageSize=2&Page=1&PageToke"
+	"n=PAMMc26223853f8c46b4ab7dfaa6abba0a26\",\"page\":0,\"page_size\":2,\"previous_page_uri\""
+	":null,\"messages\":[{\"account_sid\":\"ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"api_versio"
+	"n\":\"2010-04-01\",\"body\":\"testing\",\"date_created\":\"Fri, 24 May 2019 17:44:46 +00"
+	"00\",\"date_sent\":\"Fri, 24 May 2019 17:44:50 +0000\",\"date_updated\":\"Fri, 24 May 20"
+	"19 17:44:50 +0000\",\"direction\":\"outbound-api\",\"error_code\":null,\"error_message\""
+	":null,\"from\":\"+12019235161\",\"messaging_service_sid\":\"MGaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	"aaaaaa\",\"num_media\":\"0\",\"num_segments\":\"1\",\"price\":\"-0.00750\",\"price_unit\""
+	":\"USD\",\"sid\":\"SMded05904ccb347238880ca9264e8fe1c\",\"status\":\"sent\",\"subresourc"
+	"e_uris\":{\"media\":\"/2010-04-01/Accounts/ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/Messages/S"
+	"Mded05904ccb347238880ca9264e8fe1c/Media.json\",\"feedback\":\"/2010-04-01/Accounts/ACaaa"
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaa/Messages/SMded05904ccb347238880ca9264e8fe1c/Feedback.json\""
+	"},\"to\":\"+18182008801\",\"uri\":\"/2010-04-01/Accounts/ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	"aaa/Messages/SMded05904ccb347238880ca9264e8fe1c.json\"},{\"account_sid\":\"ACaaaaaaaaaaa"
+	"aaaaaaaaaaaaaaaaaaaaa\",\"api_version\":\"2010-04-01\",\"body\":\"look mom I have media!"
+	"\",\"date_created\":\"Fri, 24 May 2019 17:44:46 +0000\",\"date_sent\":\"Fri, 24 May 2019"
+	" 17:44:49 +0000\",\"date_updated\":\"Fri, 24 May 2019 17:44:49 +0000\",\"direction\":\"i"
+	"nbound\",\"error_code\":30004,\"error_message\":\"Message blocked\",\"from\":\"+12019235"
+	"161\",\"messaging_service_sid\":\"MGaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"num_media\":\"3"
+	"\",\"num_segments\":\"1\",\"price\":\"-0.00750\",\"price_unit\":\"USD\",\"sid\":\"MMc262"
+	"23853f8c46b4ab7dfaa6abba0a26\",\"status\":\"received\",\"subresource_uris\":{\"media\":\""
+	"/2010-04-01/Accounts/ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/Messages/MMc26223853f8c46b4ab7df"
+	"aa6abba0a26/Media.json\",\"feedback\":\"/2010-04-01/Accounts/ACaaaaaaaaaaaaaaaaaaaaaaaaa"
+	"aaaaaaa/Messages/MMc26223853f8c46b4ab7dfaa6abba0a26/Feedback.json\"},\"to\":\"+181820088"
+	"01\",\"uri\":\"/2010-04-01/Accounts/ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/Messages/MMc26223"
+	"853f8c46b4ab7dfaa6abba0a26.json\"}],\"start\":0,\"uri\":\"/2010-04-01/Accounts/ACaaaaaaa"
+	"aaaaaaaaaaaaaaaaaaaaaaaaa/Messages.json?To=%2B123456789&From=%2B987654321&DateSent%3E=20"
+	"08-01-02&PageSize=2&Page=0\"}";
+
+#define SPEC_ACCOUNT "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+
+/* The spec's page with its account made ours (the same length). */
+static char *spec_ours(void)
+{
+	char *s = strdup(spec_page1), *p = s;
+
+	assert_non_null(s);
+	while ((p = strstr(p, SPEC_ACCOUNT)))
+		memcpy(p, ACCOUNT, strlen(ACCOUNT));
+	return s;
+}
+
+static void spec_list(const char *body, const char *url, struct seen *s, struct net_list_page *p)
+{
+	struct net_http_result res = {.status = 200, .body = body, .body_len = strlen(body),
+				      .url = url};
+
+	memset(s, 0, sizeof(*s));
+	tw()->list_page(&res, "https://api.twilio.com", see, s, p);
+}
+
+/* The spec's reply to our request: its next page is another account's
+ * list. Not followed, whatever the page held; the walk ends and counts it. */
+static void test_spec_foreign_next(void **state)
+{
+	struct fw_walk_n n = {0};
+	struct net_list_page p;
+	struct seen s;
+	char why[256];
+
+	(void)state;
+	spec_list(spec_page1, LIST_URL, &s, &p);
+	assert_int_equal(p.cls, NET_OK);
+	assert_int_equal(s.n, 2); /* the entries are read */
+	assert_null(p.next_url);
+	assert_true(p.refused_next);
+	assert_non_null(strstr(p.text, "next_page_uri /2010-04-01/Accounts/" SPEC_ACCOUNT));
+	assert_non_null(strstr(p.text, "not followed: it leaves " LIST_PATH));
+	assert_false(fw_walk_on(&n, "inbound", "main", &p, 1, 10, why, sizeof(why)));
+	assert_int_equal(n.refused, 1);
+	assert_int_equal(n.capped, 0);
+	assert_string_equal(why, p.text);
+	/* Our account on another path, a look-alike account, a way out by
+	 * "..": all another list. A page whose own URL is no account list of
+	 * ours follows nothing. */
+	{
+		static const char *const links[] = {
+			"/2010-04-01/Accounts/" ACCOUNT "/Calls.json?Page=1",
+			"/2010-04-01/Accounts/" ACCOUNT "x/Messages.json?Page=1",
+			"/2010-04-01/Accounts/" ACCOUNT "/Messages.json/../../" SPEC_ACCOUNT "/Messages.json",
+			"https://evil.example" LIST_PATH "?Page=1",
+			"/2010-04-01/Accounts/" ACCOUNT "/Messages/SM1.json",
+		};
+		char body[512];
+
+		for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+			snprintf(body, sizeof(body), "{\"messages\":[],\"next_page_uri\":\"%s\"}",
+				 links[i]);
+			spec_list(body, LIST_URL, &s, &p);
+			if (!p.refused_next || p.next_url)
+				fail_msg("followed %s", links[i]);
+		}
+		snprintf(body, sizeof(body), "{\"messages\":[],\"next_page_uri\":\"" LIST_PATH "?P=1\"}");
+		spec_list(body, NULL, &s, &p);
+		assert_true(p.refused_next);
+		spec_list(body, "https://api.twilio.com/2010-04-01/Accounts.json", &s, &p);
+		assert_true(p.refused_next);
+	}
+}
+
+/* The spec's reply made ours: page 1 leads to page 2; a page 2 that names
+ * itself again (a mock answering readFullPage1 to everything) ends there. */
+static void test_spec_next_and_loop(void **state)
+{
+	char *body = spec_ours(), *next;
+	struct net_list_page p;
+	struct seen s;
+
+	(void)state;
+	spec_list(body, LIST_URL, &s, &p);
+	assert_false(p.refused_next);
+	assert_non_null(p.next_url);
+	assert_string_equal(p.next_url, "https://api.twilio.com" LIST_PATH "?To=%2B123456789"
+			    "&From=%2B987654321&DateSent%3E=2008-01-02&PageSize=2&Page=1"
+			    "&PageToken=PAMMc26223853f8c46b4ab7dfaa6abba0a26");
+	next = p.next_url;
+	spec_list(body, next, &s, &p);
+	assert_int_equal(s.n, 2);
+	assert_null(p.next_url);
+	assert_true(p.refused_next);
+	assert_non_null(strstr(p.text, "the page just read"));
+	free(next);
+	free(body);
+}
+
+/* A list that always has one more page: the walk stops at its cap. */
+static void test_walk_page_cap(void **state)
+{
+	struct fw_walk_n n = {0};
+	struct net_list_page p;
+	struct seen s;
+	char body[512], url[512], why[256];
+	unsigned pages = 0;
+
+	(void)state;
+	snprintf(url, sizeof(url), "%s", LIST_URL);
+	for (;;) {
+		snprintf(body, sizeof(body), "{\"messages\":[],\"next_page_uri\":\"" LIST_PATH
+			 "?PageSize=20&Page=%u\"}", pages + 1);
+		spec_list(body, url, &s, &p);
+		pages++;
+		assert_non_null(p.next_url);
+		if (!fw_walk_on(&n, "reconcile", "main", &p, pages, 10, why, sizeof(why)))
+			break;
+		snprintf(url, sizeof(url), "%s", p.next_url);
+		free(p.next_url);
+		assert_true(pages < 100);
+	}
+	free(p.next_url);
+	assert_int_equal(pages, 10);
+	assert_int_equal(n.capped, 1);
+	assert_int_equal(n.refused, 0);
+	assert_non_null(strstr(why, "stopped at 10 pages"));
+	/* The last page: nothing counted, nothing said. */
+	p = (struct net_list_page){.cls = NET_OK};
+	assert_false(fw_walk_on(&n, "reconcile", "main", &p, 1, 10, why, sizeof(why)));
+	assert_int_equal(n.capped + n.refused, 1);
+	assert_string_equal(why, "");
+}
+
+struct got_in {
+	unsigned n, ours;
+	char to[4][32];
+};
+
+static int take_in(const struct net_inbound *in, void *arg)
+{
+	struct got_in *g = arg;
+
+	if (g->n < 4)
+		snprintf(g->to[g->n], sizeof(g->to[0]), "%s", in->to);
+	g->n++;
+	g->ours += fw_walk_to_ours("whatsapp:+14155550100", in->to);
+	return 0;
+}
+
+/* The spec's inbound entry is to +18182008801, not our number: the poll
+ * skips it (the driver hands it over; the walk's own-number rule says no). */
+static void test_spec_inbound_to_not_ours(void **state)
+{
+	struct net_http_result res = {.status = 200, .body = spec_page1,
+				      .body_len = strlen(spec_page1), .url = LIST_URL};
+	struct net_list_page p;
+	struct got_in g = {0};
+
+	(void)state;
+	tw()->inbound_page(&res, "https://api.twilio.com", take_in, &g, &p);
+	assert_int_equal(p.n, 2);
+	assert_int_equal(g.n, 1); /* the outbound-api one is no inbound message */
+	assert_string_equal(g.to[0], "+18182008801");
+	assert_int_equal(g.ours, 0);
+	assert_true(p.refused_next);
+	assert_true(fw_walk_to_ours("whatsapp:+14155550100", "+14155550100"));
+	assert_true(fw_walk_to_ours("+14155550100", "whatsapp:+14155550100"));
+	assert_false(fw_walk_to_ours("whatsapp:+14155550100", "+141555501000"));
+	assert_false(fw_walk_to_ours("whatsapp:+14155550100", NULL));
+	assert_false(fw_walk_to_ours("whatsapp:+14155550100", ""));
+	assert_false(fw_walk_to_ours(NULL, "+14155550100"));
+	assert_false(fw_walk_to_ours("", ""));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -549,6 +765,10 @@ int main(void)
 		cmocka_unit_test(test_list_url),
 		cmocka_unit_test(test_list_page),
 		cmocka_unit_test(test_list_page_failures),
+		cmocka_unit_test(test_spec_foreign_next),
+		cmocka_unit_test(test_spec_next_and_loop),
+		cmocka_unit_test(test_walk_page_cap),
+		cmocka_unit_test(test_spec_inbound_to_not_ours),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

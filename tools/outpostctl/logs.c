@@ -90,6 +90,7 @@ static void put_record(const cJSON *r)
 {
 	const cJSON *vars = cJSON_GetObjectItemCaseSensitive(r, "vars");
 	const char *ev = octl_str(r, "event_id"), *to = octl_str(r, "to");
+	const char *from = octl_str(r, "from");
 	char when[48], msg[24], *vtext = NULL;
 	bool first = true;
 	double t = 0, m;
@@ -109,6 +110,8 @@ static void put_record(const cJSON *r)
 	}
 	if (to)
 		put_field("to", to, &first);
+	if (from)
+		put_field("from", from, &first);
 	if (vars && (vtext = cJSON_PrintUnformatted(vars)))
 		put_field("vars", vtext, &first);
 	cJSON_free(vtext);

@@ -123,6 +123,31 @@ static const char *host_of(struct MHD_Connection *c)
 	return h;
 }
 
+/*
+ * The approval of a ContentAndApprovals entry: its fields directly under
+ * approval_requests, with no "whatsapp" level (twilio-oai
+ * twilio_content_v1.json, example readResults; only the per-template
+ * ApprovalRequests endpoint nests them). A template never submitted shows
+ * the example's empty strings.
+ */
+static void render_approval(struct sim_buf *b, const struct sim_template *t, size_t i)
+{
+	bool unsubmitted;
+
+	pthread_mutex_lock(&mu);
+	unsubmitted = strcasecmp(approvals[i].status, "unsubmitted") == 0;
+	sim_buf_str(b, ",\"approval_requests\":{\"name\":");
+	sim_buf_json(b, unsubmitted ? "" : t->name);
+	sim_buf_fmt(b, ",\"category\":\"%s\",\"content_type\":", unsubmitted ? "" : "UTILITY");
+	sim_buf_json(b, unsubmitted ? "" : t->type);
+	sim_buf_str(b, ",\"status\":");
+	sim_buf_json(b, approvals[i].status);
+	sim_buf_str(b, ",\"rejection_reason\":");
+	sim_buf_json(b, approvals[i].reason);
+	sim_buf_str(b, ",\"allow_category_change\":true}");
+	pthread_mutex_unlock(&mu);
+}
+
 static void render_entry(struct sim_buf *b, const struct sim_config *cfg, size_t i,
 			 const char *host, bool approvals_too)
 {
@@ -147,20 +172,8 @@ static void render_entry(struct sim_buf *b, const struct sim_config *cfg, size_t
 	sim_buf_json(b, date);
 	sim_buf_str(b, ",\"date_updated\":");
 	sim_buf_json(b, date);
-	if (approvals_too) {
-		pthread_mutex_lock(&mu);
-		sim_buf_fmt(b, ",\"approval_requests\":{\"sid\":\"%s\",\"account_sid\":\"%s\","
-			    "\"whatsapp\":{\"type\":\"whatsapp\",\"name\":", t->sid, cfg->account);
-		sim_buf_json(b, t->name);
-		sim_buf_str(b, ",\"category\":\"UTILITY\",\"content_type\":");
-		sim_buf_json(b, t->type);
-		sim_buf_str(b, ",\"status\":");
-		sim_buf_json(b, approvals[i].status);
-		sim_buf_str(b, ",\"rejection_reason\":");
-		sim_buf_json(b, approvals[i].reason);
-		sim_buf_str(b, ",\"allow_category_change\":true,\"flows\":null}}");
-		pthread_mutex_unlock(&mu);
-	}
+	if (approvals_too)
+		render_approval(b, t, i);
 	sim_buf_str(b, "}");
 }
 

@@ -193,6 +193,19 @@ bool sim_inbound_window_failed(const char *sid)
 	return hit;
 }
 
+/* --foreign-next: an inbound message to someone else's number, the
+ * second message of readFullPage1 (twilio_api_v2010.json), dated now. */
+static void render_foreign(struct sim_buf *b, const struct sim_config *cfg, uint64_t shown)
+{
+	struct in_msg m = {.sid = "MMc26223853f8c46b4ab7dfaa6abba0a26",
+			   .from = "whatsapp:+12019235161", .to = "whatsapp:+18182008801",
+			   .body = "look mom I have media!", .at_us = now_us()};
+
+	if (shown)
+		sim_buf_str(b, ",");
+	render(b, cfg, &m);
+}
+
 struct inq {
 	const char *to, *from;
 	int64_t min_us;
@@ -269,8 +282,12 @@ bool sim_inbound_list(const struct sim_config *cfg, const struct sim_arg *args, 
 		render(&b, cfg, m);
 	}
 	pthread_mutex_unlock(&mu);
+	if (cfg->foreign_next)
+		render_foreign(&b, cfg, shown);
 	sim_buf_str(&b, "],\"next_page_uri\":");
-	if (more)
+	if (cfg->foreign_next)
+		sim_buf_str(&b, SIM_FOREIGN_NEXT);
+	else if (more)
 		sim_buf_fmt(&b, "\"/2010-04-01/Accounts/%s/Messages.json?To=whatsapp%%3A%%2B%s&"
 			    "PageSize=%u&Page=%" PRIu64 "\"", cfg->account, q.to + 10, q.page_size,
 			    q.page + 1);

@@ -264,7 +264,9 @@ static void render_list(struct sim_buf *b, const struct page *p)
 	sim_buf_str(b, ",\"messages\":[");
 	sim_buf_add(b, p->msgs.p ? p->msgs.p : "", p->msgs.len);
 	sim_buf_str(b, "],\"next_page_uri\":");
-	if (p->more)
+	if (p->cfg->foreign_next)
+		sim_buf_str(b, SIM_FOREIGN_NEXT);
+	else if (p->more)
 		add_uri(b, p->cfg, q, q->page + 1, "PA", p->last_sid);
 	else
 		sim_buf_str(b, "null");

@@ -74,6 +74,9 @@ static const char usage_text[] =
 	"  --deliver-after-ms N fetch and list show a message delivered N ms after create\n"
 	"                       (default: it stays sent)\n"
 	"  --read-after-ms M    ... and read M ms after that (needs --deliver-after-ms)\n"
+	"  --foreign-next       every list page names a next page in another account (as\n"
+	"                       twilio-oai's readFullPage1 example), and inbound pages\n"
+	"                       carry one more message, to another number (+18182008801)\n"
 	"  --down-from S --down-for D\n"
 	"                       during [S, S+D) s after start: close the listener and every\n"
 	"                       connection (clients get connection refused), then listen\n"
@@ -86,6 +89,8 @@ static const char usage_text[] =
 	"  whatsapp:+15005550009  500, code 20500 (internal error)\n"
 	"  whatsapp:+15005550063  accepted, then undelivered with 63024 at delivery time\n"
 	"  whatsapp:+15005550016  accepted, then failed with 63016 at delivery time\n"
+	"  whatsapp:+15005550077  accepted; its fetch answers about another message (the\n"
+	"                         sid's last digit changed), failed with 30008\n"
 	"POST /sim/status {\"sid\",\"status\",\"code\"} forces a message's state (no auth).\n"
 	"\n"
 	"Routes: POST /2010-04-01/Accounts/{AC}/Messages.json (201),\n"
@@ -98,7 +103,7 @@ enum opt {
 	O_PORT = 256, O_BIND, O_PORT_FILE, O_CERT, O_KEY, O_ACCOUNT, O_TOKEN, O_API_KEY,
 	O_TEMPLATE, O_RECORD, O_KEEP, O_THREADS, O_IDLE, O_FAIL, O_DROP, O_SEED, O_RATE,
 	O_LATENCY, O_DOWN_FROM, O_DOWN_FOR, O_DELIVER, O_READ, O_HELP, O_META_TOKEN, O_META_PHONE,
-	O_META_WABA, O_D360_KEY, O_META_TEMPLATE,
+	O_META_WABA, O_D360_KEY, O_META_TEMPLATE, O_FOREIGN_NEXT,
 };
 
 static const struct option long_opts[] = {
@@ -125,6 +130,7 @@ static const struct option long_opts[] = {
 	{"deliver-after-ms", required_argument, NULL, O_DELIVER},
 	{"read-after-ms", required_argument, NULL, O_READ},
 	{"help", no_argument, NULL, O_HELP},
+	{"foreign-next", no_argument, NULL, O_FOREIGN_NEXT},
 	{"meta-token", required_argument, NULL, O_META_TOKEN},
 	{"meta-phone-id", required_argument, NULL, O_META_PHONE},
 	{"meta-waba-id", required_argument, NULL, O_META_WABA},
@@ -226,6 +232,9 @@ static bool apply_fault_opt(struct sim_config *cfg, int opt, const char *arg)
 		if (!hal_parse_u64(arg, 0, 86400 * 365, &v))
 			return false;
 		cfg->down_for_s = (long)v;
+		return true;
+	case O_FOREIGN_NEXT:
+		cfg->foreign_next = true;
 		return true;
 	case O_DELIVER:
 	case O_READ:

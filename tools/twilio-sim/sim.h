@@ -73,6 +73,7 @@ struct sim_config {
 	unsigned latency_ms;
 	long down_from_s, down_for_s; /* down_for_s 0 = never down */
 	long deliver_after_ms, read_after_ms; /* status.c; -1 = never */
+	bool foreign_next;    /* --foreign-next: list pages lead into another account */
 	int64_t start_wall_ms;
 };
 
@@ -83,6 +84,13 @@ struct sim_buf {
 	size_t len, cap;
 	bool oom;
 };
+
+/* --foreign-next: the next_page_uri of readFullPage1 in twilio-oai's
+ * twilio_api_v2010.json, another account's list (ACaaaa...). */
+#define SIM_FOREIGN_NEXT                                                                     \
+	"\"/2010-04-01/Accounts/ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/Messages.json?To=%2B123456789" \
+	"&From=%2B987654321&DateSent%3E=2008-01-02&PageSize=2&Page=1"                           \
+	"&PageToken=PAMMc26223853f8c46b4ab7dfaa6abba0a26\""
 
 void sim_buf_add(struct sim_buf *b, const char *s, size_t n);
 void sim_buf_str(struct sim_buf *b, const char *s);
