@@ -92,7 +92,7 @@ struct fw {
 	struct fw_inbound *inbound; /* consent, the 24 h window, inbound (consent.h) */
 	struct fw_serial *serial; /* NULL without control.serial.device */
 	struct fw_counters n;
-	struct fw_walk_n walks; /* list walks (inbound polls, template syncs) stopped early */
+	struct fw_walk_n walks; /* list walks (inbound, templates, reconciliation) stopped early */
 	struct fw_webhook_counts {  /* webhooks.c, since start */
 		uint64_t accepted, rejected, statuses, inbound;
 		char last_reject[FW_ERROR_TEXT];

@@ -101,14 +101,6 @@ void fw_recon_free(struct fw_recon *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* One process has one sender, so one set of counts (fw_recon_walks). */
-static struct fw_walk_n walks;
-
-const struct fw_walk_n *fw_recon_walks(void)
-{
-	return &walks;
-}
-
 struct walk {
 	const struct fw_recon *r;
 	struct store_txn *txn;
@@ -159,7 +151,7 @@ static enum fw_recon_step failed(struct net_send_outcome *out, int cls, const ch
 	return FW_RECON_FAILED;
 }
 
-enum fw_recon_step fw_recon_page(struct fw_recon *r, struct store *st,
+enum fw_recon_step fw_recon_page(struct fw_recon *r, struct store *st, struct fw_walk_n *walks,
 				 const struct net_provider *drv, const char *api_base,
 				 const struct net_http_result *res, char **next_url,
 				 struct net_send_outcome *out)
@@ -187,7 +179,7 @@ enum fw_recon_step fw_recon_page(struct fw_recon *r, struct store *st,
 	}
 	cfg_phone_mask(r->from, masked);
 	if (!w.found[0] && !w.past &&
-	    fw_walk_on(&walks, "reconcile", masked, &page, r->pages, FW_RECON_MAX_PAGES, why,
+	    fw_walk_on(walks, "reconcile", masked, &page, r->pages, FW_RECON_MAX_PAGES, why,
 		       sizeof(why))) {
 		*next_url = page.next_url;
 		return FW_RECON_MORE;

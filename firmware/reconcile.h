@@ -56,15 +56,12 @@ struct fw_recon {
  * ERR_OK, ERR_NOMEM. */
 int fw_recon_start(struct fw_recon *r, const struct store_msg *m, const char *from);
 /* Reads the answer to the last GET. Claims are checked against st's sid
- * index (a read txn of its own). */
-enum fw_recon_step fw_recon_page(struct fw_recon *r, struct store *st,
+ * index (a read txn of its own); a walk stopped at a refused next link or
+ * at FW_RECON_MAX_PAGES is counted in walks. */
+enum fw_recon_step fw_recon_page(struct fw_recon *r, struct store *st, struct fw_walk_n *walks,
 				 const struct net_provider *drv, const char *api_base,
 				 const struct net_http_result *res, char **next_url,
 				 struct net_send_outcome *out);
 void fw_recon_free(struct fw_recon *r);
-/* Reconciliation walks stopped at a refused next link or at
- * FW_RECON_MAX_PAGES, since start (the walk runs in the sender's slot,
- * which hands fw_recon_page no daemon to count in). */
-const struct fw_walk_n *fw_recon_walks(void);
 
 #endif

@@ -318,7 +318,7 @@ static bool recon_page(struct ctx *c, const struct net_http_result *res)
 		c->out = (struct net_send_outcome){.cls = NET_TRANSIENT};
 		return true;
 	}
-	c->step = fw_recon_page(&c->recon, c->fw->store, a->drv, a->msg.api_base, res, &next,
+	c->step = fw_recon_page(&c->recon, c->fw->store, &c->fw->walks, a->drv, a->msg.api_base, res, &next,
 				&c->out);
 	if (c->step != FW_RECON_MORE)
 		return true;

@@ -61,10 +61,8 @@ static void status_counters(const struct fw *fw, cJSON *r)
 	cJSON_AddNumberToObject(n, "pruned", (double)fw->n.pruned);
 	/* List walks that stopped early (firmware/walk.h), reconciliation's
 	 * included: a next link refused, a page cap reached. */
-	cJSON_AddNumberToObject(n, "next_links_refused",
-				(double)(fw->walks.refused + fw_recon_walks()->refused));
-	cJSON_AddNumberToObject(n, "walks_capped",
-				(double)(fw->walks.capped + fw_recon_walks()->capped));
+	cJSON_AddNumberToObject(n, "next_links_refused", (double)fw->walks.refused);
+	cJSON_AddNumberToObject(n, "walks_capped", (double)fw->walks.capped);
 	cJSON_AddNumberToObject(n, "inbound_foreign", (double)fw->n.inbound_foreign);
 	cJSON_AddNumberToObject(n, "http_inflight", fw->http ? net_http_inflight(fw->http) : 0);
 }

@@ -73,6 +73,9 @@ static void item(char *buf, size_t cap, const char *sid, const char *to, const c
 		 strchr(buf, '{') ? "," : "", sid, to, FROM, body, date);
 }
 
+/* The walks' counts, as the daemon keeps them in struct fw. */
+static struct fw_walk_n walks;
+
 static enum fw_recon_step page(struct store_fx *f, struct fw_recon *r, const char *items,
 			       const char *next, char **next_url, struct net_send_outcome *out)
 {
@@ -82,7 +85,7 @@ static enum fw_recon_step page(struct store_fx *f, struct fw_recon *r, const cha
 	snprintf(body, sizeof(body), "{\"messages\":[%s],\"next_page_uri\":%s}", items,
 		 next ? next : "null");
 	res.body_len = strlen(body);
-	return fw_recon_page(r, f->s, twilio(), "https://sim", &res, next_url, out);
+	return fw_recon_page(r, f->s, &walks, twilio(), "https://sim", &res, next_url, out);
 }
 
 /* 2026-01-01 00:00:00 UTC is T0; the skew reaches back 5 minutes. */
@@ -172,7 +175,7 @@ static void test_pages_then_found_or_gives_up(void **state)
 
 	/* Never past the window, never found: stops after the page limit,
 	 * counted. */
-	capped = fw_recon_walks()->capped;
+	capped = walks.capped;
 	assert_int_equal(fw_recon_start(&r, &m, FROM), ERR_OK);
 	for (i = 1; i < FW_RECON_MAX_PAGES; i++) {
 		assert_int_equal(page(f, &r, other, "\"" LIST "?P=1\"", &next, &out), FW_RECON_MORE);
@@ -181,18 +184,18 @@ static void test_pages_then_found_or_gives_up(void **state)
 	assert_int_equal(page(f, &r, other, "\"" LIST "?P=1\"", &next, &out), FW_RECON_ABSENT);
 	assert_null(next);
 	assert_non_null(strstr(out.text, "gave up paging: stopped at 10 pages"));
-	assert_int_equal(fw_recon_walks()->capped, capped + 1);
+	assert_int_equal(walks.capped, capped + 1);
 	fw_recon_free(&r);
 
 	/* A next link into another account: not followed, not found, counted. */
-	refused = fw_recon_walks()->refused;
+	refused = walks.refused;
 	assert_int_equal(fw_recon_start(&r, &m, FROM), ERR_OK);
 	assert_int_equal(page(f, &r, other, "\"/2010-04-01/Accounts/ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 			      "/Messages.json?Page=1\"", &next, &out), FW_RECON_ABSENT);
 	assert_null(next);
 	assert_non_null(strstr(out.text, "(1 page, gave up paging: next_page_uri /2010-04-01/"
 				"Accounts/ACaaaa"));
-	assert_int_equal(fw_recon_walks()->refused, refused + 1);
+	assert_int_equal(walks.refused, refused + 1);
 	fw_recon_free(&r);
 }
 
@@ -213,7 +216,7 @@ static void test_no_vars_and_failures(void **state)
 	fw_recon_free(&r);
 
 	assert_int_equal(fw_recon_start(&r, &m, FROM), ERR_OK);
-	assert_int_equal(fw_recon_page(&r, f->s, twilio(), "https://sim", &res, &next, &out),
+	assert_int_equal(fw_recon_page(&r, f->s, &walks, twilio(), "https://sim", &res, &next, &out),
 			 FW_RECON_FAILED);
 	assert_int_equal(out.cls, NET_TRANSIENT);
 	assert_null(next);
