@@ -47,6 +47,10 @@
 #define FLUSH_WINDOW_MS 3
 #define FULL_RETRY_MS 1000
 #define AUTH_PAUSE_MS (5 * 60 * 1000)
+#define PROBE_MS 1000
+/* Above the default breaker.failures (5) plus a pool's worth of requests
+ * out when the circuit opens; past it a record keeps its own backoff. */
+#define LINK_RECENT 64
 #define NAME_MAX_ 64
 
 struct account {
@@ -62,6 +66,17 @@ struct account {
 	uint64_t sent, failed;
 	unsigned sends_since_poll; /* tokens sends took since a status poll took one */
 	struct fw_breaker breaker;
+	/* An outage (docs/RETRY.md, recovery): records parked while the
+	 * circuit is open, then those left to go since it closed. */
+	unsigned link_held, draining;
+	bool probing;              /* a probe of the provider is out */
+	uint64_t probe_next;       /* monotonic ms of the next probe */
+	/* Records whose attempt failed for the link before the circuit
+	 * opened: they wait out a backoff, and are due at once when it
+	 * closes (forward_link). The first LINK_RECENT of a run. */
+	uint64_t recent[LINK_RECENT];
+	unsigned n_recent;
+	bool forward;              /* the circuit closed: recent[] is due now */
 	char fallback[NAME_MAX_];  /* "" = none */
 	const struct cfg_account *cfg; /* valid until the next reconfigure */
 	struct account *next;
@@ -78,6 +93,7 @@ struct ctx {
 	int build_rc;
 	bool busy, done;
 	bool reconciling;          /* a list walk (recon) instead of a send */
+	bool probing;              /* a GET asking whether the provider answers */
 	struct fw_recon recon;
 	enum fw_recon_step step;   /* how the walk ended */
 	struct ctx *next_done;
@@ -101,7 +117,7 @@ struct done {
 
 struct fw_sender {
 	struct fw *fw;
-	struct hal_timer tick, flush;
+	struct hal_timer tick, flush, forward;
 	struct account *accounts;
 	struct ctx *pool;
 	unsigned pool_n, inflight;
@@ -197,6 +213,13 @@ int fw_sender_reconfigure(struct fw *fw)
 
 			a->sent = old->sent;
 			a->failed = old->failed;
+			a->link_held = old->link_held;
+			a->draining = old->draining;
+			a->probing = old->probing;
+			a->probe_next = old->probe_next;
+			memcpy(a->recent, old->recent, sizeof(a->recent));
+			a->n_recent = old->n_recent;
+			a->forward = old->forward;
 			a->breaker = old->breaker; /* its state, under the new limits */
 			a->breaker.failures = failures;
 			a->breaker.open_s = open_s;
@@ -300,7 +323,7 @@ static void ctx_release(struct ctx *c)
 	free(c->body);
 	c->url = c->body = NULL;
 	fw_recon_free(&c->recon);
-	c->reconciling = false;
+	c->reconciling = c->probing = false;
 	c->step = 0;
 	c->busy = c->done = false;
 	c->next_done = NULL;
@@ -371,7 +394,12 @@ static void on_done(struct net_http_req *req, const struct net_http_result *res)
 
 	if (c->build_rc == ERR_OK) /* a request that was never made says nothing of the link */
 		fw_uplink_note(c->fw, res);
-	if (c->reconciling) {
+	if (c->probing) {
+		/* Any answer but a 5xx: the provider is there (a refusal of
+		 * the credentials is the account's matter, not the link's). */
+		c->out = (struct net_send_outcome){.cls = res->err == ERR_OK && res->status < 500
+							  ? NET_OK : NET_TRANSIENT};
+	} else if (c->reconciling) {
 		if (!recon_page(c, res))
 			return;
 	} else if (c->acct && c->build_rc == ERR_INVAL) {
@@ -461,38 +489,78 @@ static bool can_take(const struct fw_sender *s, struct account *f, const struct 
 
 /* The account a record goes to now: its route's account, or that account's
  * fallback while its breaker is open (docs/WHATSAPP.md, failover). A record
- * to be reconciled asks the account of its last attempt. */
+ * to be reconciled asks the account of its last attempt. *down: the
+ * account's provider is not answering and nothing else can take it. */
 static struct account *pick_account(struct fw_sender *s, const struct store_msg *m,
-				    uint64_t now)
+				    uint64_t now, bool *down)
 {
 	const struct cfg_route *r;
 	struct account *a, *f;
 
-	if (m->flags & STORE_F_RECONCILE)
-		return account_find(s, m->account);
+	*down = false;
+	if (m->flags & STORE_F_RECONCILE) {
+		a = account_find(s, m->account);
+		*down = a && !fw_breaker_admit(&a->breaker, now);
+		return a;
+	}
 	r = cfg_route_find(s->fw->cfg, m->route);
 	a = account_find(s, r && r->account ? r->account->name : m->account);
-	if (!a || !a->fallback[0] || fw_breaker_admit(&a->breaker, now))
+	if (!a || fw_breaker_admit(&a->breaker, now))
 		return a;
-	f = account_find(s, a->fallback);
-	if (!can_take(s, f, m, now))
-		return a; /* nowhere better: it waits its turn at its own account */
+	f = a->fallback[0] ? account_find(s, a->fallback) : NULL;
+	if (!can_take(s, f, m, now)) {
+		*down = true; /* nowhere better: it waits for its own account */
+		return a;
+	}
 	a->breaker.failovers++;
 	s->fw->n.failovers++;
 	return f;
+}
+
+/* Parks m until a's provider answers again: an outage must not give it
+ * ever longer backoffs, and it must not wait out one when the provider is
+ * back (released with every parked record when the circuit closes). */
+static void hold_for_link(struct account *a, struct store_msg *m)
+{
+	m->due_ms = STORE_DUE_PARKED;
+	if (m->flags & STORE_F_LINK_HELD)
+		return; /* released by another walk and parked again: counted */
+	m->flags |= STORE_F_LINK_HELD;
+	m->account = a->name; /* whose count it is in (unhold) */
+	a->link_held++;
+}
+
+/* A record goes (or expires): no longer the link's, out of its account's
+ * counts if it was held. */
+static void unhold(struct fw_sender *s, struct store_msg *m)
+{
+	struct account *a;
+
+	m->flags &= ~(uint32_t)STORE_F_LINK_FAILED;
+	if (!(m->flags & STORE_F_LINK_HELD))
+		return;
+	m->flags &= ~(uint32_t)STORE_F_LINK_HELD;
+	if (!(a = account_find(s, m->account)))
+		return;
+	if (a->draining)
+		a->draining--;
+	else if (a->link_held)
+		a->link_held--;
 }
 
 /* Decides whether a due record may go now; if not, moves it on in time. */
 static bool admit(struct fw_sender *s, struct store_msg *m, struct account **ap,
 		  int64_t wall, uint64_t now)
 {
-	struct account *a = pick_account(s, m, now);
+	bool down;
+	struct account *a = pick_account(s, m, now, &down);
 	bool recon = (m->flags & STORE_F_RECONCILE) && reconcilable(a);
 	uint64_t wait = 0;
 
 	if (m->expires_ms == 0) /* ingested before the clock was valid */
 		m->expires_ms = wall + (int64_t)m->ttl_s * 1000;
 	if (wall >= m->expires_ms || !a) {
+		unhold(s, m);
 		m->state = STORE_EXPIRED;
 		m->err_text = a ? "time to live ran out before it could be sent"
 				: "its account is no longer configured";
@@ -501,6 +569,10 @@ static bool admit(struct fw_sender *s, struct store_msg *m, struct account **ap,
 	}
 	if (!recon && !fw_templates_admit(s->fw, m, a->name)) /* held (parked) or failed */
 		return false;
+	if (down) {
+		hold_for_link(a, m);
+		return false;
+	}
 	if (a->paused_until > now)
 		wait = a->paused_until == UINT64_MAX ? 60000 : a->paused_until - now;
 	else if (!recon && !take_token(a, now, &wait)) /* a list sends nothing */
@@ -512,6 +584,7 @@ static bool admit(struct fw_sender *s, struct store_msg *m, struct account **ap,
 		return false;
 	}
 	a->paused_until = 0;
+	unhold(s, m); /* one of an outage's backlog goes */
 	*ap = a;
 	m->account = a->name; /* where this attempt goes: reconciliation asks it */
 	m->state = STORE_SENDING;
@@ -677,6 +750,40 @@ static void pull_back(struct fw_sender *s, int64_t wall)
 		fw_fatal(s->fw, "bringing due times back to now", rc);
 }
 
+/*
+ * While an account's circuit is open and records wait for it, a GET (the
+ * driver's probe: Twilio's account fetch, Meta's phone number) asks every
+ * PROBE_MS whether its provider answers again. It sends no message, so it
+ * may go as often as that: the backlog is due at most PROBE_MS after the
+ * provider is back, not after the breaker's open time or a record's backoff.
+ */
+static void probe_links(struct fw_sender *s, uint64_t now)
+{
+	for (struct account *a = s->accounts; a; a = a->next) {
+		struct ctx *c;
+
+		if (!a->link_held || a->probing || now < a->probe_next || !a->drv->probe_url ||
+		    fw_breaker_state(&a->breaker, now) == FW_BREAKER_CLOSED || !(c = ctx_get(s)))
+			continue;
+		a->probe_next = now + PROBE_MS;
+		c->busy = c->probing = true;
+		c->fw = s->fw;
+		c->seq = 0;
+		c->acct = a;
+		c->build_rc = a->drv->probe_url(&a->msg, &c->url);
+		c->req = (struct net_http_req){.method = NET_HTTP_GET, .url = c->url,
+					       .ca_file = a->ca_file, .done = on_done};
+		if (c->build_rc != ERR_OK ||
+		    net_provider_auth(a->drv, &a->msg, false, &c->req, c->hdr) != ERR_OK ||
+		    net_http_submit(s->fw->http, &c->req) != ERR_OK) {
+			ctx_release(c);
+			continue;
+		}
+		a->probing = true;
+		s->inflight++;
+	}
+}
+
 static void on_tick(struct hal_timer *t)
 {
 	struct fw_sender *s = container_of(t, struct fw_sender, tick);
@@ -704,6 +811,7 @@ static void on_tick(struct hal_timer *t)
 		take_due(s, room, &next_due);
 		s->backlog = next_due >= 0 && next_due <= hal_wall_ms();
 	}
+	probe_links(s, hal_now_ms());
 	if (next_due > hal_wall_ms() + horizon_ms(s) && next_due != STORE_DUE_PARKED) {
 		pull_back(s, hal_wall_ms());
 		next_due = hal_wall_ms();
@@ -757,6 +865,28 @@ static void resend(struct fw_sender *s, struct done *d, struct store_msg *m, int
 	m->err_text = d->why;
 }
 
+/*
+ * An attempt that failed for want of an answer (refused, reset, DNS, TLS,
+ * 5xx) is the link's failure, not the message's: marked, so it is due at
+ * once when the provider answers again (forward_link). While the circuit is
+ * open (breaker_note ran first) it waits parked instead of backing off, if
+ * no fallback account can take it (pick_account sends it there).
+ */
+static void link_failed(struct done *d, struct store_msg *m)
+{
+	int cls = d->out.cls;
+
+	if (!d->acct || (cls != NET_TRANSIENT && cls != NET_AMBIGUOUS))
+		return;
+	m->flags |= STORE_F_LINK_FAILED;
+	if (fw_breaker_state(&d->acct->breaker, hal_now_ms()) == FW_BREAKER_CLOSED) {
+		if (d->acct->n_recent < LINK_RECENT)
+			d->acct->recent[d->acct->n_recent++] = m->seq;
+	} else if (!d->acct->fallback[0]) {
+		hold_for_link(d->acct, m);
+	}
+}
+
 /* Applies a reconciliation's answer to its record. */
 static void settle_recon(struct fw_sender *s, struct done *d, struct store_msg *m, int64_t wall)
 {
@@ -791,6 +921,7 @@ static void settle_recon(struct fw_sender *s, struct done *d, struct store_msg *
 		d->next = FW_NEXT_RETRY;
 		m->state = STORE_RETRY;
 		m->due_ms = wall + (int64_t)delay;
+		link_failed(d, m);
 	} else {
 		/* It will never answer (a refused list, a reply we cannot
 		 * read): sending again is the duplicate budget, spent. */
@@ -853,6 +984,7 @@ static void settle(struct fw_sender *s, struct done *d, struct store_msg *m, int
 	case FW_NEXT_RETRY:
 		m->state = STORE_RETRY;
 		m->due_ms = wall + (int64_t)delay;
+		link_failed(d, m);
 		break;
 	case FW_NEXT_SUPPRESSED: /* set by fw_consent_settle, after this */
 		break;
@@ -875,22 +1007,89 @@ static void log_outcome(const struct done *d, const char *what)
 static void breaker_note(struct fw *fw, struct account *a, int cls)
 {
 	struct fw_breaker *b = &a->breaker;
+	char drain[64] = "";
 
 	switch (fw_breaker_outcome(b, cls, hal_now_ms())) {
 	case FW_BREAKER_OPENED:
 		fw_error(fw, "account %s: %u failures in a row without an answer; circuit open "
-			 "for %llu s%s%s", a->name, b->run,
+			 "for %llu s%s%s%s", a->name, b->run,
 			 (unsigned long long)((b->open_until - hal_now_ms() + 999) / 1000),
-			 a->fallback[0] ? ", messages go to " : "", a->fallback);
+			 a->fallback[0] ? ", messages go to " : "", a->fallback,
+			 a->fallback[0] ? "" : ", messages wait for it to answer a probe");
 		break;
 	case FW_BREAKER_CLOSED_AGAIN:
 		fw->n.failbacks++;
-		log_info("sender: account %s answers again; circuit closed%s", a->name,
-			 a->fallback[0] ? ", messages fail back" : "");
+		a->draining += a->link_held;
+		a->link_held = 0;
+		if (a->n_recent) {
+			a->forward = true;
+			hal_timer_set(fw->loop, &fw->sender->forward, 0);
+		}
+		if (a->draining)
+			snprintf(drain, sizeof(drain), "; draining %u after an outage", a->draining);
+		log_info("sender: account %s answers again; circuit closed%s%s", a->name,
+			 a->fallback[0] ? ", messages fail back" : "", drain);
+		if (a->draining)
+			fw_templates_release(fw); /* every parked record: due now, oldest first */
 		break;
 	case FW_BREAKER_SAME:
+		/* An answer with the circuit closed ends a run of link
+		 * failures short of opening it: their backoffs stay short. */
+		if (cls != NET_TRANSIENT && cls != NET_AMBIGUOUS && cls != NET_AUTH &&
+		    fw_breaker_state(b, hal_now_ms()) == FW_BREAKER_CLOSED && !a->forward)
+			a->n_recent = 0;
 		break;
 	}
+}
+
+/* The provider answers again: the records whose attempt failed for the
+ * link before the circuit opened, and still wait out a backoff, are due
+ * now (the parked ones come back with the release walk). */
+static void on_forward(struct hal_timer *t)
+{
+	struct fw_sender *s = container_of(t, struct fw_sender, forward);
+	int64_t wall = hal_wall_ms();
+	struct store_txn *txn = NULL;
+	unsigned moved = 0;
+	int rc;
+
+	if (s->stopping || s->fw->stopping)
+		return;
+	rc = store_begin(s->fw->store, 0, &txn);
+	for (struct account *a = s->accounts; rc == ERR_OK && a; a = a->next) {
+		for (unsigned i = 0; a->forward && rc == ERR_OK && i < a->n_recent; i++) {
+			struct store_msg m;
+
+			rc = store_outbox_get(txn, a->recent[i], &m);
+			if (rc == ERR_NOTFOUND) {
+				rc = ERR_OK;
+				continue;
+			}
+			if (rc != ERR_OK || !(m.flags & STORE_F_LINK_FAILED) || m.due_ms <= wall ||
+			    m.due_ms == STORE_DUE_PARKED ||
+			    (m.state != STORE_QUEUED && m.state != STORE_RETRY))
+				continue;
+			m.due_ms = wall;
+			rc = store_outbox_update(txn, &m);
+			moved++;
+		}
+	}
+	rc = rc == ERR_OK ? store_commit(txn) : (store_abort(txn), rc);
+	if (rc == ERR_FULL) {
+		hal_timer_set(s->fw->loop, &s->forward, FULL_RETRY_MS);
+		return;
+	}
+	if (rc != ERR_OK) {
+		fw_fatal(s->fw, "making due what waited for the link", rc);
+		return;
+	}
+	for (struct account *a = s->accounts; a; a = a->next) {
+		if (a->forward)
+			a->n_recent = 0;
+		a->forward = false;
+	}
+	if (moved)
+		fw_sender_kick(s->fw);
 }
 
 /* The reason a record failed, as the outbox has it: a reason made here
@@ -930,9 +1129,6 @@ static void settled(struct fw_sender *s, const struct done *d)
 {
 	const struct net_send_outcome *o = &d->out;
 	struct fw *fw = s->fw;
-
-	if (d->acct)
-		breaker_note(fw, d->acct, o->cls);
 
 	if (o->cls == NET_AMBIGUOUS && !d->recon)
 		fw->n.ambiguous++;
@@ -985,8 +1181,20 @@ static void collect_done(struct fw_sender *s)
 	s->done_head = NULL;
 	while (c) {
 		struct ctx *next = c->next_done;
-		struct done *d = &s->settle[s->n_settle++];
+		struct done *d;
 
+		if (c->probing) { /* no record: only the breaker hears of it */
+			if (c->acct) {
+				c->acct->probing = false;
+				if (c->out.cls == NET_OK)
+					breaker_note(s->fw, c->acct, NET_OK);
+			}
+			ctx_release(c);
+			s->inflight--;
+			c = next;
+			continue;
+		}
+		d = &s->settle[s->n_settle++];
 		d->seq = c->seq;
 		d->acct = c->acct;
 		d->out = c->out;
@@ -1089,6 +1297,8 @@ static void flush_done(struct fw_sender *s)
 			break;
 		snprintf(s->settle[i].event_id, sizeof(s->settle[i].event_id), "%s", m.event_id);
 		snprintf(s->settle[i].to, sizeof(s->settle[i].to), "%s", m.to);
+		if (s->settle[i].acct) /* first: whether the link is down decides the retry */
+			breaker_note(s->fw, s->settle[i].acct, s->settle[i].out.cls);
 		settle(s, &s->settle[i], &m, wall);
 		if (!s->settle[i].recon)
 			rc = fw_consent_settle(s->fw, txn, &s->settle[i].out, &m,
@@ -1260,6 +1470,7 @@ int fw_sender_init(struct fw *fw)
 	s->fw = fw;
 	s->tick.cb = on_tick;
 	s->flush.cb = on_flush;
+	s->forward.cb = on_forward;
 	s->pool_n = fw->cfg->sender.concurrency;
 	s->pool = calloc(s->pool_n, sizeof(*s->pool));
 	s->seqs = calloc(256, sizeof(*s->seqs));
@@ -1294,6 +1505,7 @@ void fw_sender_free(struct fw *fw)
 		return;
 	hal_timer_cancel(fw->loop, &s->tick);
 	hal_timer_cancel(fw->loop, &s->flush);
+	hal_timer_cancel(fw->loop, &s->forward);
 	for (unsigned i = 0; i < s->pool_n; i++)
 		ctx_release(&s->pool[i]);
 	while (s->accounts) {
@@ -1343,6 +1555,10 @@ void fw_sender_status(const struct fw *fw, cJSON *arr)
 		cJSON_AddNumberToObject(o, "sent", (double)a->sent);
 		cJSON_AddNumberToObject(o, "failed", (double)a->failed);
 		cJSON_AddNumberToObject(o, "rate_per_s", a->rate);
+		/* an outage: records waiting for the provider to answer, and
+		 * those still to go since it did */
+		cJSON_AddNumberToObject(o, "held_for_link", a->link_held);
+		cJSON_AddNumberToObject(o, "draining", a->draining);
 		breaker_status(a, now, o);
 		cJSON_AddItemToArray(arr, o);
 	}

@@ -51,6 +51,11 @@ enum { STORE_F_AMBIGUOUS = 1, STORE_F_CLOCK_UNSET = 2, STORE_F_RECONCILE = 4 };
  * TEMPLATE_ONLY: the provider said the window was closed; send the
  * fallback template from now on (firmware/consent.c). */
 enum { STORE_F_FREEFORM = 8, STORE_F_TEMPLATE_ONLY = 16 };
+/* LINK_FAILED: its last attempt got no answer (refused, reset, DNS, TLS,
+ * 5xx): due at once when the provider answers again, whatever its backoff.
+ * LINK_HELD: parked while its account's circuit is open, counted
+ * (firmware/sender.c, recovery). */
+enum { STORE_F_LINK_FAILED = 32, STORE_F_LINK_HELD = 64 };
 
 /* Limits. An encoded record holds the vars of a 64 KiB event with room to
  * spare; every string but vars_json is at most 65535 bytes. Event ids are

@@ -192,7 +192,7 @@ static void show_account(const cJSON *a, size_t w)
 {
 	const char *state = octl_str(a, "state");
 	const char *reason = octl_str(a, "reason");
-	double rate;
+	double rate, n;
 
 	label("account:");
 	octl_put_text(stdout, octl_str(a, "name") ? octl_str(a, "name") : "?", w, w + 2);
@@ -210,6 +210,10 @@ static void show_account(const cJSON *a, size_t w)
 	if (octl_num(a, "rate_per_s", &rate))
 		printf(", %g/s", rate);
 	show_circuit(cJSON_GetObjectItemCaseSensitive(a, "circuit"));
+	if (octl_num(a, "held_for_link", &n) && n > 0)
+		printf(", %.0f wait for it to answer", n);
+	if (octl_num(a, "draining", &n) && n > 0)
+		printf(", draining %.0f after an outage", n);
 	if (reason && *reason) {
 		fputs("  ", stdout);
 		octl_put_text(stdout, reason, 60, 0);
