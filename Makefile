@@ -54,7 +54,8 @@ CURL_DEP :=
 else
 CURL_DIR := build/$(if $(CROSS),$(CROSS)/,)curl
 CURL_CFLAGS := -I$(CURL_DIR)/include -DCURL_STATICLIB
-CURL_LIBS := $(CURL_DIR)/lib/libcurl.a
+# HTTP/2: Debian's libnghttp2.a by name, so the gateway needs no libnghttp2.
+CURL_LIBS := $(CURL_DIR)/lib/libcurl.a -l:libnghttp2.a
 CURL_DEP := $(CURL_DIR)/lib/libcurl.a
 endif
 CFLAGS += $(CURL_CFLAGS)
