@@ -240,7 +240,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
 
 /* ---- results ---- */
 
-static int map_curlcode(CURLcode code, int werr, bool sent)
+static int map_code(CURLcode code, int werr, bool sent)
 {
 	switch (code) {
 	case CURLE_OK:
@@ -281,6 +281,20 @@ static int map_curlcode(CURLcode code, int werr, bool sent)
 	default:
 		return ERR_HTTP;
 	}
+}
+
+/*
+ * A connect or TLS failure after request bytes went out is curl's own
+ * reconnect failing: a reused connection (HTTP/1.1), or an HTTP/2 one with
+ * streams on it, died after the request and curl tried a fresh one (see
+ * on_seek). What happened to the request is the first failure's, whose
+ * text the error buffer keeps; "could not connect" would say nothing left.
+ */
+static int map_curlcode(CURLcode code, int werr, bool sent)
+{
+	int err = map_code(code, werr, sent);
+
+	return sent && (err == ERR_CONN || err == ERR_TLS) ? ERR_HTTP : err;
 }
 
 /* CURLINFO_HTTP_VERSION as 10, 11 or 20; 0 when no answer said. */

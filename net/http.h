@@ -56,8 +56,10 @@ struct net_http_opts {
 struct net_http_result {
 	/* ERR_OK when an HTTP response arrived (any status); else ERR_CONN
 	 * (nothing sent: refused, DNS, connect timeout), ERR_TLS (handshake or
-	 * verification), ERR_TIMEOUT, ERR_HTTP, ERR_TOOBIG, ERR_CLOSED (cancelled
-	 * by net_http_free). */
+	 * verification; nothing sent either), ERR_TIMEOUT, ERR_HTTP (a reset of
+	 * the connection or an HTTP/2 stream, and whatever failed after
+	 * request bytes went out), ERR_TOOBIG, ERR_CLOSED (cancelled by
+	 * net_http_free). */
 	int err;
 	/* The request may have reached the server: true whenever any request
 	 * bytes were sent (CURLINFO_REQUEST_SIZE > 0); a timeout or reset is then
