@@ -49,7 +49,9 @@ endif
 
 ifeq ($(CURL),system)
 CURL_CFLAGS := $(shell pkg-config --cflags libcurl 2>/dev/null)
-CURL_LIBS := $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
+# -lnghttp2: tests/unit/test_http2.c's server uses it (Debian's libcurl
+# links it anyway).
+CURL_LIBS := $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl) -lnghttp2
 CURL_DEP :=
 else
 CURL_DIR := build/$(if $(CROSS),$(CROSS)/,)curl

@@ -335,8 +335,9 @@ static void count_connects(struct net_http *h, CURL *c, int version)
 	/* HTTP/1.1 opens one per request in flight, and again after each
 	 * idle spell (CURLOPT_MAXAGE_CONN): a few lines, then a count. */
 	if (hal_ratelimit_ok(&rl, 5, 60000))
-		log_info("http: new connection to %s:%ld speaks %s%s", ip ? ip : "?", port,
-			 version == 20 ? "HTTP/2" : version ? "HTTP/1.x" : "an unknown HTTP",
+		log_info("http: new connection to %s:%ld %s%s", ip ? ip : "?", port,
+			 version == 20 ? "speaks HTTP/2" :
+			 version ? "speaks HTTP/1.x" : "(no answer came to tell its HTTP version)",
 			 rl.suppressed ? " (similar lines suppressed)" : "");
 }
 

@@ -42,7 +42,7 @@ struct net_http;
 /* Since net_http_init. */
 struct net_http_stats {
 	uint64_t connects;    /* connections opened (TCP+TLS done) */
-	uint64_t connects_h2; /* of which speak HTTP/2 */
+	uint64_t connects_h2; /* of which an answer came over HTTP/2 */
 };
 
 struct net_http_opts {
