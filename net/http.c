@@ -373,7 +373,7 @@ static void fill_result(struct http_easy *he, CURLcode code, bool cancelled,
 	static struct hal_ratelimit rl;
 	if (hal_ratelimit_ok(&rl, 5, 10000))
 		log_warn("http: %s: %s%s%s", hal_strerror(res->err), res->error,
-			 res->maybe_sent ? " (request was sent)" : "",
+			 res->maybe_sent && !he->resend_refused ? " (request was sent)" : "",
 			 rl.suppressed ? " (similar lines suppressed)" : "");
 }
 

@@ -7,8 +7,8 @@
  *
  * Paths: /ok (201 JSON), /batch (answered only once BATCH requests are open
  * on the connection together), /reset (RST_STREAM INTERNAL_ERROR once the
- * whole request is in), /drop (the connection is cut once the request is
- * in, without GOAWAY).
+ * whole request is in), /refuse (RST_STREAM REFUSED_STREAM, likewise), /drop
+ * (the connection is cut once the request is in, without GOAWAY).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -54,7 +54,7 @@ static struct h2srv {
 	int lfd, port, stop[2];
 	pthread_t th;
 	pthread_mutex_t mu;
-	int accepts, requests, resets;
+	int accepts, requests, resets, refused;
 	char ca_path[64];
 	mbedtls_entropy_context entropy;
 	mbedtls_ctr_drbg_context drbg;
@@ -156,6 +156,7 @@ static void request_in(struct h2_stream *st)
 	pthread_mutex_lock(&S.mu);
 	S.requests++;
 	S.resets += !strcmp(st->path, "/reset");
+	S.refused += !strcmp(st->path, "/refuse");
 	pthread_mutex_unlock(&S.mu);
 	st->done = true;
 	if (!strcmp(st->path, "/ok"))
@@ -164,6 +165,8 @@ static void request_in(struct h2_stream *st)
 		answer_batch();
 	else if (!strcmp(st->path, "/reset"))
 		nghttp2_submit_rst_stream(S.sess, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
+	else if (!strcmp(st->path, "/refuse"))
+		nghttp2_submit_rst_stream(S.sess, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_REFUSED_STREAM);
 	else if (!strcmp(st->path, "/drop"))
 		S.cut = true;
 }
@@ -566,12 +569,33 @@ static void test_connection_cut(void **state)
 	close_http();
 }
 
+/* REFUSED_STREAM says the server did not process the request, and curl
+ * would send it again on a new connection; with the body already sent it
+ * asks the seek callback, which refuses: ambiguous (cautious; the
+ * reconciliation finds nothing and the resend follows). */
+static void test_refused_stream(void **state)
+{
+	struct tr a;
+
+	(void)state;
+	open_http();
+	submit(&a, NET_HTTP_POST, "/refuse");
+	run(1);
+	assert_int_equal(a.err, ERR_HTTP);
+	assert_true(a.maybe_sent);
+	pthread_mutex_lock(&S.mu);
+	assert_int_equal(S.refused, 1); /* once: curl did not resend it */
+	pthread_mutex_unlock(&S.mu);
+	close_http();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_multiplexed),
 		cmocka_unit_test(test_stream_reset),
 		cmocka_unit_test(test_connection_cut),
+		cmocka_unit_test(test_refused_stream),
 	};
 
 	return cmocka_run_group_tests(tests, srv_start, srv_stop);
