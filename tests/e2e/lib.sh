@@ -225,7 +225,6 @@ start_sim() {
 # requests in $E2E_DIR/h2-access.log as "alpn status path".
 start_h2_proxy() {
 	local certs="$E2E_ROOT/build/test-certs"
-	command -v nghttpx >/dev/null || PATH="$PATH:/usr/sbin"
 	H2_PORT=${H2_PORT:-$(free_port)}
 	# --conf=/dev/null: not /etc/nghttpx/nghttpx.conf. --no-ocsp: no
 	# stapling script to run. The sim is "localhost" in its cert.
