@@ -317,7 +317,9 @@ static int http_version(CURL *c)
 
 /* Counts the connections this transfer opened (none when it was
  * multiplexed onto, or reused, one that was there) and says which HTTP
- * each speaks: the figure that shows HTTP/2 sharing one connection. */
+ * each speaks: the figure that shows HTTP/2 sharing one connection. curl
+ * counts a connection once TCP is up, so one whose TLS handshake failed,
+ * or a reconnect that died with the server, counts too. */
 static void count_connects(struct net_http *h, CURL *c, int version)
 {
 	static struct hal_ratelimit rl;

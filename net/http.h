@@ -41,7 +41,8 @@ struct net_http;
 
 /* Since net_http_init. */
 struct net_http_stats {
-	uint64_t connects;    /* connections opened (TCP+TLS done) */
+	uint64_t connects;    /* TCP connections made (CURLINFO_NUM_CONNECTS);
+	                       * a TLS handshake may yet have failed on one */
 	uint64_t connects_h2; /* of which an answer came over HTTP/2 */
 };
 
