@@ -49,12 +49,15 @@ endif
 
 ifeq ($(CURL),system)
 CURL_CFLAGS := $(shell pkg-config --cflags libcurl 2>/dev/null)
-CURL_LIBS := $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
+# -lnghttp2: tests/unit/test_http2.c's server uses it (Debian's libcurl
+# links it anyway).
+CURL_LIBS := $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl) -lnghttp2
 CURL_DEP :=
 else
 CURL_DIR := build/$(if $(CROSS),$(CROSS)/,)curl
 CURL_CFLAGS := -I$(CURL_DIR)/include -DCURL_STATICLIB
-CURL_LIBS := $(CURL_DIR)/lib/libcurl.a
+# HTTP/2: Debian's libnghttp2.a by name, so the gateway needs no libnghttp2.
+CURL_LIBS := $(CURL_DIR)/lib/libcurl.a -l:libnghttp2.a
 CURL_DEP := $(CURL_DIR)/lib/libcurl.a
 endif
 CFLAGS += $(CURL_CFLAGS)

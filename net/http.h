@@ -13,6 +13,12 @@
  * CA file. Redirects are never followed. Transfers in flight are bounded by
  * opts.max_concurrent, response bodies by opts.max_response.
  *
+ * HTTP/2: over https, ALPN offers h2 then http/1.1; where the server takes
+ * h2, requests to one host share one connection as concurrent streams
+ * (and a burst waits for the first connection's answer instead of opening
+ * one each). Nothing else changes: a stream reset is a reset (ERR_HTTP,
+ * maybe_sent as known), timeouts and limits are per request.
+ *
  * Duplicates: libcurl 7.88 silently resends a request on a fresh connection
  * when a reused one dies before any response byte. A POST may then reach the
  * server twice; that is part of the duplicate budget (DESIGN invariant 5).
@@ -22,6 +28,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "hal/loop.h"
 
@@ -31,6 +38,13 @@ enum { NET_HTTP_GET = 1, NET_HTTP_POST };
 #define NET_HTTP_HEADERS_MAX 4
 
 struct net_http;
+
+/* Since net_http_init. */
+struct net_http_stats {
+	uint64_t connects;    /* TCP connections made (CURLINFO_NUM_CONNECTS);
+	                       * a TLS handshake may yet have failed on one */
+	uint64_t connects_h2; /* of which an answer came over HTTP/2 */
+};
 
 struct net_http_opts {
 	unsigned max_concurrent;     /* transfers in flight at most; submit beyond -> ERR_LIMIT */
@@ -43,14 +57,17 @@ struct net_http_opts {
 struct net_http_result {
 	/* ERR_OK when an HTTP response arrived (any status); else ERR_CONN
 	 * (nothing sent: refused, DNS, connect timeout), ERR_TLS (handshake or
-	 * verification), ERR_TIMEOUT, ERR_HTTP, ERR_TOOBIG, ERR_CLOSED (cancelled
-	 * by net_http_free). */
+	 * verification; nothing sent either), ERR_TIMEOUT, ERR_HTTP (a reset of
+	 * the connection or an HTTP/2 stream, and whatever failed after
+	 * request bytes went out), ERR_TOOBIG, ERR_CLOSED (cancelled by
+	 * net_http_free). */
 	int err;
 	/* The request may have reached the server: true whenever any request
 	 * bytes were sent (CURLINFO_REQUEST_SIZE > 0); a timeout or reset is then
 	 * ambiguous. */
 	bool maybe_sent;
 	long status;        /* HTTP status, 0 if none */
+	int http_version;   /* 11 or 20 (10 for HTTP/1.0), 0 if no answer said */
 	long retry_after_s; /* CURLINFO_RETRY_AFTER, 0 if absent; may be negative for a past date */
 	const char *body;   /* NUL-terminated response body, valid only during done() */
 	size_t body_len;
@@ -97,9 +114,11 @@ void net_http_free(struct net_http *h);
 /* ERR_OK (done() will run later), ERR_INVAL, ERR_LIMIT, ERR_NOMEM, ERR_CLOSED. */
 int net_http_submit(struct net_http *h, struct net_http_req *req);
 unsigned net_http_inflight(const struct net_http *h);
+struct net_http_stats net_http_stats(const struct net_http *h); /* zeros for NULL */
 /* Wipes and frees n malloc'd header strings (secrets), setting each NULL. */
 void net_http_headers_free(char **hdr, unsigned n);
-/* curl_version(), e.g. "libcurl/7.88.1 mbedTLS/2.28.3"; static storage. */
+/* curl_version(), e.g. "libcurl/7.88.1 mbedTLS/2.28.3 nghttp2/1.52.0";
+ * static storage. */
 const char *net_http_version(void);
 
 #endif

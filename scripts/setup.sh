@@ -9,11 +9,12 @@ set -eu
 
 PKGS="build-essential pkg-config ca-certificates openssl jq curl iproute2
 libmosquitto-dev liblmdb-dev lmdb-utils libmbedtls-dev libcjson-dev libcmocka-dev
-libmicrohttpd-dev mosquitto mosquitto-clients valgrind dpkg-dev wrk
-clang libclang-rt-14-dev faketime socat"
+libnghttp2-dev libmicrohttpd-dev mosquitto mosquitto-clients valgrind dpkg-dev wrk
+clang libclang-rt-14-dev faketime socat nghttp2-proxy"
 SYSCURL_PKGS="libcurl4-openssl-dev"
 CROSS_PKGS="gcc-aarch64-linux-gnu libc6-dev-arm64-cross
-libmosquitto-dev:arm64 liblmdb-dev:arm64 libmbedtls-dev:arm64 libcjson-dev:arm64"
+libmosquitto-dev:arm64 liblmdb-dev:arm64 libmbedtls-dev:arm64 libcjson-dev:arm64
+libnghttp2-dev:arm64"
 
 stamp_dir=${OUTPOST_SETUP_STAMP:-build/.setup}
 want=${1:-base}

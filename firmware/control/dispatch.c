@@ -65,6 +65,11 @@ static void status_counters(const struct fw *fw, cJSON *r)
 	cJSON_AddNumberToObject(n, "walks_capped", (double)fw->walks.capped);
 	cJSON_AddNumberToObject(n, "inbound_foreign", (double)fw->n.inbound_foreign);
 	cJSON_AddNumberToObject(n, "http_inflight", fw->http ? net_http_inflight(fw->http) : 0);
+	/* Connections opened, and how many speak HTTP/2: with HTTP/2 a busy
+	 * sender keeps one per provider host. */
+	struct net_http_stats hs = net_http_stats(fw->http);
+	cJSON_AddNumberToObject(n, "http_connects", (double)hs.connects);
+	cJSON_AddNumberToObject(n, "http2_connects", (double)hs.connects_h2);
 }
 
 static void status_errors(const struct fw *fw, cJSON *r)

@@ -4,6 +4,7 @@
 #   e2e_setup my_test            # temp dir $E2E_DIR, cleanup on EXIT
 #   start_broker                 # -> BROKER_PORT
 #   start_sim                    # -> SIM_PORT SIM_RECORD SIM_CA SIM_ACCOUNT SIM_TOKEN
+#   start_h2_proxy               # nghttpx (HTTP/2) in front of the sim -> H2_URL
 #   ...                          # run outpostd against them
 #   wait_for '[ "$(sim_count)" -ge 10 ]' 20 || fail "not all sent"
 #   pass "all sent"
@@ -214,6 +215,28 @@ start_sim() {
 	SIM_PORT=$(cat "$E2E_DIR/sim.port")
 	SIM_URL="https://localhost:$SIM_PORT"
 	export SIM_PORT SIM_RECORD SIM_CA SIM_ACCOUNT SIM_TOKEN SIM_URL SIM_PID
+}
+
+# start_h2_proxy [extra nghttpx flags]: nghttpx (Debian's nghttp2-proxy)
+# on a free port in front of the sim, which speaks only HTTP/1.1: its
+# frontend offers h2 (and http/1.1) by ALPN with the test server cert, its
+# backend reaches the sim over TLS, verified against the test CA. One
+# process, so killing H2_PID kills the proxy. -> H2_PORT H2_URL H2_PID;
+# requests in $E2E_DIR/h2-access.log as "alpn status path".
+start_h2_proxy() {
+	local certs="$E2E_ROOT/build/test-certs"
+	H2_PORT=${H2_PORT:-$(free_port)}
+	# --conf=/dev/null: not /etc/nghttpx/nghttpx.conf. --no-ocsp: no
+	# stapling script to run. The sim is "localhost" in its cert.
+	e2e_spawn "$E2E_DIR/h2.log" nghttpx --conf=/dev/null --single-process --workers=1 \
+		--frontend="127.0.0.1,$H2_PORT" --backend="127.0.0.1,$SIM_PORT;;tls;sni=localhost" \
+		--cacert="$certs/ca.pem" --no-ocsp --no-via --log-level=WARN \
+		--errorlog-file="$E2E_DIR/h2.log" --accesslog-file="$E2E_DIR/h2-access.log" \
+		--accesslog-format='$alpn $status $path' "$@" "$certs/server.key" "$certs/server.pem"
+	H2_PID=$E2E_LAST_PID
+	wait_for "port_open $H2_PORT" 10 || fail "nghttpx did not listen: $(tail -5 "$E2E_DIR/h2.log")"
+	H2_URL="https://localhost:$H2_PORT"
+	export H2_PORT H2_URL H2_PID
 }
 
 # stop_sim: SIGTERM; fails the test unless the sim exits 0 (it flushes

@@ -260,6 +260,7 @@ struct done_rec {
 	int err;
 	bool maybe_sent;
 	long status, retry_after_s;
+	int http_version;
 	size_t body_len;
 	char body[256];
 	char error[256];
@@ -298,6 +299,7 @@ static void on_done(struct net_http_req *req, const struct net_http_result *res)
 	r->maybe_sent = res->maybe_sent;
 	r->status = res->status;
 	r->retry_after_s = res->retry_after_s;
+	r->http_version = res->http_version;
 	r->body_len = res->body_len;
 	assert_non_null(res->body);
 	assert_int_equal(strlen(res->body), res->body_len); /* NUL-terminated */
@@ -468,9 +470,13 @@ static void test_keepalive_reuse(void **state)
 	assert_int_equal(c.rec[0].status, 201);
 	assert_int_equal(c.rec[1].err, ERR_OK);
 	assert_int_equal(c.rec[1].status, 201);
+	/* plain http:// is HTTP/1.1 even though ALPN would offer h2 */
+	assert_int_equal(c.rec[1].http_version, 11);
 	srv_counts(&acc, &reqs, last, sizeof(last));
 	assert_int_equal(reqs - req0, 2);
 	assert_int_equal(acc - acc0, 1);
+	assert_int_equal(net_http_stats(c.h).connects, 1);
+	assert_int_equal(net_http_stats(c.h).connects_h2, 0);
 	assert_non_null(strstr(last, "GET /ok HTTP/1.1\r\n"));
 	assert_null(strstr(last, "Authorization:")); /* nothing left over from a reused handle */
 	close_ctx(&c);
@@ -512,6 +518,8 @@ static void test_closed_port(void **state)
 	assert_int_equal(c.rec[0].err, ERR_CONN);
 	assert_false(c.rec[0].maybe_sent);
 	assert_int_equal(c.rec[0].status, 0);
+	assert_int_equal(c.rec[0].http_version, 0);
+	assert_int_equal(net_http_stats(c.h).connects, 0); /* only connections made count */
 	close_ctx(&c);
 }
 
@@ -665,6 +673,7 @@ static void test_version(void **state)
 	(void)state;
 	assert_non_null(strstr(net_http_version(), "libcurl/7.88.1"));
 	assert_non_null(strstr(net_http_version(), "mbedTLS/"));
+	assert_non_null(strstr(net_http_version(), "nghttp2/"));
 }
 
 int main(void)

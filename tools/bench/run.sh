@@ -11,13 +11,18 @@
 #     unapproved template, refused by the provider, failing every time),
 #     the latency of the good events;
 #  4. RSS of outpostd idle, with N messages queued (at rest) and the peaks;
-#  5. twilio-sim's own ceiling (wrk, HTTPS keep-alive) for comparison.
+#  5. twilio-sim's own ceiling (wrk, HTTPS keep-alive) for comparison;
+#  6. a slow provider: SLOW_N queued messages drained to a sim answering
+#     200 ms late at SLOW_CONC requests in flight, once straight to the
+#     sim (HTTP/1.1) and once through nghttpx offering h2 (HTTP/2): sends/s,
+#     connections opened, and the daemon's anonymous memory after.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 : "${BUILD:=build}" "${ROUNDS:=3}" "${N:=100000}"
 # BENCH_EDIT: one more jq edit of every config (to compare a setting side
 # by side); PHASES: which parts run (default all of them).
-: "${BENCH_EDIT:=.}" "${PHASES:=ingest latency poison sim}"
+: "${BENCH_EDIT:=.}" "${PHASES:=ingest latency poison sim slow}"
+: "${SLOW_N:=2000}" "${SLOW_CONC:=64}"
 phase() { [[ " $PHASES " == *" $1 "* ]]; }
 . tests/e2e/lib.sh
 . tests/e2e/outpost.sh
@@ -154,6 +159,31 @@ EOL
 	e2e_cleanup
 }
 
+slow_provider() { # LEG: h1 (the sim itself) or h2 (nghttpx in front of it)
+	local leg=$1 url t0 t1
+	e2e_setup "bench-slow-$leg"
+	bench_broker
+	start_sim --latency-ms 200
+	url=$SIM_URL
+	if [ "$leg" = h2 ]; then
+		start_h2_proxy
+		url=$H2_URL
+	fi
+	write_config ".accounts.main.api_base = \"$url\"" ".sender.concurrency = $SLOW_CONC" "$BENCH_EDIT"
+	start_outpostd
+	stop_outpostd || fail "outpostd did not stop"
+	publish -n "$SLOW_N" --kind mixed --id-prefix "s$leg" --max-inflight 1000
+	t0=$(now)
+	start_outpostd
+	wait_for "[ \"\$(outbox_count sent)\" -ge $SLOW_N ]" 300 || fail "slow drain incomplete"
+	t1=$(now)
+	echo "slow_${leg}_sends $(awk "BEGIN {printf \"%.0f\", $SLOW_N / ($t1 - $t0)}")" >>"$OUT"
+	echo "slow_${leg}_conns $(status_num http_connects)/$(status_num http2_connects)" >>"$OUT"
+	echo "slow_${leg}_anon $(anon_kb "$OUTPOSTD_PID")" >>"$OUT"
+	stop_outpostd
+	e2e_cleanup
+}
+
 OUT=$(mktemp)
 echo "outpost bench: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -m), N=$N, $ROUNDS rounds"
 for ((r = 1; r <= ROUNDS; r++)); do
@@ -162,6 +192,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	phase poison && latency_poison "$r"
 done
 phase sim && sim_ceiling
+phase slow && slow_provider h1 && slow_provider h2
 med() { grep "^$1 " "$OUT" | cut -d' ' -f2 | median; }
 printf '%-44s %10s\n' \
 	"durable ingest, events/s (median)" "$(med ingest)" \
@@ -176,6 +207,13 @@ printf '%-44s %10s\n' \
 	"RSS with $N queued, KiB (anonymous)" "$(med rss_queued) ($(med anon_queued))" \
 	"RSS after draining them, KiB (anonymous)" "$(med rss_drained) ($(med anon_drained))" \
 	"peak RSS while ingesting / draining, KiB" "$(med hwm_ingest) / $(med hwm_drain)" \
-	"twilio-sim ceiling (wrk, 8 conns), req/s" "$(med sim_ceiling)"
+	"twilio-sim ceiling (wrk, 8 conns), req/s" "$(med sim_ceiling)" \
+	"$SLOW_N to a 200 ms sim, $SLOW_CONC in flight: HTTP/1.1" "" \
+	"  sends/s" "$(med slow_h1_sends)" \
+	"  connections opened / of them HTTP/2" "$(med slow_h1_conns)" \
+	"  outpostd anonymous RSS after, KiB" "$(med slow_h1_anon)" \
+	"same through nghttpx offering h2: sends/s" "$(med slow_h2_sends)" \
+	"  connections opened / of them HTTP/2" "$(med slow_h2_conns)" \
+	"  outpostd anonymous RSS after, KiB" "$(med slow_h2_anon)"
 echo "all rounds: $(tr '\n' ' ' <"$OUT")"
 rm -f "$OUT"
