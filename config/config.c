@@ -179,7 +179,8 @@ static const struct cfg_field log_fields[] = {
 	  .def_num = def }
 
 static const struct cfg_field sender_fields[] = {
-	SENDER_UINT(concurrency, 1, 256, 8),
+	SENDER_UINT(max_inflight, 1, 1024, 128),
+	SENDER_UINT(concurrency, 1, 1024, 0), /* the old name: finish() */
 	SENDER_UINT(connect_timeout_ms, 100, 300000, 10000),
 	SENDER_UINT(request_timeout_ms, 1000, 600000, 30000),
 	SENDER_UINT(low_speed_time_s, 1, 600, 20),
@@ -532,6 +533,12 @@ static void finish(struct cfg_pctx *px)
 		snprintf(cfg->mqtt.client_id, n, "outpostd-%s", cfg->gateway_id);
 	}
 	finish_accounts(px);
+	if (cfg->sender.concurrency) { /* a config from before max_inflight */
+		cfg->sender.max_inflight = cfg->sender.concurrency;
+		cfg_err_add(px->warns, "$.sender.concurrency",
+			    "the old name of sender.max_inflight; taken as max_inflight = %u",
+			    cfg->sender.concurrency);
+	}
 	if (cfg->sender.backoff_base_ms > cfg->sender.backoff_cap_ms)
 		cfg_err_add(px->errs, "$.sender.backoff_base_ms",
 			    "expected at most backoff_cap_ms (%u), got %u", cfg->sender.backoff_cap_ms,

@@ -154,7 +154,11 @@ struct cfg {
 		unsigned ring_kb; /* log ring kept in the store; default 4096, 64..262144 */
 	} log;
 	struct {
-		unsigned concurrency;        /* default 8, 1..256 */
+		/* Requests in flight at most (default 128, 1..1024): the cap of
+		 * each account's adaptive limit, rate x answer time
+		 * (firmware/sender.c); on HTTP/1.1 a connection each. */
+		unsigned max_inflight;
+		unsigned concurrency;        /* max_inflight's old name; 0 = not given */
 		unsigned connect_timeout_ms; /* default 10000, 100..300000 */
 		unsigned request_timeout_ms; /* default 30000, 1000..600000 */
 		unsigned low_speed_time_s;   /* default 20, 1..600 */

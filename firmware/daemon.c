@@ -245,7 +245,7 @@ static int start(struct fw *fw, struct cfg_secrets *file)
 		 * control plane (template syncs, connection tests), which
 		 * would otherwise wait for a lull that may not come; and the
 		 * status polls' own. */
-		.max_concurrent = fw->cfg->sender.concurrency + FW_HTTP_SPARE + FW_POLL_SLOTS,
+		.max_concurrent = fw->cfg->sender.max_inflight + FW_HTTP_SPARE + FW_POLL_SLOTS,
 		.connect_timeout_ms = fw->cfg->sender.connect_timeout_ms,
 		.total_timeout_ms = fw->cfg->sender.request_timeout_ms,
 		.low_speed_time_s = fw->cfg->sender.low_speed_time_s,

@@ -13,7 +13,7 @@
  * resend (firmware/reconcile.c), in a slot of the same pool, and its answer
  * is recorded in the same transactions as send outcomes.
  *
- * Request contexts come from a pool sized by sender.concurrency at start:
+ * Request contexts come from a pool sized by sender.max_inflight at start:
  * memory does not grow with the backlog. Each context copies what its
  * request needs, so a config reload never pulls strings from under it.
  */
@@ -69,6 +69,13 @@ struct account {
 	/* An outage (docs/RETRY.md, recovery): records parked while the
 	 * circuit is open, then those left to go since it closed. */
 	unsigned link_held, draining;
+	/* Pace: requests out now, and how many may be: rate x answer time
+	 * (smoothed), so a slow provider gets enough parallel requests to
+	 * use its rate and a fast one few (adapt()). */
+	unsigned inflight, limit;
+	unsigned ramp;             /* slow start: what the answers so far allow */
+	double answer_ms;
+	bool capped;               /* sender.max_inflight, not the rate, limits */
 	bool probing;              /* a probe of the provider is out */
 	uint64_t probe_next;       /* monotonic ms of the next probe */
 	/* Records whose attempt failed for the link before the circuit
@@ -96,6 +103,8 @@ struct ctx {
 	bool probing;              /* a GET asking whether the provider answers */
 	struct fw_recon recon;
 	enum fw_recon_step step;   /* how the walk ended */
+	uint64_t sent_ms;          /* monotonic, when the request went out */
+	int64_t answer_ms;         /* how long the provider took to answer; -1 none */
 	struct ctx *next_done;
 };
 
@@ -111,6 +120,7 @@ struct done {
 	char why[FW_ERROR_TEXT + 320]; /* a reason made here, "" if the outcome's text is it */
 	unsigned attempts;         /* of the record, after this one */
 	int64_t retry_in_ms;       /* FW_NEXT_RETRY: from the commit to the next try */
+	bool parked;               /* FW_NEXT_RETRY: held for the link instead */
 	/* For the log line after the commit (the record is gone by then). */
 	char event_id[STORE_EVENT_ID_MAX + 1], to[CFG_PHONE_MAX];
 };
@@ -164,6 +174,35 @@ static void account_free(struct account *a)
 	free(a);
 }
 
+/* Until the first answers are in: a provider's usual answer time. */
+#define ANSWER_MS_GUESS 100.0
+/* Answers weigh 1/8 each in the smoothed time (as TCP's SRTT). */
+#define ANSWER_WEIGHT 0.125
+
+/* Requests out at first, and again after a run of failures to connect. */
+#define RAMP_START 4
+
+/*
+ * The account's in-flight limit: its rate times the smoothed answer time is
+ * how many requests are out at once when it sends at its rate (Little's
+ * law); a quarter more and two spare absorb jitter. Never more than the
+ * pool (sender.max_inflight): past that the cap, not the rate, limits, and
+ * status says so. Reached by slow start, as TCP's window is: from
+ * RAMP_START, one more per answer (doubling each answer time), halved by
+ * an attempt that got no answer - so a backlog does not open a hundred
+ * TLS handshakes at once against a server that then times them out.
+ */
+static void adapt(struct account *a, unsigned pool_n)
+{
+	double want = a->rate * a->answer_ms / 1000.0 * 1.25 + 2.0;
+	unsigned target = want > (double)pool_n ? pool_n : want < 1.0 ? 1 : (unsigned)want;
+
+	a->capped = want > (double)pool_n;
+	if (a->ramp > (target > RAMP_START ? target : RAMP_START))
+		a->ramp = target > RAMP_START ? target : RAMP_START;
+	a->limit = target < a->ramp ? target : a->ramp;
+}
+
 static struct account *account_new(struct fw *fw, const struct cfg_account *ca)
 {
 	const struct cfg_secret *sec = cfg_secrets_find(fw->secrets, ca->credentials);
@@ -179,6 +218,8 @@ static struct account *account_new(struct fw *fw, const struct cfg_account *ca)
 	a->breaker.open_s = ca->breaker.open_s;
 	a->drv = net_provider_find(cfg_provider_name(ca->provider));
 	a->rate = ca->rate_per_s;
+	a->answer_ms = ANSWER_MS_GUESS;
+	a->ramp = RAMP_START;
 	a->burst = ca->burst ? ca->burst : 1;
 	a->tokens = a->burst;
 	a->refilled_ms = hal_now_ms();
@@ -215,6 +256,9 @@ int fw_sender_reconfigure(struct fw *fw)
 			a->failed = old->failed;
 			a->link_held = old->link_held;
 			a->draining = old->draining;
+			a->inflight = old->inflight;
+			a->answer_ms = old->answer_ms;
+			a->ramp = old->ramp;
 			a->probing = old->probing;
 			a->probe_next = old->probe_next;
 			memcpy(a->recent, old->recent, sizeof(a->recent));
@@ -224,6 +268,7 @@ int fw_sender_reconfigure(struct fw *fw)
 			a->breaker.failures = failures;
 			a->breaker.open_s = open_s;
 		}
+		adapt(a, s->pool_n);
 		a->next = list;
 		list = a;
 	}
@@ -301,8 +346,11 @@ static unsigned tokens_now(struct fw_sender *s, uint64_t now, uint64_t *wait_ms)
 			continue;
 		refill(a, now);
 		w = token_wait(a);
-		if (!w)
-			total += (unsigned)a->tokens;
+		if (!w && a->inflight < a->limit) {
+			unsigned n = (unsigned)a->tokens;
+
+			total += n < a->limit - a->inflight ? n : a->limit - a->inflight;
+		}
 		*wait_ms = w && w < *wait_ms ? w : *wait_ms;
 	}
 	return total;
@@ -324,6 +372,7 @@ static void ctx_release(struct ctx *c)
 	c->url = c->body = NULL;
 	fw_recon_free(&c->recon);
 	c->reconciling = c->probing = false;
+	c->sent_ms = 0;
 	c->step = 0;
 	c->busy = c->done = false;
 	c->next_done = NULL;
@@ -394,6 +443,7 @@ static void on_done(struct net_http_req *req, const struct net_http_result *res)
 
 	if (c->build_rc == ERR_OK) /* a request that was never made says nothing of the link */
 		fw_uplink_note(c->fw, res);
+	c->answer_ms = res->err == ERR_OK && c->sent_ms ? (int64_t)(hal_now_ms() - c->sent_ms) : -1;
 	if (c->probing) {
 		/* Any answer but a 5xx: the provider is there (a refusal of
 		 * the credentials is the account's matter, not the link's). */
@@ -462,6 +512,7 @@ static void send_built(struct fw_sender *s, struct ctx *c)
 		};
 		rc = net_provider_auth(c->acct->drv, &c->acct->msg, !c->reconciling, &c->req,
 				       c->hdr);
+		c->sent_ms = hal_now_ms();
 		if (rc == ERR_OK)
 			rc = net_http_submit(s->fw->http, &c->req);
 	}
@@ -575,6 +626,8 @@ static bool admit(struct fw_sender *s, struct store_msg *m, struct account **ap,
 	}
 	if (a->paused_until > now)
 		wait = a->paused_until == UINT64_MAX ? 60000 : a->paused_until - now;
+	else if (!recon && a->inflight >= a->limit) /* a completion frees one */
+		wait = 10;
 	else if (!recon && !take_token(a, now, &wait)) /* a list sends nothing */
 		wait = wait < 10 ? 10 : wait;
 	else if (!recon)
@@ -652,6 +705,7 @@ static int pick_due(struct fw_sender *s, struct store_txn *t, unsigned room, str
 			c->fw = s->fw;
 			c->seq = m.seq;
 			c->acct = a;
+			a->inflight++;
 			build(c, &m);
 			p->c[p->n++] = c;
 			s->inflight++;
@@ -668,6 +722,8 @@ static int pick_due(struct fw_sender *s, struct store_txn *t, unsigned room, str
 static void pick_abandon(struct fw_sender *s, struct pick *p)
 {
 	for (unsigned i = 0; i < p->n; i++) {
+		if (p->c[i]->acct)
+			p->c[i]->acct->inflight--;
 		ctx_release(p->c[i]);
 		s->inflight--;
 	}
@@ -1119,9 +1175,16 @@ static void log_attempt(const struct done *d)
 	const struct net_send_outcome *o = &d->out;
 	struct log_ctx ctx = {.event_id = d->event_id, .msg_seq = d->seq, .to = d->to};
 
-	log_msg(LOG_INFO, &ctx, "sender: message #%llu attempt %u: %s %d: %.200s; next try in %lld ms",
+	char next[48];
+
+	if (d->parked)
+		snprintf(next, sizeof(next), "waits for the provider to answer");
+	else
+		snprintf(next, sizeof(next), "next try in %lld ms",
+			 (long long)(d->retry_in_ms > 0 ? d->retry_in_ms : 0));
+	log_msg(LOG_INFO, &ctx, "sender: message #%llu attempt %u: %s %d: %.200s; %s",
 		(unsigned long long)d->seq, d->attempts, net_class_name(o->cls), o->code,
-		reason(d), (long long)(d->retry_in_ms > 0 ? d->retry_in_ms : 0));
+		reason(d), next);
 }
 
 /* After the commit: counters, error reports. */
@@ -1173,6 +1236,23 @@ static void settled(struct fw_sender *s, const struct done *d)
 	}
 }
 
+/* A request of account c->acct ended: its answer time and slow start. */
+static void paced(struct fw_sender *s, const struct ctx *c)
+{
+	struct account *a = c->acct;
+
+	a->inflight -= a->inflight > 0;
+	if (c->reconciling)
+		return;
+	if (c->answer_ms >= 0) {
+		a->answer_ms += ((double)c->answer_ms - a->answer_ms) * ANSWER_WEIGHT;
+		a->ramp++;
+	} else if (c->out.cls == NET_TRANSIENT || c->out.cls == NET_AMBIGUOUS) {
+		a->ramp = a->ramp / 2 > 1 ? a->ramp / 2 : 1;
+	}
+	adapt(a, s->pool_n);
+}
+
 /* Moves finished requests' outcomes into s->settle and frees their slots. */
 static void collect_done(struct fw_sender *s)
 {
@@ -1194,6 +1274,8 @@ static void collect_done(struct fw_sender *s)
 			c = next;
 			continue;
 		}
+		if (c->acct)
+			paced(s, c);
 		d = &s->settle[s->n_settle++];
 		d->seq = c->seq;
 		d->acct = c->acct;
@@ -1312,6 +1394,7 @@ static void flush_done(struct fw_sender *s)
 			rc = count_recon(txn, &s->settle[i]);
 		s->settle[i].attempts = m.attempts;
 		s->settle[i].retry_in_ms = m.due_ms - wall;
+		s->settle[i].parked = m.due_ms == STORE_DUE_PARKED;
 		pause_first(s->fw, &s->settle[i]);
 		if (rc == ERR_OK && s->settle[i].next == FW_NEXT_SENT && m.state == STORE_SENT)
 			rc = fw_delivery_sent(s->fw, txn, m.seq); /* status tracking, "sent" receipt */
@@ -1471,7 +1554,7 @@ int fw_sender_init(struct fw *fw)
 	s->tick.cb = on_tick;
 	s->flush.cb = on_flush;
 	s->forward.cb = on_forward;
-	s->pool_n = fw->cfg->sender.concurrency;
+	s->pool_n = fw->cfg->sender.max_inflight;
 	s->pool = calloc(s->pool_n, sizeof(*s->pool));
 	s->seqs = calloc(256, sizeof(*s->seqs));
 	s->settle = calloc(s->pool_n, sizeof(*s->settle));
@@ -1559,6 +1642,10 @@ void fw_sender_status(const struct fw *fw, cJSON *arr)
 		 * those still to go since it did */
 		cJSON_AddNumberToObject(o, "held_for_link", a->link_held);
 		cJSON_AddNumberToObject(o, "draining", a->draining);
+		cJSON_AddNumberToObject(o, "inflight", a->inflight);
+		cJSON_AddNumberToObject(o, "inflight_limit", a->limit);
+		cJSON_AddNumberToObject(o, "answer_ms", (double)(int64_t)(a->answer_ms + 0.5));
+		cJSON_AddStringToObject(o, "limited_by", a->capped ? "sender.max_inflight" : "rate");
 		breaker_status(a, now, o);
 		cJSON_AddItemToArray(arr, o);
 	}

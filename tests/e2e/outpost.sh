@@ -1,6 +1,6 @@
 # tests/e2e/outpost.sh - outpostd in end-to-end tests (bash, sourced after lib.sh).
 #
-#   write_config ['.sender.concurrency = 4' ...]   # jq edits on the base config
+#   write_config ['.sender.max_inflight = 4' ...]   # jq edits on the base config
 #   start_outpostd                                 # -> OUTPOSTD_PID, waits for the control socket
 #   publish -n 1000 --kind mixed                   # outpost-pub against the broker
 #   wait_sent 1000 60                              # outbox "sent" count reaches 1000
@@ -38,7 +38,7 @@ write_config() {
   "control": {"socket": "$E2E_DIR/outpostd.sock"},
   "secrets_file": "$E2E_DIR/secrets.json",
   "vault": {"key_file": "$E2E_DIR/device.key"},
-  "sender": {"concurrency": 16, "backoff_base_ms": 200, "backoff_cap_ms": 2000,
+  "sender": {"max_inflight": 16, "backoff_base_ms": 200, "backoff_cap_ms": 2000,
              "connect_timeout_ms": 2000, "request_timeout_ms": 5000, "max_attempts": 50},
   "accounts": {
     "main": {"provider": "twilio", "from": "whatsapp:+14155550100", "credentials": "twilio-main",

@@ -13,7 +13,7 @@ e2e_setup h2
 start_broker
 start_sim --latency-ms 200
 start_h2_proxy
-write_config ".accounts.main.api_base = \"$H2_URL\"" '.sender.concurrency = 16'
+write_config ".accounts.main.api_base = \"$H2_URL\"" '.sender.max_inflight = 16'
 start_outpostd
 
 publish -n 500 --kind mixed --id-prefix h2a

@@ -17,7 +17,7 @@ T_LATE=HX0000000000000000000000000000c0b2
 SIM_TEMPLATES+=("$T_LATE:3:pending:late_tpl")
 start_broker
 start_sim
-write_config '.sender.concurrency = 1' '.accounts.main.inbound_poll_s = 3600' \
+write_config '.sender.max_inflight = 1' '.accounts.main.inbound_poll_s = 3600' \
 	'.accounts.wrong = (.accounts.main | .credentials = "twilio-wrong")' \
 	".templates.late = {\"twilio_content_sid\": \"$T_LATE\", \"variables\": 3, \"status\": \"approved\"}" \
 	'.routes += [

@@ -103,7 +103,7 @@ out=$(octl config push "$E2E_DIR/badkey.json" 2>&1) && fail "a fleet key that ca
 grep -q "fleet_key: .*not a readable PEM public key" <<<"$out" || fail "bad fleet key: $out"
 jq --arg k "$E2E_DIR/fleet.pub" '.control.fleet_key = $k' "$OUTPOST_CONF" >"$E2E_DIR/fleet.json"
 octl config push "$E2E_DIR/fleet.json" >/dev/null || fail "pushing the fleet key failed"
-jq '.sender.concurrency = 6' "$E2E_DIR/fleet.json" >"$E2E_DIR/signed.json"
+jq '.sender.max_inflight = 6' "$E2E_DIR/fleet.json" >"$E2E_DIR/signed.json"
 out=$(octl config push "$E2E_DIR/signed.json" 2>&1) && fail "an unsigned file was applied"
 grep -q "takes signed configs only" <<<"$out" || fail "unsigned: $out"
 openssl dgst -sha256 -sign "$E2E_DIR/fleet.key" -out "$E2E_DIR/other.sig" "$E2E_DIR/fleet.json"

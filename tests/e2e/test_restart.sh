@@ -5,7 +5,7 @@
 e2e_setup restart
 start_broker
 start_sim --latency-ms 100
-write_config '.sender.concurrency = 4'
+write_config '.sender.max_inflight = 4'
 start_outpostd
 [ "$(status_num sessions_new)" = 1 ] || fail "a fresh broker's missing session was not counted"
 

@@ -23,7 +23,7 @@ POINTS=(ingest-before-commit ingest-after-commit mqtt-before-puback mqtt-after-p
 start_broker
 # 500s and dropped answers make ambiguous attempts for the reconcile point.
 start_sim --latency-ms 2 --fail-rate 0.05 --drop-after-read 0.05
-write_config '.sender.concurrency = 8' '.sender.backoff_base_ms = 50' '.sender.backoff_cap_ms = 500'
+write_config '.sender.max_inflight = 8' '.sender.backoff_base_ms = 50' '.sender.backoff_cap_ms = 500'
 # The first start registers the persistent session: from then on the broker
 # keeps events for outpostd while it is down.
 start_outpostd
@@ -74,7 +74,7 @@ stop_outpostd
 
 # Map growth: crash builds start the map at 1 MiB; 2,600 events pass it.
 for ((h = 1; h <= HITS; h++)); do
-	write_config '.sender.concurrency = 8' ".store.path = \"$E2E_DIR/store-grow-$h\""
+	write_config '.sender.max_inflight = 8' ".store.path = \"$E2E_DIR/store-grow-$h\""
 	crash_run store-map-grow 1 -n 2600 --kind payment --id-prefix "g$h-" --log "$E2E_DIR/pub-g$h.log" &&
 		hits[store-map-grow]=$((${hits[store-map-grow]:-0} + 1))
 	start_outpostd

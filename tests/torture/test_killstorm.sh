@@ -19,7 +19,7 @@ echo "kill storm: seed $SEED, $KILLS kills, $EVENTS events"
 
 start_broker
 start_sim --latency-ms 3 --fail-rate 0.02 --drop-after-read 0.01 --rate-limit 400 --seed "$SEED"
-write_config '.sender.concurrency = 8' '.sender.backoff_base_ms = 50' '.sender.backoff_cap_ms = 1000' \
+write_config '.sender.max_inflight = 8' '.sender.backoff_base_ms = 50' '.sender.backoff_cap_ms = 1000' \
 	'.sender.max_attempts = 1000'
 start_outpostd
 # Spread the events over the kills: about 0.5 s per kill and restart.

@@ -45,7 +45,7 @@ round_begin() {
 	R_PUBLISHED=0
 	mkdir -p "$R_DIR"
 	write_config ".store.path = \"$R_STORE\" | .mqtt.client_id = \"torture-$R_NUM\"" \
-		'.sender.concurrency = 8'
+		'.sender.max_inflight = 8'
 	[ "${2:-}" = fresh ] && return 0
 	round_start || fail "round $1: outpostd did not come up: $(tail -3 "$R_LOG")"
 	round_stop || fail "round $1: first stop exited $?: $(tail -3 "$R_LOG")"

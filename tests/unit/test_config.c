@@ -191,7 +191,8 @@ static void test_defaults(void **state)
 	assert_string_equal(c->store.path, "/var/lib/outpost");
 	assert_int_equal(c->store.max_size_mb, 256);
 	assert_string_equal(c->control.socket, "/run/outpost/outpostd.sock");
-	assert_int_equal(c->sender.concurrency, 8);
+	assert_int_equal(c->sender.max_inflight, 128);
+	assert_int_equal(c->sender.concurrency, 0);
 	assert_int_equal(c->sender.connect_timeout_ms, 10000);
 	assert_int_equal(c->sender.request_timeout_ms, 30000);
 	assert_int_equal(c->sender.low_speed_time_s, 20);
@@ -516,6 +517,24 @@ static void test_warnings(void **state)
 	cJSON_Delete(root);
 }
 
+/* sender.concurrency, max_inflight's old name, is still taken, with a
+ * warning, and wins over max_inflight when a config has both. */
+static void test_sender_old_name(void **state)
+{
+	cJSON *root = good_tree();
+	struct cfg *c = NULL;
+
+	(void)state;
+	set(root, NULL, "sender", cJSON_CreateObject());
+	set(root, "sender", "concurrency", cJSON_CreateNumber(6));
+	set(root, "sender", "max_inflight", cJSON_CreateNumber(40));
+	assert_int_equal(parse_tree(root, &c), ERR_OK);
+	assert_int_equal(c->sender.max_inflight, 6);
+	assert_true(has_error(&c->warnings, "$.sender.concurrency", "the old name of sender.max_inflight"));
+	cfg_free(c);
+	cJSON_Delete(root);
+}
+
 static void test_load_missing(void **state)
 {
 	struct cfg *c = (struct cfg *)1;
@@ -642,6 +661,7 @@ int main(void)
 		cmocka_unit_test(test_many_errors),
 		cmocka_unit_test(test_no_cascade),
 		cmocka_unit_test(test_warnings),
+		cmocka_unit_test(test_sender_old_name),
 		cmocka_unit_test(test_load_missing),
 		cmocka_unit_test(test_secrets),
 	};

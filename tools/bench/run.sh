@@ -13,16 +13,21 @@
 #  4. RSS of outpostd idle, with N messages queued (at rest) and the peaks;
 #  5. twilio-sim's own ceiling (wrk, HTTPS keep-alive) for comparison;
 #  6. a slow provider: SLOW_N queued messages drained to a sim answering
-#     200 ms late at SLOW_CONC requests in flight, once straight to the
-#     sim (HTTP/1.1) and once through nghttpx offering h2 (HTTP/2): sends/s,
-#     connections opened, and the daemon's anonymous memory after.
+#     200 ms late, at the account's rate_per_s 80 and 500 (the in-flight
+#     limit adapts: rate x answer time, capped by sender.max_inflight,
+#     default 128), once straight to the sim (HTTP/1.1) and once through
+#     nghttpx offering h2 (HTTP/2): seconds to drain, sends/s, connections
+#     opened, peak RSS;
+#  7. recovery: REC_N events published while the sim refuses connections
+#     (20 s), account rate 500/s: seconds from the sim's return to the last
+#     message sent (target REC_N / rate + 2 s).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 : "${BUILD:=build}" "${ROUNDS:=3}" "${N:=100000}"
 # BENCH_EDIT: one more jq edit of every config (to compare a setting side
 # by side); PHASES: which parts run (default all of them).
-: "${BENCH_EDIT:=.}" "${PHASES:=ingest latency poison sim slow}"
-: "${SLOW_N:=2000}" "${SLOW_CONC:=64}"
+: "${BENCH_EDIT:=.}" "${PHASES:=ingest latency poison sim slow recovery}"
+: "${SLOW_N:=2000}" "${REC_N:=2000}"
 phase() { [[ " $PHASES " == *" $1 "* ]]; }
 . tests/e2e/lib.sh
 . tests/e2e/outpost.sh
@@ -52,7 +57,7 @@ ingest_and_send() { # one round: ingest N with the sender held, then drain
 	e2e_setup "bench-$r"
 	bench_broker
 	start_sim --threads 2 --keep 1000
-	write_config '.sender.concurrency = 32' '.sender.batch = 256' \
+	write_config '.sender.max_inflight = 32' '.sender.batch = 256' \
 		'.accounts.main.rate_per_s = 10000' '.accounts.main.burst = 1000' "$BENCH_EDIT"
 	# First start registers the persistent session, then outpostd goes down.
 	start_outpostd
@@ -159,9 +164,9 @@ EOL
 	e2e_cleanup
 }
 
-slow_provider() { # LEG: h1 (the sim itself) or h2 (nghttpx in front of it)
-	local leg=$1 url t0 t1
-	e2e_setup "bench-slow-$leg"
+slow_provider() { # LEG RATE: h1 (the sim itself) or h2 (nghttpx in front of it)
+	local leg=$1 rate=$2 url t0 t1 k="slow_$1_$2"
+	e2e_setup "bench-slow-$leg-$rate"
 	bench_broker
 	start_sim --latency-ms 200
 	url=$SIM_URL
@@ -169,17 +174,39 @@ slow_provider() { # LEG: h1 (the sim itself) or h2 (nghttpx in front of it)
 		start_h2_proxy
 		url=$H2_URL
 	fi
-	write_config ".accounts.main.api_base = \"$url\"" ".sender.concurrency = $SLOW_CONC" "$BENCH_EDIT"
+	write_config ".accounts.main.api_base = \"$url\"" ".accounts.main.rate_per_s = $rate" \
+		'del(.sender.max_inflight)' "$BENCH_EDIT"
 	start_outpostd
 	stop_outpostd || fail "outpostd did not stop"
-	publish -n "$SLOW_N" --kind mixed --id-prefix "s$leg" --max-inflight 1000
+	publish -n "$SLOW_N" --kind mixed --id-prefix "s$leg$rate" --max-inflight 1000
 	t0=$(now)
 	start_outpostd
 	wait_for "[ \"\$(outbox_count sent)\" -ge $SLOW_N ]" 300 || fail "slow drain incomplete"
 	t1=$(now)
-	echo "slow_${leg}_sends $(awk "BEGIN {printf \"%.0f\", $SLOW_N / ($t1 - $t0)}")" >>"$OUT"
-	echo "slow_${leg}_conns $(status_num http_connects)/$(status_num http2_connects)" >>"$OUT"
-	echo "slow_${leg}_anon $(anon_kb "$OUTPOSTD_PID")" >>"$OUT"
+	echo "${k}_s $(awk "BEGIN {printf \"%.1f\", $t1 - $t0}")" >>"$OUT"
+	echo "${k}_sends $(awk "BEGIN {printf \"%.0f\", $SLOW_N / ($t1 - $t0)}")" >>"$OUT"
+	echo "${k}_conns $(status_num http_connects)/$(status_num http2_connects)" >>"$OUT"
+	echo "${k}_limit $(ctl status | jq '.accounts[0] | "\(.inflight_limit)@\(.answer_ms)ms"' -r)" >>"$OUT"
+	echo "${k}_hwm $(hwm_kb "$OUTPOSTD_PID")" >>"$OUT"
+	stop_outpostd
+	e2e_cleanup
+}
+
+recovery() { # REC_N events while the sim refuses for 20 s; time to drain after
+	local t0 t1
+	e2e_setup bench-recovery
+	bench_broker
+	start_sim --down-from 2 --down-for 20
+	write_config '.accounts.main.rate_per_s = 500' '.sender.backoff_base_ms = 2000' \
+		'.sender.backoff_cap_ms = 900000' "$BENCH_EDIT"
+	start_outpostd
+	wait_for '! port_open "$SIM_PORT"' 10 || fail "the sim's outage did not begin"
+	publish -n "$REC_N" --kind mixed --id-prefix rec -r 200
+	wait_for 'port_open "$SIM_PORT"' 30 || fail "the sim did not come back"
+	t0=$(now)
+	wait_for "[ \"\$(outbox_count sent)\" -ge $REC_N ]" 600 || fail "recovery drain incomplete"
+	t1=$(now)
+	echo "recovery_s $(awk "BEGIN {printf \"%.1f\", $t1 - $t0}")" >>"$OUT"
 	stop_outpostd
 	e2e_cleanup
 }
@@ -192,7 +219,10 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	phase poison && latency_poison "$r"
 done
 phase sim && sim_ceiling
-phase slow && slow_provider h1 && slow_provider h2
+if phase slow; then
+	for rate in 80 500; do slow_provider h1 $rate && slow_provider h2 $rate; done
+fi
+phase recovery && recovery
 med() { grep "^$1 " "$OUT" | cut -d' ' -f2 | median; }
 printf '%-44s %10s\n' \
 	"durable ingest, events/s (median)" "$(med ingest)" \
@@ -208,12 +238,15 @@ printf '%-44s %10s\n' \
 	"RSS after draining them, KiB (anonymous)" "$(med rss_drained) ($(med anon_drained))" \
 	"peak RSS while ingesting / draining, KiB" "$(med hwm_ingest) / $(med hwm_drain)" \
 	"twilio-sim ceiling (wrk, 8 conns), req/s" "$(med sim_ceiling)" \
-	"$SLOW_N to a 200 ms sim, $SLOW_CONC in flight: HTTP/1.1" "" \
-	"  sends/s" "$(med slow_h1_sends)" \
-	"  connections opened / of them HTTP/2" "$(med slow_h1_conns)" \
-	"  outpostd anonymous RSS after, KiB" "$(med slow_h1_anon)" \
-	"same through nghttpx offering h2: sends/s" "$(med slow_h2_sends)" \
-	"  connections opened / of them HTTP/2" "$(med slow_h2_conns)" \
-	"  outpostd anonymous RSS after, KiB" "$(med slow_h2_anon)"
+	"$SLOW_N to a sim answering in 200 ms:" "" \
+	"  HTTP/1.1, rate 80: s (sends/s)" "$(med slow_h1_80_s) ($(med slow_h1_80_sends))" \
+	"    limit@answer, conns/h2, peak RSS KiB" "$(med slow_h1_80_limit) $(med slow_h1_80_conns) $(med slow_h1_80_hwm)" \
+	"  HTTP/2, rate 80: s (sends/s)" "$(med slow_h2_80_s) ($(med slow_h2_80_sends))" \
+	"    limit@answer, conns/h2, peak RSS KiB" "$(med slow_h2_80_limit) $(med slow_h2_80_conns) $(med slow_h2_80_hwm)" \
+	"  HTTP/1.1, rate 500: s (sends/s)" "$(med slow_h1_500_s) ($(med slow_h1_500_sends))" \
+	"    limit@answer, conns/h2, peak RSS KiB" "$(med slow_h1_500_limit) $(med slow_h1_500_conns) $(med slow_h1_500_hwm)" \
+	"  HTTP/2, rate 500: s (sends/s)" "$(med slow_h2_500_s) ($(med slow_h2_500_sends))" \
+	"    limit@answer, conns/h2, peak RSS KiB" "$(med slow_h2_500_limit) $(med slow_h2_500_conns) $(med slow_h2_500_hwm)" \
+	"recovery: $REC_N during a 20 s refusal, rate 500: s to drain" "$(med recovery_s)"
 echo "all rounds: $(tr '\n' ' ' <"$OUT")"
 rm -f "$OUT"

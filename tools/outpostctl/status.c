@@ -192,6 +192,7 @@ static void show_account(const cJSON *a, size_t w)
 {
 	const char *state = octl_str(a, "state");
 	const char *reason = octl_str(a, "reason");
+	const char *limited_by = octl_str(a, "limited_by");
 	double rate, n;
 
 	label("account:");
@@ -214,6 +215,9 @@ static void show_account(const cJSON *a, size_t w)
 		printf(", %.0f wait for it to answer", n);
 	if (octl_num(a, "draining", &n) && n > 0)
 		printf(", draining %.0f after an outage", n);
+	if (limited_by && strcmp(limited_by, "sender.max_inflight") == 0 &&
+	    octl_num(a, "inflight_limit", &n))
+		printf(", in flight capped at %.0f by sender.max_inflight", n);
 	if (reason && *reason) {
 		fputs("  ", stdout);
 		octl_put_text(stdout, reason, 60, 0);
