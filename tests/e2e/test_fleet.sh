@@ -118,6 +118,10 @@ for gw in "${GWS[@]}"; do
 	(umask 077 && echo "$key" >"$E2E_DIR/cmd.key")
 	start_outpostd
 	SITE_PID[$gw]=$OUTPOSTD_PID
+	# what the site broker carries on the receipts topics: each once, unless
+	# the centre echoed them back down the "both" bridge
+	e2e_spawn "$E2E_DIR/site-receipts.txt" mosquitto_sub -h 127.0.0.1 -p "$BROKER_PORT" -q 1 \
+		-t "outpost/$gw/receipts/#"
 done
 for gw in "${GWS[@]}"; do
 	out=$(mosquitto_sub -h 127.0.0.1 -p "$OPS_PORT" -t "outpost/$gw/bridge" -C 1 -W 10)
@@ -193,6 +197,11 @@ for gw in "${GWS[@]}"; do
 	central_has "$gw" "$gw-a" "$N_BEFORE" || fail "$gw: receipts from before the cut lost"
 	rctl "$gw" --json status | jq -e --arg g "$gw" '.gateway_id == $g' >/dev/null ||
 		fail "status of $gw after the cut"
+done
+for gw in "${GWS[@]}"; do
+	n=$(grep -c "\"event_id\"" "$TOP/$gw/site-receipts.txt")
+	[ "$n" -eq $((N_BEFORE + N_CUT)) ] ||
+		fail "$gw: the site broker carried $n receipts for $((N_BEFORE + N_CUT)) events (an echo?)"
 done
 total=$(cat "$TOP"/central-receipts.*.txt | grep -c "^outpost/[^/]*/receipts/site-")
 uniq=$(cat "$TOP"/central-receipts.*.txt | grep -o "^outpost/[^/]*/receipts/site-[^ ]*" | sort -u | wc -l)
