@@ -136,6 +136,7 @@ e2e: all
 # end-to-end test again under ASan+UBSan, and a valgrind memcheck run.
 check: all
 	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory man-check
 	@$(MAKE) --no-print-directory e2e
 	@$(MAKE) --no-print-directory san-check
 	@$(MAKE) --no-print-directory valgrind-check
@@ -178,6 +179,7 @@ help:
 	@echo "make            build build/outpostd, outpostctl, twilio-sim, outpost-pub"
 	@echo "make demo       run broker + twilio-sim + outpostd on loopback with sample events"
 	@echo "make check      build and run every test (unit, end-to-end, sanitizers, valgrind)"
+	@echo "make man-check  lint the man pages, check they cover every config key and command"
 	@echo "make bench      measure ingest, sends/s, latency and RSS (docs/BENCHMARKS.md)"
 	@echo "make torture    the long zero-loss tests (docs/RELIABILITY.md); CRASH=1 builds crash points"
 	@echo "make fuzz       run the fuzz targets longer (tests/fuzz/)"

@@ -10,7 +10,7 @@ set -eu
 PKGS="build-essential pkg-config ca-certificates openssl jq curl iproute2
 libmosquitto-dev liblmdb-dev lmdb-utils libmbedtls-dev libcjson-dev libcmocka-dev
 libnghttp2-dev libmicrohttpd-dev mosquitto mosquitto-clients valgrind dpkg-dev wrk
-clang libclang-rt-14-dev faketime socat nghttp2-proxy"
+clang libclang-rt-14-dev faketime socat nghttp2-proxy mandoc"
 SYSCURL_PKGS="libcurl4-openssl-dev"
 CROSS_PKGS="gcc-aarch64-linux-gnu libc6-dev-arm64-cross
 libmosquitto-dev:arm64 liblmdb-dev:arm64 libmbedtls-dev:arm64 libcjson-dev:arm64

@@ -160,14 +160,11 @@ free_port() {
 	fail "no free port found"
 }
 
-# start_broker: mosquitto on a free port with persistence in $E2E_DIR.
+# start_broker [EXTRA]: mosquitto on a free port with persistence in
+# $E2E_DIR; the text EXTRA is added to its config (a bridge: test_fleet.sh).
 start_broker() {
 	BROKER_PORT=$(free_port)
-	mkdir -p "$E2E_DIR/mosquitto"
-	# Started as root, mosquitto runs as its own user: without this its
-	# saves fail ("Permission denied") and persistence is silently off.
-	[ "$(id -u)" != 0 ] || chown mosquitto: "$E2E_DIR/mosquitto" ||
-		fail "cannot give $E2E_DIR/mosquitto to the mosquitto user"
+	mkdir -p "$E2E_DIR"
 	# max_queued_messages 0 = unlimited: the default (1000) silently drops
 	# QoS 1 messages for an offline persistent client, which would look
 	# like message loss in outpost. set_tcp_nodelay as in
@@ -184,8 +181,22 @@ log_dest stderr
 log_type error
 log_type warning
 log_type notice
+${1:-}
 EOF
-	e2e_spawn "$E2E_DIR/mosquitto.log" mosquitto -c "$E2E_DIR/mosquitto.conf"
+	run_broker "$E2E_DIR/mosquitto.conf"
+}
+
+# run_broker CONF: mosquitto with a config of the caller's, whose first
+# listener is $BROKER_PORT and whose persistence_location is
+# $E2E_DIR/mosquitto/ (made here) -> BROKER_PID. After stop_broker, the same
+# CONF starts it again with its port and saved sessions.
+run_broker() {
+	mkdir -p "$E2E_DIR/mosquitto"
+	# Started as root, mosquitto runs as its own user: without this its
+	# saves fail ("Permission denied") and persistence is silently off.
+	[ "$(id -u)" != 0 ] || chown mosquitto: "$E2E_DIR/mosquitto" ||
+		fail "cannot give $E2E_DIR/mosquitto to the mosquitto user"
+	e2e_spawn "$E2E_DIR/mosquitto.log" mosquitto -c "$1"
 	BROKER_PID=$E2E_LAST_PID
 	export BROKER_PORT BROKER_PID
 	wait_for "port_open $BROKER_PORT" 10 ||
