@@ -25,6 +25,8 @@ OUTPOSTD_PID=$!
 E2E_PIDS+=("$OUTPOSTD_PID")
 wait_for "grep -q 'READY=1' '$NLOG'" 10 || fail "no READY=1 with the broker down: $(cat "$NLOG")"
 ctl status >/dev/null || fail "READY=1 came before the control socket answered"
+[ "$(id -u)" != 0 ] || grep -q 'warn: running as root: set "user"' "$E2E_DIR/outpostd.log" ||
+	fail "no warning about running as root without \"user\""
 grep -m1 'READY=1' "$NLOG" | grep -q 'STATUS=running; broker down; uplink unknown; 0 queued' ||
 	fail "READY=1 without the first status line: $(grep -m1 READY "$NLOG")"
 
@@ -56,7 +58,9 @@ grep 'RELOADING=1' "$NLOG" | grep -Eq 'MONOTONIC_USEC=[0-9]+' || fail "RELOADING
 pings() { grep 'WATCHDOG=1' "$NLOG" | awk '{print $1}'; }
 sleep 3
 n=$(pings | awk -v now="$(tail -n 1 "$NLOG" | awk '{print $1}')" '$1 > now - 3' | wc -l)
-[ "$n" -ge 4 ] && [ "$n" -le 8 ] || fail "$n pings in 3 s, expected about 6"
+# Never faster than asked (a timer does not fire early); a busy machine
+# may make a few late.
+[ "$n" -ge 3 ] && [ "$n" -le 7 ] || fail "$n pings in 3 s, expected about 6"
 
 # A loop that does not run sends no pings: stop it for 2.5 s.
 before=$(pings | wc -l)
