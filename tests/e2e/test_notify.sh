@@ -32,7 +32,7 @@ grep -m1 'READY=1' "$NLOG" | grep -q 'STATUS=running; broker down; uplink unknow
 
 # STATUS follows the state: the broker back, events sent, the uplink lost.
 e2e_spawn "$E2E_DIR/mosquitto.log" mosquitto -c "$E2E_DIR/mosquitto.conf"
-BROKER_PID=$E2E_LAST_PID
+export BROKER_PID=$E2E_LAST_PID
 wait_for "grep -q 'STATUS=running; broker up' '$NLOG'" 15 || fail "no STATUS with the broker up"
 publish -n 5 --kind payment --id-prefix ntf
 wait_sent 5 20 || fail "only $(outbox_count sent) of 5 sent"
