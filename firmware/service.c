@@ -145,9 +145,11 @@ void fw_service_stopping(struct fw *fw, const char *why)
 
 void fw_service_status(const struct fw *fw, cJSON *o)
 {
-	const struct hal_notify *n = &fw->service->n;
+	const struct hal_notify *n = fw->service ? &fw->service->n : NULL;
 
 	cJSON_AddStringToObject(o, "user", fw->cfg->user ? fw->cfg->user : "");
+	if (!n)
+		return;
 	cJSON_AddBoolToObject(o, "notify", n->fd >= 0);
 	cJSON_AddNumberToObject(o, "watchdog_ms", (double)n->watchdog_ms);
 	cJSON_AddNumberToObject(o, "sent", (double)n->sent);
