@@ -23,6 +23,17 @@ static struct {
 	unsigned uid;
 } expect;
 
+/* A failed getpwnam_r/getgrnam_r: e == 0 means there is no such name. */
+static int lookup_failed(const char *kind, const char *name, int e, char *why, size_t whylen)
+{
+	if (e == 0) {
+		snprintf(why, whylen, "%s \"%s\" does not exist", kind, name);
+		return ERR_NOTFOUND;
+	}
+	snprintf(why, whylen, "%s \"%s\": %s", kind, name, strerror(e));
+	return ERR_IO;
+}
+
 int hal_priv_lookup(const char *user, const char *group, struct hal_priv_id *id, char *why,
 		    size_t whylen)
 {
@@ -35,24 +46,19 @@ int hal_priv_lookup(const char *user, const char *group, struct hal_priv_id *id,
 		return ERR_NOMEM;
 	e = getpwnam_r(user, &pw, buf, PWBUF, &pwp);
 	if (!pwp) {
-		snprintf(why, whylen, e ? "user \"%s\": %s" : "user \"%s\" does not exist", user,
-			 strerror(e));
-		rc = e ? ERR_IO : ERR_NOTFOUND;
+		rc = lookup_failed("user", user, e, why, whylen);
 		goto out;
 	}
 	id->uid = (unsigned)pw.pw_uid;
 	id->gid = (unsigned)pw.pw_gid;
 	snprintf(id->user, sizeof(id->user), "%s", user);
-	if (!group)
-		goto out;
-	e = getgrnam_r(group, &gr, buf, PWBUF, &grp);
-	if (!grp) {
-		snprintf(why, whylen, e ? "group \"%s\": %s" : "group \"%s\" does not exist", group,
-			 strerror(e));
-		rc = e ? ERR_IO : ERR_NOTFOUND;
-		goto out;
+	if (group) {
+		e = getgrnam_r(group, &gr, buf, PWBUF, &grp);
+		if (grp)
+			id->gid = (unsigned)gr.gr_gid;
+		else
+			rc = lookup_failed("group", group, e, why, whylen);
 	}
-	id->gid = (unsigned)gr.gr_gid;
 out:
 	free(buf);
 	return rc;
