@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -134,5 +135,16 @@ int hal_priv_drop(const struct hal_priv_id *id, char *why, size_t whylen)
 		snprintf(why, whylen, "setuid(%u): %s", id->uid, strerror(errno));
 		return ERR_PERM;
 	}
-	return check_dropped(id, why, whylen);
+	if (check_dropped(id, why, whylen) != ERR_OK)
+		return ERR_PERM;
+	/* The uid change made us undumpable, which a process started as the
+	 * user (systemd's User=) is not: that shuts out only the user's own
+	 * processes - none but us, and they could read the device key file
+	 * anyway - and it breaks LeakSanitizer's stop-the-world (a ptrace
+	 * from a clone) in the sanitizer builds of the tests. */
+	if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0) {
+		snprintf(why, whylen, "prctl(PR_SET_DUMPABLE): %s", strerror(errno));
+		return ERR_PERM;
+	}
+	return ERR_OK;
 }
