@@ -123,7 +123,8 @@ $(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(FW_A) $(LIB_A)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LIBS)
 
 .SECONDARY:
-.PHONY: all setup unit e2e check demo bench clean help san-check valgrind-check reliability-check
+.PHONY: all setup unit e2e check demo bench clean help san-check valgrind-check reliability-check \
+	install uninstall
 setup: $(SETUP)
 
 unit: $(UNIT_BIN)
@@ -168,6 +169,70 @@ demo: all
 bench: all
 	@BUILD=$(BUILD) tools/bench/run.sh
 
+# ---- install (docs/INSTALL.md) ----
+# FHS paths as Debian 12 lays them out. The config directory is /etc/outpost
+# whatever the prefix: it is the daemon's default. Units, sysusers.d and
+# tmpfiles.d go where Debian 12's systemd.pc says (/lib/systemd/system,
+# /usr/lib/...) for PREFIX=/usr, else under the prefix. /var/lib/outpost and
+# /run/outpost are not installed: the unit's StateDirectory= and
+# RuntimeDirectory= make them (and outpostd does, started without systemd).
+# Man pages (man/*.[1-8]) and the bash completion are installed when there.
+PREFIX ?= /usr
+DESTDIR ?=
+SBINDIR ?= $(PREFIX)/sbin
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/outpost
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+CONFDIR ?= /etc/outpost
+SYSLIBDIR := $(if $(filter /usr,$(PREFIX)),/usr/lib,$(PREFIX)/lib)
+UNITDIR ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
+SYSUSERSDIR ?= $(SYSLIBDIR)/sysusers.d
+TMPFILESDIR ?= $(SYSLIBDIR)/tmpfiles.d
+INSTALL ?= install
+MAN_PAGES := $(wildcard man/*.[1-8])
+BASH_COMP := $(wildcard packaging/bash-completion/outpostctl)
+DOC_FILES := README.md $(wildcard docs/*.md)
+EXAMPLES := $(wildcard config/examples/* config/mosquitto/*.conf)
+
+install: $(BUILD)/outpostd $(BUILD)/outpostctl
+	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(DOCDIR)/examples
+	$(INSTALL) -m 0755 $(BUILD)/outpostd $(DESTDIR)$(SBINDIR)/outpostd
+	$(INSTALL) -m 0755 $(BUILD)/outpostctl $(DESTDIR)$(BINDIR)/outpostctl
+	sed 's|/usr/sbin/outpostd|$(SBINDIR)/outpostd|' packaging/systemd/outpostd.service \
+		>$(DESTDIR)$(UNITDIR)/outpostd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/outpostd.service
+	$(INSTALL) -m 0644 packaging/systemd/outpost.sysusers $(DESTDIR)$(SYSUSERSDIR)/outpost.conf
+	$(INSTALL) -m 0644 packaging/systemd/outpost.tmpfiles $(DESTDIR)$(TMPFILESDIR)/outpost.conf
+	$(INSTALL) -d -m 0755 $(DESTDIR)$(CONFDIR)
+	$(INSTALL) -m 0644 config/examples/outpost.json $(DESTDIR)$(CONFDIR)/outpost.json.example
+	@# The config is the operator's: never overwritten.
+	[ -e $(DESTDIR)$(CONFDIR)/outpost.json ] || \
+		$(INSTALL) -m 0644 config/examples/outpost.json $(DESTDIR)$(CONFDIR)/outpost.json
+	$(INSTALL) -m 0644 $(DOC_FILES) $(DESTDIR)$(DOCDIR)/
+	$(INSTALL) -m 0644 $(EXAMPLES) $(DESTDIR)$(DOCDIR)/examples/
+	@for m in $(MAN_PAGES); do s=$${m##*.}; \
+		echo "$(INSTALL) -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/"; \
+		$(INSTALL) -d $(DESTDIR)$(MANDIR)/man$$s && \
+		$(INSTALL) -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/ || exit 1; done
+	$(if $(BASH_COMP),$(INSTALL) -d $(DESTDIR)$(BASHCOMPDIR) && \
+		$(INSTALL) -m 0644 $(BASH_COMP) $(DESTDIR)$(BASHCOMPDIR)/outpostctl)
+	@echo "installed. Then, as root: systemd-sysusers; systemd-tmpfiles --create outpost.conf;"
+	@echo "edit $(CONFDIR)/outpost.json; systemctl daemon-reload; systemctl enable --now outpostd"
+
+# Removes what install put there, except $(CONFDIR)/outpost.json (the
+# operator's config, kept like a conffile) and the store in /var/lib/outpost.
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/outpostd $(DESTDIR)$(BINDIR)/outpostctl \
+		$(DESTDIR)$(UNITDIR)/outpostd.service $(DESTDIR)$(SYSUSERSDIR)/outpost.conf \
+		$(DESTDIR)$(TMPFILESDIR)/outpost.conf $(DESTDIR)$(CONFDIR)/outpost.json.example \
+		$(DESTDIR)$(BASHCOMPDIR)/outpostctl
+	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(DOC_FILES))) \
+		$(addprefix $(DESTDIR)$(DOCDIR)/examples/,$(notdir $(EXAMPLES)))
+	@for m in $(MAN_PAGES); do s=$${m##*.}; rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done
+	-rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null
+
 # Test harnesses with their own targets (fuzzing, torture) bring their
 # rules in make fragments next to their sources.
 include $(wildcard tests/*/*.mk)
@@ -186,5 +251,7 @@ help:
 	@echo "make CROSS=aarch64-linux-gnu   cross-compile the daemon for arm64"
 	@echo "make CURL=system               link Debian's libcurl instead of ours on mbedTLS"
 	@echo "make setup      install the Debian packages the build and tests need"
+	@echo "make install    outpostd, outpostctl, the systemd unit, config example, docs"
+	@echo "                (PREFIX=/usr, DESTDIR=; docs/INSTALL.md); make uninstall"
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -68,6 +68,14 @@ static bool check_printable(const char *s)
 	return true;
 }
 
+/* A login name as useradd(8) takes it; looked up at start, not here, so a
+ * config can be checked on a machine without that user. */
+static bool check_user(const char *s)
+{
+	return (s[0] == '_' || (s[0] >= 'a' && s[0] <= 'z')) &&
+	       all_of(s, "abcdefghijklmnopqrstuvwxyz0123456789_-", 1, 32);
+}
+
 static bool check_device(const char *s)
 {
 	return s[0] == '/' && check_printable(s);
@@ -299,6 +307,10 @@ static const struct cfg_field top_fields[] = {
 	{ .key = "vault", .type = CFG_F_OBJ, .sub = vault_fields },
 	{ .key = "log", .type = CFG_F_OBJ, .sub = log_fields },
 	{ .key = "secrets_file", .type = CFG_F_STR, .off = CFG_OFF(secrets_file) },
+	{ .key = "user", .type = CFG_F_STR, .off = CFG_OFF(user), .check = check_user,
+	  .expect = "a user name like \"outpost\" (lowercase letters, digits, _ and -)" },
+	{ .key = "group", .type = CFG_F_STR, .off = CFG_OFF(group), .check = check_user,
+	  .expect = "a group name like \"outpost\" (lowercase letters, digits, _ and -)" },
 	{ .key = "templates_sync", .type = CFG_F_DURATION, .off = CFG_OFF(templates_sync_s),
 	  .min = 60, .max = 7 * 86400, .def_num = 3600 },
 	{ .key = "consent", .type = CFG_F_CUSTOM, .custom = cfg_consent_parse },
@@ -539,6 +551,8 @@ static void finish(struct cfg_pctx *px)
 			    "the old name of sender.max_inflight; taken as max_inflight = %u",
 			    cfg->sender.concurrency);
 	}
+	if (cfg->group && !cfg->user)
+		cfg_err_add(px->errs, "$.group", "a group needs \"user\" too (the user to run as)");
 	if (cfg->sender.backoff_base_ms > cfg->sender.backoff_cap_ms)
 		cfg_err_add(px->errs, "$.sender.backoff_base_ms",
 			    "expected at most backoff_cap_ms (%u), got %u", cfg->sender.backoff_cap_ms,
@@ -703,6 +717,8 @@ void cfg_free(struct cfg *cfg)
 	free(cfg->events.id_field);
 	free(cfg->events.default_country);
 	free(cfg->secrets_file);
+	free(cfg->user);
+	free(cfg->group);
 	free(cfg);
 }
 

@@ -180,6 +180,9 @@ struct cfg {
 		unsigned n_stop, n_start;
 	} consent;
 	char *secrets_file; /* one-time import into the vault; NULL: none */
+	/* Started as root, run as this user (and its groups) once what needs
+	 * root is open; NULL: stay as started. group: instead of the user's own. */
+	char *user, *group;
 	int64_t templates_sync_s; /* template approval sync interval; default 1 h, 60 s .. 7 d */
 	struct cfg_account *accounts; /* JSON object name -> account, >= 1 */
 	unsigned n_accounts;

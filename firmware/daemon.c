@@ -49,8 +49,9 @@ void fw_fatal(struct fw *fw, const char *what, int err)
 {
 	log_err("store failure while %s: %s; stopping so the supervisor restarts us "
 		"(unacknowledged events stay with the broker)", what, hal_strerror(err));
-	fw->exit_code = 1;
+	fw->exit_code = FW_EXIT_FAILURE;
 	fw->stopping = true;
+	fw_service_stopping(fw, "store failure");
 	hal_loop_stop(fw->loop);
 }
 
@@ -69,6 +70,13 @@ int fw_load_config(const char *path, struct cfg **cfg, struct cfg_secrets **sec)
 			log_err("%s: %s: %s", path, errs.e[i].path, errs.e[i].msg);
 		if (errs.dropped)
 			log_err("%s: %u more errors not shown", path, errs.dropped);
+		return ERR_CONFIG;
+	}
+	/* Before the secrets file: its owner may be the user we will become. */
+	if (fw_privs_lookup(*cfg, why, sizeof(why)) != ERR_OK) {
+		log_err("%s: $.%s: %s", path, strncmp(why, "group", 5) ? "user" : "group", why);
+		cfg_free(*cfg);
+		*cfg = NULL;
 		return ERR_CONFIG;
 	}
 	if (!(*cfg)->secrets_file || access((*cfg)->secrets_file, F_OK) != 0)
@@ -104,6 +112,11 @@ static int subscribe_routes(struct fw *fw)
 	return net_mqtt_subscribe(fw->mqtt, filters, n);
 }
 
+static bool same_str(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
 int fw_reload(struct fw *fw, char *why, size_t whylen)
 {
 	struct cfg *cfg, *old_cfg = fw->cfg;
@@ -118,9 +131,10 @@ int fw_reload(struct fw *fw, char *why, size_t whylen)
 	}
 	if (strcmp(cfg->store.path, fw->cfg->store.path) || strcmp(cfg->mqtt.host, fw->cfg->mqtt.host) ||
 	    cfg->mqtt.port != fw->cfg->mqtt.port || strcmp(cfg->gateway_id, fw->cfg->gateway_id) ||
-	    strcmp(cfg->vault.key_file, fw->cfg->vault.key_file))
-		log_warn("reload: store, broker, gateway_id and vault key changes take effect after "
-			 "a restart");
+	    strcmp(cfg->vault.key_file, fw->cfg->vault.key_file) ||
+	    !same_str(cfg->user, fw->cfg->user) || !same_str(cfg->group, fw->cfg->group))
+		log_warn("reload: store, broker, gateway_id, vault key, user and group changes take "
+			 "effect after a restart");
 	fw->cfg = cfg;
 	err = fw_vault_import(fw, file);
 	cfg_secrets_free(file);
@@ -174,6 +188,7 @@ static void begin_stop(struct fw *fw, int signo)
 	log_info("%s: no new events; waiting for %u requests in flight", strsignal(signo),
 		 net_http_inflight(fw->http));
 	fw->stopping = true;
+	fw_service_stopping(fw, strsignal(signo));
 	net_mqtt_pause(fw->mqtt, true);
 	fw_sender_stop(fw);
 	fw->stop_deadline = hal_now_ms() + fw->cfg->sender.request_timeout_ms + STOP_GRACE_MS;
@@ -184,10 +199,13 @@ static void on_signal(struct hal_signal *s, int signo)
 {
 	struct fw *fw = container_of(s, struct fw, sig);
 
-	if (signo == SIGHUP)
+	if (signo == SIGHUP) {
+		fw_service_reloading(fw);
 		reload(fw);
-	else
+		fw_service_reloaded(fw);
+	} else {
 		begin_stop(fw, signo);
+	}
 }
 
 static void on_message(void *arg, const char *topic, const void *payload, size_t len)
@@ -260,7 +278,7 @@ static int start(struct fw *fw, struct cfg_secrets *file)
 		return rc;
 	if ((rc = fw_vault_open(fw, file)) != ERR_OK)
 		return rc;
-	if ((rc = hal_loop_init(&fw->loop)) != ERR_OK)
+	if ((rc = hal_loop_init(&fw->loop)) != ERR_OK || (rc = fw_service_init(fw)) != ERR_OK)
 		return rc;
 	fw->sig.cb = on_signal;
 	fw->stop_check.cb = on_stop_check;
@@ -278,6 +296,12 @@ static int start(struct fw *fw, struct cfg_secrets *file)
 	if ((rc = fw_control_init(fw)) != ERR_OK || (rc = fw_serial_init(fw)) != ERR_OK ||
 	    (rc = fw_remote_init(fw)) != ERR_OK)
 		return rc;
+	/* Root is needed no further: the broker and the provider are talked to
+	 * only after this (the HTTP engine sends nothing before the loop runs). */
+	if ((rc = fw_privs_drop(fw)) != ERR_OK) {
+		fw->exit_code = FW_EXIT_PRIV;
+		return rc;
+	}
 	fw_upkeep_start(fw);
 	fw_logs_start(fw);
 	return start_mqtt(fw);
@@ -308,6 +332,7 @@ static void finish(struct fw *fw)
 	fw_logs_free(fw);
 	hal_timer_cancel(fw->loop, &fw->upkeep);
 	hal_signal_close(fw->loop, &fw->sig);
+	fw_service_free(fw);
 	hal_loop_free(fw->loop);
 	fw_vault_free(fw);
 	store_close(fw->store);
@@ -323,17 +348,19 @@ int fw_daemon_run(const char *cfg_path)
 
 	srandom((unsigned)(hal_now_ms() ^ (uint64_t)hal_wall_ms()));
 	if (fw_load_config(cfg_path, &fw.cfg, &file) != ERR_OK)
-		return 3;
+		return FW_EXIT_CONFIG;
 	rc = start(&fw, file);
 	cfg_secrets_free(file);
 	if (rc == ERR_OK) {
 		log_info("outpostd %s running: gateway %s, store %s, %u routes", OUTPOST_VERSION,
 			 fw.cfg->gateway_id, fw.cfg->store.path, fw.cfg->n_routes);
+		fw_service_ready(&fw);
 		if (hal_loop_run(fw.loop) != ERR_OK)
-			fw.exit_code = 1;
+			fw.exit_code = FW_EXIT_FAILURE;
 	} else {
 		log_err("start-up failed: %s", hal_strerror(rc));
-		fw.exit_code = 1;
+		if (!fw.exit_code)
+			fw.exit_code = FW_EXIT_FAILURE;
 	}
 	finish(&fw);
 	log_info("outpostd stopped (exit %d)", fw.exit_code);

@@ -91,6 +91,7 @@ struct fw {
 	struct fw_logs *logs;
 	struct fw_inbound *inbound; /* consent, the 24 h window, inbound (consent.h) */
 	struct fw_serial *serial; /* NULL without control.serial.device */
+	struct fw_service *service; /* service.c: the service manager's notify socket */
 	struct fw_counters n;
 	struct fw_walk_n walks; /* list walks (inbound, templates, reconciliation) stopped early */
 	struct fw_webhook_counts {  /* webhooks.c, since start */
@@ -260,6 +261,30 @@ void fw_remote_status(const struct fw *fw, struct cJSON *o);
 /* control/socket.c: the unix socket transport */
 int fw_control_init(struct fw *fw);
 void fw_control_free(struct fw *fw);
+
+/* service.c: readiness, status, reload/stop notices and watchdog pings to
+ * the service manager ($NOTIFY_SOCKET; a no-op without one). init fails
+ * only for want of memory; ready starts the pings and the status line. */
+int fw_service_init(struct fw *fw);
+void fw_service_ready(struct fw *fw);
+void fw_service_reloading(struct fw *fw);
+void fw_service_reloaded(struct fw *fw);
+void fw_service_stopping(struct fw *fw, const char *why);
+void fw_service_status(const struct fw *fw, struct cJSON *o);
+void fw_service_free(struct fw *fw);
+
+/* privdrop.c: run as the config's "user". lookup: resolves it (and
+ * "group") while loading a config, so that a name that does not exist is
+ * a config error and files owned by that user count as ours while we are
+ * root; ERR_NOTFOUND or ERR_IO with why. drop: gives the user what was
+ * made as root and becomes it for good; warns when root has no user to
+ * become; ERR_PERM (stop: exit FW_EXIT_PRIV) if that fails. */
+int fw_privs_lookup(const struct cfg *cfg, char *why, size_t whylen);
+int fw_privs_drop(struct fw *fw);
+/* What each part made as root, given to the user before the drop. */
+struct hal_priv_id;
+int fw_vault_give(struct fw *fw, const struct hal_priv_id *id, char *why, size_t whylen);
+int fw_control_give(struct fw *fw, const struct hal_priv_id *id, char *why, size_t whylen);
 
 /* control/serial.c: the serial console transport (control.serial). Init fails
  * only for want of memory: a missing device is retried every second. */

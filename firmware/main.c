@@ -39,7 +39,10 @@ static void usage(FILE *f)
 		"  -h, --help          this text\n"
 		"\n"
 		"Exit status: 0 clean stop or valid config; 1 runtime failure (restart me);\n"
-		"2 usage error; 3 invalid configuration or secrets.\n"
+		"2 usage error; 3 invalid configuration or secrets, or a \"user\"/\"group\"\n"
+		"that does not exist; 4 could not become \"user\" (start as root or as it).\n"
+		"Under systemd (Type=notify) it reports readiness, status and watchdog\n"
+		"pings on $NOTIFY_SOCKET.\n"
 		"Provider credentials live encrypted in the store's vault: set them with\n"
 		"outpostctl creds set NAME, or name a secrets file in the config once (it\n"
 		"is imported at start and removed). Look inside a running daemon with\n"
@@ -66,7 +69,7 @@ static int check_config(const char *path)
 
 	if (fw_load_config(path, &cfg, &sec) != ERR_OK) {
 		fprintf(stderr, "%s: configuration is NOT valid\n", path);
-		return 3;
+		return FW_EXIT_CONFIG;
 	}
 	printf("%s: configuration OK: gateway %s, %u accounts, %u templates, %u routes\n", path,
 	       cfg->gateway_id, cfg->n_accounts, cfg->n_templates, cfg->n_routes);
@@ -98,13 +101,13 @@ int main(int argc, char **argv)
 		case 'v': level = LOG_DEBUG; break;
 		case 'V': version(); return 0;
 		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		default: usage(stderr); return FW_EXIT_USAGE;
 		}
 	}
 	if (optind < argc) {
 		fprintf(stderr, "outpostd: unexpected argument '%s'\n", argv[optind]);
 		usage(stderr);
-		return 2;
+		return FW_EXIT_USAGE;
 	}
 	hal_log_open("outpostd", use_syslog && !test, level);
 	c = test ? check_config(cfg) : fw_daemon_run(cfg);

@@ -36,6 +36,7 @@
 #include "hal/file.h"
 #include "hal/log.h"
 #include "hal/parse.h"
+#include "hal/priv.h"
 #include "hal/random.h"
 #include "store/store.h"
 #include "store/vault.h"
@@ -44,6 +45,7 @@ struct fw_vault {
 	char *key_file;
 	struct store_vault_key key;
 	bool open;              /* key matches the vault */
+	bool made_dir;          /* the key file's directory is ours (made with the key) */
 	char sealed[FW_ERROR_TEXT]; /* why not open, for status and paused accounts */
 };
 
@@ -66,18 +68,26 @@ static int key_load(const char *path, struct store_vault_key *k, char *why, size
 	return err;
 }
 
+/* The directory part of a key file's path; false for none ("key", "/key"). */
+static bool key_dir(const char *path, char *dir, size_t len)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash || slash == path)
+		return false;
+	snprintf(dir, len, "%.*s", (int)(slash - path), path);
+	return true;
+}
+
 /* A new random device key in path (0600, atomic); its derived key in k. */
 static int key_make(const char *path, struct store_vault_key *k)
 {
 	unsigned char dev[STORE_VAULT_DEVKEY_LEN];
 	char dir[4096];
-	const char *slash = strrchr(path, '/');
 	int err;
 
-	if (slash && slash != path) {
-		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	if (key_dir(path, dir, sizeof(dir)))
 		hal_dir_make(dir, 0700);
-	}
 	err = hal_random(dev, sizeof(dev));
 	if (err == ERR_OK)
 		err = hal_file_write_atomic(path, dev, sizeof(dev), 0600);
@@ -131,6 +141,9 @@ static int key_find(struct fw *fw, struct fw_vault *v)
 	if (err == ERR_NOTFOUND) { /* an empty vault takes the key it finds, or a new one */
 		err = key_load(v->key_file, &v->key, why, sizeof(why));
 		if (err == ERR_NOTFOUND) {
+			char dir[4096];
+
+			v->made_dir = key_dir(v->key_file, dir, sizeof(dir)) && access(dir, F_OK) != 0;
 			err = key_make(v->key_file, &v->key);
 			if (err == ERR_OK)
 				log_info("vault: made a new device key in %s", v->key_file);
@@ -330,6 +343,23 @@ int fw_vault_import(struct fw *fw, struct cfg_secrets *file)
 	int err = import(fw, file);
 
 	return err == ERR_OK ? secrets_from_vault(fw) : err;
+}
+
+int fw_vault_give(struct fw *fw, const struct hal_priv_id *id, char *why, size_t whylen)
+{
+	struct fw_vault *v = fw->vault;
+	struct stat st;
+	char dir[4096];
+	int err = ERR_OK;
+
+	/* Root's key (made now, or by a run before "user" was set) becomes the
+	 * user's, or the next start as the user could not read it. Someone
+	 * else's key is left alone: hal_file_check_private refuses it anyway. */
+	if (lstat(v->key_file, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == 0)
+		err = hal_priv_give(id, v->key_file, why, whylen);
+	if (err == ERR_OK && v->made_dir && key_dir(v->key_file, dir, sizeof(dir)))
+		err = hal_priv_give(id, dir, why, whylen);
+	return err;
 }
 
 void fw_vault_free(struct fw *fw)

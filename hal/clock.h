@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 uint64_t hal_now_ms(void);  /* CLOCK_MONOTONIC in ms */
+uint64_t hal_now_us(void);  /* CLOCK_MONOTONIC in us */
 int64_t hal_wall_ms(void);  /* CLOCK_REALTIME in ms since the epoch */
 bool hal_clock_valid(void); /* wall clock at or after the build time */
 int64_t hal_build_time_ms(void);

@@ -9,6 +9,7 @@
 
 #include "hal/err.h"
 #include "hal/file.h"
+#include "hal/priv.h"
 
 int hal_file_read(const char *path, size_t max, char **out, size_t *len)
 {
@@ -64,7 +65,7 @@ int hal_file_check_private(const char *path, char *why, size_t whylen)
 		snprintf(why, whylen, "%s: not a regular file", path);
 		return ERR_PERM;
 	}
-	if (st.st_uid != geteuid()) {
+	if (!hal_priv_owner_ok((unsigned)st.st_uid)) {
 		snprintf(why, whylen, "%s: owned by uid %u, not by the daemon's user (uid %u)",
 			 path, (unsigned)st.st_uid, (unsigned)geteuid());
 		return ERR_PERM;

@@ -10,8 +10,9 @@
  * buffer (*out, caller frees). ERR_TOOBIG if larger, ERR_NOTFOUND, ERR_IO. */
 int hal_file_read(const char *path, size_t max, char **out, size_t *len);
 
-/* ERR_OK only if `path` is a regular file owned by the effective user with
- * no permission bits for group or others (mode 0600 or 0400). */
+/* ERR_OK only if `path` is a regular file owned by the effective user (or,
+ * as root, by the user we are about to become: hal_priv_owner_ok) with no
+ * permission bits for group or others (mode 0600 or 0400). */
 int hal_file_check_private(const char *path, char *why, size_t whylen);
 
 /* Writes data to path atomically: temp file, fsync, rename, dir fsync. */

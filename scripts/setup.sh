@@ -5,12 +5,19 @@
 #   scripts/setup.sh          build + test dependencies
 #   scripts/setup.sh cross    also the arm64 cross compiler and arm64 libraries
 #   scripts/setup.sh system-curl  also Debian's libcurl (for make CURL=system)
+# The package lists are split into words on purpose.
+# shellcheck disable=SC2086
 set -eu
 
+# systemd: systemd-analyze, systemd-sysusers and systemd-tmpfiles check the
+# unit (tests/e2e/test_unit.sh); a Debian 12 container lacks it. shellcheck:
+# the OpenWrt init script and the packaging tests. python3: the fake notify
+# socket and the serial relay of the end-to-end tests.
 PKGS="build-essential pkg-config ca-certificates openssl jq curl iproute2
 libmosquitto-dev liblmdb-dev lmdb-utils libmbedtls-dev libcjson-dev libcmocka-dev
 libnghttp2-dev libmicrohttpd-dev mosquitto mosquitto-clients valgrind dpkg-dev wrk
-clang libclang-rt-14-dev faketime socat nghttp2-proxy mandoc"
+clang libclang-rt-14-dev faketime socat nghttp2-proxy mandoc systemd shellcheck
+python3"
 SYSCURL_PKGS="libcurl4-openssl-dev"
 CROSS_PKGS="gcc-aarch64-linux-gnu libc6-dev-arm64-cross
 libmosquitto-dev:arm64 liblmdb-dev:arm64 libmbedtls-dev:arm64 libcjson-dev:arm64
@@ -23,7 +30,7 @@ sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 missing() {
 	out=""
-	for p in $*; do
+	for p in "$@"; do
 		dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' ||
 			out="$out $p"
 	done
@@ -53,13 +60,16 @@ if [ "$want" = cross ]; then
 	need="$need $(missing $CROSS_PKGS)"
 fi
 src=$(enable_deb_src)
-if [ -n "$(echo $need)" ] || [ -n "$src" ]; then
+# Blank: nothing but spaces.
+blank() { [ -z "$(printf '%s' "$1" | tr -d ' \n')" ]; }
+
+if ! blank "$need" || [ -n "$src" ]; then
 	export DEBIAN_FRONTEND=noninteractive
 	sudo_ apt-get update -q
 	pk=$(missing $PKGS)
 	[ "$want" = cross ] && pk="$pk $(missing $CROSS_PKGS)"
 	[ "$want" = system-curl ] && pk="$pk $(missing $SYSCURL_PKGS)"
-	[ -n "$(echo $pk)" ] && sudo_ apt-get install -y -q --no-install-recommends $pk
+	blank "$pk" || sudo_ apt-get install -y -q --no-install-recommends $pk
 fi
 # mosquitto's Debian package starts a system broker on 1883; tests run their
 # own brokers on random ports and do not need it.

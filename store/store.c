@@ -23,6 +23,7 @@
 #include "hal/err.h"
 #include "hal/file.h"
 #include "hal/log.h"
+#include "hal/priv.h"
 #include "store/store_impl.h"
 
 /* Adding a DB needs no new schema: dbs_open() creates one missing from an
@@ -402,6 +403,19 @@ int store_open(const char *dir, unsigned max_size_mb, struct store **out)
 	}
 out:
 	store_close(s);
+	return err;
+}
+
+int store_give(struct store *s, const struct hal_priv_id *id, char *why, size_t whylen)
+{
+	static const char *const names[] = {"", "data.mdb", "lock.mdb", STORE_LOCK_NAME};
+	char path[sizeof(s->dir) + 32];
+	int err = ERR_OK;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]) && err == ERR_OK; i++) {
+		snprintf(path, sizeof(path), "%s%s%s", s->dir, *names[i] ? "/" : "", names[i]);
+		err = hal_priv_give(id, path, why, whylen);
+	}
 	return err;
 }
 

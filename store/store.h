@@ -20,6 +20,7 @@
 #define STORE_STORE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct store;
@@ -33,6 +34,12 @@ enum { STORE_RDONLY = 1 };
  * ERR_STORE. Clears reader slots left by dead processes. */
 int store_open(const char *dir, unsigned max_size_mb, struct store **out);
 void store_close(struct store *s); /* accepts NULL; no txn may be open */
+
+/* Gives the store's directory and files to id (hal/priv.h), before a
+ * daemon started as root drops to its user: LMDB keeps its fds, but the
+ * user must be able to open them at its next start. ERR_OK or why. */
+struct hal_priv_id;
+int store_give(struct store *s, const struct hal_priv_id *id, char *why, size_t whylen);
 
 /* A write txn unless flags has STORE_RDONLY. */
 int store_begin(struct store *s, unsigned flags, struct store_txn **out);

@@ -178,6 +178,11 @@ static void add_errors(cJSON *r, const char *key, const struct cfg_errors *e)
 }
 
 /* What a reload does not apply (daemon.c fw_reload says the same). */
+static bool same_name(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
 static void add_restart_needed(const struct cfg *now, const struct cfg *next, cJSON *r)
 {
 	cJSON *a = cJSON_AddArrayToObject(r, "restart_needed");
@@ -190,6 +195,8 @@ static void add_restart_needed(const struct cfg *now, const struct cfg *next, cJ
 		cJSON_AddItemToArray(a, cJSON_CreateString("gateway_id"));
 	if (strcmp(now->vault.key_file, next->vault.key_file))
 		cJSON_AddItemToArray(a, cJSON_CreateString("vault.key_file"));
+	if (!same_name(now->user, next->user) || !same_name(now->group, next->group))
+		cJSON_AddItemToArray(a, cJSON_CreateString("user/group"));
 }
 
 /* Writes text as the config, keeping the running file as .prev. */

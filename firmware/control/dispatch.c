@@ -138,6 +138,7 @@ static cJSON *cmd_status(struct fw *fw)
 	fw_creds_vault_status(fw, r);
 	fw_remote_status(fw, cJSON_AddObjectToObject(r, "remote"));
 	fw_serial_status(fw, cJSON_AddObjectToObject(r, "serial"));
+	fw_service_status(fw, cJSON_AddObjectToObject(r, "service"));
 	fw_delivery_status(fw, cJSON_AddObjectToObject(r, "delivery"));
 	fw_receipts_status(fw, cJSON_AddObjectToObject(r, "receipts"));
 	fw_webhook_status(fw, cJSON_AddObjectToObject(r, "webhooks"));

@@ -21,6 +21,7 @@
 #include "hal/err.h"
 #include "hal/file.h"
 #include "hal/log.h"
+#include "hal/priv.h"
 #include "net/ctl.h"
 
 #define MAX_CLIENTS 8
@@ -39,6 +40,7 @@ struct fw_control {
 	struct fw *fw;
 	struct hal_fd listen;
 	char *path;
+	char made_dir[108]; /* the socket's directory if we made it, else "" */
 	struct client clients[MAX_CLIENTS];
 };
 
@@ -191,7 +193,8 @@ static int listen_on(struct fw_control *ctl)
 	slash = strrchr(ctl->path, '/');
 	if (slash && slash != ctl->path) {
 		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - ctl->path), ctl->path);
-		hal_dir_make(dir, 0750);
+		if (access(dir, F_OK) != 0 && hal_dir_make(dir, 0750) == ERR_OK)
+			snprintf(ctl->made_dir, sizeof(ctl->made_dir), "%s", dir);
 	}
 	unlink(ctl->path); /* a stale socket of an earlier run; the store lock keeps us single */
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -227,6 +230,17 @@ int fw_control_init(struct fw *fw)
 	if (rc == ERR_OK)
 		log_info("control: listening on %s", ctl->path);
 	return rc;
+}
+
+int fw_control_give(struct fw *fw, const struct hal_priv_id *id, char *why, size_t whylen)
+{
+	struct fw_control *ctl = fw->control;
+	int err = hal_priv_give(id, ctl->path, why, whylen);
+
+	/* A directory that was there before (/run, /tmp) is not ours to give. */
+	if (err == ERR_OK && ctl->made_dir[0])
+		err = hal_priv_give(id, ctl->made_dir, why, whylen);
+	return err;
 }
 
 void fw_control_free(struct fw *fw)

@@ -454,6 +454,32 @@ static void test_gateway_id(void **state)
 	expect_bad(root, "$.gateway_id", "expected 1..64 characters of A-Z a-z 0-9 _ -");
 }
 
+/* "user" and "group": names only here (the daemon looks them up). */
+static void test_user_group(void **state)
+{
+	struct cfg *c = NULL;
+	cJSON *root = good_tree();
+
+	(void)state;
+	set(root, NULL, "user", cJSON_CreateString("outpost"));
+	set(root, NULL, "group", cJSON_CreateString("outpost-ops"));
+	assert_int_equal(parse_tree(root, &c), ERR_OK);
+	assert_string_equal(c->user, "outpost");
+	assert_string_equal(c->group, "outpost-ops");
+	cfg_free(c);
+	cJSON_Delete(root);
+
+	root = good_tree();
+	set(root, NULL, "user", cJSON_CreateString("Outpost:0"));
+	expect_bad(root, "$.user", "a user name like");
+	root = good_tree();
+	set(root, NULL, "group", cJSON_CreateString("dialout"));
+	expect_bad(root, "$.group", "a group needs \"user\"");
+	root = good_tree();
+	set(root, NULL, "user", cJSON_CreateNumber(0));
+	expect_bad(root, "$.user", "string");
+}
+
 static void test_many_errors(void **state)
 {
 	cJSON *root = good_tree();
@@ -658,6 +684,7 @@ int main(void)
 		cmocka_unit_test(test_bad_topic),
 		cmocka_unit_test(test_duplicate_route),
 		cmocka_unit_test(test_gateway_id),
+		cmocka_unit_test(test_user_group),
 		cmocka_unit_test(test_many_errors),
 		cmocka_unit_test(test_no_cascade),
 		cmocka_unit_test(test_warnings),
