@@ -9,7 +9,10 @@
 e2e_setup deadletter
 start_broker
 start_sim
-write_config '.sender.max_attempts = 2' '.sender.backoff_base_ms = 50' '.sender.backoff_cap_ms = 100'
+# The circuit must not open: an open one holds messages for the link, where
+# they spend no attempts (docs/RETRY.md), and these are to expire by them.
+write_config '.sender.max_attempts = 2' '.sender.backoff_base_ms = 50' '.sender.backoff_cap_ms = 100' \
+	'.accounts.main.breaker = {"failures": 1000, "open_s": 30}'
 start_outpostd
 octl() { "$BUILD/outpostctl" -s "$OUTPOST_SOCK" "$@"; }
 
