@@ -65,7 +65,7 @@ CFLAGS += $(CURL_CFLAGS)
 LIBS := $(CURL_LIBS) -lmosquitto -llmdb -lmbedtls -lmbedx509 -lmbedcrypto -lcjson -lpthread -lm
 
 LIB_SRC := $(wildcard hal/*.c store/*.c net/*.c net/providers/*.c config/*.c)
-FW_SRC := $(filter-out firmware/main.c,$(wildcard firmware/*.c firmware/control/*.c))
+FW_SRC := $(filter-out firmware/main.c,$(wildcard firmware/*.c firmware/control/*.c firmware/sender/*.c))
 CTL_SRC := $(wildcard tools/outpostctl/*.c)
 SIM_SRC := $(wildcard tools/twilio-sim/*.c)
 PUB_SRC := $(wildcard tools/loadgen/*.c)

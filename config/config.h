@@ -156,7 +156,7 @@ struct cfg {
 	struct {
 		/* Requests in flight at most (default 128, 1..1024): the cap of
 		 * each account's adaptive limit, rate x answer time
-		 * (firmware/sender.c); on HTTP/1.1 a connection each. */
+		 * (firmware/sender/turn.c); on HTTP/1.1 a connection each. */
 		unsigned max_inflight;
 		unsigned concurrency;        /* max_inflight's old name; 0 = not given */
 		unsigned connect_timeout_ms; /* default 10000, 100..300000 */

@@ -10,7 +10,7 @@
  * back), its failure opens it again for twice as long, up to 600 s.
  * A provider that answers at all (a permanent refusal, a rate limit) is up:
  * that closes the breaker too. Refused credentials are neither: the account
- * pauses (sender.c) and the breaker waits.
+ * pauses (sender/outcome.c) and the breaker waits.
  *
  * Pure functions of the outcomes and a monotonic clock, tested alone.
  */

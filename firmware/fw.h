@@ -53,7 +53,7 @@ struct fw_router {
 	struct hal_ratelimit seq_gap_rl, seq_note_rl;
 };
 
-/* sender.c: the way to the providers, from every transfer's end. */
+/* sender/link.c: the way to the providers, from every transfer's end. */
 struct fw_uplink {
 	uint64_t ok_ms, fail_ms; /* monotonic; 0 = never */
 	char fail[160];
@@ -146,7 +146,7 @@ void fw_router_seq_status(struct fw *fw, struct cJSON *o);
 struct net_inbound;
 void fw_inbound(struct fw *fw, const char *account, const struct net_inbound *in);
 
-/* sender.c */
+/* sender/ (its files and their shared parts: firmware/sender/sender.h) */
 int fw_sender_init(struct fw *fw);
 void fw_sender_free(struct fw *fw);
 int fw_sender_reconfigure(struct fw *fw);

@@ -54,7 +54,7 @@ enum { STORE_F_FREEFORM = 8, STORE_F_TEMPLATE_ONLY = 16 };
 /* LINK_FAILED: its last attempt got no answer (refused, reset, DNS, TLS,
  * 5xx): due at once when the provider answers again, whatever its backoff.
  * LINK_HELD: parked while its account's circuit is open, counted
- * (firmware/sender.c, recovery). */
+ * (firmware/sender/link.c, recovery). */
 enum { STORE_F_LINK_FAILED = 32, STORE_F_LINK_HELD = 64 };
 
 /* Limits. An encoded record holds the vars of a 64 KiB event with room to

@@ -6,7 +6,7 @@
 #     is failed or expired.
 #  2. The clock becomes valid: everything goes out (no record expired by its
 #     1970 stamp: the TTL of an event ingested without a valid clock starts
-#     when it is first admitted, firmware/sender.c admit()).
+#     when it is first admitted, firmware/sender/turn.c admit()).
 #  3. Mid-stream the clock steps back 56 years, then forward again: the
 #     sender holds (ingest goes on), then resumes by itself. Timers are on
 #     CLOCK_MONOTONIC: the hold is rechecked, the broker link never drops.
