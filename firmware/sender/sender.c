@@ -347,6 +347,7 @@ void fw_sender_status(const struct fw *fw, cJSON *arr)
 		cJSON_AddNumberToObject(o, "inflight", a->inflight);
 		cJSON_AddNumberToObject(o, "inflight_limit", a->limit);
 		cJSON_AddNumberToObject(o, "answer_ms", (double)(int64_t)(a->answer_ms + 0.5));
+		cJSON_AddNumberToObject(o, "max_inflight", fw->sender->pool_n);
 		cJSON_AddStringToObject(o, "limited_by", a->capped ? "sender.max_inflight" : "rate");
 		breaker_status(a, now, o);
 		cJSON_AddItemToArray(arr, o);

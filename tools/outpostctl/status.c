@@ -216,7 +216,7 @@ static void show_account(const cJSON *a, size_t w)
 	if (octl_num(a, "draining", &n) && n > 0)
 		printf(", draining %.0f after an outage", n);
 	if (limited_by && strcmp(limited_by, "sender.max_inflight") == 0 &&
-	    octl_num(a, "inflight_limit", &n))
+	    octl_num(a, "max_inflight", &n))
 		printf(", in flight capped at %.0f by sender.max_inflight", n);
 	if (reason && *reason) {
 		fputs("  ", stdout);
