@@ -124,7 +124,7 @@ grep -Eq "^Uid:\s+$uid\s+$uid\s+$uid\s+$uid$" "/proc/$OUTPOSTD_PID/status" ||
 	fail "not running as outpost: $(grep Uid: "/proc/$OUTPOSTD_PID/status")"
 mpub site/1/payments/card '{"id": "deb-1", "customer": {"name": "Ana", "phone": "+491701234567"},
 	"amount": "9.50", "currency": "EUR"}'
-wait_for '[ "$(sim_count)" -ge 1 ]' 20 || fail "the event was not sent: $(tail -5 "$E2E_DIR/outpostd.log")"
+wait_for "[ \"\$(sim_count)\" -ge 1 ]" 20 || fail "the event was not sent: $(tail -5 "$E2E_DIR/outpostd.log")"
 [ "$(sim_refs)" = deb-1 ] || fail "the sim got $(sim_refs), not deb-1"
 wait_sent 1 10 || fail "the outbox does not say sent"
 # What it made in the packaged places, as the user.
