@@ -66,6 +66,8 @@ for lib in libmosquitto1 liblmdb0 libmbedtls libcjson1 libc6; do
 	grep -q "$lib" <<<"$deps" || fail "Depends lacks $lib: $deps"
 done
 grep -q 'curl\|nghttp2' <<<"$deps" && fail "Depends names libcurl or libnghttp2, which are static: $deps"
+dpkg-deb -f "$DEB" Built-Using | grep -Eq '^curl \(= [^)]+\), nghttp2 \(= [^)]+\)$' ||
+	fail "Built-Using does not name the static curl and nghttp2: $(dpkg-deb -f "$DEB" Built-Using)"
 dpkg-deb -I "$DEB" conffiles | grep -qx /etc/outpost/outpost.json || fail "outpost.json is not a conffile"
 
 # Install: the user, /etc/outpost, the unit enabled, modes.
