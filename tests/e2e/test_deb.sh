@@ -96,6 +96,10 @@ U=$(key User) G=$(key Group) SG=$(key SupplementaryGroups) UM=$(key UMask)
 STATE=/var/lib/$(key StateDirectory) RUN=/run/$(key RuntimeDirectory)
 read -r -a EXEC <<<"$(key ExecStart)"
 [ "${EXEC[0]}" = /usr/sbin/outpostd ] && [ "$U" = outpost ] || fail "the unit runs ${EXEC[0]} as $U"
+# The shipped config is valid as it is (the unit's first start, at install
+# on a systemd machine, is not refused with exit 3).
+out=$(setpriv --reuid="$U" --regid="$G" --groups="$SG" /usr/sbin/outpostd -t -c /etc/outpost/outpost.json 2>&1) ||
+	fail "the shipped outpost.json is refused: $out"
 install -d -o "$U" -g "$G" -m "$(key StateDirectoryMode)" "$STATE"
 install -d -o "$U" -g "$G" -m "$(key RuntimeDirectoryMode)" "$RUN"
 
