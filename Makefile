@@ -93,7 +93,7 @@ $(CURL_DIR)/lib/libcurl.a: scripts/build-curl.sh | $(SETUP)
 
 $(BUILD)/obj/%.o: %.c | $(SETUP) $(CURL_DEP)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(LIB_A): $(call obj,$(LIB_SRC))
 	@rm -f $@
@@ -124,7 +124,7 @@ $(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(FW_A) $(LIB_A)
 
 .SECONDARY:
 .PHONY: all setup unit e2e check demo bench clean help san-check valgrind-check reliability-check \
-	install uninstall
+	install uninstall deb
 setup: $(SETUP)
 
 unit: $(UNIT_BIN)
@@ -233,6 +233,25 @@ uninstall:
 	@for m in $(MAN_PAGES); do s=$${m##*.}; rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done
 	-rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null
 
+# ---- Debian package (debian/, docs/INSTALL.md) ----
+# dpkg-buildpackage and debhelper around the targets above: the .deb (and
+# its .buildinfo and .changes) go to build/deb/, never to the parent
+# directory. CROSS=aarch64-linux-gnu builds the arm64 package (nocheck:
+# nothing runs arm64 binaries here; the tests are make check's). The version
+# is debian/changelog's, which must be VERSION.
+DEB_ARCH = $(shell dpkg-architecture -qDEB_HOST_ARCH $(if $(CROSS),-t$(CROSS)) 2>/dev/null)
+DEB_OUT = build/deb/outpost_$(VERSION)_$(DEB_ARCH)
+deb: | $(SETUP)
+	@v=$$(dpkg-parsechangelog -S Version); [ "$$v" = "$(VERSION)" ] || { echo \
+		"debian/changelog is at $$v, the Makefile at $(VERSION): add an entry (dch -v $(VERSION))" >&2; \
+		exit 1; }
+	@mkdir -p build/deb
+	$(if $(CROSS),CC=$(CROSS)-gcc DEB_BUILD_OPTIONS=nocheck) \
+		dpkg-buildpackage -b -us -uc $(if $(CROSS),-a$(DEB_ARCH)) \
+		--buildinfo-option=-ubuild/deb --buildinfo-file=$(DEB_OUT).buildinfo \
+		--changes-option=-ubuild/deb --changes-file=$(DEB_OUT).changes
+	@echo "built $(DEB_OUT).deb"
+
 # Test harnesses with their own targets (fuzzing, torture) bring their
 # rules in make fragments next to their sources.
 include $(wildcard tests/*/*.mk)
@@ -253,5 +272,6 @@ help:
 	@echo "make setup      install the Debian packages the build and tests need"
 	@echo "make install    outpostd, outpostctl, the systemd unit, config example, docs"
 	@echo "                (PREFIX=/usr, DESTDIR=; docs/INSTALL.md); make uninstall"
+	@echo "make deb        build/deb/outpost_$(VERSION)_<arch>.deb (CROSS=aarch64-linux-gnu: arm64)"
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -38,5 +38,8 @@ grep -q '^#define USE_NGHTTP2 1' lib/curl_config.h ||
 	{ echo "build-curl: configure found no nghttp2 (libnghttp2-dev)" >&2; exit 1; }
 make -j"$(nproc)" -C lib >make.log 2>&1 || { tail -30 make.log >&2; exit 1; }
 make -C lib install >/dev/null && make -C include install >/dev/null
+# The Debian source version it came from: the package's Built-Using field
+# (debian/rules), which tells that a curl security update needs a rebuild.
+dpkg-parsechangelog -l debian/changelog -S Version >"$out/debian-source-version"
 cd / && rm -rf "$work"
 echo "build-curl: $out/lib/libcurl.a"

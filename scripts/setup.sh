@@ -12,12 +12,13 @@ set -eu
 # systemd: systemd-analyze, systemd-sysusers and systemd-tmpfiles check the
 # unit (tests/e2e/test_unit.sh); a Debian 12 container lacks it. shellcheck:
 # the OpenWrt init script and the packaging tests. python3: the fake notify
-# socket and the serial relay of the end-to-end tests.
+# socket and the serial relay of the end-to-end tests. debhelper and
+# lintian: `make deb` and its test (tests/e2e/test_deb.sh).
 PKGS="build-essential pkg-config ca-certificates openssl jq curl iproute2
 libmosquitto-dev liblmdb-dev lmdb-utils libmbedtls-dev libcjson-dev libcmocka-dev
 libnghttp2-dev libmicrohttpd-dev mosquitto mosquitto-clients valgrind dpkg-dev wrk
 clang libclang-rt-14-dev faketime socat nghttp2-proxy mandoc systemd shellcheck
-python3"
+python3 debhelper lintian"
 SYSCURL_PKGS="libcurl4-openssl-dev"
 CROSS_PKGS="gcc-aarch64-linux-gnu libc6-dev-arm64-cross
 libmosquitto-dev:arm64 liblmdb-dev:arm64 libmbedtls-dev:arm64 libcjson-dev:arm64

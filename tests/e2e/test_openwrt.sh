@@ -14,10 +14,11 @@ INIT=packaging/openwrt/outpostd.init
 
 out=$(shellcheck -s sh "$INIT" 2>&1) || fail "shellcheck on the init script: $out"
 out=$(shellcheck scripts/setup.sh 2>&1) || fail "shellcheck on scripts/setup.sh: $out"
+out=$(shellcheck -s sh debian/postrm 2>&1) || fail "shellcheck on debian/postrm: $out"
 # SC1091: the tests source lib.sh by a path shellcheck cannot follow.
 # SC2015: `A && B || fail ...` is the tests' idiom (fail exits).
 out=$(shellcheck -e SC1091,SC2015 tests/e2e/test_notify.sh tests/e2e/test_priv.sh tests/e2e/test_unit.sh \
-	tests/e2e/test_install.sh tests/e2e/test_openwrt.sh 2>&1) || fail "shellcheck on the tests: $out"
+	tests/e2e/test_install.sh tests/e2e/test_openwrt.sh tests/e2e/test_deb.sh 2>&1) || fail "shellcheck on the tests: $out"
 
 # rc.common's procd helpers as stubs that print their arguments.
 cat >"$E2E_DIR/stubs.sh" <<'EOS'
