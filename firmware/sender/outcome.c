@@ -316,6 +316,7 @@ static void collect_done(struct fw_sender *s)
 		d->why[0] = '\0';
 		d->attempts = 0;
 		d->retry_in_ms = 0;
+		d->sent_ms = c->answer_ms >= 0 && !c->reconciling ? c->sent_ms : 0;
 		fw_snd_ctx_release(c);
 		s->inflight--;
 		c = next;
@@ -457,8 +458,11 @@ static void flush_done(struct fw_sender *s)
 		fw_fatal(s->fw, "recording send results", rc);
 		return;
 	}
-	for (unsigned i = 0; i < s->n_settle; i++)
+	for (unsigned i = 0; i < s->n_settle; i++) {
 		settled(s, &s->settle[i]);
+		if (s->settle[i].acct && s->settle[i].sent_ms)
+			fw_snd_cycled(s, s->settle[i].acct, hal_now_ms() - s->settle[i].sent_ms);
+	}
 	s->n_settle = 0;
 	fw_snd_submit_picked(s, &p);
 	fw_receipts_kick(s->fw);

@@ -139,6 +139,7 @@ struct done {
 	unsigned attempts;         /* of the record, after this one */
 	int64_t retry_in_ms;       /* FW_NEXT_RETRY: from the commit to the next try */
 	bool parked;               /* FW_NEXT_RETRY: held for the link instead */
+	uint64_t sent_ms;          /* a send that got an answer: when it left; else 0 */
 	/* For the log line after the commit (the record is gone by then). */
 	char event_id[STORE_EVENT_ID_MAX + 1], to[CFG_PHONE_MAX];
 };
@@ -175,6 +176,7 @@ bool fw_snd_reconcilable(const struct account *a);
 void fw_snd_on_tick(struct hal_timer *t);
 void fw_snd_adapt(struct account *a, unsigned pool_n);
 void fw_snd_paced(struct fw_sender *s, const struct ctx *c);
+void fw_snd_cycled(struct fw_sender *s, struct account *a, uint64_t cycle_ms);
 struct ctx *fw_snd_ctx_get(struct fw_sender *s);
 void fw_snd_ctx_release(struct ctx *c);
 void fw_snd_on_done(struct net_http_req *req, const struct net_http_result *res);

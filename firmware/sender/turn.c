@@ -529,7 +529,8 @@ void fw_snd_on_tick(struct hal_timer *t)
 	hal_timer_set(fw->loop, &s->tick, wait < 0 ? 0 : (uint64_t)wait);
 }
 
-/* A request of account c->acct ended: its answer time and slow start. */
+/* A request of account c->acct ended: its slot is free, and slow start
+ * hears of it. */
 void fw_snd_paced(struct fw_sender *s, const struct ctx *c)
 {
 	struct account *a = c->acct;
@@ -538,11 +539,24 @@ void fw_snd_paced(struct fw_sender *s, const struct ctx *c)
 	if (c->reconciling)
 		return;
 	if (c->answer_ms >= 0) {
-		a->answer_ms += ((double)c->answer_ms - a->answer_ms) * ANSWER_WEIGHT;
 		a->ramp++;
 	} else if (c->out.cls == NET_TRANSIENT || c->out.cls == NET_AMBIGUOUS) {
 		a->ramp = a->ramp / 2 > 1 ? a->ramp / 2 : 1;
 	}
+	fw_snd_adapt(a, s->pool_n);
+}
+
+/*
+ * An answered send's outcome is committed: cycle_ms from the request leaving
+ * to now is how long it held its slot. That, not the provider's answer
+ * alone, is the time in Little's law: the slot is free for the next record
+ * only after the outcome's commit (the flush window and an fsync). Against
+ * a provider answering in 1 ms the commit is most of it; counting the
+ * answer alone gave a limit of a few requests and a third of the sends/s.
+ */
+void fw_snd_cycled(struct fw_sender *s, struct account *a, uint64_t cycle_ms)
+{
+	a->answer_ms += ((double)cycle_ms - a->answer_ms) * ANSWER_WEIGHT;
 	fw_snd_adapt(a, s->pool_n);
 }
 
