@@ -1,5 +1,6 @@
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <curl/curl.h>
 
@@ -16,11 +17,29 @@
 struct http_easy {
 	CURL *curl;
 	struct net_http_req *req;    /* NULL while idle */
+	struct http_host *host;      /* counted in host->out or waiting on it; NULL: neither */
+	bool waiting;                /* not handed to curl yet: no stream free */
+	struct http_easy *wait_next; /* host->wait_head's list */
 	int werr;                    /* why the write callback refused: ERR_TOOBIG, ERR_NOMEM */
 	size_t body_pos;             /* POST body bytes handed to curl */
 	bool resend_refused;         /* curl wanted to send the body again */
 	char errbuf[CURL_ERROR_SIZE];
 	struct http_easy *next;      /* free list or active list */
+};
+
+/*
+ * A host (scheme, name, port) that requests to it may share a connection
+ * with: https ones, which may speak HTTP/2. `out` counts the transfers to
+ * it handed to curl; while it speaks HTTP/2 (or has not said yet) no more
+ * than opts.h2_streams are, and the rest wait here, in order, for one to
+ * end. curl 7.88 would rather open another connection (see submit_gated).
+ */
+struct http_host {
+	char *key;                   /* "https://name:port" */
+	int version;                 /* of its last answer: 11, 20; 0 = none yet */
+	unsigned out;
+	struct http_easy *wait_head, *wait_tail;
+	struct http_host *next;
 };
 
 /* A socket curl asked us to watch. Freed from a 0 ms timer after curl says
@@ -45,6 +64,7 @@ struct net_http {
 	unsigned inflight;
 	struct net_http_stats stats;
 	struct http_sock *socks;   /* live and dead */
+	struct http_host *hosts;
 	bool global;               /* curl_global_init succeeded */
 	bool closing;
 };
@@ -56,6 +76,7 @@ struct net_http {
 	} while (0)
 
 static void harvest(struct net_http *h);
+static void host_done(struct net_http *h, struct http_easy *he, int version);
 
 /* ---- sockets and the timer: curl tells us what to wait for ---- */
 
@@ -409,8 +430,10 @@ static void complete(struct net_http *h, struct http_easy *he, CURLcode code, bo
 
 	memset(&res, 0, sizeof(res));
 	fill_result(he, code, cancelled, &res);
-	curl_multi_remove_handle(h->multi, he->curl);
+	if (!he->waiting)
+		curl_multi_remove_handle(h->multi, he->curl);
 	active_unlink(h, he);
+	host_done(h, he, res.http_version);
 	res.body = body ? body : "";
 	res.body_len = req->rlen;
 	res.url = req->url;
@@ -606,32 +629,206 @@ static CURLcode set_request(struct http_easy *he)
 	return rc;
 }
 
-/* Configures he for he->req and hands it to the multi. */
-static int start(struct net_http *h, struct http_easy *he)
+/* Configures he for he->req. */
+static int configure(struct net_http *h, struct http_easy *he)
 {
 	CURLcode rc = set_common(h, he);
-	CURLMcode mc;
 
 	he->body_pos = 0;
 	he->resend_refused = false;
 	if (rc == CURLE_OK)
 		rc = set_request(he);
 	if (rc != CURLE_OK) {
-		headers_wipe(he->req->hdrs);
-		he->req->hdrs = NULL;
 		log_err("http: curl_easy_setopt: %s", curl_easy_strerror(rc));
 		return rc == CURLE_OUT_OF_MEMORY ? ERR_NOMEM : ERR_INVAL;
 	}
+	return ERR_OK;
+}
+
+/* Hands a configured he to the multi: the transfer starts. */
+static int hand_over(struct net_http *h, struct http_easy *he)
+{
 	/* curl answers through on_timer(0); the transfer starts on the next
 	 * loop turn, never inside this call, so done() cannot recurse here. */
-	mc = curl_multi_add_handle(h->multi, he->curl);
-	if (mc != CURLM_OK) {
-		headers_wipe(he->req->hdrs);
-		he->req->hdrs = NULL;
-		log_err("http: curl_multi_add_handle: %s", curl_multi_strerror(mc));
-		return mc == CURLM_OUT_OF_MEMORY ? ERR_NOMEM : ERR_HTTP;
+	CURLMcode mc = curl_multi_add_handle(h->multi, he->curl);
+
+	if (mc == CURLM_OK)
+		return ERR_OK;
+	log_err("http: curl_multi_add_handle: %s", curl_multi_strerror(mc));
+	return mc == CURLM_OUT_OF_MEMORY ? ERR_NOMEM : ERR_HTTP;
+}
+
+/* ---- hosts: no more streams on an HTTP/2 connection than it carries ---- */
+
+/* "https://name:port" of an https URL; NULL for plain http (HTTP/1.1
+ * only, CURL_HTTP_VERSION_2TLS), a URL curl will refuse itself, or no
+ * memory: such a request is not held back. */
+static char *host_key(const char *url)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *name = NULL, *port = NULL, *key = NULL;
+
+	if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+	    strcmp(scheme, "https") == 0 &&
+	    curl_url_get(u, CURLUPART_HOST, &name, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK) {
+		size_t n = strlen(name) + strlen(port) + sizeof("https://:");
+
+		if ((key = malloc(n)))
+			snprintf(key, n, "https://%s:%s", name, port);
 	}
-	return ERR_OK;
+	curl_free(scheme);
+	curl_free(name);
+	curl_free(port);
+	curl_url_cleanup(u);
+	return key;
+}
+
+/* Forgets hosts with nothing out or waiting once there are this many:
+ * what they spoke is learnt again from the next answer. */
+#define HOSTS_KEPT 16
+
+static void hosts_prune(struct net_http *h)
+{
+	struct http_host **pp = &h->hosts;
+	unsigned n = 0;
+
+	for (struct http_host *ho = h->hosts; ho; ho = ho->next)
+		n++;
+	while (n >= HOSTS_KEPT && *pp) {
+		struct http_host *ho = *pp;
+
+		if (ho->out || ho->wait_head) {
+			pp = &ho->next;
+			continue;
+		}
+		*pp = ho->next;
+		free(ho->key);
+		free(ho);
+		n--;
+	}
+}
+
+static struct http_host *host_of(struct net_http *h, const char *url)
+{
+	char *key = host_key(url);
+	struct http_host *ho;
+
+	if (!key)
+		return NULL;
+	for (ho = h->hosts; ho; ho = ho->next) {
+		if (strcasecmp(ho->key, key) == 0) {
+			free(key);
+			return ho;
+		}
+	}
+	hosts_prune(h);
+	if (!(ho = calloc(1, sizeof(*ho)))) {
+		free(key);
+		return NULL;
+	}
+	ho->key = key;
+	ho->next = h->hosts;
+	h->hosts = ho;
+	return ho;
+}
+
+/*
+ * Whether a host has all the streams its connection carries in use. One
+ * that speaks HTTP/2, or has not answered yet (ALPN may say h2, and with
+ * CURLOPT_PIPEWAIT a first burst waits to share the first connection), gets
+ * no more than opts.h2_streams at once. curl 7.88 would open another
+ * connection for the one over the limit, and another for each transfer
+ * started before that one's TLS handshake is done (a connection still
+ * connecting is not offered for reuse), so a burst opened tens. HTTP/1.1
+ * gets one connection per request in flight, so nothing waits.
+ */
+static bool host_full(const struct net_http *h, const struct http_host *ho)
+{
+	return (ho->version == 0 || ho->version == 20) && ho->out >= h->opts.h2_streams;
+}
+
+/* he's request ended (version: what its answer spoke, 0 if none): its
+ * stream is free for the oldest waiting on the host. Waiting time is not
+ * curl's: a request's total timeout starts when curl gets it. */
+static void host_done(struct net_http *h, struct http_easy *he, int version)
+{
+	struct http_host *ho = he->host;
+
+	if (!ho)
+		return;
+	he->host = NULL;
+	if (he->waiting) { /* cancelled before it was handed over */
+		struct http_easy **pp = &ho->wait_head, *prev = NULL;
+
+		while (*pp && *pp != he) {
+			prev = *pp;
+			pp = &prev->wait_next;
+		}
+		if (*pp)
+			*pp = he->wait_next;
+		if (ho->wait_tail == he)
+			ho->wait_tail = prev;
+		he->waiting = false;
+		he->wait_next = NULL;
+		return;
+	}
+	ho->out--;
+	if (version)
+		ho->version = version == 20 ? 20 : 11;
+	while (!h->closing && ho->wait_head && !host_full(h, ho)) {
+		struct http_easy *w = ho->wait_head;
+
+		ho->wait_head = w->wait_next;
+		if (!ho->wait_head)
+			ho->wait_tail = NULL;
+		w->wait_next = NULL;
+		w->waiting = false;
+		if (hand_over(h, w) == ERR_OK) {
+			ho->out++;
+		} else { /* nothing was sent */
+			w->host = NULL;
+			complete(h, w, CURLE_OUT_OF_MEMORY, false);
+		}
+	}
+}
+
+/* Hands he over, or queues it on its host when the host's connection has
+ * no stream free. */
+static int submit_gated(struct net_http *h, struct http_easy *he)
+{
+	struct http_host *ho = he->req->fresh ? NULL : host_of(h, he->req->url);
+	int err;
+
+	if (ho && host_full(h, ho)) {
+		he->host = ho;
+		he->waiting = true;
+		if (ho->wait_tail)
+			ho->wait_tail->wait_next = he;
+		else
+			ho->wait_head = he;
+		ho->wait_tail = he;
+		h->stats.stream_waits++;
+		return ERR_OK;
+	}
+	err = hand_over(h, he);
+	if (err == ERR_OK && ho) {
+		he->host = ho;
+		ho->out++;
+	}
+	return err;
+}
+
+static void hosts_free(struct net_http *h)
+{
+	struct http_host *ho;
+
+	while ((ho = h->hosts)) {
+		h->hosts = ho->next;
+		free(ho->key);
+		free(ho);
+	}
 }
 
 int net_http_submit(struct net_http *h, struct net_http_req *req)
@@ -654,8 +851,12 @@ int net_http_submit(struct net_http *h, struct net_http_req *req)
 	req->rlen = req->rcap = 0;
 	req->hdrs = NULL;
 	he->req = req;
-	err = start(h, he);
+	err = configure(h, he);
+	if (err == ERR_OK)
+		err = submit_gated(h, he);
 	if (err != ERR_OK) {
+		headers_wipe(req->hdrs);
+		req->hdrs = NULL;
 		easy_put(h, he);
 		req->easy = NULL;
 		req->owner = NULL;
@@ -689,14 +890,20 @@ static int setup_multi(struct net_http *h)
 	if (mc == CURLM_OK)
 		mc = curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)h->opts.max_concurrent);
 	/* HTTP/2 streams share a connection (curl 7.88's default, said here
-	 * because the connection count rests on it). Not capped: the server's
-	 * SETTINGS_MAX_CONCURRENT_STREAMS (curl's own limit is 100) is over
-	 * max_concurrent in practice, and past it curl opens one more
-	 * connection rather than queueing. No per-host or total connection
-	 * cap either: max_concurrent already bounds connections, and a cap
-	 * would queue transfers inside curl, where their total timeout runs. */
+	 * because the connection count rests on it), at most h2_streams at
+	 * once: curl's own limit is set to the number host_full() holds the
+	 * requests to, so the two agree. A server that allows fewer (its
+	 * SETTINGS_MAX_CONCURRENT_STREAMS; 100 is usual, and RFC 9113 asks
+	 * for no less) gets another connection for the rest, as before. No
+	 * per-host or total connection cap (CURLMOPT_MAX_HOST_CONNECTIONS):
+	 * it would cap HTTP/1.1 too, where a connection is a request in
+	 * flight, and queue transfers inside curl, where their total timeout
+	 * runs. */
 	if (mc == CURLM_OK)
 		mc = curl_multi_setopt(h->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+	if (mc == CURLM_OK)
+		mc = curl_multi_setopt(h->multi, CURLMOPT_MAX_CONCURRENT_STREAMS,
+				       (long)h->opts.h2_streams);
 	if (mc != CURLM_OK) {
 		log_err("http: curl_multi_setopt: %s", curl_multi_strerror(mc));
 		return ERR_HTTP;
@@ -721,6 +928,8 @@ int net_http_init(struct hal_loop *loop, const struct net_http_opts *opts, struc
 		return ERR_NOMEM;
 	h->loop = loop;
 	h->opts = *opts;
+	if (!h->opts.h2_streams)
+		h->opts.h2_streams = NET_HTTP_H2_STREAMS;
 	h->timer.cb = timer_fired;
 	h->reap.cb = reap_socks;
 	rc = curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -765,6 +974,7 @@ void net_http_free(struct net_http *h)
 		hal_fd_unwatch(h->loop, &sk->w);
 		free(sk);
 	}
+	hosts_free(h);
 	curl_slist_free_all(h->hdrs);
 	if (h->global)
 		curl_global_cleanup();

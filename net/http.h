@@ -16,8 +16,11 @@
  * HTTP/2: over https, ALPN offers h2 then http/1.1; where the server takes
  * h2, requests to one host share one connection as concurrent streams
  * (and a burst waits for the first connection's answer instead of opening
- * one each). Nothing else changes: a stream reset is a reset (ERR_HTTP,
- * maybe_sent as known), timeouts and limits are per request.
+ * one each). More than opts.h2_streams at once wait in net_http, in order,
+ * for a stream rather than open another connection; waiting, a request has
+ * sent nothing, and its total timeout has not started. Nothing else
+ * changes: a stream reset is a reset (ERR_HTTP, maybe_sent as known),
+ * timeouts and limits are per request.
  *
  * Duplicates: libcurl 7.88 silently resends a request on a fresh connection
  * when a reused one dies before any response byte. A POST may then reach the
@@ -34,6 +37,8 @@
 
 enum { NET_HTTP_GET = 1, NET_HTTP_POST };
 
+/* Streams on one HTTP/2 connection by default: the usual server limit. */
+#define NET_HTTP_H2_STREAMS 100
 /* Extra request headers at most (auth, content type). */
 #define NET_HTTP_HEADERS_MAX 4
 
@@ -44,6 +49,7 @@ struct net_http_stats {
 	uint64_t connects;    /* TCP connections made (CURLINFO_NUM_CONNECTS);
 	                       * a TLS handshake may yet have failed on one */
 	uint64_t connects_h2; /* of which an answer came over HTTP/2 */
+	uint64_t stream_waits; /* requests that waited for a stream (opts.h2_streams) */
 };
 
 struct net_http_opts {
@@ -52,6 +58,9 @@ struct net_http_opts {
 	unsigned total_timeout_ms;   /* whole transfer */
 	unsigned low_speed_time_s;   /* abort if < 1 byte/s for this long */
 	size_t max_response;         /* response body limit, e.g. 65536; over -> err ERR_TOOBIG */
+	/* Requests at once to an https host that speaks HTTP/2 (or has not
+	 * answered yet); more wait in order for one to end. 0 = NET_HTTP_H2_STREAMS. */
+	unsigned h2_streams;
 };
 
 struct net_http_result {

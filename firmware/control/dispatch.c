@@ -70,6 +70,7 @@ static void status_counters(const struct fw *fw, cJSON *r)
 	struct net_http_stats hs = net_http_stats(fw->http);
 	cJSON_AddNumberToObject(n, "http_connects", (double)hs.connects);
 	cJSON_AddNumberToObject(n, "http2_connects", (double)hs.connects_h2);
+	cJSON_AddNumberToObject(n, "http2_stream_waits", (double)hs.stream_waits);
 }
 
 static void status_errors(const struct fw *fw, cJSON *r)

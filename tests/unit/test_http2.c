@@ -451,16 +451,22 @@ static void on_guard(struct hal_timer *t)
 	hal_loop_stop(loop);
 }
 
-static void open_http(void)
+/* streams: opts.h2_streams, 0 = the default. */
+static void open_http_streams(unsigned streams)
 {
-	struct net_http_opts o = {.max_concurrent = 8, .connect_timeout_ms = 2000,
+	struct net_http_opts o = {.max_concurrent = 24, .connect_timeout_ms = 2000,
 				  .total_timeout_ms = 4000, .low_speed_time_s = 5,
-				  .max_response = 1024};
+				  .max_response = 1024, .h2_streams = streams};
 
 	assert_int_equal(hal_loop_init(&loop), ERR_OK);
 	assert_int_equal(net_http_init(loop, &o, &http), ERR_OK);
 	ndone = want = 0;
 	timed_out = false;
+}
+
+static void open_http(void)
+{
+	open_http_streams(0);
 }
 
 static void close_http(void)
@@ -536,6 +542,55 @@ static void test_multiplexed(void **state)
 	close_http();
 }
 
+/* More requests at once than a connection's streams (h2_streams, which is
+ * curl's limit too): the rest wait in net_http and take the streams that
+ * free up, on the one connection. curl itself would open a second one
+ * for them, which this one-connection server never serves (the guard
+ * would fail the test). */
+#define OVER 12
+#define STREAMS 4
+static void test_streams_wait(void **state)
+{
+	struct tr t[OVER];
+	struct counts n0 = srv_counts();
+
+	(void)state;
+	open_http_streams(STREAMS);
+	for (int i = 0; i < OVER; i++)
+		submit(&t[i], NET_HTTP_POST, "/ok");
+	assert_int_equal(net_http_inflight(http), OVER);
+	run(OVER);
+	for (int i = 0; i < OVER; i++) {
+		assert_int_equal(t[i].err, ERR_OK);
+		assert_int_equal(t[i].status, 201);
+		assert_int_equal(t[i].http_version, 20);
+	}
+	assert_int_equal(srv_counts().accepts - n0.accepts, 1);
+	assert_int_equal(net_http_stats(http).connects, 1);
+	assert_int_equal(net_http_stats(http).stream_waits, OVER - STREAMS);
+	close_http();
+}
+
+/* Requests waiting for a stream when net_http_free cancels them: done()
+ * runs for each, nothing sent. */
+static void test_streams_cancelled(void **state)
+{
+	struct tr t[OVER];
+
+	(void)state;
+	open_http_streams(STREAMS);
+	for (int i = 0; i < OVER; i++)
+		submit(&t[i], NET_HTTP_POST, "/ok");
+	net_http_free(http);
+	http = NULL;
+	assert_int_equal(ndone, OVER);
+	for (int i = STREAMS; i < OVER; i++) {
+		assert_int_equal(t[i].err, ERR_CLOSED);
+		assert_false(t[i].maybe_sent);
+	}
+	close_http();
+}
+
 /* RST_STREAM after the whole request arrived: the server may have acted on
  * it, so it may have been sent; the connection and its other streams live
  * on (the next request takes the same connection). */
@@ -591,6 +646,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_multiplexed),
+		cmocka_unit_test(test_streams_wait),
+		cmocka_unit_test(test_streams_cancelled),
 		cmocka_unit_test(test_stream_reset),
 		cmocka_unit_test(test_connection_cut),
 		cmocka_unit_test(test_refused_stream),
