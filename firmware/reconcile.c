@@ -11,6 +11,7 @@
  * nor can the person tell them apart - and the claim check still gives each
  * of them one message at most, so the count stays right.
  */
+#include <ctype.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,12 +110,39 @@ struct walk {
 	char found[sizeof(((struct net_send_outcome *)0)->id)];
 };
 
+static bool word_char(char c)
+{
+	return isalnum((unsigned char)c) || (unsigned char)c >= 0x80;
+}
+
+/*
+ * Whether text shows value as a whole: not inside a longer word or number.
+ * "s-1199" is in "... s-11999 ..." as bytes, but it is another event's id:
+ * taken as ours, an attempt that never reached the provider was recorded
+ * as sent (the kill storm lost one that way). A value next to letters or
+ * digits in the template itself ("Order#{{1}}b") is then not found and is
+ * sent again: a duplicate the ambiguous count allows, never a loss.
+ */
+static bool shows(const char *text, const char *value)
+{
+	size_t n = strlen(value);
+
+	for (const char *p = strstr(text, value); p; p = strstr(p + 1, value)) {
+		bool open = p == text || !word_char(p[-1]) || !word_char(value[0]);
+		bool close = !p[n] || !word_char(p[n]) || !word_char(value[n - 1]);
+
+		if (open && close)
+			return true;
+	}
+	return false;
+}
+
 static bool ours(const struct fw_recon *r, const struct net_listed *l)
 {
 	if (strcmp(l->to, r->to) != 0 || strcmp(l->from, r->from) != 0)
 		return false;
 	for (unsigned i = 0; i < r->n_vars; i++)
-		if (!strstr(l->body, r->vars[i]))
+		if (!shows(l->body, r->vars[i]))
 			return false;
 	return true;
 }

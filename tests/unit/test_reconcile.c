@@ -135,6 +135,33 @@ static void test_found_by_text(void **state)
 	fw_recon_free(&r);
 }
 
+/* A value is matched whole: event s-1199's variables are bytes of event
+ * s-11999's text, but that message is another event's (the kill storm lost
+ * s-1199 when its reconciliation took s-11999's message for it). A value at
+ * the text's edge or next to punctuation still matches. */
+static void test_value_not_inside_a_longer_one(void **state)
+{
+	struct store_fx *f = *state;
+	struct store_msg m = record("{\"1\":\"F-99\",\"2\":\"3\",\"3\":\"s-1199\"}");
+	struct net_send_outcome out;
+	struct fw_recon r;
+	char items[2048] = "", *next = NULL;
+
+	item(items, sizeof(items), "SMlonger", TO, "HX1: F-99 | 3 | s-11999", AFTER);
+	item(items, sizeof(items), "SMwider", TO, "HX1: F-990 | 3 | xs-1199", AFTER);
+	assert_int_equal(fw_recon_start(&r, &m, FROM), ERR_OK);
+	assert_int_equal(page(f, &r, items, NULL, &next, &out), FW_RECON_ABSENT);
+	fw_recon_free(&r);
+
+	items[0] = '\0';
+	item(items, sizeof(items), "SMlonger", TO, "HX1: F-99 | 3 | s-11999", AFTER);
+	item(items, sizeof(items), "SMours", TO, "F-99 (3): s-1199", AT_T0);
+	assert_int_equal(fw_recon_start(&r, &m, FROM), ERR_OK);
+	assert_int_equal(page(f, &r, items, NULL, &next, &out), FW_RECON_FOUND);
+	assert_string_equal(out.id, "SMours");
+	fw_recon_free(&r);
+}
+
 static void test_absent_when_past_window(void **state)
 {
 	struct store_fx *f = *state;
@@ -231,6 +258,7 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, store_fx_setup, store_fx_teardown)
 		T(test_found_skips_others),
 		T(test_found_by_text),
+		T(test_value_not_inside_a_longer_one),
 		T(test_absent_when_past_window),
 		T(test_pages_then_found_or_gives_up),
 		T(test_no_vars_and_failures),
