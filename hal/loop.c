@@ -20,6 +20,7 @@ struct hal_loop {
 	int epfd;
 	bool stop;
 	struct hal_timer *timers; /* sorted by due, earliest first */
+	unsigned n_idle;          /* pending timers armed by hal_timer_idle() */
 	struct epoll_event batch[MAX_EVENTS];
 	int batch_len, batch_pos;
 };
@@ -99,6 +100,9 @@ void hal_timer_cancel(struct hal_loop *loop, struct hal_timer *t)
 	}
 	t->pending = false;
 	t->next = NULL;
+	if (t->idle)
+		loop->n_idle--;
+	t->idle = false;
 }
 
 void hal_timer_set(struct hal_loop *loop, struct hal_timer *t, uint64_t ms)
@@ -113,6 +117,33 @@ void hal_timer_set(struct hal_loop *loop, struct hal_timer *t, uint64_t ms)
 	t->next = *pp;
 	*pp = t;
 	t->pending = true;
+}
+
+void hal_timer_idle(struct hal_loop *loop, struct hal_timer *t, uint64_t max_ms)
+{
+	if (t->pending && t->idle)
+		return;
+	hal_timer_set(loop, t, max_ms);
+	t->idle = true;
+	loop->n_idle++;
+}
+
+/* The loop found nothing to do: every idle timer fires now. */
+static void run_idle(struct hal_loop *loop)
+{
+	struct hal_timer **pp = &loop->timers;
+
+	while (loop->n_idle && *pp) {
+		struct hal_timer *t = *pp;
+
+		if (!t->idle) {
+			pp = &t->next;
+			continue;
+		}
+		hal_timer_cancel(loop, t);
+		t->cb(t); /* may arm or cancel any timer: walk again from the start */
+		pp = &loop->timers;
+	}
 }
 
 int64_t hal_timer_remaining(const struct hal_timer *t)
@@ -133,9 +164,7 @@ static void run_timers(struct hal_loop *loop)
 	/* A timer armed by a callback for 0 ms waits for the next turn, so a
 	 * callback that rearms itself cannot starve the fds. */
 	while ((t = loop->timers) && t->due <= now) {
-		loop->timers = t->next;
-		t->next = NULL;
-		t->pending = false;
+		hal_timer_cancel(loop, t);
 		t->cb(t);
 	}
 }
@@ -176,7 +205,9 @@ int hal_loop_run(struct hal_loop *loop)
 {
 	loop->stop = false;
 	while (!loop->stop) {
-		int n = epoll_wait(loop->epfd, loop->batch, MAX_EVENTS, next_timeout(loop));
+		/* With an idle timer armed, only look: nothing ready runs it. */
+		int n = epoll_wait(loop->epfd, loop->batch, MAX_EVENTS,
+				   loop->n_idle ? 0 : next_timeout(loop));
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -188,6 +219,8 @@ int hal_loop_run(struct hal_loop *loop)
 		dispatch(loop);
 		if (!loop->stop)
 			run_timers(loop);
+		if (!loop->stop && n == 0 && loop->n_idle && next_timeout(loop) != 0)
+			run_idle(loop);
 	}
 	return ERR_OK;
 }

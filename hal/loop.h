@@ -34,6 +34,7 @@ struct hal_timer {
 	uint64_t due;           /* private: monotonic ms */
 	struct hal_timer *next; /* private: sorted list */
 	bool pending;           /* private */
+	bool idle;              /* private: armed by hal_timer_idle() */
 };
 
 int hal_loop_init(struct hal_loop **out);
@@ -50,6 +51,14 @@ void hal_fd_unwatch(struct hal_loop *loop, struct hal_fd *w);
 /* (Re)arms t to fire once, ms from now. */
 void hal_timer_set(struct hal_loop *loop, struct hal_timer *t, uint64_t ms);
 void hal_timer_cancel(struct hal_loop *loop, struct hal_timer *t);
+/*
+ * Arms t to fire as soon as the loop has nothing else to do - no fd ready,
+ * no other timer due - or max_ms from now, whichever comes first. For work
+ * that batches what the loop's events bring (one commit for the outcomes of
+ * many answers): it runs once the events are in, not after a guessed delay.
+ * Re-arming a pending idle timer keeps its earlier deadline.
+ */
+void hal_timer_idle(struct hal_loop *loop, struct hal_timer *t, uint64_t max_ms);
 /* ms until t fires, or -1 if it is not pending. */
 int64_t hal_timer_remaining(const struct hal_timer *t);
 

@@ -6,8 +6,9 @@
  * sent, retry at a time, failed, expired, or a pause of the account for
  * refused credentials; an ambiguous one is reconciled before any resend.
  * settle_recon applies a reconciliation's answer. flush_done records every
- * outcome gathered in the flush window in one transaction, and in the same
- * one picks the next due records (turn.c), so a burst costs one fsync; a
+ * outcome the loop had in hand when it went idle in one transaction, and in
+ * the same one puts back ready records that cannot go and picks the next
+ * due records (turn.c), so a burst costs one fsync; a
  * full store keeps the outcomes in memory until the commit succeeds. Only
  * after the commit: counters, log lines, error reports (settled).
  *
@@ -36,11 +37,6 @@
 #include "store/store.h"
 
 #define AUTH_PAUSE_MS (5 * 60 * 1000)
-
-static bool may_send(struct fw_sender *s)
-{
-	return !s->stopping && !s->fw->stopping && hal_clock_valid();
-}
 
 static void pause_account(struct fw *fw, struct account *a, const struct net_send_outcome *o)
 {
@@ -306,8 +302,6 @@ static void collect_done(struct fw_sender *s)
 			c = next;
 			continue;
 		}
-		if (c->acct)
-			fw_snd_paced(s, c);
 		d = &s->settle[s->n_settle++];
 		d->seq = c->seq;
 		d->acct = c->acct;
@@ -316,7 +310,6 @@ static void collect_done(struct fw_sender *s)
 		d->why[0] = '\0';
 		d->attempts = 0;
 		d->retry_in_ms = 0;
-		d->sent_ms = c->answer_ms >= 0 && !c->reconciling ? c->sent_ms : 0;
 		fw_snd_ctx_release(c);
 		s->inflight--;
 		c = next;
@@ -386,9 +379,10 @@ static int claimed(struct store_txn *txn, struct done *d, struct store_msg *m, i
 }
 
 /*
- * Records the outcomes gathered since the first one arrived, and in the same
- * transaction hands the freed slots to the next due records: one commit (one
- * fsync) per window for both, instead of two per message. If the store is
+ * Records the outcomes gathered since the last commit, and in the same
+ * transaction puts back the ready records that cannot go and picks the next
+ * due ones: one commit (one fsync) for all of it, instead of two per
+ * message. If the store is
  * full the outcomes wait in memory and the commit is tried again; nothing
  * new is taken meanwhile.
  */
@@ -434,7 +428,9 @@ static void flush_done(struct fw_sender *s)
 		else if (rc == ERR_OK && fw_snd_ended(m.state))
 			rc = fw_delivery_ended(s->fw, txn, m.seq); /* its receipt */
 	}
-	if (rc == ERR_OK && may_send(s)) {
+	if (rc == ERR_OK && s->n_ready)
+		rc = fw_snd_unready(s, txn, wall);
+	if (rc == ERR_OK && fw_snd_may_send(s)) {
 		unsigned room = fw_snd_room_now(s, &token_wait);
 		if (room) {
 			rc = fw_snd_pick_due(s, txn, room, &p);
@@ -445,6 +441,7 @@ static void flush_done(struct fw_sender *s)
 		if (s->settle[i].out.cls == NET_OK)
 			OUTPOST_CRASH_POINT("sender-before-sent-commit");
 	rc = rc == ERR_OK ? store_commit(txn) : (store_abort(txn), rc);
+	fw_snd_unready_end(s, rc == ERR_OK);
 	if (rc == ERR_FULL) {
 		fw_snd_pick_abandon(s, &p);
 		if (hal_ratelimit_ok(&s->full_rl, 1, 60000))
@@ -458,11 +455,8 @@ static void flush_done(struct fw_sender *s)
 		fw_fatal(s->fw, "recording send results", rc);
 		return;
 	}
-	for (unsigned i = 0; i < s->n_settle; i++) {
+	for (unsigned i = 0; i < s->n_settle; i++)
 		settled(s, &s->settle[i]);
-		if (s->settle[i].acct && s->settle[i].sent_ms)
-			fw_snd_cycled(s, s->settle[i].acct, hal_now_ms() - s->settle[i].sent_ms);
-	}
 	s->n_settle = 0;
 	fw_snd_submit_picked(s, &p);
 	fw_receipts_kick(s->fw);
@@ -476,6 +470,6 @@ void fw_snd_on_flush(struct hal_timer *t)
 
 void fw_sender_drain(struct fw *fw)
 {
-	if (fw->sender && (fw->sender->done_head || fw->sender->n_settle))
+	if (fw->sender && (fw->sender->done_head || fw->sender->n_settle || fw->sender->n_ready))
 		flush_done(fw->sender);
 }

@@ -115,6 +115,7 @@ int fw_sender_reconfigure(struct fw *fw)
 			a->link_held = old->link_held;
 			a->draining = old->draining;
 			a->inflight = old->inflight;
+			a->queued = old->queued;
 			a->answer_ms = old->answer_ms;
 			a->ramp = old->ramp;
 			a->probing = old->probing;
@@ -126,7 +127,7 @@ int fw_sender_reconfigure(struct fw *fw)
 			a->breaker.failures = failures;
 			a->breaker.open_s = open_s;
 		}
-		fw_snd_adapt(a, s->pool_n);
+		fw_snd_adapt(a, s->max_inflight);
 		a->next = list;
 		list = a;
 	}
@@ -256,7 +257,9 @@ int fw_sender_init(struct fw *fw)
 	s->tick.cb = fw_snd_on_tick;
 	s->flush.cb = fw_snd_on_flush;
 	s->forward.cb = fw_snd_on_forward;
-	s->pool_n = fw->cfg->sender.max_inflight;
+	s->max_inflight = fw->cfg->sender.max_inflight;
+	s->pool_n = 2 * s->max_inflight; /* in flight, and as many ready */
+	s->ready_tail = &s->ready;
 	s->pool = calloc(s->pool_n, sizeof(*s->pool));
 	s->seqs = calloc(256, sizeof(*s->seqs));
 	s->settle = calloc(s->pool_n, sizeof(*s->settle));
@@ -269,6 +272,8 @@ void fw_sender_stop(struct fw *fw)
 {
 	fw->sender->stopping = true;
 	hal_timer_cancel(fw->loop, &fw->sender->tick);
+	if (fw->sender->n_ready) /* put back what was picked ahead */
+		hal_timer_set(fw->loop, &fw->sender->flush, 0);
 }
 
 bool fw_sender_idle(const struct fw *fw)
@@ -345,9 +350,10 @@ void fw_sender_status(const struct fw *fw, cJSON *arr)
 		cJSON_AddNumberToObject(o, "held_for_link", a->link_held);
 		cJSON_AddNumberToObject(o, "draining", a->draining);
 		cJSON_AddNumberToObject(o, "inflight", a->inflight);
+		cJSON_AddNumberToObject(o, "ready", a->queued);
 		cJSON_AddNumberToObject(o, "inflight_limit", a->limit);
 		cJSON_AddNumberToObject(o, "answer_ms", (double)(int64_t)(a->answer_ms + 0.5));
-		cJSON_AddNumberToObject(o, "max_inflight", fw->sender->pool_n);
+		cJSON_AddNumberToObject(o, "max_inflight", fw->sender->max_inflight);
 		cJSON_AddStringToObject(o, "limited_by", a->capped ? "sender.max_inflight" : "rate");
 		breaker_status(a, now, o);
 		cJSON_AddItemToArray(arr, o);

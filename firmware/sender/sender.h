@@ -7,9 +7,19 @@
  * in one write transaction, take up to `batch` due records (from the due
  * index, never by scanning), mark them SENDING and commit - so a crash
  * while a request is out finds them SENDING and knows the outcome is
- * ambiguous. Then submit one HTTP request each. Completions that arrive in
- * the same loop turn are committed together in one transaction (a 0 ms
- * timer collects them), so a burst costs one fsync, not one per message.
+ * ambiguous. Then submit one HTTP request each. Answers are committed
+ * together in one transaction once the loop has taken in all that are
+ * there (hal_timer_idle), so a burst costs one fsync, not one per message.
+ *
+ * The commit cycle is off a slot's path: a turn picks up to an account's
+ * in-flight limit more records than it has slots, committed SENDING with
+ * the rest and kept ready; an answer frees its slot and the next ready
+ * record leaves at once, while the answer waits for the next commit. A
+ * ready record whose account can no longer send (paused, circuit open,
+ * stopping, removed by a reload) is put back as it was, in the next
+ * commit. A crash leaves ready records SENDING, so they are reconciled
+ * like any attempt whose outcome is unknown: that costs a question to the
+ * provider, never a lost or doubled message.
  *
  * A record whose last attempt was ambiguous carries STORE_F_RECONCILE: its
  * turn asks the provider whether that attempt made a message before any
@@ -91,6 +101,7 @@ struct account {
 	 * (smoothed), so a slow provider gets enough parallel requests to
 	 * use its rate and a fast one few (fw_snd_adapt()). */
 	unsigned inflight, limit;
+	unsigned queued;           /* picked, SENDING, waiting for a slot (ready) */
 	unsigned ramp;             /* slow start: what the answers so far allow */
 	double answer_ms;
 	bool capped;               /* sender.max_inflight, not the rate, limits */
@@ -124,6 +135,12 @@ struct ctx {
 	uint64_t sent_ms;          /* monotonic, when the request went out */
 	int64_t answer_ms;         /* how long the provider took to answer; -1 none */
 	struct ctx *next_done;
+	/* Picked ahead: committed SENDING, waiting for a slot of its account.
+	 * What the pick changed, to put it back if it cannot go. */
+	struct ctx *next_ready;
+	bool ready, undo;          /* undo: put back in the open transaction */
+	int prev_state;
+	int64_t prev_attempt_ms;
 };
 
 /* An outcome waiting for its commit. Copied out of its ctx, so the ctx can
@@ -139,7 +156,6 @@ struct done {
 	unsigned attempts;         /* of the record, after this one */
 	int64_t retry_in_ms;       /* FW_NEXT_RETRY: from the commit to the next try */
 	bool parked;               /* FW_NEXT_RETRY: held for the link instead */
-	uint64_t sent_ms;          /* a send that got an answer: when it left; else 0 */
 	/* For the log line after the commit (the record is gone by then). */
 	char event_id[STORE_EVENT_ID_MAX + 1], to[CFG_PHONE_MAX];
 };
@@ -148,8 +164,12 @@ struct fw_sender {
 	struct fw *fw;
 	struct hal_timer tick, flush, forward;
 	struct account *accounts;
-	struct ctx *pool;
-	unsigned pool_n, inflight;
+	struct ctx *pool;          /* 2 x max_inflight: in flight and ready */
+	unsigned pool_n, inflight; /* inflight: contexts in use */
+	unsigned max_inflight, out; /* sender.max_inflight; requests out now */
+	struct ctx *ready, **ready_tail;
+	unsigned n_ready;
+	bool launching;
 	struct ctx *done_head;
 	struct done *settle;  /* pool_n slots */
 	unsigned n_settle;
@@ -174,9 +194,8 @@ bool fw_snd_reconcilable(const struct account *a);
 
 /* turn.c: picking, pacing, the request pool */
 void fw_snd_on_tick(struct hal_timer *t);
-void fw_snd_adapt(struct account *a, unsigned pool_n);
+void fw_snd_adapt(struct account *a, unsigned cap);
 void fw_snd_paced(struct fw_sender *s, const struct ctx *c);
-void fw_snd_cycled(struct fw_sender *s, struct account *a, uint64_t cycle_ms);
 struct ctx *fw_snd_ctx_get(struct fw_sender *s);
 void fw_snd_ctx_release(struct ctx *c);
 void fw_snd_on_done(struct net_http_req *req, const struct net_http_result *res);
@@ -185,6 +204,11 @@ bool fw_snd_ended(int state);
 int fw_snd_pick_due(struct fw_sender *s, struct store_txn *t, unsigned room, struct pick *p);
 void fw_snd_pick_abandon(struct fw_sender *s, struct pick *p);
 void fw_snd_submit_picked(struct fw_sender *s, struct pick *p);
+bool fw_snd_may_send(const struct fw_sender *s);
+void fw_snd_launch_ready(struct fw_sender *s);
+bool fw_snd_ready_stale(struct fw_sender *s);
+int fw_snd_unready(struct fw_sender *s, struct store_txn *t, int64_t wall);
+void fw_snd_unready_end(struct fw_sender *s, bool committed);
 
 /* outcome.c: outcomes and their recording */
 void fw_snd_on_flush(struct hal_timer *t);

@@ -40,7 +40,9 @@
 #include "store/store.h"
 
 #define IDLE_RECHECK_MS 1000
-#define FLUSH_WINDOW_MS 3
+/* Outcomes are committed once the loop has taken in every answer that is
+ * there (hal_timer_idle), and never later than this after the first. */
+#define FLUSH_MAX_MS 3
 /* Answers weigh 1/8 each in the smoothed time (as TCP's SRTT). */
 #define ANSWER_WEIGHT 0.125
 
@@ -54,12 +56,12 @@
  * an attempt that got no answer - so a backlog does not open a hundred
  * TLS handshakes at once against a server that then times them out.
  */
-void fw_snd_adapt(struct account *a, unsigned pool_n)
+void fw_snd_adapt(struct account *a, unsigned cap)
 {
 	double want = a->rate * a->answer_ms / 1000.0 * 1.25 + 2.0;
-	unsigned target = want > (double)pool_n ? pool_n : want < 1.0 ? 1 : (unsigned)want;
+	unsigned target = want > (double)cap ? cap : want < 1.0 ? 1 : (unsigned)want;
 
-	a->capped = want > (double)pool_n;
+	a->capped = want > (double)cap;
 	if (a->ramp > (target > RAMP_START ? target : RAMP_START))
 		a->ramp = target > RAMP_START ? target : RAMP_START;
 	a->limit = target < a->ramp ? target : a->ramp;
@@ -108,10 +110,10 @@ static unsigned tokens_now(struct fw_sender *s, uint64_t now, uint64_t *wait_ms)
 			continue;
 		refill(a, now);
 		w = token_wait(a);
-		if (!w && a->inflight < a->limit) {
-			unsigned n = (unsigned)a->tokens;
+		if (!w && a->inflight + a->queued < 2 * a->limit) {
+			unsigned n = (unsigned)a->tokens, free = 2 * a->limit - a->inflight - a->queued;
 
-			total += n < a->limit - a->inflight ? n : a->limit - a->inflight;
+			total += n < free ? n : free;
 		}
 		*wait_ms = w && w < *wait_ms ? w : *wait_ms;
 	}
@@ -137,7 +139,8 @@ void fw_snd_ctx_release(struct ctx *c)
 	c->sent_ms = 0;
 	c->step = 0;
 	c->busy = c->done = false;
-	c->next_done = NULL;
+	c->ready = c->undo = false;
+	c->next_done = c->next_ready = NULL;
 }
 
 /* A list page came back: walk it, and fetch the next one if need be.
@@ -195,9 +198,17 @@ void fw_snd_on_done(struct net_http_req *req, const struct net_http_result *res)
 	c->done = true;
 	c->next_done = s->done_head;
 	s->done_head = c;
-	/* Outcomes arriving within FLUSH_WINDOW_MS share one commit. */
+	if (!c->probing) {
+		s->out--;
+		if (c->acct)
+			fw_snd_paced(s, c);
+	}
+	/* The answers the loop has in hand share one commit. */
 	if (!s->flush.pending)
-		hal_timer_set(c->fw->loop, &s->flush, FLUSH_WINDOW_MS);
+		hal_timer_idle(c->fw->loop, &s->flush, FLUSH_MAX_MS);
+	/* Its slot is free: the next ready record goes now, not after the
+	 * commit. */
+	fw_snd_launch_ready(s);
 }
 
 /* Builds the request while the record is at hand (its strings point into
@@ -319,7 +330,7 @@ static bool admit(struct fw_sender *s, struct store_msg *m, struct account **ap,
 	}
 	if (a->paused_until > now)
 		wait = a->paused_until == UINT64_MAX ? 60000 : a->paused_until - now;
-	else if (!recon && a->inflight >= a->limit) /* a completion frees one */
+	else if (!recon && a->inflight + a->queued >= 2 * a->limit) /* a completion frees one */
 		wait = 10;
 	else if (!recon && !take_token(a, now, &wait)) /* a list sends nothing */
 		wait = wait < 10 ? 10 : wait;
@@ -373,10 +384,14 @@ int fw_snd_pick_due(struct fw_sender *s, struct store_txn *t, unsigned room, str
 	for (unsigned i = 0; rc == ERR_OK && i < n; i++) {
 		struct store_msg m;
 		struct account *a = NULL;
+		int prev_state;
+		int64_t prev_attempt_ms;
 
 		rc = store_outbox_get(t, s->seqs[i], &m);
 		if (rc != ERR_OK)
 			break;
+		prev_state = m.state;
+		prev_attempt_ms = m.attempt_ms;
 		m.updated_ms = wall;
 		if (!(m.flags & STORE_F_RECONCILE) && !fw_consent_gate(s->fw, t, &m, wall)) {
 			/* suppressed or failed: final, nothing to send */
@@ -386,7 +401,9 @@ int fw_snd_pick_due(struct fw_sender *s, struct store_txn *t, unsigned room, str
 			c->fw = s->fw;
 			c->seq = m.seq;
 			c->acct = a;
-			a->inflight++;
+			c->prev_state = prev_state;
+			c->prev_attempt_ms = prev_attempt_ms;
+			a->queued++;
 			build(c, &m);
 			p->c[p->n++] = c;
 			s->inflight++;
@@ -404,18 +421,169 @@ void fw_snd_pick_abandon(struct fw_sender *s, struct pick *p)
 {
 	for (unsigned i = 0; i < p->n; i++) {
 		if (p->c[i]->acct)
-			p->c[i]->acct->inflight--;
+			p->c[i]->acct->queued--;
 		fw_snd_ctx_release(p->c[i]);
 		s->inflight--;
 	}
 	p->n = 0;
 }
 
-/* Committed as SENDING: only now may the requests go out. */
+bool fw_snd_may_send(const struct fw_sender *s)
+{
+	return !s->stopping && !s->fw->stopping && hal_clock_valid();
+}
+
+/* A ready record's account cannot send now: it is put back. */
+static bool stale(const struct fw_sender *s, const struct ctx *c, uint64_t now)
+{
+	const struct account *a = c->acct;
+
+	return !a || !fw_snd_may_send(s) || a->paused_until > now ||
+	       fw_breaker_state(&a->breaker, now) != FW_BREAKER_CLOSED;
+}
+
+static bool may_launch(const struct fw_sender *s, const struct ctx *c, uint64_t now)
+{
+	return !stale(s, c, now) && s->out < s->max_inflight && c->acct->inflight < c->acct->limit;
+}
+
+static void launch(struct fw_sender *s, struct ctx *c)
+{
+	if (c->acct) {
+		c->acct->queued--;
+		c->acct->inflight++;
+	}
+	s->out++;
+	send_built(s, c);
+}
+
+/* Committed as SENDING: only now may the requests go out, each as soon as
+ * its account has a slot. A list (reconciliation) goes at once, and so does
+ * a half-open circuit's trial: admit() gave it the one attempt the breaker
+ * allows, which must not wait behind the limit or be put back. */
 void fw_snd_submit_picked(struct fw_sender *s, struct pick *p)
 {
-	for (unsigned i = 0; i < p->n; i++)
-		send_built(s, p->c[i]);
+	uint64_t now = hal_now_ms();
+
+	for (unsigned i = 0; i < p->n; i++) {
+		struct ctx *c = p->c[i];
+
+		if (c->reconciling || may_launch(s, c, now) ||
+		    (c->acct && fw_breaker_state(&c->acct->breaker, now) != FW_BREAKER_CLOSED)) {
+			launch(s, c);
+			continue;
+		}
+		c->ready = true;
+		c->next_ready = NULL;
+		if (!s->ready)
+			s->ready_tail = &s->ready;
+		*s->ready_tail = c;
+		s->ready_tail = &c->next_ready;
+		s->n_ready++;
+	}
+	fw_snd_launch_ready(s);
+}
+
+/* Ready records whose account has a slot now go, oldest first. */
+void fw_snd_launch_ready(struct fw_sender *s)
+{
+	uint64_t now = hal_now_ms();
+	struct ctx **pp = &s->ready;
+
+	if (s->launching) /* a request that failed at once calls us back */
+		return;
+	s->launching = true;
+	while (*pp && s->out < s->max_inflight) {
+		struct ctx *c = *pp;
+
+		if (c->undo || !may_launch(s, c, now)) {
+			pp = &c->next_ready;
+			continue;
+		}
+		*pp = c->next_ready;
+		if (!*pp)
+			s->ready_tail = pp;
+		c->ready = false;
+		c->next_ready = NULL;
+		s->n_ready--;
+		launch(s, c);
+	}
+	s->launching = false;
+}
+
+bool fw_snd_ready_stale(struct fw_sender *s)
+{
+	uint64_t now = hal_now_ms();
+
+	for (struct ctx *c = s->ready; c; c = c->next_ready)
+		if (stale(s, c, now))
+			return true;
+	return false;
+}
+
+/*
+ * In transaction t, puts back every ready record whose account cannot send
+ * now: as it was before its pick (its state, attempts and attempt time), due
+ * now, so the next turn decides it again; its token goes back. The contexts
+ * are freed by fw_snd_unready_end once the commit is known.
+ */
+int fw_snd_unready(struct fw_sender *s, struct store_txn *t, int64_t wall)
+{
+	uint64_t now = hal_now_ms();
+	int rc = ERR_OK;
+
+	for (struct ctx *c = s->ready; c && rc == ERR_OK; c = c->next_ready) {
+		struct store_msg m;
+
+		if (!stale(s, c, now))
+			continue;
+		rc = store_outbox_get(t, c->seq, &m);
+		if (rc == ERR_NOTFOUND) { /* gone (purged): nothing to put back */
+			c->undo = true;
+			rc = ERR_OK;
+			continue;
+		}
+		if (rc != ERR_OK)
+			break;
+		c->undo = true;
+		if (m.state != STORE_SENDING) /* changed by hand meanwhile: not ours */
+			continue;
+		m.state = c->prev_state;
+		m.attempts -= m.attempts > 0;
+		m.attempt_ms = c->prev_attempt_ms;
+		m.due_ms = wall;
+		m.updated_ms = wall;
+		rc = store_outbox_update(t, &m);
+	}
+	return rc;
+}
+
+void fw_snd_unready_end(struct fw_sender *s, bool committed)
+{
+	struct ctx **pp = &s->ready;
+
+	while (*pp) {
+		struct ctx *c = *pp;
+
+		if (!c->undo) {
+			pp = &c->next_ready;
+			continue;
+		}
+		c->undo = false;
+		if (!committed) {
+			pp = &c->next_ready;
+			continue;
+		}
+		*pp = c->next_ready;
+		s->n_ready--;
+		if (c->acct) {
+			c->acct->queued--;
+			c->acct->tokens += 1.0;
+		}
+		fw_snd_ctx_release(c);
+		s->inflight--;
+	}
+	s->ready_tail = pp;
 }
 
 static void take_due(struct fw_sender *s, unsigned room, int64_t *next_due)
@@ -424,9 +592,12 @@ static void take_due(struct fw_sender *s, unsigned room, int64_t *next_due)
 	struct store_txn *t;
 	int rc = store_begin(s->fw->store, 0, &t);
 
-	if (rc == ERR_OK)
+	if (rc == ERR_OK && s->n_ready)
+		rc = fw_snd_unready(s, t, hal_wall_ms());
+	if (rc == ERR_OK && room)
 		rc = fw_snd_pick_due(s, t, room, &p);
 	rc = rc == ERR_OK ? store_commit(t) : (store_abort(t), rc);
+	fw_snd_unready_end(s, rc == ERR_OK);
 	*next_due = p.next_due;
 	if (rc == ERR_FULL) { /* nothing taken; the next tick tries again */
 		fw_snd_pick_abandon(s, &p);
@@ -510,9 +681,9 @@ void fw_snd_on_tick(struct hal_timer *t)
 	s->hold = NULL;
 	uint64_t token_wait = IDLE_RECHECK_MS;
 	room = s->n_settle ? 0 : fw_snd_room_now(s, &token_wait);
-	if (room) {
+	if (room || (!s->n_settle && fw_snd_ready_stale(s))) {
 		take_due(s, room, &next_due);
-		s->backlog = next_due >= 0 && next_due <= hal_wall_ms();
+		s->backlog = room && next_due >= 0 && next_due <= hal_wall_ms();
 	}
 	fw_snd_probe_links(s, hal_now_ms());
 	if (next_due > hal_wall_ms() + horizon_ms(s) && next_due != STORE_DUE_PARKED) {
@@ -540,24 +711,11 @@ void fw_snd_paced(struct fw_sender *s, const struct ctx *c)
 		return;
 	if (c->answer_ms >= 0) {
 		a->ramp++;
+		a->answer_ms += ((double)c->answer_ms - a->answer_ms) * ANSWER_WEIGHT;
 	} else if (c->out.cls == NET_TRANSIENT || c->out.cls == NET_AMBIGUOUS) {
 		a->ramp = a->ramp / 2 > 1 ? a->ramp / 2 : 1;
 	}
-	fw_snd_adapt(a, s->pool_n);
-}
-
-/*
- * An answered send's outcome is committed: cycle_ms from the request leaving
- * to now is how long it held its slot. That, not the provider's answer
- * alone, is the time in Little's law: the slot is free for the next record
- * only after the outcome's commit (the flush window and an fsync). Against
- * a provider answering in 1 ms the commit is most of it; counting the
- * answer alone gave a limit of a few requests and a third of the sends/s.
- */
-void fw_snd_cycled(struct fw_sender *s, struct account *a, uint64_t cycle_ms)
-{
-	a->answer_ms += ((double)cycle_ms - a->answer_ms) * ANSWER_WEIGHT;
-	fw_snd_adapt(a, s->pool_n);
+	fw_snd_adapt(a, s->max_inflight);
 }
 
 /*

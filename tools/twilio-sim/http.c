@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <microhttpd.h>
 
@@ -266,6 +267,11 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
 	if (!rq->answered) {
 		rq->answered = true;
 		dispatch(cfg, c, url, method, rq);
+		if (rq->reply.delay && cfg->work_us) {
+			struct timespec ts = {.tv_sec = cfg->work_us / 1000000,
+					      .tv_nsec = (long)(cfg->work_us % 1000000) * 1000};
+			nanosleep(&ts, NULL);
+		}
 		if (rq->reply.delay && cfg->latency_ms &&
 		    sim_delay_park(&rq->delayed, c, cfg->latency_ms))
 			return MHD_YES;

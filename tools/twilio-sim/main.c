@@ -71,6 +71,10 @@ static const char usage_text[] =
 	"  --rate-limit N       more than N creates in one second get 429/20429 and\n"
 	"                       Retry-After: 1\n"
 	"  --latency-ms N       answer every create N ms late (connections not blocked)\n"
+	"  --work-us N          a create holds its worker thread N us (sleeping), as a\n"
+	"                       server's own work does: the ceiling is about\n"
+	"                       --threads x 1,000,000 / N creates a second, whatever the\n"
+	"                       client's connections (for a fast provider's bench)\n"
 	"  --deliver-after-ms N fetch and list show a message delivered N ms after create\n"
 	"                       (default: it stays sent)\n"
 	"  --read-after-ms M    ... and read M ms after that (needs --deliver-after-ms)\n"
@@ -102,7 +106,7 @@ static const char usage_text[] =
 enum opt {
 	O_PORT = 256, O_BIND, O_PORT_FILE, O_CERT, O_KEY, O_ACCOUNT, O_TOKEN, O_API_KEY,
 	O_TEMPLATE, O_RECORD, O_KEEP, O_THREADS, O_IDLE, O_FAIL, O_DROP, O_SEED, O_RATE,
-	O_LATENCY, O_DOWN_FROM, O_DOWN_FOR, O_DELIVER, O_READ, O_HELP, O_META_TOKEN, O_META_PHONE,
+	O_LATENCY, O_WORK, O_DOWN_FROM, O_DOWN_FOR, O_DELIVER, O_READ, O_HELP, O_META_TOKEN, O_META_PHONE,
 	O_META_WABA, O_D360_KEY, O_META_TEMPLATE, O_FOREIGN_NEXT,
 };
 
@@ -125,6 +129,7 @@ static const struct option long_opts[] = {
 	{"seed", required_argument, NULL, O_SEED},
 	{"rate-limit", required_argument, NULL, O_RATE},
 	{"latency-ms", required_argument, NULL, O_LATENCY},
+	{"work-us", required_argument, NULL, O_WORK},
 	{"down-from", required_argument, NULL, O_DOWN_FROM},
 	{"down-for", required_argument, NULL, O_DOWN_FOR},
 	{"deliver-after-ms", required_argument, NULL, O_DELIVER},
@@ -223,6 +228,8 @@ static bool apply_fault_opt(struct sim_config *cfg, int opt, const char *arg)
 		return parse_uint(arg, 10000000, &cfg->rate_limit);
 	case O_LATENCY:
 		return parse_uint(arg, 600000, &cfg->latency_ms);
+	case O_WORK:
+		return parse_uint(arg, 1000000, &cfg->work_us);
 	case O_DOWN_FROM:
 		if (!hal_parse_u64(arg, 0, 86400 * 365, &v))
 			return false;

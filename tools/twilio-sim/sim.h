@@ -71,6 +71,7 @@ struct sim_config {
 	uint64_t seed;
 	unsigned rate_limit;  /* creates per second, 0 = unlimited */
 	unsigned latency_ms;
+	unsigned work_us;     /* a create holds its worker thread this long */
 	long down_from_s, down_for_s; /* down_for_s 0 = never down */
 	long deliver_after_ms, read_after_ms; /* status.c; -1 = never */
 	bool foreign_next;    /* --foreign-next: list pages lead into another account */
