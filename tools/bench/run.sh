@@ -11,7 +11,11 @@
 #     unapproved template, refused by the provider, failing every time),
 #     the latency of the good events;
 #  4. RSS of outpostd idle, with N messages queued (at rest) and the peaks;
-#  5. twilio-sim's own ceiling (wrk, HTTPS keep-alive) for comparison;
+#  5. twilio-sim's own ceiling (wrk, HTTPS keep-alive) for comparison; and
+#     a fast provider with a ceiling: FAST_N queued messages drained to a
+#     sim answering 1 ms late whose 2 threads each hold a create
+#     FAST_WORK_US, then wrk against the same sim with as many connections
+#     as outpostd opened (the target: outpostd >= 80 % of that);
 #  6. a slow provider: SLOW_N queued messages drained to a sim answering
 #     200 ms late, at the account's rate_per_s 80 and 500 (the in-flight
 #     limit adapts: rate x answer time, capped by sender.max_inflight,
@@ -26,8 +30,11 @@ cd "$(dirname "$0")/../.." || exit 1
 : "${BUILD:=build}" "${ROUNDS:=3}" "${N:=100000}"
 # BENCH_EDIT: one more jq edit of every config (to compare a setting side
 # by side); PHASES: which parts run (default all of them).
-: "${BENCH_EDIT:=.}" "${PHASES:=ingest latency poison sim slow recovery}"
-: "${SLOW_N:=2000}" "${REC_N:=2000}"
+: "${BENCH_EDIT:=.}" "${PHASES:=ingest latency poison sim fast slow recovery}"
+: "${SLOW_N:=2000}" "${REC_N:=2000}" "${FAST_N:=20000}" "${FAST_WORK_US:=300}"
+# The fast provider's sender.max_inflight: against a provider that cannot
+# take the account's rate the in-flight limit climbs to it (docs/RETRY.md).
+: "${FAST_INFLIGHT:=32}"
 phase() { [[ " $PHASES " == *" $1 "* ]]; }
 . tests/e2e/lib.sh
 . tests/e2e/outpost.sh
@@ -147,20 +154,63 @@ latency_poison() { # latency() with 30 poison events among the 3000 (2/s)
 	e2e_cleanup
 }
 
-sim_ceiling() { # wrk against twilio-sim: creates/s over HTTPS keep-alive
-	command -v wrk >/dev/null || { echo "sim_ceiling 0" >>"$OUT"; return; }
-	e2e_setup bench-sim
-	SIM_TEMPLATES=("$T_PAY:3")
-	start_sim --threads 2 --keep 1000
+# wrk_creates CONNS OUTKEY: creates/s over HTTPS keep-alive against the
+# running sim, CONNS connections, 8 s.
+wrk_creates() {
 	cat >"$E2E_DIR/post.lua" <<EOL
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
 wrk.headers["Authorization"] = "Basic $(printf '%s:%s' "$SIM_ACCOUNT" "$SIM_TOKEN" | base64 -w0)"
 wrk.body = "To=whatsapp%3A%2B491701234567&From=whatsapp%3A%2B14155550100&ContentSid=$T_PAY&ContentVariables=%7B%221%22%3A%22a%22%2C%222%22%3A%22b%22%2C%223%22%3A%22c%22%7D"
 EOL
-	wrk -t2 -c8 -d8s -s "$E2E_DIR/post.lua" "$SIM_URL/2010-04-01/Accounts/$SIM_ACCOUNT/Messages.json" \
+	wrk -t2 -c"$1" -d8s -s "$E2E_DIR/post.lua" "$SIM_URL/2010-04-01/Accounts/$SIM_ACCOUNT/Messages.json" \
 		>"$E2E_DIR/wrk.txt" 2>&1
-	echo "sim_ceiling $(awk '/Requests\/sec/ {printf "%.0f", $2}' "$E2E_DIR/wrk.txt")" >>"$OUT"
+	echo "$2 $(awk '/Requests\/sec/ {printf "%.0f", $2}' "$E2E_DIR/wrk.txt")" >>"$OUT"
+}
+
+sim_ceiling() { # wrk against twilio-sim: creates/s over HTTPS keep-alive
+	command -v wrk >/dev/null || { echo "sim_ceiling 0" >>"$OUT"; return; }
+	e2e_setup bench-sim
+	SIM_TEMPLATES=("$T_PAY:3")
+	start_sim --threads 2 --keep 1000
+	wrk_creates 8 sim_ceiling
+	e2e_cleanup
+}
+
+# A fast provider with a ceiling: the sim answers 1 ms late and each create
+# holds one of its 2 threads FAST_WORK_US (sleeping, so the two cores stay
+# the daemon's and TLS's). FAST_N queued (ingested while the sim refuses),
+# then drained at sender.max_inflight FAST_INFLIGHT; then wrk against the same sim
+# with as many connections as outpostd opened: the sim's own ceiling there.
+fast_provider() {
+	local r=$1 t0 t1 conns sim=(--threads 2 --keep 1000 --latency-ms 1 --work-us "$FAST_WORK_US")
+	e2e_setup "bench-fast-$r"
+	bench_broker
+	start_sim --down-from 0 --down-for 3600
+	write_config ".sender.max_inflight = $FAST_INFLIGHT" '.accounts.main.rate_per_s = 10000' \
+		'.accounts.main.burst = 1000' "$BENCH_EDIT"
+	start_outpostd
+	stop_outpostd || fail "outpostd did not stop"
+	publish -n "$FAST_N" --kind mixed --id-prefix "f$r" --max-inflight 1000
+	start_outpostd
+	wait_for "[ \"\$(status_num acked)\" -ge $FAST_N ]" 300 || fail "fast: ingest incomplete"
+	stop_outpostd
+	stop_sim
+	start_sim "${sim[@]}"
+	t0=$(now)
+	start_outpostd
+	wait_for "[ \"\$(outbox_count sent)\" -ge $FAST_N ]" 600 || fail "fast: drain incomplete"
+	t1=$(now)
+	conns=$(status_num http_connects)
+	echo "fast_sends $(awk "BEGIN {printf \"%.0f\", $FAST_N / ($t1 - $t0)}")" >>"$OUT"
+	echo "fast_conns $conns" >>"$OUT"
+	echo "fast_limit $(ctl status | jq '.accounts[0] | "\(.inflight_limit)@\(.answer_ms)ms"' -r)" >>"$OUT"
+	stop_outpostd
+	if command -v wrk >/dev/null; then
+		stop_sim
+		start_sim "${sim[@]}"
+		wrk_creates "$conns" fast_ceiling
+	fi
 	e2e_cleanup
 }
 
@@ -217,6 +267,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	phase ingest && ingest_and_send "$r"
 	phase latency && latency "$r"
 	phase poison && latency_poison "$r"
+	phase fast && fast_provider "$r"
 done
 phase sim && sim_ceiling
 if phase slow; then
@@ -238,6 +289,9 @@ printf '%-44s %10s\n' \
 	"RSS after draining them, KiB (anonymous)" "$(med rss_drained) ($(med anon_drained))" \
 	"peak RSS while ingesting / draining, KiB" "$(med hwm_ingest) / $(med hwm_drain)" \
 	"twilio-sim ceiling (wrk, 8 conns), req/s" "$(med sim_ceiling)" \
+	"fast provider ($FAST_N, 1 ms + ${FAST_WORK_US} us, max_inflight $FAST_INFLIGHT):" "" \
+	"  outpostd sends/s (connections)" "$(med fast_sends) ($(med fast_conns))" \
+	"  sim ceiling, wrk at those connections" "$(med fast_ceiling)" \
 	"$SLOW_N to a sim answering in 200 ms:" "" \
 	"  HTTP/1.1, rate 80: s (sends/s)" "$(med slow_h1_80_s) ($(med slow_h1_80_sends))" \
 	"    limit@answer, conns/h2, peak RSS KiB" "$(med slow_h1_80_limit) $(med slow_h1_80_conns) $(med slow_h1_80_hwm)" \
