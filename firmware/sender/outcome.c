@@ -38,7 +38,7 @@
 
 #define AUTH_PAUSE_MS (5 * 60 * 1000)
 
-static void pause_account(struct fw *fw, struct account *a, const struct net_send_outcome *o)
+void fw_snd_pause(struct fw *fw, struct account *a, const struct net_send_outcome *o)
 {
 	if (a->paused_until > hal_now_ms())
 		return;
@@ -56,7 +56,7 @@ static void pause_account(struct fw *fw, struct account *a, const struct net_sen
 static void pause_first(struct fw *fw, const struct done *d)
 {
 	if (d->next == FW_NEXT_PAUSE && d->acct)
-		pause_account(fw, d->acct, &d->out);
+		fw_snd_pause(fw, d->acct, &d->out);
 }
 
 /* A resend after an attempt that did not reach the provider, unless the

@@ -212,6 +212,7 @@ void fw_snd_unready_end(struct fw_sender *s, bool committed);
 
 /* outcome.c: outcomes and their recording */
 void fw_snd_on_flush(struct hal_timer *t);
+void fw_snd_pause(struct fw *fw, struct account *a, const struct net_send_outcome *o);
 
 /* link.c: the link, outages */
 void fw_snd_hold_for_link(struct account *a, struct store_msg *m);

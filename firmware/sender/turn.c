@@ -202,6 +202,11 @@ void fw_snd_on_done(struct net_http_req *req, const struct net_http_result *res)
 		s->out--;
 		if (c->acct)
 			fw_snd_paced(s, c);
+		/* Refused credentials: paused before a ready record of the same
+		 * account takes the slot with them (the pause is in memory; the
+		 * commit records the refusal). */
+		if (c->acct && !c->reconciling && c->out.cls == NET_AUTH)
+			fw_snd_pause(c->fw, c->acct, &c->out);
 	}
 	/* The answers the loop has in hand share one commit. */
 	if (!s->flush.pending)
