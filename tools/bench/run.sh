@@ -30,7 +30,8 @@
 #     whole life is in the window: ingest, send, the sim delivering it after
 #     1 s and reading it after 8 s, the status polls that see it (2, 6, 24 s
 #     after the send), its receipts; the window ends when every record is
-#     read and the log ring's last flush is done. Then WEAR_IDLE_S seconds
+#     read and its receipts are deleted (up to 30 s later, with the log
+#     records that wait: firmware/receipts.c, logs.c). Then WEAR_IDLE_S seconds
 #     of nothing (the issue's figure is an hour: WEAR_IDLE_S=3600): bytes.
 #     WEAR_RUNS picks among "slow site burst" (the idle window follows site).
 set -u
@@ -253,7 +254,13 @@ wear() { # KEY N RATE (events/s, 0 = burst): write_bytes and fsyncs per event
 		sleep 1
 	done
 	[ "$(outbox_count read)" -ge "$n" ] || fail "wear $k: $(outbox_count read) of $n read"
-	sleep 2 # the log ring's last flush of this window
+	# The receipts' deletes (and log records) that wait for a commit are
+	# the events' too: the window ends after them.
+	for ((i = 0; i < 60; i++)); do
+		[ "$(ctl status | jq '.receipts.pending + .receipts.acked_undeleted')" = 0 ] && break
+		sleep 1
+	done
+	sleep 2
 	w1=$(io_written "$OUTPOSTD_PID")
 	if [ -n "$st" ]; then
 		kill -INT "$st" && wait "$st"
