@@ -68,6 +68,7 @@ struct poll {
 
 struct answer {
 	uint64_t seq;
+	int64_t at_ms; /* wall clock when it came */
 	struct net_status st;
 };
 
@@ -264,7 +265,7 @@ int fw_delivery_sent(struct fw *fw, struct store_txn *t, uint64_t seq)
 	rc = store_track_put(t, &tr);
 	if (rc == ERR_OK)
 		rc = fw_receipt_queue(fw, t, &m, &tr);
-	if (rc == ERR_OK && fw->delivery && ca && !fw->delivery->tick.pending)
+	if (rc == ERR_OK && fw->delivery && ca) /* the tick may be asleep for long */
 		hal_timer_set(fw->loop, &fw->delivery->tick, 0);
 	return rc;
 }
@@ -301,6 +302,7 @@ static void on_poll_done(struct net_http_req *req, const struct net_http_result 
 
 	fw_uplink_note(fw, res);
 	a->seq = p->seq;
+	a->at_ms = hal_wall_ms();
 	p->drv->status_read(res, &a->st);
 	poll_release(p);
 	d->inflight--;
@@ -311,12 +313,12 @@ static void on_poll_done(struct net_http_req *req, const struct net_http_result 
 }
 
 /* Whether the entry goes on being polled, and when next. */
+/* `wall`: when the entry was polled (its answer may be applied later). */
 static void reschedule(struct fw *fw, const struct store_msg *m, struct store_track *tr,
-		       const char *why)
+		       const char *why, int64_t wall)
 {
 	struct fw_account_view v;
 	const struct cfg_account *ca = poll_account(fw, m->account, &v);
-	int64_t wall = hal_wall_ms();
 
 	if (net_msg_status_final(net_of(m->state)) || net_of(m->state) == NET_ST_UNKNOWN) {
 		tr->next_poll_ms = 0;
@@ -377,7 +379,7 @@ static int settle_poll(struct fw *fw, struct store_txn *t, const struct answer *
 	}
 	if (rc != ERR_OK)
 		return rc;
-	reschedule(fw, &m, &tr, stop);
+	reschedule(fw, &m, &tr, stop, p->at_ms);
 	return store_track_put(t, &tr);
 }
 
@@ -485,7 +487,7 @@ static int take_one(struct fw_delivery *d, struct store_txn *t, uint64_t seq, bo
 		return rc;
 	if (!poll_account(fw, m.account, &v) || net_of(m.state) == NET_ST_UNKNOWN ||
 	    net_msg_status_final(net_of(m.state))) {
-		reschedule(fw, &m, &tr, NULL);
+		reschedule(fw, &m, &tr, NULL, hal_wall_ms());
 		return store_track_put(t, &tr);
 	}
 	if (!fw_sender_poll_token(fw, m.account)) {
@@ -497,7 +499,7 @@ static int take_one(struct fw_delivery *d, struct store_txn *t, uint64_t seq, bo
 	rc = v.drv->status_url(v.msg, m.provider_id, &p->url);
 	if (rc != ERR_OK) {
 		poll_release(p);
-		reschedule(fw, &m, &tr, "its provider id cannot be polled");
+		reschedule(fw, &m, &tr, "its provider id cannot be polled", hal_wall_ms());
 		return store_track_put(t, &tr);
 	}
 	p->req = (struct net_http_req){
@@ -508,7 +510,7 @@ static int take_one(struct fw_delivery *d, struct store_txn *t, uint64_t seq, bo
 		poll_release(p);
 		if (rc == ERR_NOMEM)
 			return rc;
-		reschedule(fw, &m, &tr, "its account's credentials cannot be put on a request");
+		reschedule(fw, &m, &tr, "its account's credentials cannot be put on a request", hal_wall_ms());
 		return store_track_put(t, &tr);
 	}
 	d->inflight++;
@@ -601,10 +603,20 @@ static void on_tick(struct hal_timer *timer)
 	submit_taken(d, was_busy);
 	if (next > hal_wall_ms() + HORIZON_MS)
 		pull_back(fw, hal_wall_ms());
-	wait = no_token ? NO_TOKEN_MS : next < 0 ? IDLE_MS : next - hal_wall_ms();
-	if (n == TURN_MAX && poll_room(d) && !no_token)
+	/* Asleep until the next entry is due, however far: a turn is a txn,
+	 * and even one that writes nothing dirties a page of lmdb's lock file.
+	 * A send adds entries and wakes it (fw_delivery_sent), an answer too;
+	 * nothing else adds any. A wall clock set forward makes a poll late
+	 * by at most that much, never lost. */
+	if (no_token)
+		wait = NO_TOKEN_MS;
+	else if (n == TURN_MAX && poll_room(d))
 		wait = 0;
-	hal_timer_set(fw->loop, &d->tick, wait < 0 ? 0 : wait > IDLE_MS ? IDLE_MS : (uint64_t)wait);
+	else if (next < 0)
+		return;
+	else
+		wait = next - hal_wall_ms();
+	hal_timer_set(fw->loop, &d->tick, wait < 0 ? 0 : (uint64_t)wait);
 }
 
 int fw_delivery_init(struct fw *fw)

@@ -106,6 +106,8 @@ struct fw {
 	char status_topic[160];
 	struct hal_timer stop_check, upkeep;
 	unsigned upkeep_ticks;
+	uint64_t prune_idle_ms;  /* monotonic time of a prune pass that found nothing */
+	uint64_t reader_checked; /* store_commits() at the last reader check */
 	uint64_t ingest_reserve; /* bytes of room an ingest batch needs (upkeep.c) */
 	uint64_t stop_deadline;
 	struct {

@@ -480,6 +480,11 @@ int store_nested_run(struct store_txn *t, int (*fn)(struct store_txn *c, void *a
 	return rc == ERR_OK ? store_commit(c) : (store_abort(c), rc);
 }
 
+uint64_t store_commits(const struct store *s)
+{
+	return s ? s->commits : 0;
+}
+
 bool store_txn_dirty(const struct store_txn *t)
 {
 	return t && t->dirty;
@@ -524,6 +529,8 @@ int store_commit(struct store_txn *t)
 	 * (MDB_PANIC after a failed meta write): restart, don't retry. */
 	if (err != ERR_OK && err != ERR_FULL)
 		err = ERR_STORE;
+	if (err == ERR_OK && t->dirty)
+		s->commits++;
 out:
 	s->open_txns--;
 	free(t);

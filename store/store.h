@@ -72,6 +72,9 @@ int store_begin_nested(struct store_txn *parent, struct store_txn **out);
 /* fn(c, arg) in a nested txn c of t: committed into t if fn returns ERR_OK,
  * undone otherwise. fn's error, or the nested commit's. */
 int store_nested_run(struct store_txn *t, int (*fn)(struct store_txn *c, void *arg), void *arg);
+/* Top-level commits that wrote something, since open: what was read from
+ * the store is still true while this has not moved. */
+uint64_t store_commits(const struct store *s);
 /* Whether a write op ran in t (a commit of t would write). */
 bool store_txn_dirty(const struct store_txn *t);
 

@@ -50,6 +50,7 @@ struct store {
 	size_t max_bytes; /* store.max_size_mb: the map grows up to this */
 	unsigned open_txns; /* the map may only be resized with none open */
 	struct store_commit_hook hook; /* store_set_commit_hook */
+	uint64_t commits; /* store_commits */
 	bool in_hook;
 	char dir[4096];
 };
