@@ -134,7 +134,7 @@ static void remove_head(struct fw_logs *l, unsigned n)
 }
 
 /* Writes the first n records of the buffer and the drop count in txn t. */
-static int write_records(struct fw_logs *l, struct store_txn *t, unsigned n)
+static int write_records(struct fw_logs *l, struct store_txn *t, unsigned n, uint64_t dropped)
 {
 	size_t off = 0;
 	uint32_t len;
@@ -147,8 +147,8 @@ static int write_records(struct fw_logs *l, struct store_txn *t, unsigned n)
 	}
 	if (rc == ERR_OK)
 		rc = store_log_trim(t, (uint64_t)l->fw->cfg->log.ring_kb << 10, NULL);
-	if (rc == ERR_OK && l->dropped)
-		rc = store_stat_add(t, "log_dropped", (int64_t)l->dropped);
+	if (rc == ERR_OK && dropped)
+		rc = store_stat_add(t, "log_dropped", (int64_t)dropped);
 	return rc;
 }
 
@@ -176,7 +176,7 @@ static int write_all(struct store_txn *t, void *arg)
 {
 	struct fw_logs *l = arg;
 
-	return write_records(l, t, l->n);
+	return write_records(l, t, l->riding, l->riding_dropped);
 }
 
 void fw_logs_ride(struct fw *fw, struct store_txn *t)
@@ -185,14 +185,16 @@ void fw_logs_ride(struct fw *fw, struct store_txn *t)
 	unsigned n;
 	int rc;
 
-	if (!l || l->riding || (!l->n && !l->dropped) || !room_for(l))
+	if (!l || l->riding || l->riding_dropped || (!l->n && !l->dropped) || !room_for(l))
 		return;
-	n = l->n;
+	n = l->riding = l->n; /* what write_all writes */
+	l->riding_dropped = l->dropped;
 	rc = store_nested_run(t, write_all, l);
-	if (rc == ERR_OK) {
-		l->riding = n;
-		l->riding_dropped = l->dropped;
-	} else if (rc != ERR_FULL) {
+	if (rc != ERR_OK) {
+		l->riding = 0;
+		l->riding_dropped = 0;
+	}
+	if (rc != ERR_OK && rc != ERR_FULL) {
 		if (hal_ratelimit_ok(&l->fail_rl, 1, 60000))
 			log_err("logs: %u records not written to the log ring: %s", n,
 				hal_strerror(rc));
