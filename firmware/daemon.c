@@ -255,6 +255,36 @@ static int start_mqtt(struct fw *fw)
 	return rc == ERR_OK ? subscribe_routes(fw) : rc;
 }
 
+/* Writes that can wait ride along with the commits made anyway (store.h). */
+static void ride_before(struct store_txn *t, void *arg)
+{
+	fw_delivery_ride(arg, t);
+	fw_receipts_ride(arg, t);
+	fw_logs_ride(arg, t); /* last: with what the others logged */
+}
+
+int fw_ride_alone(struct fw *fw, void (*ride)(struct fw *fw, struct store_txn *t),
+		  const unsigned *riding)
+{
+	struct store_txn *t;
+	int rc = store_begin(fw->store, 0, &t);
+	bool rode = false;
+
+	if (rc == ERR_OK) {
+		ride(fw, t); /* the commit below runs the hook: it does not ride twice */
+		rode = *riding != 0;
+		rc = store_commit(t);
+	}
+	return rc == ERR_OK && !rode ? ERR_FULL : rc;
+}
+
+static void ride_after(int err, void *arg)
+{
+	fw_delivery_rode(arg, err);
+	fw_receipts_rode(arg, err);
+	fw_logs_rode(arg, err);
+}
+
 static int start(struct fw *fw, struct cfg_secrets *file)
 {
 	static const int sigs[] = {SIGTERM, SIGINT, SIGHUP, 0};
@@ -276,6 +306,7 @@ static int start(struct fw *fw, struct cfg_secrets *file)
 		return rc;
 	if ((rc = store_open(fw->cfg->store.path, fw->cfg->store.max_size_mb, &fw->store)) != ERR_OK)
 		return rc;
+	store_set_commit_hook(fw->store, &(struct store_commit_hook){ride_before, ride_after, fw});
 	if ((rc = fw_vault_open(fw, file)) != ERR_OK)
 		return rc;
 	if ((rc = hal_loop_init(&fw->loop)) != ERR_OK || (rc = fw_service_init(fw)) != ERR_OK)

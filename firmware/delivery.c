@@ -4,12 +4,20 @@
  *
  * Polling: the "poll" index (store/status.h) orders sent records by their
  * next poll time, so a turn touches only what is due, whatever the outbox
- * holds. A turn takes due entries in one write txn and moves each one's
- * next poll time on before its request goes out, as the sender marks a
- * record SENDING: a crash or a lost answer costs one poll, never a stuck
- * entry. The answer is applied in a later txn together with the next poll
- * time, which follows a backoff schedule (fw_poll_delay_ms) until the status
- * is final or the message is older than the account's status_poll.max_age.
+ * holds. A turn takes due entries and sends their fetches without writing
+ * anything: a fetch asks, it changes nothing, so a crash before its answer
+ * is recorded costs one poll again after the restart (the entry is still
+ * due), and while the answer is out the entry's slot keeps later turns off
+ * it. (A commit per poll to move the poll time on first cost a quarter of
+ * the flash a message wrote, docs/BENCHMARKS.md.) An answer is applied
+ * together with the next poll time, which follows a backoff schedule
+ * (fw_poll_delay_ms) until the status is final or the message is older than
+ * the account's status_poll.max_age. Answers wait in memory (DONE_MAX) and
+ * ride along with the next commit the daemon makes anyway (fw_delivery_ride,
+ * from the store's commit hook), or go in a commit of their own SETTLE_MS
+ * after the first came: their receipts follow within that time. Until then
+ * the entry stays due in the store and out of later turns; a crash costs
+ * the poll again.
  *
  * Fair with sends: a poll needs a token from the account's rate bucket
  * (fw_sender_poll_token), which sends get first; the fetches run in their
@@ -45,6 +53,8 @@
 #define FULL_RETRY_MS 1000
 #define HOUR_MS (3600 * 1000)
 #define HORIZON_MS (2 * HOUR_MS) /* beyond any poll time we set (1 h, or a timeout) */
+#define SETTLE_MS 5000
+#define DONE_MAX 64          /* answers waiting to be applied */
 
 struct poll {
 	struct net_http_req req;
@@ -53,15 +63,22 @@ struct poll {
 	uint64_t seq;
 	char *url;
 	char *hdr[NET_HTTP_HEADERS_MAX]; /* auth headers (secrets) while req is out */
+	bool busy;
+};
+
+struct answer {
+	uint64_t seq;
+	int64_t at_ms; /* wall clock when it came */
 	struct net_status st;
-	bool busy, done;
 };
 
 struct fw_delivery {
 	struct fw *fw;
-	struct hal_timer tick, flush;
+	struct hal_timer tick, settle;
 	struct poll slots[FW_POLL_SLOTS];
 	unsigned inflight;
+	struct answer done[DONE_MAX]; /* answers not applied yet, oldest first */
+	unsigned n_done, riding;      /* the first `riding` are in a commit not yet done */
 	uint64_t polls, poll_failures, changes, duplicates, unknown, stopped;
 	struct hal_ratelimit rl;
 };
@@ -248,7 +265,7 @@ int fw_delivery_sent(struct fw *fw, struct store_txn *t, uint64_t seq)
 	rc = store_track_put(t, &tr);
 	if (rc == ERR_OK)
 		rc = fw_receipt_queue(fw, t, &m, &tr);
-	if (rc == ERR_OK && fw->delivery && ca && !fw->delivery->tick.pending)
+	if (rc == ERR_OK && fw->delivery && ca) /* the tick may be asleep for long */
 		hal_timer_set(fw->loop, &fw->delivery->tick, 0);
 	return rc;
 }
@@ -272,28 +289,36 @@ static void poll_release(struct poll *p)
 	free(p->url);
 	p->url = NULL;
 	net_http_headers_free(p->hdr, NET_HTTP_HEADERS_MAX);
-	p->busy = p->done = false;
+	p->busy = false;
 }
 
+/* Turns never take more than DONE_MAX can hold (poll_room). */
 static void on_poll_done(struct net_http_req *req, const struct net_http_result *res)
 {
 	struct poll *p = container_of(req, struct poll, req);
-	struct fw_delivery *d = p->fw->delivery;
+	struct fw *fw = p->fw;
+	struct fw_delivery *d = fw->delivery;
+	struct answer *a = &d->done[d->n_done++];
 
-	fw_uplink_note(p->fw, res);
-	p->drv->status_read(res, &p->st);
-	p->done = true;
-	if (!d->flush.pending)
-		hal_timer_set(p->fw->loop, &d->flush, 0);
+	fw_uplink_note(fw, res);
+	a->seq = p->seq;
+	a->at_ms = hal_wall_ms();
+	p->drv->status_read(res, &a->st);
+	poll_release(p);
+	d->inflight--;
+	if (!d->settle.pending)
+		hal_timer_set(fw->loop, &d->settle, d->n_done > DONE_MAX / 2 ? 0 : SETTLE_MS);
+	if (!d->tick.pending)
+		hal_timer_set(fw->loop, &d->tick, 0); /* a slot is free */
 }
 
 /* Whether the entry goes on being polled, and when next. */
+/* `wall`: when the entry was polled (its answer may be applied later). */
 static void reschedule(struct fw *fw, const struct store_msg *m, struct store_track *tr,
-		       const char *why)
+		       const char *why, int64_t wall)
 {
 	struct fw_account_view v;
 	const struct cfg_account *ca = poll_account(fw, m->account, &v);
-	int64_t wall = hal_wall_ms();
 
 	if (net_msg_status_final(net_of(m->state)) || net_of(m->state) == NET_ST_UNKNOWN) {
 		tr->next_poll_ms = 0;
@@ -312,7 +337,7 @@ static void reschedule(struct fw *fw, const struct store_msg *m, struct store_tr
 }
 
 /* One answer into t: the status if it came, the next poll time either way. */
-static int settle_poll(struct fw *fw, struct store_txn *t, struct poll *p)
+static int settle_poll(struct fw *fw, struct store_txn *t, const struct answer *p)
 {
 	struct fw_delivery *d = fw->delivery;
 	struct store_track tr;
@@ -354,35 +379,61 @@ static int settle_poll(struct fw *fw, struct store_txn *t, struct poll *p)
 	}
 	if (rc != ERR_OK)
 		return rc;
-	reschedule(fw, &m, &tr, stop);
+	reschedule(fw, &m, &tr, stop, p->at_ms);
 	return store_track_put(t, &tr);
 }
 
-static void on_flush(struct hal_timer *timer)
+/* The answers that wait, into t in a nested txn; done when t's commit is
+ * (fw_delivery_rode). */
+static int settle_all(struct store_txn *t, void *arg)
 {
-	struct fw_delivery *d = container_of(timer, struct fw_delivery, flush);
-	struct store_txn *t;
-	int rc = store_begin(d->fw->store, 0, &t);
+	struct fw_delivery *d = arg;
+	int rc = ERR_OK;
 
-	for (unsigned i = 0; rc == ERR_OK && i < FW_POLL_SLOTS; i++)
-		if (d->slots[i].busy && d->slots[i].done)
-			rc = settle_poll(d->fw, t, &d->slots[i]);
-	rc = rc == ERR_OK ? store_commit(t) : (store_abort(t), rc);
+	for (unsigned i = 0; rc == ERR_OK && i < d->n_done; i++)
+		rc = settle_poll(d->fw, t, &d->done[i]);
+	return rc;
+}
+
+void fw_delivery_ride(struct fw *fw, struct store_txn *t)
+{
+	struct fw_delivery *d = fw->delivery;
+
+	if (d && !d->riding && d->n_done && store_nested_run(t, settle_all, d) == ERR_OK)
+		d->riding = d->n_done;
+}
+
+void fw_delivery_rode(struct fw *fw, int err)
+{
+	struct fw_delivery *d = fw->delivery;
+
+	if (!d || !d->riding)
+		return;
+	if (err == ERR_OK) {
+		d->n_done -= d->riding;
+		memmove(d->done, d->done + d->riding, d->n_done * sizeof(d->done[0]));
+		if (!d->n_done && d->settle.pending)
+			hal_timer_cancel(fw->loop, &d->settle);
+		fw_receipts_kick(fw);
+		if (!d->tick.pending)
+			hal_timer_set(fw->loop, &d->tick, 0);
+	}
+	d->riding = 0;
+}
+
+/* The answers, in a commit of their own (log records and receipt deletes
+ * ride along). */
+static void on_settle(struct hal_timer *timer)
+{
+	struct fw_delivery *d = container_of(timer, struct fw_delivery, settle);
+	int rc = fw_ride_alone(d->fw, fw_delivery_ride, &d->riding);
+
 	if (rc == ERR_FULL) {
-		hal_timer_set(d->fw->loop, &d->flush, FULL_RETRY_MS);
+		hal_timer_set(d->fw->loop, &d->settle, FULL_RETRY_MS);
 		return;
 	}
-	if (rc != ERR_OK) {
+	if (rc != ERR_OK)
 		fw_fatal(d->fw, "recording delivery statuses", rc);
-		return;
-	}
-	for (unsigned i = 0; i < FW_POLL_SLOTS; i++)
-		if (d->slots[i].busy && d->slots[i].done) {
-			poll_release(&d->slots[i]);
-			d->inflight--;
-		}
-	fw_receipts_kick(d->fw);
-	hal_timer_set(d->fw->loop, &d->tick, 0);
 }
 
 static struct poll *slot_free(struct fw_delivery *d)
@@ -393,10 +444,30 @@ static struct poll *slot_free(struct fw_delivery *d)
 	return NULL;
 }
 
+/* Its fetch is out, or its answer waits to be applied. */
+static bool polling(const struct fw_delivery *d, uint64_t seq)
+{
+	for (unsigned i = 0; i < FW_POLL_SLOTS; i++)
+		if (d->slots[i].busy && d->slots[i].seq == seq)
+			return true;
+	for (unsigned i = 0; i < d->n_done; i++)
+		if (d->done[i].seq == seq)
+			return true;
+	return false;
+}
+
+/* Fetches a turn may start: free slots, and room for their answers. */
+static unsigned poll_room(const struct fw_delivery *d)
+{
+	unsigned free = FW_POLL_SLOTS - d->inflight, left = DONE_MAX - d->n_done - d->inflight;
+
+	return free < left ? free : left;
+}
+
 /*
- * One due entry inside t: a fetch for it if its account has a token (the
- * next poll time moves on now, see the top), stopped if it cannot be
- * polled, left due if sends had the tokens.
+ * One due entry inside t: a fetch for it if its account has a token (t is
+ * not written, see the top), stopped if it cannot be polled, left due if
+ * sends had the tokens or its fetch is out already.
  */
 static int take_one(struct fw_delivery *d, struct store_txn *t, uint64_t seq, bool *no_token)
 {
@@ -405,15 +476,18 @@ static int take_one(struct fw_delivery *d, struct store_txn *t, uint64_t seq, bo
 	struct store_track tr;
 	struct store_msg m;
 	struct poll *p;
-	int rc = store_outbox_get(t, seq, &m);
+	int rc;
 
+	if (polling(d, seq))
+		return ERR_OK;
+	rc = store_outbox_get(t, seq, &m);
 	if (rc == ERR_OK)
 		rc = track_load(t, &m, &tr);
 	if (rc != ERR_OK)
 		return rc;
 	if (!poll_account(fw, m.account, &v) || net_of(m.state) == NET_ST_UNKNOWN ||
 	    net_msg_status_final(net_of(m.state))) {
-		reschedule(fw, &m, &tr, NULL);
+		reschedule(fw, &m, &tr, NULL, hal_wall_ms());
 		return store_track_put(t, &tr);
 	}
 	if (!fw_sender_poll_token(fw, m.account)) {
@@ -425,7 +499,7 @@ static int take_one(struct fw_delivery *d, struct store_txn *t, uint64_t seq, bo
 	rc = v.drv->status_url(v.msg, m.provider_id, &p->url);
 	if (rc != ERR_OK) {
 		poll_release(p);
-		reschedule(fw, &m, &tr, "its provider id cannot be polled");
+		reschedule(fw, &m, &tr, "its provider id cannot be polled", hal_wall_ms());
 		return store_track_put(t, &tr);
 	}
 	p->req = (struct net_http_req){
@@ -436,13 +510,11 @@ static int take_one(struct fw_delivery *d, struct store_txn *t, uint64_t seq, bo
 		poll_release(p);
 		if (rc == ERR_NOMEM)
 			return rc;
-		reschedule(fw, &m, &tr, "its account's credentials cannot be put on a request");
+		reschedule(fw, &m, &tr, "its account's credentials cannot be put on a request", hal_wall_ms());
 		return store_track_put(t, &tr);
 	}
 	d->inflight++;
-	/* Until its answer is applied: the fallback if it never comes. */
-	tr.next_poll_ms = hal_wall_ms() + fw->cfg->sender.request_timeout_ms + 60000;
-	return store_track_put(t, &tr);
+	return ERR_OK;
 }
 
 static void submit_taken(struct fw_delivery *d, bool was_busy[FW_POLL_SLOTS])
@@ -499,7 +571,7 @@ static void on_tick(struct hal_timer *timer)
 	bool was_busy[FW_POLL_SLOTS], no_token = false;
 	uint64_t seqs[TURN_MAX];
 	int64_t next = -1, wait;
-	unsigned n = 0, room = FW_POLL_SLOTS - d->inflight;
+	unsigned n = 0, room = poll_room(d);
 	struct store_txn *t;
 	int rc;
 
@@ -514,7 +586,7 @@ static void on_tick(struct hal_timer *timer)
 	rc = store_begin(fw->store, 0, &t);
 	if (rc == ERR_OK)
 		rc = store_poll_due(t, hal_wall_ms(), TURN_MAX, seqs, &n, &next);
-	for (unsigned i = 0; rc == ERR_OK && i < n && d->inflight < FW_POLL_SLOTS; i++)
+	for (unsigned i = 0; rc == ERR_OK && i < n && poll_room(d); i++)
 		rc = take_one(d, t, seqs[i], &no_token);
 	rc = rc == ERR_OK ? store_commit(t) : (store_abort(t), rc);
 	if (rc != ERR_OK) {
@@ -531,10 +603,20 @@ static void on_tick(struct hal_timer *timer)
 	submit_taken(d, was_busy);
 	if (next > hal_wall_ms() + HORIZON_MS)
 		pull_back(fw, hal_wall_ms());
-	wait = no_token ? NO_TOKEN_MS : next < 0 ? IDLE_MS : next - hal_wall_ms();
-	if (n == TURN_MAX && d->inflight < FW_POLL_SLOTS && !no_token)
+	/* Asleep until the next entry is due, however far: a turn is a txn,
+	 * and even one that writes nothing dirties a page of lmdb's lock file.
+	 * A send adds entries and wakes it (fw_delivery_sent), an answer too;
+	 * nothing else adds any. A wall clock set forward makes a poll late
+	 * by at most that much, never lost. */
+	if (no_token)
+		wait = NO_TOKEN_MS;
+	else if (n == TURN_MAX && poll_room(d))
 		wait = 0;
-	hal_timer_set(fw->loop, &d->tick, wait < 0 ? 0 : wait > IDLE_MS ? IDLE_MS : (uint64_t)wait);
+	else if (next < 0)
+		return;
+	else
+		wait = next - hal_wall_ms();
+	hal_timer_set(fw->loop, &d->tick, wait < 0 ? 0 : (uint64_t)wait);
 }
 
 int fw_delivery_init(struct fw *fw)
@@ -545,14 +627,15 @@ int fw_delivery_init(struct fw *fw)
 		return ERR_NOMEM;
 	d->fw = fw;
 	d->tick.cb = on_tick;
-	d->flush.cb = on_flush;
+	d->settle.cb = on_settle;
 	fw->delivery = d;
 	hal_timer_set(fw->loop, &d->tick, 0);
 	return ERR_OK;
 }
 
-/* After net_http_free: fetches still out have ended there (ERR_CLOSED) and
- * are simply polled again after a restart. */
+/* After net_http_free: fetches still out have ended there (ERR_CLOSED).
+ * They, and answers not applied yet, are simply polled again after a
+ * restart. */
 void fw_delivery_free(struct fw *fw)
 {
 	struct fw_delivery *d = fw->delivery;
@@ -560,7 +643,7 @@ void fw_delivery_free(struct fw *fw)
 	if (!d)
 		return;
 	hal_timer_cancel(fw->loop, &d->tick);
-	hal_timer_cancel(fw->loop, &d->flush);
+	hal_timer_cancel(fw->loop, &d->settle);
 	for (unsigned i = 0; i < FW_POLL_SLOTS; i++)
 		poll_release(&d->slots[i]);
 	free(d);

@@ -32,6 +32,10 @@ struct store_txn;
 int fw_delivery_init(struct fw *fw);
 void fw_delivery_free(struct fw *fw);
 bool fw_delivery_idle(const struct fw *fw);
+/* Status answers that wait ride along with commit t (store.h's commit
+ * hook); rode gets its result. */
+void fw_delivery_ride(struct fw *fw, struct store_txn *t);
+void fw_delivery_rode(struct fw *fw, int err);
 
 /* The sender's hooks: record seq has just become SENT in t; or ended
  * without reaching the provider (failed, expired): its receipt. */
@@ -65,6 +69,10 @@ int fw_receipt_queue(struct fw *fw, struct store_txn *t, const struct store_msg 
 /* Publishes what is queued (after a commit that queued some, on link up). */
 void fw_receipts_kick(struct fw *fw);
 void fw_receipts_link(struct fw *fw, bool up);
+/* The deletes of acknowledged receipts ride along with commit t (store.h's
+ * commit hook); rode gets its result. */
+void fw_receipts_ride(struct fw *fw, struct store_txn *t);
+void fw_receipts_rode(struct fw *fw, int err);
 void fw_receipts_status(const struct fw *fw, struct cJSON *o);
 
 /* webhooks.c: outpost/<gateway_id>/webhooks/<account> */

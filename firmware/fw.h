@@ -106,6 +106,8 @@ struct fw {
 	char status_topic[160];
 	struct hal_timer stop_check, upkeep;
 	unsigned upkeep_ticks;
+	uint64_t prune_idle_ms;  /* monotonic time of a prune pass that found nothing */
+	uint64_t reader_checked; /* store_commits() at the last reader check */
 	uint64_t ingest_reserve; /* bytes of room an ingest batch needs (upkeep.c) */
 	uint64_t stop_deadline;
 	struct {
@@ -203,6 +205,16 @@ void fw_logs_free(struct fw *fw);
 int fw_logs_flush(struct fw *fw);
 /* Records dropped in memory and not yet counted in the store. */
 uint64_t fw_logs_pending_dropped(const struct fw *fw);
+/* What waits in one part (its ride function, which sets *riding when it
+ * wrote into t) in a commit of its own, the other parts riding along:
+ * ERR_OK, ERR_FULL if it could not go in (try again later), or the
+ * commit's error. */
+int fw_ride_alone(struct fw *fw, void (*ride)(struct fw *fw, struct store_txn *t),
+		  const unsigned *riding);
+/* The records that wait ride along with commit t (store.h's commit hook);
+ * rode gets its result. */
+void fw_logs_ride(struct fw *fw, struct store_txn *t);
+void fw_logs_rode(struct fw *fw, int err);
 
 /* control/dispatch.c: the commands, whatever the transport. */
 struct fw_caller {

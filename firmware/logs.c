@@ -4,10 +4,15 @@
  * hal/log hands every record to log_sink() (after it went to stderr or
  * syslog); the sink encodes it into a fixed buffer and nothing more: it may
  * run anywhere, inside a store txn or a curl callback, so it neither touches
- * the store nor logs. Once a second - sooner when the buffer is half full -
- * a timer writes the buffer to the ring in one txn and trims the ring to
- * log.ring_kb: a commit is an fsync, and one per log line would cost more
- * than the messages themselves.
+ * the store nor logs. The buffer goes to the ring, trimmed to log.ring_kb,
+ * with the next commit the daemon makes anyway (fw_logs_ride, from the
+ * store's commit hook): a commit rewrites whole pages of flash and costs
+ * two flushes, and one of its own per second cost more than the messages
+ * themselves (docs/BENCHMARKS.md, flash wear). What no commit carries is
+ * written by a timer: within a second when a record is a warning or worse,
+ * or the buffer half full; within LOGS_LAZY_MS otherwise. `outpostctl logs`
+ * writes what waits first. A kill -9 loses at most that much of the ring's
+ * copy; stderr or syslog had every line at once.
  *
  * The buffer is bounded (LOGS_MAX_RECORDS, LOGS_MAX_BYTES). A record that
  * does not fit is dropped and counted; the count goes into the store's
@@ -31,6 +36,7 @@
 #define LOGS_MAX_RECORDS 2000
 #define LOGS_MAX_BYTES (512u << 10)
 #define LOGS_FLUSH_MS 1000
+#define LOGS_LAZY_MS 30000
 /* A test knob: this many made-up records are written at start, so a test
  * can pull 100,000 records without logging them one by one. */
 #define LOGS_FILL_ENV "OUTPOST_TEST_LOG_FILL"
@@ -45,8 +51,34 @@ struct fw_logs {
 	size_t len;
 	unsigned n;
 	uint64_t dropped;    /* not written for want of buffer, not yet counted */
+	unsigned riding;     /* the first records, written into a commit not yet done */
+	uint64_t riding_dropped;
+	bool urgent;         /* a warning or worse waits */
 	struct hal_ratelimit fail_rl;
 };
+
+/* The timer for what waits: LOGS_FLUSH_MS for a warning or a buffer half
+ * full, LOGS_LAZY_MS otherwise; none when nothing waits. Never later than
+ * it already is. */
+static void arm(struct fw_logs *l)
+{
+	int64_t want = LOGS_LAZY_MS;
+
+	if (!l->timer_on)
+		return;
+	if (!l->n && !l->dropped) {
+		if (l->flush.pending)
+			hal_timer_cancel(l->fw->loop, &l->flush);
+		l->urgent = false;
+		return;
+	}
+	if (l->n >= LOGS_MAX_RECORDS / 2 || l->len >= LOGS_MAX_BYTES / 2)
+		want = 0;
+	else if (l->urgent)
+		want = LOGS_FLUSH_MS;
+	if (!l->flush.pending || hal_timer_remaining(&l->flush) > want)
+		hal_timer_set(l->fw->loop, &l->flush, (uint64_t)want);
+}
 
 static void log_sink(void *arg, const struct hal_log_rec *r)
 {
@@ -67,16 +99,16 @@ static void log_sink(void *arg, const struct hal_log_rec *r)
 
 	if (l->n < LOGS_MAX_RECORDS && LOGS_MAX_BYTES - l->len > 4)
 		n = (uint32_t)store_log_encode(&rec, l->buf + l->len + 4, LOGS_MAX_BYTES - l->len - 4);
-	if (!n) {
+	if (n) {
+		memcpy(l->buf + l->len, &n, 4);
+		l->len += 4 + n;
+		l->n++;
+	} else {
 		l->dropped++;
-		return;
 	}
-	memcpy(l->buf + l->len, &n, 4);
-	l->len += 4 + n;
-	l->n++;
-	if (l->timer_on && (l->n >= LOGS_MAX_RECORDS / 2 || l->len >= LOGS_MAX_BYTES / 2) &&
-	    hal_timer_remaining(&l->flush) > 0)
-		hal_timer_set(l->fw->loop, &l->flush, 0);
+	if (r->level <= LOG_WARNING)
+		l->urgent = true;
+	arm(l);
 }
 
 /* Bytes the first n records take in the buffer. */
@@ -102,7 +134,7 @@ static void remove_head(struct fw_logs *l, unsigned n)
 }
 
 /* Writes the first n records of the buffer and the drop count in txn t. */
-static int write_records(struct fw_logs *l, struct store_txn *t, unsigned n)
+static int write_records(struct fw_logs *l, struct store_txn *t, unsigned n, uint64_t dropped)
 {
 	size_t off = 0;
 	uint32_t len;
@@ -115,52 +147,103 @@ static int write_records(struct fw_logs *l, struct store_txn *t, unsigned n)
 	}
 	if (rc == ERR_OK)
 		rc = store_log_trim(t, (uint64_t)l->fw->cfg->log.ring_kb << 10, NULL);
-	if (rc == ERR_OK && l->dropped)
-		rc = store_stat_add(t, "log_dropped", (int64_t)l->dropped);
+	if (rc == ERR_OK && dropped)
+		rc = store_stat_add(t, "log_dropped", (int64_t)dropped);
 	return rc;
 }
 
-/* The sink may add records while this runs (a store error is logged): only
- * the n taken at the start are written and removed. */
-static int flush_now(struct fw_logs *l)
+/* Whether the records may go into a commit now: the last room in the store
+ * is the sender's (ingest's reserve, firmware/upkeep.c), and records wait
+ * in memory while ingest is paused for want of it. */
+static bool room_for(struct fw_logs *l)
 {
 	struct fw *fw = l->fw;
-	unsigned n = l->n;
-	uint64_t dropped = l->dropped;
 	struct store_space sp;
-	struct store_txn *t = NULL;
+
+	return !fw->ingest_hold[0] &&
+	       store_space(fw->store, l->len * 2 + 65536, &sp) == ERR_OK &&
+	       sp.room >= l->len * 2 + 65536 + fw->ingest_reserve;
+}
+
+/*
+ * The records that wait, into t in a nested txn: a record that breaks it
+ * breaks only that txn, and is dropped (counted) rather than retried, since
+ * it would break every one. They leave the buffer once t's commit is done
+ * (fw_logs_rode). The sink may add records meanwhile: only the n taken here
+ * ride.
+ */
+static int write_all(struct store_txn *t, void *arg)
+{
+	struct fw_logs *l = arg;
+
+	return write_records(l, t, l->riding, l->riding_dropped);
+}
+
+void fw_logs_ride(struct fw *fw, struct store_txn *t)
+{
+	struct fw_logs *l = fw->logs;
+	unsigned n;
 	int rc;
 
-	if ((!n && !dropped) || !fw->store || fw->router.txn || fw->ingest_hold[0])
-		return ERR_OK;
-	rc = store_make_room(fw->store, l->len * 2 + 65536, &sp);
-	if (rc == ERR_OK)
-		rc = store_begin(fw->store, 0, &t);
-	if (rc == ERR_OK)
-		rc = write_records(l, t, n);
-	rc = rc == ERR_OK ? store_commit(t) : (store_abort(t), rc);
-	if (rc == ERR_FULL)
-		return rc; /* kept for the next try; the sink counts what overflows */
+	if (!l || l->riding || l->riding_dropped || (!l->n && !l->dropped) || !room_for(l))
+		return;
+	n = l->riding = l->n; /* what write_all writes */
+	l->riding_dropped = l->dropped;
+	rc = store_nested_run(t, write_all, l);
 	if (rc != ERR_OK) {
-		/* Never retried: a record that breaks the txn would break every one. */
+		l->riding = 0;
+		l->riding_dropped = 0;
+	}
+	if (rc != ERR_OK && rc != ERR_FULL) {
 		if (hal_ratelimit_ok(&l->fail_rl, 1, 60000))
 			log_err("logs: %u records not written to the log ring: %s", n,
 				hal_strerror(rc));
 		remove_head(l, n);
 		l->dropped += n;
-		return rc;
 	}
-	l->dropped -= dropped;
-	remove_head(l, n);
-	return ERR_OK;
+}
+
+void fw_logs_rode(struct fw *fw, int err)
+{
+	struct fw_logs *l = fw->logs;
+
+	if (!l || (!l->riding && !l->riding_dropped))
+		return;
+	if (err == ERR_OK) {
+		remove_head(l, l->riding);
+		l->dropped -= l->riding_dropped;
+		if (!l->n)
+			l->urgent = false;
+	}
+	l->riding = 0;
+	l->riding_dropped = 0;
+	arm(l);
+}
+
+/* What waits, in a commit of its own (receipts to delete ride along). */
+static int flush_now(struct fw_logs *l)
+{
+	struct fw *fw = l->fw;
+	struct store_space sp;
+	struct store_txn *t = NULL;
+	int rc;
+
+	if ((!l->n && !l->dropped) || !fw->store || fw->router.txn || fw->ingest_hold[0])
+		return ERR_OK;
+	rc = store_make_room(fw->store, l->len * 2 + 65536, &sp);
+	if (rc == ERR_OK)
+		rc = store_begin(fw->store, 0, &t);
+	if (rc == ERR_OK)
+		fw_logs_ride(fw, t); /* the commit below runs the hook: it rides once */
+	return rc == ERR_OK ? store_commit(t) : rc;
 }
 
 static void on_flush(struct hal_timer *t)
 {
 	struct fw_logs *l = container_of(t, struct fw_logs, flush);
 
-	hal_timer_set(l->fw->loop, &l->flush, LOGS_FLUSH_MS);
 	flush_now(l);
+	arm(l); /* what is left: a full store, records added meanwhile */
 }
 
 int fw_logs_flush(struct fw *fw)
@@ -230,7 +313,7 @@ void fw_logs_start(struct fw *fw)
 		return;
 	test_fill(fw);
 	l->timer_on = true;
-	hal_timer_set(fw->loop, &l->flush, LOGS_FLUSH_MS);
+	arm(l);
 }
 
 void fw_logs_free(struct fw *fw)

@@ -35,12 +35,15 @@
 
 #define RECEIPTS_INFLIGHT 32
 #define FULL_RETRY_MS 1000
-/* Acknowledged receipts are deleted in batches: at most this many, or what
- * ACK_BATCH_MS brought, per commit. A delete that a crash undoes only means
- * the receipt goes again (delivery is at-least-once); a commit per PUBACK
- * cost an fsync per message and tripled the send latency. */
+/* Acknowledged receipts are deleted with the next commit the daemon makes
+ * anyway (fw_receipts_ride, from the store's commit hook), or in a commit of
+ * their own ACK_BATCH_MS after the first waits, or at once when ACK_BATCH
+ * wait. A delete that a crash undoes only means the receipt goes again
+ * (delivery is at-least-once); a commit per PUBACK cost an fsync per
+ * message and tripled the send latency, and one a second at a site's pace
+ * wrote more to flash than the message itself (docs/BENCHMARKS.md). */
 #define ACK_BATCH 1024
-#define ACK_BATCH_MS 1000
+#define ACK_BATCH_MS 30000
 /* Receipts kept for a broker that does not take them (a few hundred bytes
  * each): beyond this the oldest goes, counted, so a broker gone for weeks
  * cannot fill the store that holds the messages themselves. */
@@ -56,6 +59,7 @@ struct fw_receipts {
 	unsigned n_out;
 	uint64_t ack[ACK_BATCH];
 	unsigned n_ack;
+	unsigned riding;     /* the first of ack[], deleted in a commit not yet done */
 	uint64_t after;      /* the last id handed to the broker on this link */
 	uint64_t published;  /* acknowledged by the broker, since start */
 	uint64_t queued;     /* since start */
@@ -155,11 +159,24 @@ int fw_receipt_queue(struct fw *fw, struct store_txn *t, const struct store_msg 
 	return rc;
 }
 
+static bool acked(const struct fw_receipts *r, uint64_t id)
+{
+	for (unsigned i = 0; i < r->n_ack; i++)
+		if (r->ack[i] == id)
+			return true;
+	return false;
+}
+
 static int publish_one(uint64_t id, const char *topic, const char *payload, void *arg)
 {
 	struct fw_receipts *r = arg;
 	int mid = 0;
 
+	if (acked(r, id)) { /* in the store until its delete is committed */
+		r->after = id;
+		fw_receipts_kick(r->fw); /* it took a place in this listing */
+		return 0;
+	}
 	if (net_mqtt_publish_mid(r->fw->mqtt, topic, payload, strlen(payload), 1, &mid) != ERR_OK)
 		return 1; /* the link went: the next connect starts over */
 	r->out[r->n_out].id = id;
@@ -201,18 +218,51 @@ static void on_published(void *arg, int mid)
 	}
 }
 
-static void on_acked(struct hal_timer *timer)
+/* The deletes that wait, into t in a nested txn; done when t's commit is
+ * (fw_receipts_rode). */
+static int delete_acked(struct store_txn *t, void *arg)
 {
-	struct fw_receipts *r = container_of(timer, struct fw_receipts, acked);
-	struct store_txn *t;
-	int rc = store_begin(r->fw->store, 0, &t);
+	struct fw_receipts *r = arg;
+	int rc = ERR_OK;
 
 	for (unsigned i = 0; rc == ERR_OK && i < r->n_ack; i++) {
 		rc = store_receipt_del(t, r->ack[i]);
 		if (rc == ERR_NOTFOUND) /* acknowledged on an earlier link too */
 			rc = ERR_OK;
 	}
-	rc = rc == ERR_OK ? store_commit(t) : (store_abort(t), rc);
+	return rc;
+}
+
+void fw_receipts_ride(struct fw *fw, struct store_txn *t)
+{
+	struct fw_receipts *r = fw->receipts;
+
+	if (r && !r->riding && r->n_ack && store_nested_run(t, delete_acked, r) == ERR_OK)
+		r->riding = r->n_ack;
+}
+
+void fw_receipts_rode(struct fw *fw, int err)
+{
+	struct fw_receipts *r = fw->receipts;
+
+	if (!r || !r->riding)
+		return;
+	if (err == ERR_OK) {
+		r->published += r->riding;
+		r->n_ack -= r->riding;
+		memmove(r->ack, r->ack + r->riding, r->n_ack * sizeof(r->ack[0]));
+		if (!r->n_ack && r->acked.pending)
+			hal_timer_cancel(r->fw->loop, &r->acked);
+	}
+	r->riding = 0;
+}
+
+/* The deletes, in a commit of their own (log records ride along). */
+static void on_acked(struct hal_timer *timer)
+{
+	struct fw_receipts *r = container_of(timer, struct fw_receipts, acked);
+	int rc = fw_ride_alone(r->fw, fw_receipts_ride, &r->riding);
+
 	if (rc == ERR_FULL) {
 		hal_timer_set(r->fw->loop, &r->acked, FULL_RETRY_MS);
 		return;
@@ -221,8 +271,6 @@ static void on_acked(struct hal_timer *timer)
 		fw_fatal(r->fw, "deleting published receipts", rc);
 		return;
 	}
-	r->published += r->n_ack;
-	r->n_ack = 0;
 	fw_receipts_kick(r->fw);
 }
 
@@ -296,9 +344,12 @@ void fw_receipts_status(const struct fw *fw, cJSON *o)
 		store_receipt_count(t, &pending);
 		store_abort(t);
 	}
+	/* Acknowledged ones wait for a commit to delete them: not pending. */
+	pending = pending > r->n_ack ? pending - r->n_ack : 0;
 	cJSON_AddNumberToObject(o, "queued", (double)r->queued);
 	cJSON_AddNumberToObject(o, "published", (double)r->published);
 	cJSON_AddNumberToObject(o, "pending", (double)pending);
 	cJSON_AddNumberToObject(o, "dropped", (double)r->dropped);
 	cJSON_AddNumberToObject(o, "in_flight", r->n_out);
+	cJSON_AddNumberToObject(o, "acked_undeleted", r->n_ack);
 }

@@ -38,23 +38,32 @@ struct fw_service {
 	struct hal_notify n;
 	struct hal_timer tick;
 	char line[STATUS_MAX]; /* the last STATUS sent */
+	uint64_t c[STORE__STATES]; /* outbox counts as of store_commits() == at */
+	uint64_t at;
+	bool counted;
 };
 
 /* "running; broker up; uplink down; 12 queued; last error: ...". Only
  * things a person acts on, and nothing that changes by itself (no ages),
  * so that a quiet gateway sends nothing. */
-static void status_line(struct fw *fw, char *buf, size_t len)
+static void status_line(struct fw_service *s, char *buf, size_t len)
 {
+	struct fw *fw = s->fw;
 	const struct fw_uplink *u = &fw->uplink;
-	uint64_t c[STORE__STATES] = {0};
+	const uint64_t *c = s->c;
 	struct store_txn *t;
 	const char *err = fw->last_errors[(fw->last_error_pos + FW_LAST_ERRORS - 1) %
 					  FW_LAST_ERRORS].text;
 	int n;
 
-	if (fw->store && store_begin(fw->store, STORE_RDONLY, &t) == ERR_OK) {
-		store_outbox_counts(t, c);
+	/* Read again only after a commit: a read txn takes a reader slot in
+	 * lmdb's lock file, a page the kernel writes back to flash. */
+	if (fw->store && (!s->counted || store_commits(fw->store) != s->at) &&
+	    store_begin(fw->store, STORE_RDONLY, &t) == ERR_OK) {
+		store_outbox_counts(t, s->c);
 		store_abort(t);
+		s->at = store_commits(fw->store);
+		s->counted = true;
 	}
 	n = snprintf(buf, len, "%s; broker %s; uplink %s; %llu queued%s%.120s",
 		     fw->stopping ? "stopping" : fw->ingest_hold[0] ? "ingest paused (store full)"
@@ -73,7 +82,7 @@ static void send_status(struct fw_service *s, const char *prefix, bool always)
 {
 	char line[STATUS_MAX];
 
-	status_line(s->fw, line, sizeof(line));
+	status_line(s, line, sizeof(line));
 	if (!always && strcmp(line, s->line) == 0)
 		return;
 	if (hal_notify_send(&s->n, "%sSTATUS=%s", prefix, line))

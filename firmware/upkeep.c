@@ -9,6 +9,12 @@
  * pages and make the file grow); and unmaps the store pages this process
  * touched, so the daemon's resident set stays a few MB whatever the backlog.
  *
+ * Idle, it touches no txn: every txn, even one that writes nothing, dirties
+ * a page of lmdb's lock file (its writer mutex, a reader slot), which the
+ * kernel then writes to flash. A prune pass that found nothing is tried
+ * again after a hundredth of keep_done (1 s..1 h), at once while ingest is
+ * paused for room; reader slots are checked only after commits.
+ *
  * Store full: ingest needs `reserve` bytes of room before a batch starts
  * (1/16 of what the store can hold, 256 KiB..16 MiB), so the sender, which must
  * always be able to record an outcome, keeps the last part of the store to
@@ -30,6 +36,7 @@
 #define UPKEEP_MS 1000
 #define READER_CHECK_EVERY 60
 #define PRUNE_PER_STATE 256
+#define PRUNE_IDLE_MAX_MS (3600 * 1000)
 
 /* 1/16 of what the store can hold - store.max_size_mb, or less when the
  * disk is smaller - within 256 KiB..16 MiB. Worked out once a second by
@@ -95,13 +102,21 @@ static void prune(struct fw *fw)
 	struct store_txn *t;
 	int rc;
 
+	int64_t idle_ms = fw->cfg->store.keep_done_s * 10; /* a hundredth, in ms */
+	uint64_t mono = hal_now_ms();
+
 	if (!hal_clock_valid()) /* "older than 7 days" means nothing in 1970 */
+		return;
+	if (idle_ms > PRUNE_IDLE_MAX_MS)
+		idle_ms = PRUNE_IDLE_MAX_MS;
+	if (!fw->ingest_hold[0] && fw->prune_idle_ms && mono - fw->prune_idle_ms < (uint64_t)idle_ms)
 		return;
 	p.now_ms = hal_wall_ms();
 	p.created_before_ms = p.now_ms - fw->cfg->store.keep_done_s * 1000;
 	rc = store_begin(fw->store, 0, &t);
 	for (size_t i = 0; rc == ERR_OK && i < sizeof(final) / sizeof(final[0]); i++)
 		rc = store_outbox_prune(t, final[i], &p);
+	fw->prune_idle_ms = rc == ERR_OK && !(p.pruned + p.restamped) ? mono : 0;
 	if (rc != ERR_OK || !(p.pruned + p.restamped)) {
 		store_abort(t);
 	} else if ((rc = store_commit(t)) == ERR_OK) {
@@ -122,8 +137,11 @@ static void on_upkeep(struct hal_timer *t)
 	prune(fw);
 	update_reserve(fw);
 	resume_if_room(fw);
-	if (++fw->upkeep_ticks % READER_CHECK_EVERY == 0)
+	if (++fw->upkeep_ticks % READER_CHECK_EVERY == 0 &&
+	    store_commits(fw->store) != fw->reader_checked) {
+		fw->reader_checked = store_commits(fw->store);
 		store_reader_check(fw->store);
+	}
 	store_release_pages(fw->store);
 	malloc_trim(0);
 }

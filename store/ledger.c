@@ -129,7 +129,7 @@ int store_ledger_put(struct store_txn *t, const char *number, const struct store
 		return ERR_INVAL;
 	key = (MDB_val){strlen(number), (void *)number};
 	val = (MDB_val){encode(e, buf), buf};
-	return store_mdb_err(t, mdb_put(t->txn, store_dbi(t, STORE_DB_LEDGER), &key, &val, 0),
+	return store_mdb_err(t, mdb_put(store_wtxn(t), store_dbi(t, STORE_DB_LEDGER), &key, &val, 0),
 			     "ledger put");
 }
 
@@ -183,7 +183,7 @@ int store_ledger_delete(struct store_txn *t, const char *number)
 	if (!number_ok(number))
 		return ERR_INVAL;
 	key = (MDB_val){strlen(number), (void *)number};
-	rc = mdb_del(t->txn, store_dbi(t, STORE_DB_LEDGER), &key, NULL);
+	rc = mdb_del(store_wtxn(t), store_dbi(t, STORE_DB_LEDGER), &key, NULL);
 	if (rc == MDB_NOTFOUND)
 		return ERR_NOTFOUND;
 	return store_mdb_err(t, rc, "ledger delete");
@@ -238,7 +238,7 @@ int store_inbound_mark(struct store_txn *t, const char *id, int64_t at_ms)
 	if (rc != ERR_OK)
 		return rc;
 	store_be64_put(b, (uint64_t)at_ms);
-	return store_mdb_err(t, mdb_put(t->txn, store_dbi(t, STORE_DB_INBOUND), &key, &val, 0),
+	return store_mdb_err(t, mdb_put(store_wtxn(t), store_dbi(t, STORE_DB_INBOUND), &key, &val, 0),
 			     "inbound put");
 }
 
@@ -252,7 +252,7 @@ int store_inbound_prune(struct store_txn *t, int64_t before_ms, unsigned max, un
 	*n = 0;
 	if (rc != ERR_OK)
 		return rc;
-	rc = mdb_cursor_open(t->txn, store_dbi(t, STORE_DB_INBOUND), &c);
+	rc = mdb_cursor_open(store_wtxn(t), store_dbi(t, STORE_DB_INBOUND), &c);
 	if (rc != MDB_SUCCESS)
 		return store_mdb_err(t, rc, "inbound cursor");
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == MDB_SUCCESS && looked < max;

@@ -112,7 +112,7 @@ int store_log_append(struct store_txn *t, const void *enc, size_t len, uint64_t 
 	if (err != ERR_OK)
 		return err;
 	store_be64_put(k, last + 1);
-	err = store_mdb_err(t, mdb_put(t->txn, t->s->dbi[STORE_DB_LOG], &key, &val, MDB_APPEND),
+	err = store_mdb_err(t, mdb_put(store_wtxn(t), t->s->dbi[STORE_DB_LOG], &key, &val, MDB_APPEND),
 			    "log append");
 	if (err == ERR_OK)
 		err = store_meta_put(t, META_SEQ, last + 1);
@@ -168,7 +168,7 @@ int store_log_trim(struct store_txn *t, uint64_t max_bytes, uint64_t *dropped)
 		err = store_meta_get(t, META_BYTES, &bytes);
 	if (err != ERR_OK || bytes <= max_bytes)
 		return err;
-	err = store_mdb_err(t, mdb_cursor_open(t->txn, t->s->dbi[STORE_DB_LOG], &c), "log cursor");
+	err = store_mdb_err(t, mdb_cursor_open(store_wtxn(t), t->s->dbi[STORE_DB_LOG], &c), "log cursor");
 	if (err == ERR_OK)
 		err = trim_walk(t, c, max_bytes, &bytes, &n);
 	if (c)
@@ -295,7 +295,7 @@ int store_log_scrub(struct store_txn *t, const char *to, uint64_t *n)
 	if (err == ERR_OK && (!to || !to[0]))
 		err = ERR_INVAL;
 	if (err == ERR_OK)
-		err = store_mdb_err(t, mdb_cursor_open(t->txn, t->s->dbi[STORE_DB_LOG], &c),
+		err = store_mdb_err(t, mdb_cursor_open(store_wtxn(t), t->s->dbi[STORE_DB_LOG], &c),
 				    "log cursor");
 	if (err != ERR_OK)
 		return err;

@@ -142,7 +142,7 @@ static int idx_put(struct store_txn *t, enum store_db db, unsigned char *k, size
 	MDB_val key = {klen, k}, val = {0, NULL};
 	int rc;
 
-	rc = mdb_put(t->txn, store_dbi(t, db), &key, &val, MDB_NOOVERWRITE);
+	rc = mdb_put(store_wtxn(t), store_dbi(t, db), &key, &val, MDB_NOOVERWRITE);
 	if (rc == MDB_KEYEXIST) {
 		log_err("store: index %d already holds an entry: indexes out of step", db);
 		return ERR_STORE;
@@ -155,7 +155,7 @@ static int idx_del(struct store_txn *t, enum store_db db, unsigned char *k, size
 	MDB_val key = {klen, k};
 	int rc;
 
-	rc = mdb_del(t->txn, store_dbi(t, db), &key, NULL);
+	rc = mdb_del(store_wtxn(t), store_dbi(t, db), &key, NULL);
 	if (rc == MDB_NOTFOUND) {
 		log_err("store: index %d lacks an entry: indexes out of step", db);
 		return ERR_STORE;
@@ -201,7 +201,7 @@ static int sid_put(struct store_txn *t, struct sid *k, uint64_t seq)
 	MDB_val val = {sizeof(buf), buf};
 
 	store_be64_put(buf, seq);
-	return store_mdb_err(t, mdb_put(t->txn, store_dbi(t, STORE_DB_SID), &k->key, &val, 0), "sid put");
+	return store_mdb_err(t, mdb_put(store_wtxn(t), store_dbi(t, STORE_DB_SID), &k->key, &val, 0), "sid put");
 }
 
 /* The entry must be there and name seq: anything else is a broken index. */
@@ -217,7 +217,7 @@ static int sid_del(struct store_txn *t, struct sid *k, uint64_t seq)
 		return ERR_STORE;
 	}
 	if (rc == MDB_SUCCESS)
-		rc = mdb_del(t->txn, store_dbi(t, STORE_DB_SID), &k->key, NULL);
+		rc = mdb_del(store_wtxn(t), store_dbi(t, STORE_DB_SID), &k->key, NULL);
 	return store_mdb_err(t, rc, "sid del");
 }
 
@@ -297,7 +297,7 @@ static int msg_put(struct store_txn *t, uint64_t seq, size_t len, unsigned flags
 	int rc;
 
 	store_be64_put(k, seq);
-	rc = mdb_put(t->txn, store_dbi(t, STORE_DB_MSG), &key, &val, flags);
+	rc = mdb_put(store_wtxn(t), store_dbi(t, STORE_DB_MSG), &key, &val, flags);
 	if (rc == MDB_KEYEXIST) {
 		log_err("store: seq %" PRIu64 " is taken: seq/last is behind the records", seq);
 		return ERR_STORE;
@@ -648,7 +648,7 @@ int store_dedup_put(struct store_txn *t, const char *event_id, uint64_t seq)
 	if (err != ERR_OK)
 		return err;
 	store_be64_put(buf, seq);
-	return store_mdb_err(t, mdb_put(t->txn, store_dbi(t, STORE_DB_DEDUP), &key, &val, MDB_NOOVERWRITE),
+	return store_mdb_err(t, mdb_put(store_wtxn(t), store_dbi(t, STORE_DB_DEDUP), &key, &val, MDB_NOOVERWRITE),
 			     "dedup put");
 }
 
@@ -680,11 +680,11 @@ static int prune_one(struct store_txn *t, const struct store_msg *m)
 	if (rc == ERR_OK && dedup_key(m->event_id, &dk) == ERR_OK &&
 	    mdb_get(t->txn, store_dbi(t, STORE_DB_DEDUP), &dk, &dv) == MDB_SUCCESS && dv.mv_size == 8 &&
 	    store_be64_get(dv.mv_data) == m->seq)
-		rc = store_mdb_err(t, mdb_del(t->txn, store_dbi(t, STORE_DB_DEDUP), &dk, NULL), "prune dedup");
+		rc = store_mdb_err(t, mdb_del(store_wtxn(t), store_dbi(t, STORE_DB_DEDUP), &dk, NULL), "prune dedup");
 	store_be64_put(sk, m->seq);
 	/* Last: the record's strings point into its page until here. */
 	if (rc == ERR_OK)
-		rc = store_mdb_err(t, mdb_del(t->txn, store_dbi(t, STORE_DB_MSG), &key, NULL), "prune");
+		rc = store_mdb_err(t, mdb_del(store_wtxn(t), store_dbi(t, STORE_DB_MSG), &key, NULL), "prune");
 	return rc;
 }
 

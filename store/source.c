@@ -231,7 +231,7 @@ int store_source_put(struct store_txn *t, const char *name, const struct store_s
 	if (err != ERR_OK)
 		return err;
 	encode(s, rec);
-	return store_mdb_err(t, mdb_put(t->txn, t->s->dbi[STORE_DB_SOURCE], &key, &val, 0),
+	return store_mdb_err(t, mdb_put(store_wtxn(t), t->s->dbi[STORE_DB_SOURCE], &key, &val, 0),
 			     "source put");
 }
 

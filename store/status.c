@@ -137,7 +137,7 @@ static int poll_move(struct store_txn *t, uint64_t seq, int64_t from_ms, int64_t
 		return ERR_OK;
 	if (from_ms) {
 		poll_key(k, from_ms, seq);
-		rc = mdb_del(t->txn, store_dbi(t, STORE_DB_POLL), &key, NULL);
+		rc = mdb_del(store_wtxn(t), store_dbi(t, STORE_DB_POLL), &key, NULL);
 		if (rc == MDB_NOTFOUND) {
 			log_err("store: poll index lacks #%" PRIu64 ": indexes out of step", seq);
 			return ERR_STORE;
@@ -145,7 +145,7 @@ static int poll_move(struct store_txn *t, uint64_t seq, int64_t from_ms, int64_t
 	}
 	if (rc == MDB_SUCCESS && to_ms) {
 		poll_key(k, to_ms, seq);
-		rc = mdb_put(t->txn, store_dbi(t, STORE_DB_POLL), &key, &val, MDB_NOOVERWRITE);
+		rc = mdb_put(store_wtxn(t), store_dbi(t, STORE_DB_POLL), &key, &val, MDB_NOOVERWRITE);
 	}
 	return store_mdb_err(t, rc, "poll index");
 }
@@ -169,7 +169,7 @@ int store_track_put(struct store_txn *t, const struct store_track *tr)
 	/* 0 is "not polled": a schedule of the epoch itself is "now". */
 	val.mv_size = track_encode(tr, buf);
 	store_be64_put(k, tr->seq);
-	err = store_mdb_err(t, mdb_put(t->txn, store_dbi(t, STORE_DB_TRACK), &key, &val, 0), "track put");
+	err = store_mdb_err(t, mdb_put(store_wtxn(t), store_dbi(t, STORE_DB_TRACK), &key, &val, 0), "track put");
 	if (err == ERR_OK)
 		err = poll_move(t, tr->seq, old.next_poll_ms, tr->next_poll_ms);
 	return poison(t, err);
@@ -190,7 +190,7 @@ int store_track_del(struct store_txn *t, uint64_t seq)
 		err = poll_move(t, seq, old.next_poll_ms, 0);
 	store_be64_put(k, seq);
 	if (err == ERR_OK)
-		err = store_mdb_err(t, mdb_del(t->txn, store_dbi(t, STORE_DB_TRACK), &key, NULL), "track del");
+		err = store_mdb_err(t, mdb_del(store_wtxn(t), store_dbi(t, STORE_DB_TRACK), &key, NULL), "track del");
 	return poison(t, err);
 }
 
@@ -223,7 +223,7 @@ int store_receipt_add(struct store_txn *t, const char *topic, const char *payloa
 		err = store_meta_put(t, "receipt/count", count + 1);
 	store_be64_put(k, last + 1);
 	if (err == ERR_OK)
-		err = store_mdb_err(t, mdb_put(t->txn, store_dbi(t, STORE_DB_RECEIPT), &key, &val, MDB_APPEND),
+		err = store_mdb_err(t, mdb_put(store_wtxn(t), store_dbi(t, STORE_DB_RECEIPT), &key, &val, MDB_APPEND),
 				    "receipt put");
 	return poison(t, err);
 }
@@ -287,7 +287,7 @@ int store_receipt_del(struct store_txn *t, uint64_t id)
 	if (err != ERR_OK)
 		return err;
 	store_be64_put(k, id);
-	err = store_mdb_err(t, mdb_del(t->txn, store_dbi(t, STORE_DB_RECEIPT), &key, NULL), "receipt del");
+	err = store_mdb_err(t, mdb_del(store_wtxn(t), store_dbi(t, STORE_DB_RECEIPT), &key, NULL), "receipt del");
 	if (err != ERR_OK)
 		return err == ERR_NOTFOUND ? err : poison(t, err);
 	err = store_meta_get(t, "receipt/count", &count);

@@ -319,7 +319,7 @@ int store_meta_put(struct store_txn *t, const char *name, uint64_t v)
 	MDB_val key = {strlen(name), (void *)name}, val = {sizeof(buf), buf};
 
 	store_be64_put(buf, v);
-	return store_mdb_err(t, mdb_put(t->txn, t->s->dbi[STORE_DB_META], &key, &val, 0), name);
+	return store_mdb_err(t, mdb_put(store_wtxn(t), t->s->dbi[STORE_DB_META], &key, &val, 0), name);
 }
 
 /* A store written by a later format must not be half-understood. */
@@ -334,7 +334,7 @@ static int schema_check(struct store_txn *t)
 		store_be64_put(buf, STORE_SCHEMA);
 		val.mv_size = sizeof(buf);
 		val.mv_data = buf;
-		rc = mdb_put(t->txn, t->s->dbi[STORE_DB_META], &key, &val, 0);
+		rc = mdb_put(store_wtxn(t), t->s->dbi[STORE_DB_META], &key, &val, 0);
 		return store_mdb_err(t, rc, "schema put");
 	}
 	if (rc != MDB_SUCCESS)
@@ -432,7 +432,8 @@ void store_close(struct store *s)
 	free(s);
 }
 
-int store_begin(struct store *s, unsigned flags, struct store_txn **out)
+static int txn_begin(struct store *s, struct store_txn *parent, unsigned flags,
+		     struct store_txn **out)
 {
 	struct store_txn *t;
 	int rc, err = ERR_OK;
@@ -442,8 +443,9 @@ int store_begin(struct store *s, unsigned flags, struct store_txn **out)
 	if (!t)
 		return ERR_NOMEM;
 	t->s = s;
+	t->parent = parent;
 	t->rdonly = (flags & STORE_RDONLY) != 0;
-	rc = mdb_txn_begin(s->env, NULL, t->rdonly ? MDB_RDONLY : 0, &t->txn);
+	rc = mdb_txn_begin(s->env, parent ? parent->txn : NULL, t->rdonly ? MDB_RDONLY : 0, &t->txn);
 	if (rc != MDB_SUCCESS) {
 		err = store_mdb_err(NULL, rc, "begin");
 		free(t);
@@ -455,12 +457,58 @@ out:
 	return err;
 }
 
+int store_begin(struct store *s, unsigned flags, struct store_txn **out)
+{
+	return txn_begin(s, NULL, flags, out);
+}
+
+int store_begin_nested(struct store_txn *parent, struct store_txn **out)
+{
+	int err = store_txn_writable(parent);
+
+	*out = NULL;
+	return err == ERR_OK ? txn_begin(parent->s, parent, 0, out) : err;
+}
+
+int store_nested_run(struct store_txn *t, int (*fn)(struct store_txn *c, void *arg), void *arg)
+{
+	struct store_txn *c = NULL;
+	int rc = store_begin_nested(t, &c);
+
+	if (rc == ERR_OK)
+		rc = fn(c, arg);
+	return rc == ERR_OK ? store_commit(c) : (store_abort(c), rc);
+}
+
+uint64_t store_commits(const struct store *s)
+{
+	return s ? s->commits : 0;
+}
+
+bool store_txn_dirty(const struct store_txn *t)
+{
+	return t && t->dirty;
+}
+
+void store_set_commit_hook(struct store *s, const struct store_commit_hook *h)
+{
+	s->hook = h ? *h : (struct store_commit_hook){0};
+}
+
 int store_commit(struct store_txn *t)
 {
+	struct store *s;
+	bool hooked;
 	int rc, err;
 
 	if (!t)
 		return ERR_INVAL;
+	s = t->s;
+	hooked = t->err == ERR_OK && t->dirty && !t->parent && s->hook.before && !s->in_hook;
+	if (hooked) {
+		s->in_hook = true;
+		s->hook.before(t, s->hook.arg);
+	}
 	err = t->err;
 	if (err != ERR_OK) {
 		/* lmdb would refuse it anyway (MDB_BAD_TXN); the first error is
@@ -470,13 +518,27 @@ int store_commit(struct store_txn *t)
 	}
 	rc = mdb_txn_commit(t->txn);
 	err = store_mdb_err(t, rc, "commit");
+	if (t->parent) {
+		/* A nested commit only merges into the parent: a failure there
+		 * (ENOMEM, too many dirty pages) leaves the parent as it was. */
+		if (err == ERR_OK)
+			t->parent->dirty |= t->dirty;
+		goto out;
+	}
 	/* Anything but a full map or disk means the env may be poisoned
 	 * (MDB_PANIC after a failed meta write): restart, don't retry. */
 	if (err != ERR_OK && err != ERR_FULL)
 		err = ERR_STORE;
+	if (err == ERR_OK && t->dirty)
+		s->commits++;
 out:
-	t->s->open_txns--;
+	s->open_txns--;
 	free(t);
+	if (hooked) {
+		if (s->hook.after)
+			s->hook.after(err, s->hook.arg);
+		s->in_hook = false;
+	}
 	return err;
 }
 

@@ -49,6 +49,35 @@ int store_begin(struct store *s, unsigned flags, struct store_txn **out);
 int store_commit(struct store_txn *t);
 void store_abort(struct store_txn *t); /* accepts NULL */
 
+/*
+ * Flash wear: every commit rewrites whole pages (each touched B-tree's path,
+ * lmdb's catalog and free list, a meta page) and costs two flushes, so
+ * writes that can wait ride along with a commit made anyway. `before` runs
+ * inside store_commit() of every top-level write txn that wrote something,
+ * just before lmdb commits it, and adds what waits, each part in its own
+ * nested txn so that a failure leaves t as its caller made it; `after` then
+ * gets the commit's result (ERR_OK: what rode along is durable). Neither
+ * runs for a commit made inside them. One hook per store; NULL removes it.
+ */
+struct store_commit_hook {
+	void (*before)(struct store_txn *t, void *arg);
+	void (*after)(int err, void *arg);
+	void *arg;
+};
+void store_set_commit_hook(struct store *s, const struct store_commit_hook *h);
+/* A write txn inside parent (lmdb's nested txn): parent must not be used
+ * until it ends; store_commit() folds it into parent (durable only with
+ * parent's commit), store_abort() undoes it alone. */
+int store_begin_nested(struct store_txn *parent, struct store_txn **out);
+/* fn(c, arg) in a nested txn c of t: committed into t if fn returns ERR_OK,
+ * undone otherwise. fn's error, or the nested commit's. */
+int store_nested_run(struct store_txn *t, int (*fn)(struct store_txn *c, void *arg), void *arg);
+/* Top-level commits that wrote something, since open: what was read from
+ * the store is still true while this has not moved. */
+uint64_t store_commits(const struct store *s);
+/* Whether a write op ran in t (a commit of t would write). */
+bool store_txn_dirty(const struct store_txn *t);
+
 /* Room for new data. used = the file's high-water mark; room = bytes new
  * data can still take: up to max (store.max_size_mb), bounded by the disk's
  * free space less a reserve, plus free pages inside the file when that is

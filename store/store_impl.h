@@ -49,15 +49,28 @@ struct store {
 	size_t map_len;
 	size_t max_bytes; /* store.max_size_mb: the map grows up to this */
 	unsigned open_txns; /* the map may only be resized with none open */
+	struct store_commit_hook hook; /* store_set_commit_hook */
+	uint64_t commits; /* store_commits */
+	bool in_hook;
 	char dir[4096];
 };
 
 struct store_txn {
 	struct store *s;
 	MDB_txn *txn;
+	struct store_txn *parent; /* a nested txn's (store_begin_nested) */
 	int err; /* first error of a write op: the txn can only be aborted */
 	bool rdonly;
+	bool dirty; /* a write op ran: the commit will write (and run the hook) */
 };
+
+/* The txn handle for a write op: every mdb_put, mdb_del and cursor opened
+ * to write goes through here, so that store_commit knows the txn writes. */
+static inline MDB_txn *store_wtxn(struct store_txn *t)
+{
+	t->dirty = true;
+	return t->txn;
+}
 
 /* Translates an lmdb return code to ERR_*, logging mdb_strerror() once
  * (MDB_NOTFOUND is not logged: it is an answer, not a failure). A failure

@@ -132,7 +132,7 @@ int store_template_put(struct store_txn *t, const char *account, const char *key
 	v.mv_size = encode(tpl, vb);
 	if (!v.mv_size)
 		return ERR_TOOBIG;
-	return store_mdb_err(t, mdb_put(t->txn, t->s->dbi[STORE_DB_TEMPLATES], &k, &v, 0),
+	return store_mdb_err(t, mdb_put(store_wtxn(t), t->s->dbi[STORE_DB_TEMPLATES], &k, &v, 0),
 			     "template put");
 }
 
@@ -144,7 +144,7 @@ int store_template_del(struct store_txn *t, const char *account, const char *key
 
 	if (rc != ERR_OK)
 		return rc;
-	return store_mdb_err(t, mdb_del(t->txn, t->s->dbi[STORE_DB_TEMPLATES], &k, NULL),
+	return store_mdb_err(t, mdb_del(store_wtxn(t), t->s->dbi[STORE_DB_TEMPLATES], &k, NULL),
 			     "template delete");
 }
 

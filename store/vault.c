@@ -147,7 +147,7 @@ static int key_id_put(struct store_txn *t, const struct store_vault_key *k)
 	MDB_val key = {sizeof(KEY_ID_NAME) - 1, KEY_ID_NAME};
 	MDB_val val = {STORE_VAULT_ID_LEN, (void *)k->id};
 
-	return store_mdb_err(t, mdb_put(t->txn, t->s->dbi[STORE_DB_META], &key, &val, 0),
+	return store_mdb_err(t, mdb_put(store_wtxn(t), t->s->dbi[STORE_DB_META], &key, &val, 0),
 			     "vault key id put");
 }
 
@@ -175,7 +175,7 @@ static int put_sealed(struct store_txn *t, const struct store_vault_key *k, cons
 		return ERR_NOMEM;
 	err = seal(k, name, secret, len, buf);
 	if (err == ERR_OK)
-		err = store_mdb_err(t, mdb_put(t->txn, t->s->dbi[STORE_DB_VAULT], key, &val, 0),
+		err = store_mdb_err(t, mdb_put(store_wtxn(t), t->s->dbi[STORE_DB_VAULT], key, &val, 0),
 				    "vault put");
 	free(buf); /* ciphertext: nothing to wipe */
 	return err;
@@ -241,7 +241,7 @@ int store_vault_del(struct store_txn *t, const char *name)
 		err = name_key(name, &key);
 	if (err != ERR_OK)
 		return err;
-	return store_mdb_err(t, mdb_del(t->txn, t->s->dbi[STORE_DB_VAULT], &key, NULL),
+	return store_mdb_err(t, mdb_del(store_wtxn(t), t->s->dbi[STORE_DB_VAULT], &key, NULL),
 			     "vault del");
 }
 

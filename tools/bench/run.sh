@@ -25,6 +25,19 @@
 #  7. recovery: REC_N events published while the sim refuses connections
 #     (20 s), account rate 500/s: seconds from the sim's return to the last
 #     message sent (target REC_N / rate + 2 s).
+#  8. flash wear (PHASES=wear, not in the default set: it runs at a site's
+#     pace, minutes): bytes outpostd makes the kernel write to the block
+#     device (write_bytes of /proc/<pid>/io, whole 4 KiB pages) per event,
+#     and the fsyncs (fdatasync + fsync, strace -c) per event, at one event
+#     every WEAR_SLOW_S s (WEAR_SLOW_N events), one a second (WEAR_N) and a
+#     burst (WEAR_BURST_N as fast as the broker takes them). Each event's
+#     whole life is in the window: ingest, send, the sim delivering it after
+#     1 s and reading it after 8 s, the status polls that see it (2, 6, 24 s
+#     after the send), its receipts; the window ends when every record is
+#     read and its receipts are deleted (up to 30 s later, with the log
+#     records that wait: firmware/receipts.c, logs.c). Then WEAR_IDLE_S seconds
+#     of nothing (the issue's figure is an hour: WEAR_IDLE_S=3600): bytes.
+#     WEAR_RUNS picks among "slow site burst" (the idle window follows site).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 : "${BUILD:=build}" "${ROUNDS:=3}" "${N:=100000}"
@@ -35,6 +48,8 @@ cd "$(dirname "$0")/../.." || exit 1
 # The fast provider's sender.max_inflight: against a provider that cannot
 # take the account's rate the in-flight limit climbs to it (docs/RETRY.md).
 : "${FAST_INFLIGHT:=32}"
+: "${WEAR_SLOW_N:=12}" "${WEAR_SLOW_S:=10}" "${WEAR_N:=60}" "${WEAR_BURST_N:=1000}"
+: "${WEAR_IDLE_S:=60}" "${WEAR_RUNS:=slow site burst}"
 phase() { [[ " $PHASES " == *" $1 "* ]]; }
 . tests/e2e/lib.sh
 . tests/e2e/outpost.sh
@@ -261,6 +276,56 @@ recovery() { # REC_N events while the sim refuses for 20 s; time to drain after
 	e2e_cleanup
 }
 
+io_written() { awk '/^write_bytes/ {print $2}' "/proc/$1/io"; }
+
+# strace -c's count of fdatasync + fsync calls from its summary file.
+syncs_of() { awk '$NF == "fdatasync" || $NF == "fsync" {n += $4} END {print n + 0}' "$1"; }
+
+wear() { # KEY N RATE (events/s, 0 = burst): write_bytes and fsyncs per event
+	local k=$1 n=$2 rate=$3 w0 w1 w2 st=
+	e2e_setup "bench-wear-$k"
+	start_broker
+	start_sim --deliver-after-ms 1000 --read-after-ms 8000
+	write_config '.accounts.main.status_poll.first = "2s"' "$BENCH_EDIT"
+	start_outpostd
+	sleep 3 # start-up writes (template sync, the first log flush) are not the events'
+	w0=$(io_written "$OUTPOSTD_PID")
+	if command -v strace >/dev/null; then
+		strace -c -f -e trace=fdatasync,fsync -o "$E2E_DIR/strace.txt" -p "$OUTPOSTD_PID" 2>/dev/null &
+		st=$!
+		sleep 0.5
+	fi
+	publish -n "$n" -r "$rate" --kind payment --id-prefix "w$k"
+	# One status request a second: a control connection is part of the
+	# picture, ten a second would not be a site's.
+	local i
+	for ((i = 0; i < 600; i++)); do
+		[ "$(outbox_count read)" -ge "$n" ] && break
+		sleep 1
+	done
+	[ "$(outbox_count read)" -ge "$n" ] || fail "wear $k: $(outbox_count read) of $n read"
+	# The receipts' deletes (and log records) that wait for a commit are
+	# the events' too: the window ends after them.
+	for ((i = 0; i < 60; i++)); do
+		[ "$(ctl status | jq '.receipts.pending + .receipts.acked_undeleted')" = 0 ] && break
+		sleep 1
+	done
+	sleep 2
+	w1=$(io_written "$OUTPOSTD_PID")
+	if [ -n "$st" ]; then
+		kill -INT "$st" && wait "$st"
+		echo "wear_${k}_syncs $(awk "BEGIN {printf \"%.1f\", $(syncs_of "$E2E_DIR/strace.txt") / $n}")" >>"$OUT"
+	fi
+	echo "wear_${k}_bytes $(( (w1 - w0) / n ))" >>"$OUT"
+	if [ "$k" = site ]; then
+		sleep "$WEAR_IDLE_S"
+		w2=$(io_written "$OUTPOSTD_PID")
+		echo "wear_idle_bytes $((w2 - w1))" >>"$OUT"
+	fi
+	stop_outpostd
+	e2e_cleanup
+}
+
 OUT=$(mktemp)
 echo "outpost bench: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -m), N=$N, $ROUNDS rounds"
 for ((r = 1; r <= ROUNDS; r++)); do
@@ -274,6 +339,11 @@ if phase slow; then
 	for rate in 80 500; do slow_provider h1 $rate && slow_provider h2 $rate; done
 fi
 phase recovery && recovery
+if phase wear; then
+	[[ " $WEAR_RUNS " == *" slow "* ]] && wear slow "$WEAR_SLOW_N" "$(awk "BEGIN {print 1 / $WEAR_SLOW_S}")"
+	[[ " $WEAR_RUNS " == *" site "* ]] && wear site "$WEAR_N" 1
+	[[ " $WEAR_RUNS " == *" burst "* ]] && wear burst "$WEAR_BURST_N" 0
+fi
 med() { grep "^$1 " "$OUT" | cut -d' ' -f2 | median; }
 printf '%-44s %10s\n' \
 	"durable ingest, events/s (median)" "$(med ingest)" \
@@ -301,6 +371,11 @@ printf '%-44s %10s\n' \
 	"    limit@answer, conns/h2, peak RSS KiB" "$(med slow_h1_500_limit) $(med slow_h1_500_conns) $(med slow_h1_500_hwm)" \
 	"  HTTP/2, rate 500: s (sends/s)" "$(med slow_h2_500_s) ($(med slow_h2_500_sends))" \
 	"    limit@answer, conns/h2, peak RSS KiB" "$(med slow_h2_500_limit) $(med slow_h2_500_conns) $(med slow_h2_500_hwm)" \
-	"recovery: $REC_N during a 20 s refusal, rate 500: s to drain" "$(med recovery_s)"
+	"recovery: $REC_N during a 20 s refusal, rate 500: s to drain" "$(med recovery_s)" \
+	"flash wear, bytes written per event (fsyncs):" "" \
+	"  one every ${WEAR_SLOW_S} s ($WEAR_SLOW_N events)" "$(med wear_slow_bytes) ($(med wear_slow_syncs))" \
+	"  one a second ($WEAR_N events)" "$(med wear_site_bytes) ($(med wear_site_syncs))" \
+	"  a burst of $WEAR_BURST_N" "$(med wear_burst_bytes) ($(med wear_burst_syncs))" \
+	"  idle for ${WEAR_IDLE_S} s after them, bytes" "$(med wear_idle_bytes)"
 echo "all rounds: $(tr '\n' ' ' <"$OUT")"
 rm -f "$OUT"

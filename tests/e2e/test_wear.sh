@@ -1,0 +1,59 @@
+#!/bin/bash
+# Flash wear (docs/BENCHMARKS.md): writes that can wait ride along with the
+# commits made anyway, and what that must not cost.
+#  1. An event's log records are in the store with its ingest commit: a
+#     kill -9 as soon as the event is committed, before any timer could
+#     write them, keeps the "queued" line in the ring.
+#  2. Receipts acknowledged by the broker wait (up to 30 s) for a commit to
+#     delete them; a reconnect in that time does not publish them again.
+#  3. Once an event's life is over (read, receipts deleted), the idle daemon
+#     commits nothing.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/outpost.sh"
+e2e_setup wear
+start_broker
+start_sim --deliver-after-ms 300 --read-after-ms 2500
+write_config '.accounts.main.status_poll = {"first": "1s", "max_age": "1h"}'
+start_outpostd
+pay() { mpub site/1/payments/card "{\"id\": \"$1\", \"customer\": {\"name\": \"Ana\", \"phone\": \"+491701234561\"}, \"amount\": \"1.00\", \"currency\": \"EUR\"}"; }
+commits() { ctl status | jq .store.commits; }
+
+# 1. "acked" counts events committed (their PUBACK to the broker follows).
+pay w1
+wait_for '[ "$(status_num acked)" = 1 ]' 10 || fail "w1 not committed"
+kill -KILL "$OUTPOSTD_PID"
+wait "$OUTPOSTD_PID" 2>/dev/null
+e2e_forget "$OUTPOSTD_PID"
+start_outpostd
+ctl logs --level info | grep -q '"text":"event w1: message #1 to [^"]* queued' ||
+	fail "the queued line of w1 did not survive kill -9: $(ctl logs --level info | tail -5)"
+wait_for '[ "$(outbox_count read)" -ge 1 ]' 15 || fail "w1 not read: $(ctl status | jq -c .outbox)"
+
+# 2. A persistent QoS 1 subscriber sees each receipt of w2 once, across a
+# broker restart while their deletes still wait.
+e2e_spawn "$E2E_DIR/sub.err" sh -c "exec mosquitto_sub -h 127.0.0.1 -p $BROKER_PORT -q 1 -c -i e2e-wear \
+	-t 'outpost/e2e/receipts/w2' -v >>'$E2E_DIR/receipts.txt'"
+wait_for "grep -q 'as e2e-wear' '$E2E_DIR/mosquitto.log'" 5 || fail "the receipt subscriber did not connect"
+pay w2
+wait_for "[ \$(grep -c . '$E2E_DIR/receipts.txt' 2>/dev/null || echo 0) -ge 3 ]" 30 ||
+	fail "receipts of w2: $(cat "$E2E_DIR/receipts.txt" 2>/dev/null)"
+undeleted=$(ctl status | jq .receipts.acked_undeleted)
+[ "$undeleted" -ge 1 ] || fail "no acknowledged receipt waits for its delete ($undeleted): nothing to test"
+reconnects=$(ctl status | jq .mqtt.reconnects)
+stop_broker
+run_broker "$E2E_DIR/mosquitto.conf"
+wait_for "[ \"\$(ctl status | jq '.mqtt.reconnects > $reconnects and .mqtt.connected')\" = true ]" 20 ||
+	fail "outpostd did not reconnect: $(ctl status | jq -c .mqtt)"
+sleep 2 # what it would publish again goes out at once on the new link
+n=$(grep -c . "$E2E_DIR/receipts.txt")
+[ "$n" = 3 ] || fail "w2's 3 receipts arrived $n times across the reconnect: $(cut -c1-160 "$E2E_DIR/receipts.txt")"
+
+# 3. Idle: nothing due, nothing waits.
+wait_for '[ "$(ctl status | jq ".receipts.pending + .receipts.acked_undeleted")" = 0 ]' 40 ||
+	fail "receipts still wait: $(ctl status | jq -c .receipts)"
+c0=$(commits)
+sleep 5
+c1=$(commits)
+[ "$c0" = "$c1" ] || fail "the idle daemon committed $((c1 - c0)) times in 5 s"
+[ "$(outbox_count read)" -ge 2 ] || fail "w2 not read: $(ctl status | jq -c .outbox)"
+pass "log line durable with its ingest across kill -9; 3 receipts once across a reconnect with $undeleted deletes waiting; idle: $c0 commits, none in 5 s"
