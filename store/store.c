@@ -201,9 +201,12 @@ static int env_try(struct store *s, const char *dir)
 	if (rc == MDB_SUCCESS)
 		rc = mdb_env_set_maxdbs(s->env, STORE_MAXDBS);
 	/* NOTLS: a read txn (outpostctl listing) may run beside the write txn
-	 * in the one daemon thread. No durability flag is weakened here. */
+	 * in the one daemon thread. NORDAHEAD (madvise MADV_RANDOM on the
+	 * map): a page read does not map the pages around it too, which only
+	 * grew the resident set (the outbox is read by index, not in runs).
+	 * No durability flag is weakened here. */
 	if (rc == MDB_SUCCESS)
-		rc = mdb_env_open(s->env, dir, MDB_NOTLS, 0600);
+		rc = mdb_env_open(s->env, dir, MDB_NOTLS | MDB_NORDAHEAD, 0600);
 	if (rc != MDB_SUCCESS && s->env) {
 		mdb_env_close(s->env);
 		s->env = NULL;
@@ -452,6 +455,7 @@ static int txn_begin(struct store *s, struct store_txn *parent, unsigned flags,
 		goto out;
 	}
 	s->open_txns++;
+	s->write_txns += !parent && !t->rdonly;
 	*out = t;
 out:
 	return err;
@@ -483,6 +487,11 @@ int store_nested_run(struct store_txn *t, int (*fn)(struct store_txn *c, void *a
 uint64_t store_commits(const struct store *s)
 {
 	return s ? s->commits : 0;
+}
+
+uint64_t store_write_txns(const struct store *s)
+{
+	return s ? s->write_txns : 0;
 }
 
 bool store_txn_dirty(const struct store_txn *t)

@@ -75,6 +75,11 @@ int store_nested_run(struct store_txn *t, int (*fn)(struct store_txn *c, void *a
 /* Top-level commits that wrote something, since open: what was read from
  * the store is still true while this has not moved. */
 uint64_t store_commits(const struct store *s);
+/* Top-level write transactions begun, since open, whether they wrote or
+ * not: even one that changes nothing takes LMDB's writer lock, which
+ * dirties a page of its lock file (and so, within half a minute, the
+ * flash). An idle daemon begins none. */
+uint64_t store_write_txns(const struct store *s);
 /* Whether a write op ran in t (a commit of t would write). */
 bool store_txn_dirty(const struct store_txn *t);
 

@@ -51,6 +51,7 @@ struct store {
 	unsigned open_txns; /* the map may only be resized with none open */
 	struct store_commit_hook hook; /* store_set_commit_hook */
 	uint64_t commits; /* store_commits */
+	uint64_t write_txns; /* store_write_txns */
 	bool in_hook;
 	char dir[4096];
 };

@@ -260,6 +260,8 @@ int fw_sender_init(struct fw *fw)
 	s->max_inflight = fw->cfg->sender.max_inflight;
 	s->pool_n = 2 * s->max_inflight; /* in flight, and as many ready */
 	s->ready_tail = &s->ready;
+	s->next_due = -1;
+	s->looked_commits = UINT64_MAX; /* the first turn looks */
 	s->pool = calloc(s->pool_n, sizeof(*s->pool));
 	s->seqs = calloc(256, sizeof(*s->seqs));
 	s->settle = calloc(s->pool_n, sizeof(*s->settle));

@@ -176,6 +176,10 @@ struct fw_sender {
 	struct fw_retry_policy policy;
 	bool stopping;
 	bool backlog;         /* due records were left at the last turn */
+	/* The last look at the due index: the earliest due time it found
+	 * (-1 none) and store_commits() after it. */
+	int64_t next_due;
+	uint64_t looked_commits;
 	const char *hold;
 	uint64_t *seqs;
 	struct hal_ratelimit full_rl;

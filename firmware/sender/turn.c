@@ -686,9 +686,22 @@ void fw_snd_on_tick(struct hal_timer *t)
 	s->hold = NULL;
 	uint64_t token_wait = IDLE_RECHECK_MS;
 	room = s->n_settle ? 0 : fw_snd_room_now(s, &token_wait);
-	if (room || (!s->n_settle && fw_snd_ready_stale(s))) {
-		take_due(s, room, &next_due);
-		s->backlog = room && next_due >= 0 && next_due <= hal_wall_ms();
+	/* The due index is read only if a commit may have changed it since the
+	 * last look, or what that look found is due now: even a write
+	 * transaction that changes nothing dirties a page of LMDB's lock file,
+	 * and an idle gateway would write to its flash every half minute. */
+	bool look = room && (store_commits(fw->store) != s->looked_commits ||
+			     (s->next_due >= 0 && s->next_due <= hal_wall_ms()));
+	next_due = s->next_due;
+	if (look || (!s->n_settle && fw_snd_ready_stale(s))) {
+		take_due(s, look ? room : 0, &next_due);
+		if (look) {
+			s->next_due = next_due;
+			s->looked_commits = store_commits(fw->store);
+			s->backlog = next_due >= 0 && next_due <= hal_wall_ms();
+		} else {
+			next_due = s->next_due;
+		}
 	}
 	fw_snd_probe_links(s, hal_now_ms());
 	if (next_due > hal_wall_ms() + horizon_ms(s) && next_due != STORE_DUE_PARKED) {

@@ -51,9 +51,12 @@ n=$(grep -c . "$E2E_DIR/receipts.txt")
 # 3. Idle: nothing due, nothing waits.
 wait_for '[ "$(ctl status | jq ".receipts.pending + .receipts.acked_undeleted")" = 0 ]' 40 ||
 	fail "receipts still wait: $(ctl status | jq -c .receipts)"
+w0=$(ctl status | jq .store.write_txns)
 c0=$(commits)
 sleep 5
 c1=$(commits)
 [ "$c0" = "$c1" ] || fail "the idle daemon committed $((c1 - c0)) times in 5 s"
+w1=$(ctl status | jq .store.write_txns)
+[ "$w0" = "$w1" ] || fail "the idle daemon began $((w1 - w0)) write transactions in 5 s (each dirties LMDB's lock file)"
 [ "$(outbox_count read)" -ge 2 ] || fail "w2 not read: $(ctl status | jq -c .outbox)"
-pass "log line durable with its ingest across kill -9; 3 receipts once across a reconnect with $undeleted deletes waiting; idle: $c0 commits, none in 5 s"
+pass "log line durable with its ingest across kill -9; 3 receipts once across a reconnect with $undeleted deletes waiting; idle: $c0 commits, none and no write transaction in 5 s"
