@@ -16,7 +16,7 @@ ifneq ($(CROSS),)
 BUILD ?= build/$(CROSS)
 CC := $(CROSS)-gcc
 AR := $(CROSS)-ar
-SETUP_KIND := cross
+SETUP_KIND := cross-$(CROSS)
 else ifneq ($(SAN),)
 BUILD ?= build/san
 SETUP_KIND := base
@@ -31,13 +31,21 @@ ifeq ($(CURL),system)
 SETUP_KIND := system-curl
 endif
 
+# 32-bit targets: 64-bit file offsets (stores over 2 GiB) and 64-bit time_t
+# (dates after 2038). Debian 12's armhf libraries keep a 32-bit time_t: no
+# API that outpostd calls passes a time_t or off_t across (docs/INSTALL.md,
+# "32-bit ARM"; tests/arm/abi.sh checks the headers).
+ifeq ($(CROSS),arm-linux-gnueabihf)
+TARGET_CPPFLAGS := -D_FILE_OFFSET_BITS=64 -D_TIME_BITS=64
+endif
+
 # V=1 shows every command line.
 Q = $(if $(V),,@echo "  CC    $<";)
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wmissing-declarations -Wformat=2 \
 	-fno-strict-aliasing -D_GNU_SOURCE -I. -MMD -MP \
 	-DOUTPOST_VERSION='"$(VERSION)"' -DOUTPOST_GIT_REV='"$(GIT_REV)"' \
-	-DOUTPOST_BUILD_EPOCH=$(BUILD_EPOCH)
+	-DOUTPOST_BUILD_EPOCH=$(BUILD_EPOCH) $(TARGET_CPPFLAGS)
 # CRASH=1: the named crash points of hal/crash.h are compiled in.
 ifneq ($(CRASH),)
 CFLAGS += -DOUTPOST_CRASH_POINTS
@@ -79,7 +87,7 @@ UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 SETUP := $(BUILD)/.setup/$(SETUP_KIND)
 
 ifneq ($(CROSS),)
-all: $(BUILD)/outpostd
+all: $(BUILD)/outpostd $(BUILD)/outpostctl
 else
 all: $(BUILD)/outpostd $(BUILD)/outpostctl $(BUILD)/twilio-sim $(BUILD)/outpost-pub \
 	$(if $(CHECK_SRC),$(BUILD)/outpost-check)
@@ -89,7 +97,7 @@ $(SETUP): scripts/setup.sh
 	OUTPOST_SETUP_STAMP=$(BUILD)/.setup scripts/setup.sh $(SETUP_KIND)
 
 $(CURL_DIR)/lib/libcurl.a: scripts/build-curl.sh | $(SETUP)
-	scripts/build-curl.sh $(CURL_DIR) $(CROSS)
+	CPPFLAGS="$(strip $(CPPFLAGS) $(TARGET_CPPFLAGS))" scripts/build-curl.sh $(CURL_DIR) $(CROSS)
 
 $(BUILD)/obj/%.o: %.c | $(SETUP) $(CURL_DEP)
 	@mkdir -p $(dir $@)
@@ -124,7 +132,7 @@ $(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(FW_A) $(LIB_A)
 
 .SECONDARY:
 .PHONY: all setup unit e2e check demo bench clean help san-check valgrind-check reliability-check \
-	install uninstall deb
+	install uninstall deb check-arm arm-tests
 setup: $(SETUP)
 
 unit: $(UNIT_BIN)
@@ -162,6 +170,20 @@ san-check:
 SAN_E2E ?=
 valgrind-check: all
 	@BUILD=$(BUILD) E2E_VALGRIND=1 E2E_ONLY=bad_input tests/e2e/run.sh
+
+# ---- ARM under emulation (docs/INSTALL.md, "Cross builds") ----
+# Both cross builds and their unit tests, then tests/arm/check.sh: the unit
+# tests under qemu-user, the end-to-end core path and a short kill storm
+# with the ARM outpostd against the native broker and twilio-sim, and the
+# store format across word sizes. Its own target: make check stays quick.
+ARM_TARGETS ?= aarch64-linux-gnu arm-linux-gnueabihf
+check-arm: all
+	@OUTPOST_SETUP_STAMP=build/.setup scripts/setup.sh emu
+	@for t in $(ARM_TARGETS); do \
+		$(MAKE) --no-print-directory CROSS=$$t all arm-tests || exit 1; done
+	@bash tests/arm/check.sh $(ARM_TARGETS)
+
+arm-tests: $(UNIT_BIN)
 
 demo: all
 	@BUILD=$(BUILD) scripts/demo.sh
@@ -267,7 +289,9 @@ help:
 	@echo "make bench      measure ingest, sends/s, latency and RSS (docs/BENCHMARKS.md)"
 	@echo "make torture    the long zero-loss tests (docs/RELIABILITY.md); CRASH=1 builds crash points"
 	@echo "make fuzz       run the fuzz targets longer (tests/fuzz/)"
-	@echo "make CROSS=aarch64-linux-gnu   cross-compile the daemon for arm64"
+	@echo "make CROSS=aarch64-linux-gnu   cross-compile outpostd and outpostctl for arm64"
+	@echo "make CROSS=arm-linux-gnueabihf for armhf (32-bit; 64-bit time_t and file offsets)"
+	@echo "make check-arm  both cross builds tested under qemu-user (unit, e2e core path, kill storm)"
 	@echo "make CURL=system               link Debian's libcurl instead of ours on mbedTLS"
 	@echo "make setup      install the Debian packages the build and tests need"
 	@echo "make install    outpostd, outpostctl, the systemd unit, config example, docs"
