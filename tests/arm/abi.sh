@@ -2,9 +2,11 @@
 # Debian 12's armhf libraries are built with a 32-bit time_t and off_t; the
 # armhf outpostd with -D_TIME_BITS=64 -D_FILE_OFFSET_BITS=64. Nothing may
 # pass a time_t or off_t, or a struct holding one, across that line. Checked
-# twice: (1) the headers of every library outpostd links declare no time_t,
-# off_t, timespec, timeval or struct stat except the reviewed ones below;
-# (2) the size of every struct outpostd and libcurl share with a library is
+# three ways: (1) the headers of every library outpostd links declare no
+# time_t, off_t, timespec, timeval or struct stat except the reviewed ones
+# below; (2) the code linked in statically calls only the 64-bit forms of
+# the time and file functions; (3) the size of every struct outpostd and
+# libcurl share with a library is
 # the same under both flag sets (compiled for armhf, run under qemu-arm),
 # except mbedtls_ssl_session, which curl only allocates (ours is the larger)
 # and passes by pointer. docs/INSTALL.md, "32-bit ARM", says what was found.
@@ -45,7 +47,26 @@ bad=$(arm-linux-gnueabihf-nm -u "build/$T/outpostd" |
 	grep -oE 'mbedtls_(ssl_cache_[a-z_]+|platform_set_time|platform_gmtime_r|time)\b' | sort -u)
 [ -z "$bad" ] || fail "build/$T/outpostd calls $bad (passes a time_t to Debian's mbedTLS)"
 
-# (2) Struct sizes under both flag sets.
+# (2) The code linked in statically (ours, libcurl, lmdb, Debian's
+# libnghttp2.a) calls the 64-bit time and file functions only. Reviewed
+# exception: nghttp2_time.o reads CLOCK_MONOTONIC (seconds since boot, with
+# time() as a fallback that Linux never takes) with a 32-bit time_t. And
+# lmdb is not Debian's shared liblmdb0, built with a 32-bit off_t.
+old='time|clock_gettime|clock_getres|gettimeofday|gmtime_r|localtime_r|mktime|timegm|nanosleep|'
+old+='clock_nanosleep|select|pselect|ppoll|utimensat|futimens|timerfd_settime|setsockopt|'
+old+='getsockopt|fcntl|ioctl|open|openat|fopen|pread|pwrite|lseek|ftruncate|truncate|mmap|'
+old+='fstat|stat|lstat|fstatat|statvfs|fstatvfs|fstatfs|readdir'
+used=$(arm-linux-gnueabihf-nm -A -u "build/$T"/obj/firmware/main.o "build/$T"/libfirmware.a \
+	"build/$T"/liboutpost.a "build/$T"/curl/lib/libcurl.a "build/$T"/deps/lmdb/lib/liblmdb.a \
+	/usr/lib/$T/libnghttp2.a 2>/dev/null | grep -E " U ($old)\$" |
+	grep -vE 'libnghttp2\.a:nghttp2_time\.o: +U (time|clock_gettime)$')
+[ -z "$used" ] || fail "32-bit time_t or off_t calls in code linked into the armhf outpostd:
+$used"
+[ -s "build/$T/deps/lmdb/lib/liblmdb.a" ] || fail "build/$T/deps/lmdb/lib/liblmdb.a missing (LMDB=static)"
+! arm-linux-gnueabihf-readelf -d "build/$T/outpostd" | grep -q 'NEEDED.*liblmdb' ||
+	fail "build/$T/outpostd links Debian's liblmdb0 (32-bit off_t: stores stop at 2 GiB)"
+
+# (3) Struct sizes under both flag sets.
 cat >"$work/sizes.c" <<'EOC'
 #include <stdio.h>
 #include <cJSON.h>

@@ -2,7 +2,8 @@
 # make check-arm: for each ARM target, its unit tests under qemu-user, then
 # the end-to-end core path (test_flow) and a short kill storm with the ARM
 # outpostd and outpostctl under qemu against the native mosquitto,
-# twilio-sim and publisher, then the store format across word sizes.
+# twilio-sim and publisher, and the core path with the static build; then
+# the armhf ABI check and the store format across word sizes.
 #   tests/arm/check.sh TRIPLET...   (the Makefile builds everything first)
 # ARM_KILLS, ARM_EVENTS: the kill storm's size (20 kills over 2,000 events).
 cd "$(dirname "$0")/../.." || exit 1
@@ -30,6 +31,9 @@ for t in "$@"; do
 	step "$t:e2e-flow" env BUILD="$dir" E2E_ONLY=flow tests/e2e/run.sh
 	step "$t:killstorm" env BUILD="$dir" KILLS="$ARM_KILLS" EVENTS="$ARM_EVENTS" \
 		bash tests/torture/test_killstorm.sh
+	# The static build (make STATIC=1): the core path.
+	sdir=$(emu_dir "$t" "build/$t/static") || exit 1
+	step "$t:static-flow" env BUILD="$sdir" E2E_ONLY=flow tests/e2e/run.sh
 done
 [[ " $* " == *" arm-linux-gnueabihf "* ]] && step "armhf-abi" bash tests/arm/abi.sh
 step "store-format" bash tests/arm/test_store_format.sh "$@"

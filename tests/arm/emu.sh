@@ -25,20 +25,21 @@ emu_cmd() {
 	EMU=("$q")
 }
 
-# emu_dir TRIPLET [NATIVE_BUILD]: a directory that the end-to-end tests take
-# as their BUILD: outpostd and outpostctl there are scripts that exec the
-# ARM binaries under qemu (exec: the test's pid is qemu's, which passes
-# signals to the guest, so kill -9 and SIGTERM mean what they mean), while
-# twilio-sim and outpost-pub are the native ones. outpost-check reads the
-# store directly: it is linked only where lmdb's file format matches the
-# native one (64-bit targets; see docs/INSTALL.md, "32-bit ARM").
+# emu_dir TRIPLET [ARM_BUILD]: a directory (ARM_BUILD/emu; ARM_BUILD is
+# build/TRIPLET by default, build/TRIPLET/static for the static build) that
+# the end-to-end tests take as their BUILD: outpostd and outpostctl there
+# are scripts that exec the ARM binaries under qemu (exec: the test's pid is
+# qemu's, which passes signals to the guest, so kill -9 and SIGTERM mean
+# what they mean), while twilio-sim and outpost-pub are the native build's.
+# outpost-check reads the store directly: it is linked only where lmdb's
+# file format matches the native one (64-bit targets; docs/INSTALL.md).
 emu_dir() {
-	local t=$1 native=${2:-build} dir b
-	dir="build/$t/emu"
+	local t=$1 arm=${2:-build/$1} native=build dir b
+	dir="$arm/emu"
 	emu_cmd "$t" || return 1
 	mkdir -p "$dir"
 	for b in outpostd outpostctl; do
-		[ -x "build/$t/$b" ] || { echo "emu: build/$t/$b missing (make CROSS=$t)" >&2; return 1; }
+		[ -x "$arm/$b" ] || { echo "emu: $arm/$b missing (make CROSS=$t)" >&2; return 1; }
 		# shellcheck disable=SC2016 # expanded by the script, not here
 		printf '#!/bin/sh\nexec %s "$(dirname "$0")/../%s" "$@"\n' "${EMU[*]}" "$b" >"$dir/$b"
 		chmod +x "$dir/$b"
