@@ -4,7 +4,7 @@
 # unwind tables; not debug info) each input file put in, summed by library.
 #   scripts/size-report.sh MAPFILE     (make size-report builds the maps)
 # Prints "component<TAB>KiB" lines, largest first, then the total. Our own code
-# (main.o, libfirmware.a, liboutpost.a) is "outpost".
+# (the objects under obj/, libfirmware.a, liboutpost.a) is "outpost".
 set -eu
 map=${1:?usage: size-report.sh MAPFILE}
 awk '
@@ -18,7 +18,7 @@ function component(f,   base) {
 	base = f
 	sub(/\(.*/, "", base)          # archive(member.o) -> archive
 	sub(/.*\//, "", base)
-	if (base ~ /^(libfirmware\.a|liboutpost\.a|main\.o)$/) return "outpost"
+	if (f ~ /(^|\/)obj\// || base ~ /^(libfirmware|liboutpost)\.a$/) return "outpost"
 	if (base ~ /\.o$/) return "crt*.o, dynamic-link tables"
 	sub(/\.a$/, "", base)
 	return base
@@ -37,6 +37,6 @@ function add(sec, size, file) {
 pending != "" && /^ +0x[0-9a-f]+ +0x[0-9a-f]+ / { add(pending, hex($2), $3); pending = ""; next }
 { pending = "" }
 END {
-	for (c in sum) printf "%s\t%.1f\n", c, sum[c] / 1024
+	for (c in sum) if (sum[c] >= 52) printf "%s\t%.1f\n", c, sum[c] / 1024
 }' "$map" | sort -t "$(printf '\t')" -k2 -n -r |
 	awk -F '\t' '{ print; t += $2 } END { printf "total\t%.1f\n", t }'
