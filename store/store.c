@@ -442,9 +442,14 @@ int store_open(const char *dir, unsigned max_size_mb, struct store **out)
 	int err;
 
 	*out = NULL;
-	/* The shift check catches a map that a 32-bit size_t cannot express. */
-	if (!dir || !*dir || max_size_mb == 0 || ((size_t)max_size_mb << 20) >> 20 != max_size_mb)
+	if (!dir || !*dir || max_size_mb == 0)
 		return ERR_INVAL;
+	/* A map that a 32-bit size_t cannot express (4 GiB and more). */
+	if (((size_t)max_size_mb << 20) >> 20 != max_size_mb) {
+		log_err("store: store.max_size_mb %u is more than a %u-bit process can address; "
+			"lower store.max_size_mb", max_size_mb, (unsigned)sizeof(size_t) * 8);
+		return ERR_LIMIT;
+	}
 	err = hal_dir_make(dir, 0700);
 	if (err != ERR_OK) {
 		log_err("store: cannot create %s: %s", dir, hal_strerror(err));

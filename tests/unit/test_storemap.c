@@ -136,6 +136,20 @@ static void test_map_no_room(void **state)
 	assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+/* 4 GiB and more cannot even be said in a 32-bit size_t. */
+static void test_max_past_word(void **state)
+{
+	struct store_fx *f = *state;
+	struct store *s2 = NULL;
+	char dir2[128];
+
+	if (sizeof(size_t) > 4)
+		skip();
+	snprintf(dir2, sizeof(dir2), "%s/second", f->dir);
+	assert_int_equal(store_open(dir2, 5000, &s2), ERR_LIMIT);
+	assert_null(s2);
+}
+
 static void test_over_2gib(void **state)
 {
 	struct store_fx *f = *state;
@@ -165,6 +179,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_map_no_room, store_fx_setup, store_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_max_past_word, store_fx_setup, store_fx_teardown),
 		cmocka_unit_test_setup_teardown(test_over_2gib, store_fx_setup, store_fx_teardown),
 	};
 
