@@ -169,7 +169,7 @@ $(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(FW_A) $(LIB_A) $(DEP_STAMPS)
 
 .SECONDARY:
 .PHONY: all setup unit e2e check demo bench clean help san-check valgrind-check reliability-check \
-	install uninstall deb check-arm arm-tests size-report
+	install uninstall deb check-arm arm-tests size-report static-deps
 setup: $(SETUP)
 
 unit: $(UNIT_BIN)
@@ -223,6 +223,12 @@ check-arm: all
 	@bash tests/arm/check.sh $(ARM_TARGETS)
 
 arm-tests: $(UNIT_BIN)
+
+# The libraries this build links in from Debian's sources (scripts/build-dep.sh,
+# one per line: the Debian source package and its version), for the
+# package's Built-Using (debian/rules).
+static-deps: $(DEP_STAMPS)
+	@for d in $(STATIC_DEPS); do echo "$$d $$(cat $(DEPS_DIR)/$$d/debian-source-version)"; done
 
 # Stripped sizes of outpostd and outpostctl, and what each library adds
 # (docs/BENCHMARKS.md, "On the gateway"). CROSS= and STATIC= as for make.
