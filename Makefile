@@ -12,11 +12,20 @@ VERSION := 0.1.0
 GIT_REV := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 BUILD_EPOCH := $(shell git log -1 --format=%ct 2>/dev/null || date +%s)
 
+# STATIC=1: outpostd and outpostctl with libcurl, mbedTLS, lmdb, libmosquitto
+# (without TLS: no libssl or libcrypto in the process) and cJSON linked in,
+# built from Debian's sources (scripts/build-dep.sh); glibc stays shared (its
+# resolver and user lookups load NSS modules at run time). Own objects.
+STATIC ?=
+ifneq ($(STATIC),)
+BUILD ?= build/$(if $(CROSS),$(CROSS)/,)static
+endif
 ifneq ($(CROSS),)
 BUILD ?= build/$(CROSS)
 CC := $(CROSS)-gcc
 AR := $(CROSS)-ar
-SETUP_KIND := cross
+STRIP := $(CROSS)-strip
+SETUP_KIND := cross-$(CROSS)
 else ifneq ($(SAN),)
 BUILD ?= build/san
 SETUP_KIND := base
@@ -31,16 +40,32 @@ ifeq ($(CURL),system)
 SETUP_KIND := system-curl
 endif
 
+# 32-bit targets: 64-bit file offsets (stores over 2 GiB) and 64-bit time_t
+# (dates after 2038). Debian 12's armhf libraries keep a 32-bit time_t: no
+# API that outpostd calls passes a time_t or off_t across (docs/INSTALL.md,
+# "32-bit ARM"; tests/arm/abi.sh checks the headers).
+ifeq ($(CROSS),arm-linux-gnueabihf)
+TARGET_CPPFLAGS := -D_FILE_OFFSET_BITS=64 -D_TIME_BITS=64
+endif
+
+STRIP ?= strip
+
 # V=1 shows every command line.
 Q = $(if $(V),,@echo "  CC    $<";)
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wmissing-declarations -Wformat=2 \
 	-fno-strict-aliasing -D_GNU_SOURCE -I. -MMD -MP \
 	-DOUTPOST_VERSION='"$(VERSION)"' -DOUTPOST_GIT_REV='"$(GIT_REV)"' \
-	-DOUTPOST_BUILD_EPOCH=$(BUILD_EPOCH)
+	-DOUTPOST_BUILD_EPOCH=$(BUILD_EPOCH) $(TARGET_CPPFLAGS)
 # CRASH=1: the named crash points of hal/crash.h are compiled in.
 ifneq ($(CRASH),)
 CFLAGS += -DOUTPOST_CRASH_POINTS
+endif
+# STATIC=1: unused functions and data of ours and of the libraries built
+# from source (scripts/build-dep.sh) are left out of the binary.
+ifneq ($(STATIC),)
+CFLAGS += -ffunction-sections -fdata-sections
+LDFLAGS += -Wl,--gc-sections
 endif
 ifneq ($(SAN),)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -62,7 +87,22 @@ CURL_DEP := $(CURL_DIR)/lib/libcurl.a
 endif
 CFLAGS += $(CURL_CFLAGS)
 
-LIBS := $(CURL_LIBS) -lmosquitto -llmdb -lmbedtls -lmbedx509 -lmbedcrypto -lcjson -lpthread -lm
+# Libraries built from Debian's sources with our flags (scripts/build-dep.sh)
+# into build/[TRIPLET/]deps/NAME: all of them for STATIC=1, and lmdb
+# (LMDB=static) on 32-bit targets, where Debian 12's liblmdb0 has a 32-bit
+# off_t and its stores stop at 2 GiB.
+LMDB ?= $(if $(TARGET_CPPFLAGS),static,system)
+DEPS_DIR := build/$(if $(CROSS),$(CROSS)/,)deps
+STATIC_DEPS := $(if $(STATIC),mbedtls mosquitto cjson lmdb,$(if $(filter static,$(LMDB)),lmdb))
+DEP_STAMPS := $(foreach d,$(STATIC_DEPS),$(DEPS_DIR)/$(d)/debian-source-version)
+CFLAGS += $(foreach d,$(STATIC_DEPS),-I$(DEPS_DIR)/$(d)/include)
+# dep_libs NAME,ARCHIVES,SYSTEM: the archives built for NAME, or -l flags.
+dep_libs = $(if $(filter $(1),$(STATIC_DEPS)),$(addprefix $(DEPS_DIR)/$(1)/lib/,$(2)),$(3))
+
+LIBS := $(CURL_LIBS) $(call dep_libs,mosquitto,libmosquitto.a,-lmosquitto) \
+	$(call dep_libs,lmdb,liblmdb.a,-llmdb) \
+	$(call dep_libs,mbedtls,libmbedtls.a libmbedx509.a libmbedcrypto.a,-lmbedtls -lmbedx509 -lmbedcrypto) \
+	$(call dep_libs,cjson,libcjson.a,-lcjson) -lpthread -lm
 
 LIB_SRC := $(wildcard hal/*.c store/*.c net/*.c net/providers/*.c config/*.c)
 FW_SRC := $(filter-out firmware/main.c,$(wildcard firmware/*.c firmware/control/*.c firmware/sender/*.c))
@@ -78,8 +118,8 @@ FW_A := $(BUILD)/libfirmware.a
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 SETUP := $(BUILD)/.setup/$(SETUP_KIND)
 
-ifneq ($(CROSS),)
-all: $(BUILD)/outpostd
+ifneq ($(CROSS)$(STATIC),)
+all: $(BUILD)/outpostd $(BUILD)/outpostctl
 else
 all: $(BUILD)/outpostd $(BUILD)/outpostctl $(BUILD)/twilio-sim $(BUILD)/outpost-pub \
 	$(if $(CHECK_SRC),$(BUILD)/outpost-check)
@@ -89,9 +129,12 @@ $(SETUP): scripts/setup.sh
 	OUTPOST_SETUP_STAMP=$(BUILD)/.setup scripts/setup.sh $(SETUP_KIND)
 
 $(CURL_DIR)/lib/libcurl.a: scripts/build-curl.sh | $(SETUP)
-	scripts/build-curl.sh $(CURL_DIR) $(CROSS)
+	CPPFLAGS="$(strip $(CPPFLAGS) $(TARGET_CPPFLAGS))" scripts/build-curl.sh $(CURL_DIR) $(CROSS)
 
-$(BUILD)/obj/%.o: %.c | $(SETUP) $(CURL_DEP)
+$(DEPS_DIR)/%/debian-source-version: scripts/build-dep.sh | $(SETUP)
+	CPPFLAGS="$(strip $(CPPFLAGS) $(TARGET_CPPFLAGS))" scripts/build-dep.sh $* $(DEPS_DIR)/$* $(CROSS)
+
+$(BUILD)/obj/%.o: %.c | $(SETUP) $(CURL_DEP) $(DEP_STAMPS)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
@@ -103,11 +146,13 @@ $(FW_A): $(call obj,$(FW_SRC))
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(BUILD)/outpostd: $(call obj,firmware/main.c) $(FW_A) $(LIB_A) $(CURL_DEP)
-	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(LIBS)
+# The linker maps (outpostd.map, outpostctl.map) say what each library
+# adds to the binary: make size-report.
+$(BUILD)/outpostd: $(call obj,firmware/main.c) $(FW_A) $(LIB_A) $(CURL_DEP) $(DEP_STAMPS)
+	$(CC) $(LDFLAGS) -Wl,-Map=$@.map -o $@ $(filter %.o %.a,$^) $(LIBS)
 
-$(BUILD)/outpostctl: $(call obj,$(CTL_SRC)) $(LIB_A)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+$(BUILD)/outpostctl: $(call obj,$(CTL_SRC)) $(LIB_A) $(DEP_STAMPS)
+	$(CC) $(LDFLAGS) -Wl,-Map=$@.map -o $@ $(filter %.o %.a,$^) $(LIBS)
 
 $(BUILD)/twilio-sim: $(call obj,$(SIM_SRC)) $(LIB_A)
 	$(CC) $(LDFLAGS) -o $@ $^ -lmicrohttpd $(LIBS)
@@ -118,13 +163,13 @@ $(BUILD)/outpost-pub: $(call obj,$(PUB_SRC)) $(LIB_A)
 $(BUILD)/outpost-check: $(call obj,$(CHECK_SRC)) $(LIB_A)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(FW_A) $(LIB_A)
+$(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(FW_A) $(LIB_A) $(DEP_STAMPS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) -lcmocka $(LIBS)
 
 .SECONDARY:
 .PHONY: all setup unit e2e check demo bench clean help san-check valgrind-check reliability-check \
-	install uninstall deb
+	install uninstall deb check-arm arm-tests size-report static-deps
 setup: $(SETUP)
 
 unit: $(UNIT_BIN)
@@ -162,6 +207,36 @@ san-check:
 SAN_E2E ?=
 valgrind-check: all
 	@BUILD=$(BUILD) E2E_VALGRIND=1 E2E_ONLY=bad_input tests/e2e/run.sh
+
+# ---- ARM under emulation (docs/INSTALL.md, "Cross builds") ----
+# Both cross builds and their unit tests, then tests/arm/check.sh: the unit
+# tests under qemu-user, the end-to-end core path and a short kill storm
+# with the ARM outpostd against the native broker and twilio-sim, the core
+# path with the static build (STATIC=1), the armhf ABI check and the store
+# format across word sizes. Its own target: make check stays quick.
+ARM_TARGETS ?= aarch64-linux-gnu arm-linux-gnueabihf
+check-arm: all
+	@OUTPOST_SETUP_STAMP=build/.setup scripts/setup.sh emu
+	@for t in $(ARM_TARGETS); do \
+		$(MAKE) --no-print-directory CROSS=$$t all arm-tests && \
+		$(MAKE) --no-print-directory CROSS=$$t STATIC=1 all || exit 1; done
+	@bash tests/arm/check.sh $(ARM_TARGETS)
+
+arm-tests: $(UNIT_BIN)
+
+# The libraries this build links in from Debian's sources (scripts/build-dep.sh,
+# one per line: the Debian source package and its version), for the
+# package's Built-Using (debian/rules).
+static-deps: $(DEP_STAMPS)
+	@for d in $(STATIC_DEPS); do echo "$$d $$(cat $(DEPS_DIR)/$$d/debian-source-version)"; done
+
+# Stripped sizes of outpostd and outpostctl, and what each library adds
+# (docs/BENCHMARKS.md, "On the gateway"). CROSS= and STATIC= as for make.
+size-report: $(BUILD)/outpostd $(BUILD)/outpostctl
+	@for b in outpostd outpostctl; do \
+		$(STRIP) -o $(BUILD)/$$b.stripped $(BUILD)/$$b || exit 1; \
+		echo "$$b ($(BUILD)): $$(stat -c %s $(BUILD)/$$b.stripped) bytes stripped; KiB by library:"; \
+		scripts/size-report.sh $(BUILD)/$$b.map | sed 's/^/    /'; done
 
 demo: all
 	@BUILD=$(BUILD) scripts/demo.sh
@@ -267,7 +342,10 @@ help:
 	@echo "make bench      measure ingest, sends/s, latency and RSS (docs/BENCHMARKS.md)"
 	@echo "make torture    the long zero-loss tests (docs/RELIABILITY.md); CRASH=1 builds crash points"
 	@echo "make fuzz       run the fuzz targets longer (tests/fuzz/)"
-	@echo "make CROSS=aarch64-linux-gnu   cross-compile the daemon for arm64"
+	@echo "make CROSS=aarch64-linux-gnu   cross-compile outpostd and outpostctl for arm64"
+	@echo "make CROSS=arm-linux-gnueabihf for armhf (32-bit; 64-bit time_t and file offsets)"
+	@echo "make check-arm  both cross builds tested under qemu-user (unit, e2e core path, kill storm)"
+	@echo "make size-report  stripped sizes and what each library adds (CROSS= too)"
 	@echo "make CURL=system               link Debian's libcurl instead of ours on mbedTLS"
 	@echo "make setup      install the Debian packages the build and tests need"
 	@echo "make install    outpostd, outpostctl, the systemd unit, config example, docs"

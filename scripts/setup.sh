@@ -3,7 +3,11 @@
 # a second run only checks, so every make target that needs it can call it.
 #
 #   scripts/setup.sh          build + test dependencies
-#   scripts/setup.sh cross    also the arm64 cross compiler and arm64 libraries
+#   scripts/setup.sh cross-TRIPLET  also that cross compiler and the target's
+#                             libraries (multiarch -dev packages): TRIPLET is
+#                             aarch64-linux-gnu (arm64) or arm-linux-gnueabihf
+#                             (armhf); `cross` alone is aarch64-linux-gnu
+#   scripts/setup.sh emu      both cross setups and qemu-user (make check-arm)
 #   scripts/setup.sh system-curl  also Debian's libcurl (for make CURL=system)
 # The package lists are split into words on purpose.
 # shellcheck disable=SC2086
@@ -20,12 +24,30 @@ libnghttp2-dev libmicrohttpd-dev mosquitto mosquitto-clients valgrind dpkg-dev w
 clang libclang-rt-14-dev faketime socat nghttp2-proxy mandoc systemd shellcheck
 python3 debhelper lintian"
 SYSCURL_PKGS="libcurl4-openssl-dev"
-CROSS_PKGS="gcc-aarch64-linux-gnu libc6-dev-arm64-cross
-libmosquitto-dev:arm64 liblmdb-dev:arm64 libmbedtls-dev:arm64 libcjson-dev:arm64
-libnghttp2-dev:arm64"
+# The target's libraries come from Debian's multiarch packages (:arm64,
+# :armhf); cmocka too, for the unit tests run under qemu (make check-arm),
+# and libc6:ARCH, whose loader qemu-user runs the target's programs with.
+cross_pkgs() { # ARCH TRIPLET
+	echo "gcc-$2 libc6-dev-$1-cross libc6:$1 libmosquitto-dev:$1 liblmdb-dev:$1 libmbedtls-dev:$1
+libcjson-dev:$1 libnghttp2-dev:$1 libcmocka-dev:$1"
+}
+EMU_PKGS="qemu-user"
 
 stamp_dir=${OUTPOST_SETUP_STAMP:-build/.setup}
 want=${1:-base}
+[ "$want" = cross ] && want=cross-aarch64-linux-gnu
+# Debian architectures to add to dpkg, and the extra packages for $want.
+arches=""; extra=""
+case $want in
+base) ;;
+system-curl) extra=$SYSCURL_PKGS ;;
+cross-aarch64-linux-gnu) arches=arm64; extra=$(cross_pkgs arm64 aarch64-linux-gnu) ;;
+cross-arm-linux-gnueabihf) arches=armhf; extra=$(cross_pkgs armhf arm-linux-gnueabihf) ;;
+emu) arches="arm64 armhf"
+	extra="$(cross_pkgs arm64 aarch64-linux-gnu) $(cross_pkgs armhf arm-linux-gnueabihf) $EMU_PKGS" ;;
+*) echo "setup.sh: unknown kind '$want' (base, system-curl, cross-aarch64-linux-gnu," \
+	"cross-arm-linux-gnueabihf, emu)" >&2; exit 2 ;;
+esac
 
 sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -54,12 +76,10 @@ enable_deb_src() {
 	echo updated
 }
 
-need=$(missing $PKGS)
-[ "$want" = system-curl ] && need="$need $(missing $SYSCURL_PKGS)"
-if [ "$want" = cross ]; then
-	dpkg --print-foreign-architectures | grep -qx arm64 || { sudo_ dpkg --add-architecture arm64; need="$need update"; }
-	need="$need $(missing $CROSS_PKGS)"
-fi
+need="$(missing $PKGS) $(missing $extra)"
+for a in $arches; do
+	dpkg --print-foreign-architectures | grep -qx "$a" || { sudo_ dpkg --add-architecture "$a"; need="$need update"; }
+done
 src=$(enable_deb_src)
 # Blank: nothing but spaces.
 blank() { [ -z "$(printf '%s' "$1" | tr -d ' \n')" ]; }
@@ -67,9 +87,7 @@ blank() { [ -z "$(printf '%s' "$1" | tr -d ' \n')" ]; }
 if ! blank "$need" || [ -n "$src" ]; then
 	export DEBIAN_FRONTEND=noninteractive
 	sudo_ apt-get update -q
-	pk=$(missing $PKGS)
-	[ "$want" = cross ] && pk="$pk $(missing $CROSS_PKGS)"
-	[ "$want" = system-curl ] && pk="$pk $(missing $SYSCURL_PKGS)"
+	pk="$(missing $PKGS) $(missing $extra)"
 	blank "$pk" || sudo_ apt-get install -y -q --no-install-recommends $pk
 fi
 # mosquitto's Debian package starts a system broker on 1883; tests run their

@@ -177,6 +177,38 @@ static void map_find(struct store *s)
 	fclose(f);
 }
 
+/*
+ * lmdb maps the whole map size in one piece, and a failed remap leaves its
+ * env with no map at all (the next txn would fault). A 32-bit process has
+ * about 3 GiB of address space for everything, so whether a size fits is
+ * asked first: a PROT_NONE, NORESERVE mapping commits no memory.
+ */
+static bool map_fits(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	if (p == MAP_FAILED)
+		return false;
+	munmap(p, len);
+	return true;
+}
+
+/* The largest map that fits now, in MiB, for the message that says so. */
+static unsigned map_fits_mb(unsigned hi)
+{
+	unsigned lo = 0;
+
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo + 1) / 2;
+
+		if (map_fits((size_t)mid << 20))
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	return lo;
+}
+
 /* The map starts at twice the data already there (at least STORE_MAP_MIN)
  * and grows on demand up to max_bytes (store_make_room): a small store
  * keeps a small address-space footprint, which matters on 32-bit armhf. */
@@ -214,6 +246,46 @@ static int env_try(struct store *s, const char *dir)
 	return rc;
 }
 
+#define LMDB_MAGIC 0xBEEFC0DEu
+#define LMDB_P_META 0x08
+/*
+ * lmdb's file format follows the word size: a page starts with a size_t
+ * page number (then pad and flags, u16 each, and lower/upper) and MDB_meta
+ * holds magic and version (u32), address, mapsize, two MDB_db (a u32, two
+ * u16, five size_t each), last_pg, then txnid. So a store written by a
+ * 64-bit build (x86_64, arm64) is not an lmdb file to a 32-bit one (armhf)
+ * and the other way round: lmdb says MDB_INVALID. W is the writer's word
+ * size in bytes.
+ */
+#define LMDB_FLAGS_OFF(w) ((w) + 2)
+#define LMDB_MAGIC_OFF(w) ((w) + 8)
+#define LMDB_TXNID_OFF(w) (LMDB_MAGIC_OFF(w) + 8 + 2 * (w) + 2 * (8 + 5 * (w)) + (w))
+
+/* The word size (4 or 8) of the build that wrote the meta page at PAGE,
+ * 0 if it is no meta page; *txnid its txnid (little-endian targets only). */
+static unsigned meta_word(int fd, off_t page, uint64_t *txnid)
+{
+	static const unsigned words[] = {sizeof(size_t), sizeof(size_t) == 8 ? 4 : 8};
+	unsigned char id[8];
+	uint32_t magic;
+	uint16_t flags;
+
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+		unsigned w = words[i];
+
+		if (pread(fd, &flags, sizeof(flags), page + LMDB_FLAGS_OFF(w)) != sizeof(flags) ||
+		    !(flags & LMDB_P_META) ||
+		    pread(fd, &magic, sizeof(magic), page + LMDB_MAGIC_OFF(w)) != sizeof(magic) ||
+		    magic != LMDB_MAGIC || pread(fd, id, w, page + LMDB_TXNID_OFF(w)) != (ssize_t)w)
+			continue;
+		*txnid = 0;
+		for (unsigned b = w; b-- > 0;)
+			*txnid = *txnid << 8 | id[b];
+		return w;
+	}
+	return 0;
+}
+
 /*
  * lmdb creates a store by writing its two meta pages without a flush; only
  * the first commit's fdatasync and meta write make a store durable. A power
@@ -221,33 +293,15 @@ static int env_try(struct store *s, const char *dir)
  * lmdb answers MDB_INVALID forever. Nothing was ever committed to such a
  * file (a committed store has a flushed meta page with a txnid above 0), so
  * it is moved aside - kept for a post-mortem, never deleted - and the store
- * is created again.
+ * is created again. A store from a build of another word size is refused
+ * as it is: it is whole, only not readable here.
  */
-#define LMDB_MAGIC 0xBEEFC0DEu
-#define LMDB_MAGIC_OFF 16 /* after the page header: pgno, pad, flags, lower, upper */
-/* MDB_meta (lmdb 0.9): magic, version, address, mapsize, two MDB_db (a u32,
- * two u16, five size_t each), last_pg, then txnid; size_t-wide fields make
- * the offset depend on the word size, as lmdb's own file format does. */
-#define LMDB_TXNID_OFF (LMDB_MAGIC_OFF + 8 + 2 * sizeof(size_t) + \
-			2 * (8 + 5 * sizeof(size_t)) + sizeof(size_t))
-
-/* A meta page that some commit wrote: lmdb's magic and a txnid above 0
- * (creation writes both metas with txnid 0). */
-static bool meta_committed(int fd, off_t page)
-{
-	uint32_t magic;
-	size_t txnid;
-
-	return pread(fd, &magic, sizeof(magic), page + LMDB_MAGIC_OFF) == sizeof(magic) &&
-	       magic == LMDB_MAGIC &&
-	       pread(fd, &txnid, sizeof(txnid), page + (off_t)LMDB_TXNID_OFF) == sizeof(txnid) &&
-	       txnid > 0;
-}
-
 static int set_aside_unborn(const char *dir)
 {
 	char path[4096], aside[4160];
 	long psize = sysconf(_SC_PAGESIZE);
+	unsigned w[2] = {0, 0};
+	uint64_t txnid[2] = {0, 0};
 	struct stat st;
 	bool committed;
 	int fd;
@@ -258,12 +312,24 @@ static int set_aside_unborn(const char *dir)
 	if (fd < 0)
 		return ERR_STORE;
 	/* Shorter than its two meta pages: creation never finished either. */
-	committed = fstat(fd, &st) == 0 && st.st_size >= 2 * psize &&
-		    (meta_committed(fd, 0) || meta_committed(fd, psize));
+	if (fstat(fd, &st) == 0 && st.st_size >= 2 * psize) {
+		w[0] = meta_word(fd, 0, &txnid[0]);
+		w[1] = meta_word(fd, psize, &txnid[1]);
+	}
 	close(fd);
+	for (int i = 0; i < 2; i++)
+		if (w[i] && w[i] != sizeof(size_t)) {
+			log_err("store: %s was written by a %u-bit build of outpostd; this one is "
+				"%u-bit, and lmdb's file format follows the word size, so it cannot read "
+				"it. Nothing was changed: drain it with a %u-bit build, or give this one "
+				"another store.path",
+				path, w[i] * 8, (unsigned)sizeof(size_t) * 8, w[i] * 8);
+			return ERR_STORE;
+		}
+	committed = (w[0] && txnid[0] > 0) || (w[1] && txnid[1] > 0);
 	if (committed)
 		return ERR_STORE; /* a real store, damaged otherwise: not ours to move */
-	snprintf(aside, sizeof(aside), "%s.unborn-%ld", path, (long)time(NULL));
+	snprintf(aside, sizeof(aside), "%s.unborn-%lld", path, (long long)time(NULL));
 	if (rename(path, aside) < 0)
 		return ERR_STORE;
 	log_warn("store: %s has no valid meta page: it was cut off while being created and "
@@ -379,9 +445,14 @@ int store_open(const char *dir, unsigned max_size_mb, struct store **out)
 	int err;
 
 	*out = NULL;
-	/* The shift check catches a map that a 32-bit size_t cannot express. */
-	if (!dir || !*dir || max_size_mb == 0 || ((size_t)max_size_mb << 20) >> 20 != max_size_mb)
+	if (!dir || !*dir || max_size_mb == 0)
 		return ERR_INVAL;
+	/* A map that a 32-bit size_t cannot express (4 GiB and more). */
+	if (((size_t)max_size_mb << 20) >> 20 != max_size_mb) {
+		log_err("store: store.max_size_mb %u is more than a %u-bit process can address; "
+			"lower store.max_size_mb", max_size_mb, (unsigned)sizeof(size_t) * 8);
+		return ERR_LIMIT;
+	}
 	err = hal_dir_make(dir, 0700);
 	if (err != ERR_OK) {
 		log_err("store: cannot create %s: %s", dir, hal_strerror(err));
@@ -394,6 +465,13 @@ int store_open(const char *dir, unsigned max_size_mb, struct store **out)
 	s->lock_fd = -1;
 	s->max_bytes = (size_t)max_size_mb << 20;
 	snprintf(s->dir, sizeof(s->dir), "%s", dir);
+	if (!map_fits(s->max_bytes)) {
+		log_err("store: store.max_size_mb %u cannot be mapped: this %u-bit process has at "
+			"most %u MiB of address space in one piece; lower store.max_size_mb",
+			max_size_mb, (unsigned)sizeof(size_t) * 8, map_fits_mb(max_size_mb));
+		err = ERR_LIMIT;
+		goto out;
+	}
 	err = lock_take(dir, &s->lock_fd);
 	if (err == ERR_OK)
 		err = env_open(s, dir);
@@ -621,6 +699,43 @@ int store_space(struct store *s, uint64_t need, struct store_space *sp)
 	return ERR_OK;
 }
 
+/* The address space has no room for a bigger map: the store is full at the
+ * map it has (backpressure, invariant 10) and says why, once a minute. */
+static int map_no_room(struct store *s, uint64_t want, struct store_space *sp)
+{
+	if (hal_ratelimit_ok(&s->full_rl, 1, 60000))
+		log_warn("store: cannot grow the map from %llu to %llu MiB: this %u-bit process "
+			 "has no room that large in its address space; the store is full at "
+			 "%llu MiB, below store.max_size_mb %llu; lower store.max_size_mb",
+			 (unsigned long long)(sp->map >> 20), (unsigned long long)(want >> 20),
+			 (unsigned)sizeof(size_t) * 8, (unsigned long long)(sp->map >> 20),
+			 (unsigned long long)(s->max_bytes >> 20));
+	return ERR_FULL;
+}
+
+/* The remap failed anyway (the probe raced something): lmdb's env has no
+ * map left, so it is opened again at the size it had, which is then the
+ * limit. No txn is open (store_make_room's condition). */
+static int map_reopen(struct store *s, int rc, uint64_t want, struct store_space *sp)
+{
+	int err;
+
+	log_err("store: growing the map to %llu MiB: %s; opening the store again at %llu MiB",
+		(unsigned long long)(want >> 20), mdb_strerror(rc),
+		(unsigned long long)(sp->map >> 20));
+	mdb_env_close(s->env);
+	s->env = NULL;
+	s->map = NULL;
+	s->max_bytes = (size_t)sp->map;
+	err = env_open(s, s->dir);
+	if (err == ERR_OK)
+		err = dbs_open(s);
+	if (err != ERR_OK)
+		return err;
+	map_find(s);
+	return ERR_FULL;
+}
+
 int store_make_room(struct store *s, uint64_t need, struct store_space *sp)
 {
 	int rc = store_space(s, need, sp);
@@ -636,9 +751,13 @@ int store_make_room(struct store *s, uint64_t need, struct store_space *sp)
 		if (want > sp->max)
 			want = sp->max;
 		OUTPOST_CRASH_POINT("store-map-grow");
+		/* lmdb unmaps the old map before it maps the new one: the old
+		 * one's room counts. Probed first, as a failed remap is fatal. */
+		if (!map_fits((size_t)want) && !map_fits((size_t)(want - sp->map)))
+			return map_no_room(s, want, sp);
 		rc = mdb_env_set_mapsize(s->env, (size_t)want);
 		if (rc != MDB_SUCCESS)
-			return store_mdb_err(NULL, rc, "growing the map");
+			return map_reopen(s, rc, want, sp);
 		map_find(s);
 		log_info("store: map grown from %llu to %llu MiB (limit %llu MiB)",
 			 (unsigned long long)(sp->map >> 20), (unsigned long long)(want >> 20),
