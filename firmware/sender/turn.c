@@ -678,6 +678,8 @@ void fw_snd_on_tick(struct hal_timer *t)
 		if (!s->hold)
 			log_warn("sender: the wall clock reads before the build date; holding every send until it is set");
 		s->hold = "waiting for a valid wall clock (it reads before the build date)";
+		if (s->n_ready && !s->n_settle) /* picked ahead: put back */
+			take_due(s, 0, &next_due);
 		hal_timer_set(fw->loop, &s->tick, IDLE_RECHECK_MS);
 		return;
 	}
