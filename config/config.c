@@ -8,6 +8,7 @@
 #include "config/provider.h"
 #include "config/render.h"
 #include "config/route.h"
+#include "config/schedule.h"
 #include "config/schema.h"
 #include "hal/err.h"
 #include "hal/file.h"
@@ -299,6 +300,7 @@ static void parse_templates(struct cfg_pctx *px, const cJSON *v, void *base, con
 static const struct cfg_field top_fields[] = {
 	{ .key = "gateway_id", .type = CFG_F_STR, .off = CFG_OFF(gateway_id), .required = true,
 	  .check = cfg_ident_valid, .expect = CFG_IDENT_EXPECT },
+	{ .key = "timezone", .type = CFG_F_CUSTOM, .custom = cfg_timezone_parse },
 	{ .key = "mqtt", .type = CFG_F_OBJ, .sub = mqtt_fields },
 	{ .key = "store", .type = CFG_F_OBJ, .sub = store_fields },
 	{ .key = "control", .type = CFG_F_OBJ, .sub = control_fields },
@@ -703,6 +705,7 @@ void cfg_free(struct cfg *cfg)
 	}
 	free(cfg->accounts);
 	free(cfg->gateway_id);
+	free(cfg->timezone);
 	free(cfg->mqtt.host);
 	free(cfg->mqtt.client_id);
 	free(cfg->mqtt.username);

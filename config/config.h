@@ -95,6 +95,17 @@ struct cfg_template {
  * (route key "unapproved"). */
 enum cfg_unapproved { CFG_UNAPPROVED_HOLD = 1, CFG_UNAPPROVED_FAIL };
 
+/* A route's "priority": what is due goes highest first when the account's
+ * tokens are short; urgent also ignores quiet hours (config/schedule.h).
+ * The values are the outbox's (store/outbox.h STORE_PRIO_*). */
+enum cfg_priority { CFG_PRIO_LOW = -1, CFG_PRIO_NORMAL, CFG_PRIO_HIGH, CFG_PRIO_URGENT };
+
+/* A route's "quiet_hours", minutes of the local day; from == to never. */
+struct cfg_quiet {
+	bool set;
+	uint16_t from_min, to_min;
+};
+
 struct cfg_route {
 	char *name;  /* unique */
 	char *topic; /* MQTT topic filter */
@@ -109,6 +120,8 @@ struct cfg_route {
 	const struct cfg_account *account; /* may be omitted when there is one account */
 	int64_t ttl_s; /* "72h" | "30m" | "45s" | "7d" | integer seconds; default 72h; 60 s .. 30 d */
 	enum cfg_unapproved unapproved; /* "hold" (default) | "fail" */
+	int priority; /* enum cfg_priority: "low" | "normal" (default) | "high" | "urgent" */
+	struct cfg_quiet quiet; /* "quiet_hours": {"from": "22:00", "to": "07:00"} */
 };
 
 struct cfg_errors {
@@ -121,6 +134,7 @@ struct cfg_errors {
 
 struct cfg {
 	char *gateway_id; /* [A-Za-z0-9_-]{1,64} */
+	char *timezone;   /* IANA name (config/schedule.h); NULL: UTC */
 	struct {
 		char *host;        /* default 127.0.0.1 */
 		int port;          /* default 1883 */

@@ -4,6 +4,7 @@
 
 #include "config/render.h"
 #include "config/route.h"
+#include "config/schedule.h"
 #include "config/topic.h"
 
 #define ROUTES_MAX 256
@@ -19,6 +20,12 @@ static void route_text(struct cfg_pctx *px, const cJSON *v, void *base, const ch
 static const struct cfg_enum unapproved_names[] = { { "hold", CFG_UNAPPROVED_HOLD },
 						    { "fail", CFG_UNAPPROVED_FAIL },
 						    { 0 } };
+
+static const struct cfg_enum priority_names[] = { { "low", CFG_PRIO_LOW },
+						  { "normal", CFG_PRIO_NORMAL },
+						  { "high", CFG_PRIO_HIGH },
+						  { "urgent", CFG_PRIO_URGENT },
+						  { 0 } };
 
 /* Order matters: "vars" is checked against the template found before it. */
 static const struct cfg_field route_fields[] = {
@@ -40,6 +47,9 @@ static const struct cfg_field route_fields[] = {
 	  .def_num = 72 * 3600 },
 	{ .key = "unapproved", .type = CFG_F_ENUM, .off = RT_OFF(unapproved),
 	  .enums = unapproved_names, .def_num = CFG_UNAPPROVED_HOLD },
+	{ .key = "priority", .type = CFG_F_ENUM, .off = RT_OFF(priority), .enums = priority_names,
+	  .def_num = CFG_PRIO_NORMAL },
+	{ .key = "quiet_hours", .type = CFG_F_CUSTOM, .custom = cfg_quiet_parse },
 	{ 0 }
 };
 
@@ -322,6 +332,7 @@ void cfg_routes_check(struct cfg_pctx *px)
 		const struct cfg_route *r = &cfg->routes[i];
 
 		route_form_check(px, r, i);
+		cfg_schedule_check(px, r, i);
 
 		for (j = 0; r->name && j < i; j++)
 			if (cfg->routes[j].name && strcmp(cfg->routes[j].name, r->name) == 0) {

@@ -19,6 +19,7 @@
 #include "firmware/daemon.h"
 #include "firmware/delivery.h"
 #include "firmware/fw.h"
+#include "firmware/schedule.h"
 #include "firmware/templates.h"
 #include "hal/clock.h"
 #include "hal/err.h"
@@ -157,6 +158,7 @@ int fw_reload(struct fw *fw, char *why, size_t whylen)
 	}
 	cfg_free(old_cfg);
 	fw_inbound_reconfigure(fw);
+	fw_schedule_reconfigure(fw);
 	log_info("reload: %u routes, %u templates, %u accounts", cfg->n_routes, cfg->n_templates,
 		 cfg->n_accounts);
 	return ERR_OK;
@@ -315,6 +317,7 @@ static int start(struct fw *fw, struct cfg_secrets *file)
 	fw->stop_check.cb = on_stop_check;
 	if ((rc = hal_signal_open(fw->loop, &fw->sig, sigs)) != ERR_OK)
 		return rc;
+	fw_schedule_reconfigure(fw); /* TZ: before libcurl's resolver threads */
 	if ((rc = net_http_init(fw->loop, &ho, &fw->http)) != ERR_OK)
 		return rc;
 	if ((rc = fw_receipts_init(fw)) != ERR_OK)

@@ -40,6 +40,7 @@ struct fw_counters {
 	uint64_t commit_failures, pruned;
 	uint64_t failovers, failbacks; /* attempts sent to a fallback account; breakers closed again */
 	uint64_t inbound_foreign; /* polled inbound messages to another number than the account's */
+	uint64_t quiet_held; /* records that came due in their route's quiet hours and waited */
 };
 
 struct fw_router {

@@ -204,6 +204,7 @@ static void queue_one(struct fw *fw, const struct event *ev, const struct cfg_ro
 	m.vars_json = ct->vars;
 	m.body = ct->body;
 	m.ttl_s = (uint32_t)r->ttl_s;
+	store_msg_set_prio(&m, r->priority);
 	m.due_ms = 0;
 	m.expires_ms = ev->clock_ok ? ev->now + r->ttl_s * 1000 : 0;
 	put(fw, &m);

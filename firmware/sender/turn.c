@@ -28,6 +28,7 @@
 #include "firmware/consent.h"
 #include "firmware/delivery.h"
 #include "firmware/fw.h"
+#include "firmware/schedule.h"
 #include "firmware/sender/sender.h"
 #include "firmware/templates.h"
 #include "hal/clock.h"
@@ -331,6 +332,11 @@ static bool admit(struct fw_sender *s, struct store_msg *m, struct account **ap,
 		return false;
 	if (down) {
 		fw_snd_hold_for_link(a, m);
+		return false;
+	}
+	if (!recon && (wait = (uint64_t)fw_schedule_hold(s->fw, m, wall)) != 0) {
+		m->due_ms = (int64_t)wait; /* the end of its route's quiet hours */
+		s->fw->n.quiet_held++;
 		return false;
 	}
 	if (a->paused_until > now)

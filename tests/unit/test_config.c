@@ -15,7 +15,9 @@
 #include <cjson/cJSON.h>
 
 #include "config/config.h"
+#include "config/schedule.h"
 #include "config/secrets.h"
+#include "hal/clock.h"
 #include "hal/err.h"
 #include "hal/file.h"
 
@@ -665,6 +667,127 @@ static void test_secrets(void **state)
 	rmdir(dir);
 }
 
+/* "priority", "quiet_hours" and "timezone" (config/schedule.h). */
+static void test_priority_quiet(void **state)
+{
+	const struct cfg_route *r;
+	struct cfg *c = NULL;
+	cJSON *root;
+
+	(void)state;
+	assert_int_equal(cfg_load(GOOD, &c, &errs), ERR_OK);
+	r = &c->routes[0];
+	assert_int_equal(r->priority, CFG_PRIO_NORMAL);
+	assert_false(r->quiet.set);
+	assert_null(c->timezone);
+	cfg_free(c);
+
+	root = good_tree();
+	set(root, "routes.0", "priority", cJSON_CreateString("low"));
+	set(root, "routes.0", "quiet_hours", cJSON_Parse("{\"from\": \"22:00\", \"to\": \"07:30\"}"));
+	set(root, "routes.1", "priority", cJSON_CreateString("urgent"));
+	assert_int_equal(parse_tree(root, &c), ERR_OK);
+	cJSON_Delete(root);
+	r = &c->routes[0];
+	assert_int_equal(r->priority, CFG_PRIO_LOW);
+	assert_int_equal(c->routes[1].priority, CFG_PRIO_URGENT);
+	assert_true(r->quiet.set);
+	assert_int_equal(r->quiet.from_min, 22 * 60);
+	assert_int_equal(r->quiet.to_min, 7 * 60 + 30);
+	/* Across midnight: from is in, to is out. */
+	assert_true(cfg_quiet_at(r, 22 * 60));
+	assert_true(cfg_quiet_at(r, 0));
+	assert_true(cfg_quiet_at(r, 7 * 60 + 29));
+	assert_false(cfg_quiet_at(r, 7 * 60 + 30));
+	assert_false(cfg_quiet_at(r, 21 * 60 + 59));
+	assert_false(cfg_quiet_at(&c->routes[1], 23 * 60));
+	cfg_free(c);
+
+	root = good_tree();
+	set(root, "routes.0", "priority", cJSON_CreateString("asap"));
+	expect_bad(root, "$.routes[0].priority", "low");
+	root = good_tree();
+	set(root, "routes.0", "quiet_hours", cJSON_Parse("{\"from\": \"24:00\", \"to\": \"07:00\"}"));
+	expect_bad(root, "$.routes[0].quiet_hours.from", "HH:MM");
+	root = good_tree();
+	set(root, "routes.0", "quiet_hours", cJSON_Parse("{\"from\": \"22:00\", \"to\": \"7:00\"}"));
+	expect_bad(root, "$.routes[0].quiet_hours.to", "HH:MM");
+	root = good_tree();
+	set(root, "routes.0", "quiet_hours", cJSON_Parse("{\"from\": \"22:00\", \"to\": \"22:00\"}"));
+	expect_bad(root, "$.routes[0].quiet_hours.to", "the same as");
+	root = good_tree();
+	set(root, "routes.0", "quiet_hours",
+	    cJSON_Parse("{\"from\": \"22:00\", \"to\": \"06:00\", \"days\": 5}"));
+	expect_bad(root, "$.routes[0].quiet_hours.days", "unknown key");
+	root = good_tree();
+	set(root, "routes.0", "quiet_hours", cJSON_CreateString("22-07"));
+	expect_bad(root, "$.routes[0].quiet_hours", "expected an object");
+	root = good_tree();
+	set(root, "routes.0", "priority", cJSON_CreateString("urgent"));
+	set(root, "routes.0", "quiet_hours", cJSON_Parse("{\"from\": \"22:00\", \"to\": \"07:00\"}"));
+	expect_bad(root, "$.routes[0].quiet_hours", "urgent route");
+}
+
+static void test_timezone(void **state)
+{
+	char dir[] = "/tmp/tzdir-XXXXXX", sub[64], file[96];
+	struct cfg *c = NULL;
+	cJSON *root;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(sub, sizeof(sub), "%s/Test", dir);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	snprintf(file, sizeof(file), "%s/Zone_One", sub);
+	write_file(file, "TZif", 0600);
+	setenv("TZDIR", dir, 1);
+
+	root = good_tree();
+	set(root, NULL, "timezone", cJSON_CreateString("Test/Zone_One"));
+	assert_int_equal(parse_tree(root, &c), ERR_OK);
+	cJSON_Delete(root);
+	assert_string_equal(c->timezone, "Test/Zone_One");
+	cfg_free(c);
+	root = good_tree();
+	set(root, NULL, "timezone", cJSON_CreateString("Test/Zone_Two"));
+	expect_bad(root, "$.timezone", "no time zone \"Test/Zone_Two\"");
+	root = good_tree();
+	set(root, NULL, "timezone", cJSON_CreateString("Test")); /* a directory */
+	expect_bad(root, "$.timezone", "no time zone");
+	root = good_tree();
+	set(root, NULL, "timezone", cJSON_CreateString("../Test/Zone_One"));
+	expect_bad(root, "$.timezone", "IANA");
+	root = good_tree();
+	set(root, NULL, "timezone", cJSON_CreateNumber(1));
+	expect_bad(root, "$.timezone", "IANA");
+
+	unsetenv("TZDIR");
+	unlink(file);
+	rmdir(sub);
+	rmdir(dir);
+}
+
+/* Local times in a zone with daylight saving (the system's tzdata). */
+static void test_local_time(void **state)
+{
+	/* 2026-03-28 22:30 UTC = 23:30 CET; the clocks go to summer time on
+	 * 2026-03-29 at 02:00 CET. 07:00 local the next morning is CEST:
+	 * 05:00 UTC. */
+	int64_t t = 1774737000000;
+
+	(void)state;
+	if (access("/usr/share/zoneinfo/Europe/Berlin", R_OK) != 0)
+		fail_msg("no tzdata: scripts/setup.sh installs it");
+	hal_tz_set("Europe/Berlin");
+	assert_int_equal(hal_local_minute(t), 23 * 60 + 30);
+	assert_int_equal(hal_local_next(t, 7 * 60), 1774760400000);
+	/* 23:00 has passed today: tomorrow's (CEST, 21:00 UTC). */
+	assert_int_equal(hal_local_next(t, 23 * 60), 1774818000000);
+	hal_tz_set(NULL);
+	assert_int_equal(hal_local_minute(t), 22 * 60 + 30);
+	assert_int_equal(hal_local_next(t, 22 * 60 + 31), t + 60000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -691,6 +814,9 @@ int main(void)
 		cmocka_unit_test(test_sender_old_name),
 		cmocka_unit_test(test_load_missing),
 		cmocka_unit_test(test_secrets),
+		cmocka_unit_test(test_priority_quiet),
+		cmocka_unit_test(test_timezone),
+		cmocka_unit_test(test_local_time),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
