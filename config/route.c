@@ -21,6 +21,10 @@ static const struct cfg_enum unapproved_names[] = { { "hold", CFG_UNAPPROVED_HOL
 						    { "fail", CFG_UNAPPROVED_FAIL },
 						    { 0 } };
 
+static const struct cfg_enum over_quota_names[] = { { "hold", CFG_OVER_QUOTA_HOLD },
+						    { "drop", CFG_OVER_QUOTA_DROP },
+						    { 0 } };
+
 static const struct cfg_enum priority_names[] = { { "low", CFG_PRIO_LOW },
 						  { "normal", CFG_PRIO_NORMAL },
 						  { "high", CFG_PRIO_HIGH },
@@ -50,6 +54,8 @@ static const struct cfg_field route_fields[] = {
 	{ .key = "priority", .type = CFG_F_ENUM, .off = RT_OFF(priority), .enums = priority_names,
 	  .def_num = CFG_PRIO_NORMAL },
 	{ .key = "quiet_hours", .type = CFG_F_CUSTOM, .custom = cfg_quiet_parse },
+	{ .key = "over_quota", .type = CFG_F_ENUM, .off = RT_OFF(over_quota),
+	  .enums = over_quota_names, .def_num = CFG_OVER_QUOTA_HOLD },
 	{ 0 }
 };
 

@@ -93,6 +93,7 @@ struct fw {
 	struct fw_inbound *inbound; /* consent, the 24 h window, inbound (consent.h) */
 	struct fw_serial *serial; /* NULL without control.serial.device */
 	struct fw_service *service; /* service.c: the service manager's notify socket */
+	struct fw_quota *quota;   /* quota.c: what accounts with a quota used */
 	struct fw_counters n;
 	struct fw_walk_n walks; /* list walks (inbound, templates, reconciliation) stopped early */
 	struct fw_webhook_counts {  /* webhooks.c, since start */

@@ -87,3 +87,43 @@ int64_t hal_local_next(int64_t wall_ms, unsigned min)
 	}
 	return -1;
 }
+
+/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar. */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+bool hal_local_day(int64_t wall_ms, int64_t *day, int64_t *month)
+{
+	time_t t = (time_t)(wall_ms / 1000);
+	struct tm tm;
+
+	if (!localtime_r(&t, &tm))
+		return false;
+	*day = days_from_civil((int64_t)tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+	*month = ((int64_t)tm.tm_year + 1900) * 12 + tm.tm_mon;
+	return true;
+}
+
+int64_t hal_local_next_month(int64_t wall_ms)
+{
+	time_t t = (time_t)(wall_ms / 1000), at;
+	struct tm tm;
+
+	if (!localtime_r(&t, &tm))
+		return -1;
+	tm.tm_mon += 1;
+	tm.tm_mday = 1;
+	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+	tm.tm_isdst = -1;
+	at = mktime(&tm);
+	return at == (time_t)-1 ? -1 : (int64_t)at * 1000;
+}

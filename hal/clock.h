@@ -26,5 +26,10 @@ int hal_local_minute(int64_t wall_ms);
  * (a day later if today's is past; DST changes are the C library's). -1 if
  * it cannot be said. */
 int64_t hal_local_next(int64_t wall_ms, unsigned min);
+/* The local day (days since 1970-01-01) and month (year * 12 + month - 1)
+ * of wall_ms; false if they cannot be said. */
+bool hal_local_day(int64_t wall_ms, int64_t *day, int64_t *month);
+/* Wall ms of the next local midnight, and of the next first of a month. */
+int64_t hal_local_next_month(int64_t wall_ms);
 
 #endif

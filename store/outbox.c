@@ -275,7 +275,7 @@ static int stat_name(char *buf, size_t cap, const char *name)
 
 int store_stat_add(struct store_txn *t, const char *name, int64_t delta)
 {
-	char key[48];
+	char key[STORE_STAT_NAME_MAX + 8];
 	uint64_t v;
 	int err = store_txn_writable(t);
 
@@ -288,9 +288,21 @@ int store_stat_add(struct store_txn *t, const char *name, int64_t delta)
 	return err;
 }
 
+int store_stat_set(struct store_txn *t, const char *name, uint64_t v)
+{
+	char key[STORE_STAT_NAME_MAX + 8];
+	int err = store_txn_writable(t);
+
+	if (err == ERR_OK)
+		err = stat_name(key, sizeof(key), name);
+	if (err == ERR_OK)
+		err = poison(t, store_meta_put(t, key, v));
+	return err;
+}
+
 int store_stat_get(struct store_txn *t, const char *name, uint64_t *v)
 {
-	char key[48];
+	char key[STORE_STAT_NAME_MAX + 8];
 	int err = stat_name(key, sizeof(key), name);
 
 	return err == ERR_OK ? store_meta_get(t, key, v) : err;

@@ -156,7 +156,9 @@ int store_sid_get(struct store_txn *t, const char *provider_id, uint64_t *seq);
 /* Counters of the daemon's own ("stat/<name>" in the meta DB), kept in the
  * txn that changes what they count; add stops at 0 going down. get gives 0
  * for one never added to. */
+#define STORE_STAT_NAME_MAX 88 /* bytes of a counter's name */
 int store_stat_add(struct store_txn *t, const char *name, int64_t delta);
+int store_stat_set(struct store_txn *t, const char *name, uint64_t v);
 int store_stat_get(struct store_txn *t, const char *name, uint64_t *v);
 
 /* Deletes records in final state `state` created before created_before_ms,

@@ -16,6 +16,7 @@
 #include "firmware/delivery.h"
 #include "firmware/consent.h"
 #include "firmware/fw.h"
+#include "firmware/quota.h"
 #include "firmware/reconcile.h"
 #include "firmware/templates.h"
 #include "hal/clock.h"
@@ -147,6 +148,7 @@ static cJSON *cmd_status(struct fw *fw)
 	fw_receipts_status(fw, cJSON_AddObjectToObject(r, "receipts"));
 	fw_webhook_status(fw, cJSON_AddObjectToObject(r, "webhooks"));
 	fw_consent_status(fw, cJSON_AddObjectToObject(r, "consent"));
+	fw_quota_status(fw, r);
 	return r;
 }
 

@@ -24,6 +24,7 @@
 #include "firmware/consent.h"
 #include "firmware/delivery.h"
 #include "firmware/fw.h"
+#include "firmware/quota.h"
 #include "firmware/reconcile.h"
 #include "firmware/retry.h"
 #include "firmware/sender/sender.h"
@@ -425,6 +426,8 @@ static void flush_done(struct fw_sender *s)
 		pause_first(s->fw, &s->settle[i]);
 		if (rc == ERR_OK && s->settle[i].next == FW_NEXT_SENT && m.state == STORE_SENT)
 			rc = fw_delivery_sent(s->fw, txn, m.seq); /* status tracking, "sent" receipt */
+		if (rc == ERR_OK && s->settle[i].next == FW_NEXT_SENT && m.state == STORE_SENT)
+			rc = fw_quota_sent(s->fw, txn, &m); /* counts, cost, notices */
 		else if (rc == ERR_OK && fw_snd_ended(m.state))
 			rc = fw_delivery_ended(s->fw, txn, m.seq); /* its receipt */
 	}

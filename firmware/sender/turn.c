@@ -28,6 +28,7 @@
 #include "firmware/consent.h"
 #include "firmware/delivery.h"
 #include "firmware/fw.h"
+#include "firmware/quota.h"
 #include "firmware/schedule.h"
 #include "firmware/sender/sender.h"
 #include "firmware/templates.h"
@@ -317,6 +318,7 @@ static bool admit(struct fw_sender *s, struct store_msg *m, struct account **ap,
 	struct account *a = pick_account(s, m, now, &down);
 	bool recon = (m->flags & STORE_F_RECONCILE) && fw_snd_reconcilable(a);
 	uint64_t wait = 0;
+	int64_t until;
 
 	if (m->expires_ms == 0) /* ingested before the clock was valid */
 		m->expires_ms = wall + (int64_t)m->ttl_s * 1000;
@@ -337,6 +339,13 @@ static bool admit(struct fw_sender *s, struct store_msg *m, struct account **ap,
 	if (!recon && (wait = (uint64_t)fw_schedule_hold(s->fw, m, wall)) != 0) {
 		m->due_ms = (int64_t)wait; /* the end of its route's quiet hours */
 		s->fw->n.quiet_held++;
+		return false;
+	}
+	if (!recon && (until = fw_quota_admit(s->fw, a->cfg, a->inflight + a->queued, m, wall))) {
+		if (until > 0)
+			m->due_ms = until; /* the next day or month, or a second */
+		else
+			fw_snd_unhold(s, m); /* suppressed: the route drops past quota */
 		return false;
 	}
 	if (a->paused_until > now)

@@ -15,6 +15,7 @@
 #include <cjson/cJSON.h>
 
 #include "config/config.h"
+#include "config/quota.h"
 #include "config/schedule.h"
 #include "config/secrets.h"
 #include "hal/clock.h"
@@ -788,6 +789,87 @@ static void test_local_time(void **state)
 	assert_int_equal(hal_local_next(t, 22 * 60 + 31), t + 60000);
 }
 
+/* accounts.<name>.quota (config/quota.h), templates' category, over_quota. */
+static void test_quota(void **state)
+{
+	const struct cfg_quota *q;
+	struct cfg *c = NULL;
+	cJSON *root;
+
+	(void)state;
+	root = good_tree();
+	set(root, "accounts.main", "quota",
+	    cJSON_Parse("{\"per_day\": 100, \"cost_cap\": 12.5, \"currency\": \"eur\","
+			"\"exempt\": \"high\", \"prices\": {\"utility\": {\"+49\": 0.0768, "
+			"\"+4915\": 0.09, \"*\": 0.03}, \"marketing\": {\"+1\": 0.025}},"
+			"\"notify\": {\"to\": [\"+4915112345678\"], \"template\": \"alert_raised\"}}"));
+	set(root, "templates.alert_raised", "category", cJSON_CreateString("marketing"));
+	set(root, "routes.0", "over_quota", cJSON_CreateString("drop"));
+	if (parse_tree(root, &c) != ERR_OK) {
+		dump(&errs);
+		fail();
+	}
+	cJSON_Delete(root);
+	q = &cfg_account_find(c, "main")->quota;
+	assert_true(q->set);
+	assert_int_equal(q->per_day, 100);
+	assert_int_equal(q->per_month, 0);
+	assert_true(q->cost_cap_micro == 12500000);
+	assert_string_equal(q->currency, "EUR");
+	assert_int_equal(q->exempt, CFG_PRIO_HIGH);
+	assert_int_equal(q->n_notify, 1);
+	assert_string_equal(q->notify_to[0], "+4915112345678");
+	assert_int_equal(cfg_template_find(c, "alert_raised")->category, CFG_CAT_MARKETING);
+	assert_int_equal(cfg_template_find(c, "payment_received")->category, CFG_CAT_UTILITY);
+	assert_int_equal(c->routes[0].over_quota, CFG_OVER_QUOTA_DROP);
+	assert_int_equal(c->routes[1].over_quota, CFG_OVER_QUOTA_HOLD);
+	/* the longest prefix, then "*" */
+	assert_true(cfg_quota_price(q, CFG_CAT_UTILITY, "+4915112345678") == 90000);
+	assert_true(cfg_quota_price(q, CFG_CAT_UTILITY, "+4930123456") == 76800);
+	assert_true(cfg_quota_price(q, CFG_CAT_UTILITY, "+33612345678") == 30000);
+	assert_true(cfg_quota_price(q, CFG_CAT_MARKETING, "+33612345678") == 0);
+	assert_true(cfg_quota_price(q, CFG_CAT_SERVICE, "+14155550100") == 0);
+	cfg_free(c);
+
+	root = good_tree();
+	set(root, "accounts.main", "quota", cJSON_Parse("{\"exempt\": \"high\"}"));
+	expect_bad(root, "$.accounts.main.quota", "names no limit");
+	root = good_tree();
+	set(root, "accounts.main", "quota", cJSON_Parse("{\"cost_cap\": 10}"));
+	expect_bad(root, "$.accounts.main.quota.currency", "required with cost_cap");
+	root = good_tree();
+	set(root, "accounts.main", "quota", cJSON_Parse("{\"per_day\": 0}"));
+	expect_bad(root, "$.accounts.main.quota.per_day", "");
+	root = good_tree();
+	set(root, "accounts.main", "quota",
+	    cJSON_Parse("{\"per_day\": 5, \"prices\": {\"utility\": {\"49\": 0.1}}}"));
+	expect_bad(root, "$.accounts.main.quota.prices.utility.49", "E.164 prefix");
+	root = good_tree();
+	set(root, "accounts.main", "quota",
+	    cJSON_Parse("{\"per_day\": 5, \"prices\": {\"promo\": {\"*\": 0.1}}}"));
+	expect_bad(root, "$.accounts.main.quota.prices.promo", "unknown category");
+	root = good_tree();
+	set(root, "accounts.main", "quota",
+	    cJSON_Parse("{\"per_day\": 5, \"prices\": {\"utility\": {\"*\": -1}}}"));
+	expect_bad(root, "$.accounts.main.quota.prices.utility[\"*\"]", "price per message, a number from 0 below 1000000, got -1");
+	root = good_tree();
+	set(root, "accounts.main", "quota",
+	    cJSON_Parse("{\"per_day\": 5, \"notify\": {\"to\": [\"015112345678\"], "
+			"\"template\": \"payment_received\"}}"));
+	expect_bad(root, "$.accounts.main.quota.notify.to[0]", "E.164");
+	root = good_tree();
+	set(root, "accounts.main", "quota",
+	    cJSON_Parse("{\"per_day\": 5, \"notify\": {\"to\": [\"+4915112345678\"], "
+			"\"template\": \"payment_received\"}}"));
+	expect_bad(root, "$.accounts.main.quota.notify.template", "has 2 variables");
+	root = good_tree();
+	set(root, "templates.alert_raised", "category", cJSON_CreateString("promo"));
+	expect_bad(root, "$.templates.alert_raised.category", "utility");
+	root = good_tree();
+	set(root, "routes.0", "over_quota", cJSON_CreateString("reject"));
+	expect_bad(root, "$.routes[0].over_quota", "drop");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -817,6 +899,7 @@ int main(void)
 		cmocka_unit_test(test_priority_quiet),
 		cmocka_unit_test(test_timezone),
 		cmocka_unit_test(test_local_time),
+		cmocka_unit_test(test_quota),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
