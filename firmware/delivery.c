@@ -187,12 +187,12 @@ static int advance(struct fw *fw, struct store_txn *t, struct store_msg *m, stru
 	/* Read again: the put may have rewritten the page m's strings were in. */
 	if (rc == ERR_OK)
 		rc = store_outbox_get(t, m->seq, m);
-	if (rc == ERR_OK)
-		rc = fw_receipt_queue(fw, t, m, tr);
 	/* What it cost, where the provider says it (Twilio's price, once the
-	 * message has left "sent"): the configured price made way for it. */
+	 * message has left "sent"): the configured price makes way for it. */
 	if (rc == ERR_OK && first && st->price_unit[0])
 		rc = fw_quota_price(fw, t, m, st->price_micro, st->price_unit);
+	if (rc == ERR_OK)
+		rc = fw_receipt_queue(fw, t, m, tr);
 	*changed = rc == ERR_OK;
 	return rc;
 }

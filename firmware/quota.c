@@ -2,11 +2,11 @@
  * quota.c - quotas and cost at send time.
  *
  * Counts live in the meta DB ("stat/quota/<account>/day", ".../month",
- * ".../cost"), written in the transaction that records the send, so they
- * never drift from the outbox and survive a restart; a copy in memory is
- * what the sender asks. A day or a month is the site's (config
- * "timezone"). A period's count packs the period's number in the high 32
- * bits: a count of another day reads as 0.
+ * ".../cost"), read and written in the transaction that picks or records
+ * the send, so they never drift from the outbox, a failed commit takes its
+ * counts back with it, and a restart keeps them; nothing is cached. A day or
+ * a month is the site's (config "timezone"). A period's count packs the
+ * period's number in the high 32 bits: a count of another day reads as 0.
  *
  * A record is held while count + the account's requests already out (or
  * picked) reaches a limit, so a quota is never passed by what was in flight
@@ -37,12 +37,15 @@
 
 #define PENDING_RECHECK_MS 1000
 
+struct counts {
+	int64_t day, month;            /* local day and month of the counts */
+	uint64_t n_day, n_month, cost; /* cost: millionths of the quota's currency */
+};
+
 struct quota_use {
 	const struct cfg_account *ac;
-	int64_t day, month;           /* local day and month of the counts */
-	uint64_t n_day, n_month, cost; /* cost: millionths of the quota's currency */
-	uint64_t held, dropped;       /* records held / suppressed, this run */
-	char why[160];                /* the last reason a record was held */
+	uint64_t held, dropped; /* records held / suppressed, this run */
+	char why[160];          /* the last reason a record was held */
 };
 
 struct fw_quota {
@@ -64,7 +67,7 @@ static void key(char *buf, size_t cap, const struct cfg_account *ac, const char 
 }
 
 /* Counts of another period start again from 0. */
-static void roll(struct quota_use *u, int64_t wall)
+static void roll(struct counts *u, int64_t wall)
 {
 	int64_t day, month;
 
@@ -81,18 +84,20 @@ static void roll(struct quota_use *u, int64_t wall)
 	}
 }
 
-static int load(struct store_txn *t, struct quota_use *u)
+/* The account's counts in t, of the period wall is in. */
+static int load(struct store_txn *t, const struct cfg_account *ac, int64_t wall,
+		struct counts *u)
 {
 	char k[STORE_STAT_NAME_MAX];
 	uint64_t d = 0, m = 0, c = 0;
 	int rc;
 
-	key(k, sizeof(k), u->ac, "day");
+	key(k, sizeof(k), ac, "day");
 	rc = store_stat_get(t, k, &d);
-	key(k, sizeof(k), u->ac, "month");
+	key(k, sizeof(k), ac, "month");
 	if (rc == ERR_OK)
 		rc = store_stat_get(t, k, &m);
-	key(k, sizeof(k), u->ac, "cost");
+	key(k, sizeof(k), ac, "cost");
 	if (rc == ERR_OK)
 		rc = store_stat_get(t, k, &c);
 	u->day = (int64_t)(d >> 32);
@@ -100,10 +105,11 @@ static int load(struct store_txn *t, struct quota_use *u)
 	u->month = (int64_t)(m >> 32);
 	u->n_month = m & 0xffffffffu;
 	u->cost = c;
+	roll(u, wall);
 	return rc;
 }
 
-static int save(struct store_txn *t, const struct quota_use *u)
+static int save(struct store_txn *t, const struct cfg_account *ac, const struct counts *u)
 {
 	char k[STORE_STAT_NAME_MAX];
 	uint64_t d = (uint64_t)u->day << 32 | (u->n_day > 0xffffffffu ? 0xffffffffu : u->n_day);
@@ -111,12 +117,12 @@ static int save(struct store_txn *t, const struct quota_use *u)
 		     (u->n_month > 0xffffffffu ? 0xffffffffu : u->n_month);
 	int rc;
 
-	key(k, sizeof(k), u->ac, "day");
+	key(k, sizeof(k), ac, "day");
 	rc = store_stat_set(t, k, d);
-	key(k, sizeof(k), u->ac, "month");
+	key(k, sizeof(k), ac, "month");
 	if (rc == ERR_OK)
 		rc = store_stat_set(t, k, m);
-	key(k, sizeof(k), u->ac, "cost");
+	key(k, sizeof(k), ac, "cost");
 	if (rc == ERR_OK)
 		rc = store_stat_set(t, k, u->cost);
 	return rc;
@@ -126,35 +132,24 @@ int fw_quota_init(struct fw *fw)
 {
 	const struct cfg *cfg = fw->cfg;
 	struct fw_quota *q;
-	struct store_txn *t = NULL;
 	unsigned n = 0;
-	int rc = ERR_OK;
 
 	for (unsigned i = 0; i < cfg->n_accounts; i++)
 		n += cfg->accounts[i].quota.set;
 	q = calloc(1, sizeof(*q) + n * sizeof(q->u[0]));
 	if (!q)
 		return ERR_NOMEM;
-	for (unsigned i = 0; i < cfg->n_accounts; i++)
-		if (cfg->accounts[i].quota.set)
-			q->u[q->n++].ac = &cfg->accounts[i];
-	if (q->n)
-		rc = store_begin(fw->store, STORE_RDONLY, &t);
-	for (unsigned i = 0; rc == ERR_OK && i < q->n; i++)
-		rc = load(t, &q->u[i]);
-	store_abort(t);
-	if (rc != ERR_OK) {
-		free(q);
-		return rc;
-	}
-	/* A reload keeps this run's held and dropped counts. */
-	for (unsigned i = 0; i < q->n; i++) {
-		struct quota_use *old = use_of(fw, q->u[i].ac->name);
+	for (unsigned i = 0; i < cfg->n_accounts; i++) {
+		struct quota_use *old = use_of(fw, cfg->accounts[i].name);
 
-		if (old) {
-			q->u[i].held = old->held;
-			q->u[i].dropped = old->dropped;
+		if (!cfg->accounts[i].quota.set)
+			continue;
+		q->u[q->n].ac = &cfg->accounts[i];
+		if (old) { /* a reload keeps this run's held and dropped counts */
+			q->u[q->n].held = old->held;
+			q->u[q->n].dropped = old->dropped;
 		}
+		q->n++;
 	}
 	free(fw->quota);
 	fw->quota = q;
@@ -173,8 +168,8 @@ static void money_text(char *buf, size_t cap, uint64_t micro, const char *curren
 		 (micro % 1000000) / 10000, currency[0] ? " " : "", currency);
 }
 
-int64_t fw_quota_admit(struct fw *fw, const struct cfg_account *ac, unsigned pending,
-		       struct store_msg *m, int64_t wall)
+int64_t fw_quota_admit(struct fw *fw, struct store_txn *t, const struct cfg_account *ac,
+		       unsigned pending, struct store_msg *m, int64_t wall)
 {
 	const struct cfg_quota *q = &ac->quota;
 	struct quota_use *u = q->set ? use_of(fw, ac->name) : NULL;
@@ -182,19 +177,21 @@ int64_t fw_quota_admit(struct fw *fw, const struct cfg_account *ac, unsigned pen
 	const char *what = NULL;
 	uint64_t used = 0, limit = 0;
 	int64_t until = 0;
+	struct counts c;
 	char a[32], b[32];
 
 	if (!u || store_msg_prio(m) >= q->exempt)
 		return 0;
-	roll(u, wall);
-	if (q->per_day && u->n_day + pending >= q->per_day) {
-		what = "per_day", used = u->n_day, limit = q->per_day;
-		until = u->n_day >= q->per_day ? hal_local_next(wall, 0) : 0;
-	} else if (q->per_month && u->n_month + pending >= q->per_month) {
-		what = "per_month", used = u->n_month, limit = q->per_month;
-		until = u->n_month >= q->per_month ? hal_local_next_month(wall) : 0;
-	} else if (q->cost_cap_micro && u->cost >= q->cost_cap_micro) {
-		what = "cost_cap", used = u->cost, limit = q->cost_cap_micro;
+	if (load(t, ac, wall, &c) != ERR_OK)
+		return wall + PENDING_RECHECK_MS; /* logged by the store; look again */
+	if (q->per_day && c.n_day + pending >= q->per_day) {
+		what = "per_day", used = c.n_day, limit = q->per_day;
+		until = c.n_day >= q->per_day ? hal_local_next(wall, 0) : 0;
+	} else if (q->per_month && c.n_month + pending >= q->per_month) {
+		what = "per_month", used = c.n_month, limit = q->per_month;
+		until = c.n_month >= q->per_month ? hal_local_next_month(wall) : 0;
+	} else if (q->cost_cap_micro && c.cost >= q->cost_cap_micro) {
+		what = "cost_cap", used = c.cost, limit = q->cost_cap_micro;
 		until = hal_local_next_month(wall);
 	}
 	if (!what)
@@ -298,45 +295,43 @@ static int notices(struct fw *fw, struct store_txn *t, const struct quota_use *u
 	return rc;
 }
 
-static int count_cost(struct fw *fw, struct store_txn *t, struct quota_use *u, uint64_t cost,
-		      int64_t wall)
-{
-	uint64_t before = u->cost;
-
-	u->cost = cost;
-	return notices(fw, t, u, "cost_cap", "cost this month", before, u->cost,
-		       u->ac->quota.cost_cap_micro, wall);
-}
-
-static uint64_t configured_price(const struct fw *fw, const struct quota_use *u,
+static uint64_t configured_price(const struct fw *fw, const struct cfg_account *ac,
 				 const struct store_msg *m)
 {
 	const struct cfg_template *tpl = cfg_template_find(fw->cfg, m->template_name);
 
-	return cfg_quota_price(&u->ac->quota, tpl ? tpl->category : CFG_CAT_UTILITY, m->to);
+	return cfg_quota_price(&ac->quota, tpl ? tpl->category : CFG_CAT_UTILITY, m->to);
 }
 
-int fw_quota_sent(struct fw *fw, struct store_txn *t, const struct store_msg *m)
+int fw_quota_sent(struct fw *fw, struct store_txn *t, const char *account, uint64_t seq)
 {
-	struct quota_use *u = use_of(fw, m->account);
+	struct quota_use *u = use_of(fw, account);
 	int64_t wall = hal_wall_ms();
-	uint64_t d, mo;
+	struct counts c, b;
+	struct store_msg m;
 	int rc;
 
 	if (!u)
 		return ERR_OK;
-	roll(u, wall);
-	d = u->n_day++;
-	mo = u->n_month++;
-	rc = notices(fw, t, u, "per_day", "messages today", d, u->n_day, u->ac->quota.per_day,
-		     wall);
+	rc = store_outbox_get(t, seq, &m);
 	if (rc == ERR_OK)
-		rc = notices(fw, t, u, "per_month", "messages this month", mo, u->n_month,
+		rc = load(t, u->ac, wall, &c);
+	if (rc != ERR_OK)
+		return rc;
+	b = c;
+	c.n_day++;
+	c.n_month++;
+	c.cost += configured_price(fw, u->ac, &m);
+	rc = save(t, u->ac, &c);
+	if (rc == ERR_OK)
+		rc = notices(fw, t, u, "per_day", "messages today", b.n_day, c.n_day,
+			     u->ac->quota.per_day, wall);
+	if (rc == ERR_OK)
+		rc = notices(fw, t, u, "per_month", "messages this month", b.n_month, c.n_month,
 			     u->ac->quota.per_month, wall);
 	if (rc == ERR_OK)
-		rc = count_cost(fw, t, u, u->cost + configured_price(fw, u, m), wall);
-	if (rc == ERR_OK)
-		rc = save(t, u);
+		rc = notices(fw, t, u, "cost_cap", "cost this month", b.cost, c.cost,
+			     u->ac->quota.cost_cap_micro, wall);
 	return rc;
 }
 
@@ -344,39 +339,50 @@ int fw_quota_price(struct fw *fw, struct store_txn *t, const struct store_msg *m
 		   uint64_t micro, const char *unit)
 {
 	struct quota_use *u = use_of(fw, m->account);
-	uint64_t est;
+	int64_t wall = hal_wall_ms();
+	uint64_t est, before;
+	struct counts c;
 	int rc;
 
 	if (!u || !u->ac->quota.currency[0] || strcasecmp(unit, u->ac->quota.currency) != 0)
 		return ERR_OK; /* another currency: the configured price stays */
-	roll(u, hal_wall_ms());
-	est = configured_price(fw, u, m);
-	if (u->cost < est)
-		return ERR_OK; /* its estimate was a month that is gone */
-	rc = count_cost(fw, t, u, u->cost - est + micro, hal_wall_ms());
-	return rc == ERR_OK ? save(t, u) : rc;
+	rc = load(t, u->ac, wall, &c);
+	est = configured_price(fw, u->ac, m);
+	if (rc != ERR_OK || c.cost < est)
+		return rc; /* its estimate was a month that is gone */
+	before = c.cost;
+	c.cost = c.cost - est + micro;
+	rc = save(t, u->ac, &c);
+	if (rc == ERR_OK)
+		rc = notices(fw, t, u, "cost_cap", "cost this month", before, c.cost,
+			     u->ac->quota.cost_cap_micro, wall);
+	return rc;
 }
 
 void fw_quota_status(const struct fw *fw, cJSON *o)
 {
+	struct store_txn *t = NULL;
+	int64_t wall = hal_wall_ms();
 	cJSON *arr;
 
-	if (!fw->quota || !fw->quota->n)
+	if (!fw->quota || !fw->quota->n || store_begin(fw->store, STORE_RDONLY, &t) != ERR_OK)
 		return;
 	arr = cJSON_AddArrayToObject(o, "quota");
 	for (unsigned i = 0; arr && i < fw->quota->n; i++) {
 		const struct quota_use *u = &fw->quota->u[i];
 		const struct cfg_quota *q = &u->ac->quota;
 		cJSON *a = cJSON_CreateObject();
+		struct counts c = {0};
 
 		if (!a)
-			return;
+			break;
+		load(t, u->ac, wall, &c);
 		cJSON_AddStringToObject(a, "account", u->ac->name);
-		cJSON_AddNumberToObject(a, "today", (double)u->n_day);
+		cJSON_AddNumberToObject(a, "today", (double)c.n_day);
 		cJSON_AddNumberToObject(a, "per_day", q->per_day);
-		cJSON_AddNumberToObject(a, "this_month", (double)u->n_month);
+		cJSON_AddNumberToObject(a, "this_month", (double)c.n_month);
 		cJSON_AddNumberToObject(a, "per_month", q->per_month);
-		cJSON_AddNumberToObject(a, "cost", (double)u->cost / 1e6);
+		cJSON_AddNumberToObject(a, "cost", (double)c.cost / 1e6);
 		cJSON_AddNumberToObject(a, "cost_cap", (double)q->cost_cap_micro / 1e6);
 		cJSON_AddStringToObject(a, "currency", q->currency);
 		cJSON_AddNumberToObject(a, "held", (double)u->held);
@@ -384,4 +390,5 @@ void fw_quota_status(const struct fw *fw, cJSON *o)
 		cJSON_AddStringToObject(a, "last_held", u->why);
 		cJSON_AddItemToArray(arr, a);
 	}
+	store_abort(t);
 }

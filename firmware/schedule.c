@@ -34,3 +34,22 @@ int64_t fw_schedule_hold(struct fw *fw, const struct store_msg *m, int64_t wall)
 	until = hal_local_next(wall, r->quiet.to_min);
 	return until > wall ? until : 0;
 }
+
+int64_t fw_schedule_horizon_ms(const struct fw *fw)
+{
+	const struct cfg *cfg = fw->cfg;
+	int64_t h = 0;
+
+	for (unsigned i = 0; i < cfg->n_routes; i++)
+		if (cfg->routes[i].quiet.set)
+			h = 25 * 3600 * 1000LL; /* a day and a daylight saving hour */
+	for (unsigned i = 0; i < cfg->n_accounts; i++) {
+		const struct cfg_quota *q = &cfg->accounts[i].quota;
+
+		if (q->per_day && h < 25 * 3600 * 1000LL)
+			h = 25 * 3600 * 1000LL;
+		if (q->per_month || q->cost_cap_micro)
+			h = 32 * 86400 * 1000LL; /* the longest month and a day */
+	}
+	return h;
+}

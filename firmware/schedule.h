@@ -19,4 +19,10 @@ void fw_schedule_reconfigure(struct fw *fw);
  * sender makes it due then and counts it). */
 int64_t fw_schedule_hold(struct fw *fw, const struct store_msg *m, int64_t wall);
 
+/* How far ahead quiet hours and quotas may set a due time (the sender
+ * takes a due time further ahead than anything it sets for one a clock set
+ * back left behind): a day and then some with quiet hours or a day's
+ * quota, a month and then some with a month's quota or a cost cap. */
+int64_t fw_schedule_horizon_ms(const struct fw *fw);
+
 #endif

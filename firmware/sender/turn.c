@@ -204,6 +204,8 @@ void fw_snd_on_done(struct net_http_req *req, const struct net_http_result *res)
 		s->out--;
 		if (c->acct)
 			fw_snd_paced(s, c);
+		if (c->acct && !c->reconciling)
+			c->acct->answered++; /* until its outcome is committed: quota.c */
 		/* Refused credentials: paused before a ready record of the same
 		 * account takes the slot with them (the pause is in memory; the
 		 * commit records the refusal). */
@@ -311,8 +313,8 @@ static struct account *pick_account(struct fw_sender *s, const struct store_msg 
 }
 
 /* Decides whether a due record may go now; if not, moves it on in time. */
-static bool admit(struct fw_sender *s, struct store_msg *m, struct account **ap,
-		  int64_t wall, uint64_t now)
+static bool admit(struct fw_sender *s, struct store_txn *t, struct store_msg *m,
+		  struct account **ap, int64_t wall, uint64_t now)
 {
 	bool down;
 	struct account *a = pick_account(s, m, now, &down);
@@ -341,7 +343,8 @@ static bool admit(struct fw_sender *s, struct store_msg *m, struct account **ap,
 		s->fw->n.quiet_held++;
 		return false;
 	}
-	if (!recon && (until = fw_quota_admit(s->fw, a->cfg, a->inflight + a->queued, m, wall))) {
+	if (!recon && (until = fw_quota_admit(s->fw, t, a->cfg, a->inflight + a->queued + a->answered,
+					      m, wall))) {
 		if (until > 0)
 			m->due_ms = until; /* the next day or month, or a second */
 		else
@@ -415,7 +418,7 @@ int fw_snd_pick_due(struct fw_sender *s, struct store_txn *t, unsigned room, str
 		m.updated_ms = wall;
 		if (!(m.flags & STORE_F_RECONCILE) && !fw_consent_gate(s->fw, t, &m, wall)) {
 			/* suppressed or failed: final, nothing to send */
-		} else if (admit(s, &m, &a, wall, now)) {
+		} else if (admit(s, t, &m, &a, wall, now)) {
 			struct ctx *c = fw_snd_ctx_get(s);
 			c->busy = true;
 			c->fw = s->fw;
@@ -642,6 +645,8 @@ static int64_t horizon_ms(const struct fw_sender *s)
 		h = s->policy.cap_ms;
 	if ((int64_t)s->policy.retry_after_max_s * 1000 > h)
 		h = (int64_t)s->policy.retry_after_max_s * 1000;
+	if (fw_schedule_horizon_ms(s->fw) > h) /* quiet hours, quotas */
+		h = fw_schedule_horizon_ms(s->fw);
 	return h + 60000;
 }
 
