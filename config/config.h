@@ -132,6 +132,19 @@ enum cfg_priority { CFG_PRIO_LOW = -1, CFG_PRIO_NORMAL, CFG_PRIO_HIGH, CFG_PRIO_
  * "over_quota"); urgent ones (quota.exempt) go anyway. */
 enum cfg_over_quota { CFG_OVER_QUOTA_HOLD, CFG_OVER_QUOTA_DROP };
 
+/* A route's flood control (config/flood.c, docs/ALERTING.md): "coalesce":
+ * {"key": "{zone}", "window": "10m"} folds events of one key and recipient
+ * inside a window into one message; "max_per_hour" caps the events a
+ * recipient gets in a clock hour, and "over_cap" says what happens to the
+ * rest: "hold" (the next hour), "drop" (suppressed), "digest" (one message
+ * at the hour's end). */
+struct cfg_coalesce {
+	bool set;
+	char *key;        /* an expression; NULL: the recipient alone */
+	int64_t window_s; /* 1 s .. 24 h */
+};
+enum cfg_over_cap { CFG_CAP_HOLD, CFG_CAP_DROP, CFG_CAP_DIGEST };
+
 /* A route's "quiet_hours", minutes of the local day; from == to never. */
 struct cfg_quiet {
 	bool set;
@@ -155,6 +168,9 @@ struct cfg_route {
 	enum cfg_over_quota over_quota; /* "hold" (default) | "drop" (suppressed with the reason) */
 	int priority; /* enum cfg_priority: "low" | "normal" (default) | "high" | "urgent" */
 	struct cfg_quiet quiet; /* "quiet_hours": {"from": "22:00", "to": "07:00"} */
+	struct cfg_coalesce coalesce;
+	unsigned max_per_hour;  /* events per recipient per clock hour; 0 = no cap */
+	enum cfg_over_cap over_cap; /* "hold" (default) | "drop" | "digest" */
 };
 
 struct cfg_errors {

@@ -123,6 +123,11 @@ void cfg_schedule_check(struct cfg_pctx *px, const struct cfg_route *r, unsigned
 {
 	char path[CFG_PATH_LEN];
 
+	if (r->over_cap != CFG_CAP_HOLD && !r->max_per_hour) {
+		snprintf(path, sizeof(path), "$.routes[%u].over_cap", i);
+		cfg_err_add(px->errs, path, "says what happens past max_per_hour, which this route "
+			    "does not set");
+	}
 	if (r->priority == CFG_PRIO_URGENT && r->quiet.set) {
 		snprintf(path, sizeof(path), "$.routes[%u].quiet_hours", i);
 		cfg_err_add(px->errs, path, "an urgent route is never held for quiet hours: "

@@ -18,6 +18,7 @@
 #include "firmware/consent.h"
 #include "firmware/daemon.h"
 #include "firmware/delivery.h"
+#include "firmware/flood.h"
 #include "firmware/fw.h"
 #include "firmware/quota.h"
 #include "firmware/schedule.h"
@@ -271,6 +272,7 @@ static void ride_before(struct store_txn *t, void *arg)
 {
 	fw_delivery_ride(arg, t);
 	fw_receipts_ride(arg, t);
+	fw_flood_ride(arg, t);
 	fw_logs_ride(arg, t); /* last: with what the others logged */
 }
 

@@ -60,6 +60,11 @@ enum { STORE_F_LINK_FAILED = 32, STORE_F_LINK_HELD = 64 };
  * complement so that a record written before priorities reads as normal.
  * The due index has a lane per priority; the sender takes what is due from
  * the highest lane first (docs/ALERTING.md, priority). */
+/* Flood control (firmware/flood.c): COALESCED, a suppressed record whose
+ * event was folded into a digest (its text names which); DIGEST, the record
+ * that goes at a window's end for the events folded into it, showing the
+ * newest one's fields. */
+enum { STORE_F_COALESCED = 1024, STORE_F_DIGEST = 2048 };
 enum { STORE_PRIO_LOW = -1, STORE_PRIO_NORMAL = 0, STORE_PRIO_HIGH = 1, STORE_PRIO_URGENT = 2 };
 #define STORE_F_PRIO_SHIFT 8
 #define STORE_F_PRIO_MASK (3u << STORE_F_PRIO_SHIFT)

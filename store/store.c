@@ -36,7 +36,7 @@
 #define STORE_SCHEMA 3
 #define STORE_SCHEMA_UPGRADES 2 /* the oldest schema opened (and upgraded) */
 /* The outbox DBs plus room for the ledger, log ring and vault to come. */
-#define STORE_MAXDBS 24
+#define STORE_MAXDBS 32
 #define STORE_LOCK_NAME "outpost.lock"
 #ifdef OUTPOST_CRASH_POINTS
 /* Crash builds start small so that tests reach map growth quickly. */
@@ -55,7 +55,7 @@ static const char *const db_names[STORE_DB__COUNT] = {
 	[STORE_DB_TRACK] = "track",   [STORE_DB_POLL] = "poll", [STORE_DB_RECEIPT] = "receipt",
 	[STORE_DB_LEDGER] = "ledger", [STORE_DB_INBOUND] = "inbound",
 	[STORE_DB_DUE_URGENT] = "due/urgent", [STORE_DB_DUE_HIGH] = "due/high",
-	[STORE_DB_DUE_LOW] = "due/low",
+	[STORE_DB_DUE_LOW] = "due/low", [STORE_DB_FLOOD] = "flood",
 };
 
 void store_be64_put(unsigned char *p, uint64_t v)

@@ -35,6 +35,7 @@ enum store_db {
 	STORE_DB_DUE_URGENT, /* the due index's lanes of the other priorities, */
 	STORE_DB_DUE_HIGH,   /* keyed as STORE_DB_DUE (the normal lane) */
 	STORE_DB_DUE_LOW,
+	STORE_DB_FLOOD, /* flood control's windows and hourly counts (flood.h) */
 	STORE_DB__COUNT
 };
 

@@ -66,6 +66,8 @@ static void status_counters(const struct fw *fw, cJSON *r)
 	cJSON_AddNumberToObject(n, "walks_capped", (double)fw->walks.capped);
 	cJSON_AddNumberToObject(n, "inbound_foreign", (double)fw->n.inbound_foreign);
 	cJSON_AddNumberToObject(n, "quiet_held", (double)fw->n.quiet_held);
+	cJSON_AddNumberToObject(n, "coalesced", (double)fw->n.coalesced);
+	cJSON_AddNumberToObject(n, "capped", (double)fw->n.capped);
 	cJSON_AddNumberToObject(n, "http_inflight", fw->http ? net_http_inflight(fw->http) : 0);
 	/* Connections opened, and how many speak HTTP/2: with HTTP/2 a busy
 	 * sender keeps one per provider host. */

@@ -870,6 +870,47 @@ static void test_quota(void **state)
 	expect_bad(root, "$.routes[0].over_quota", "drop");
 }
 
+/* Flood control keys: coalesce, max_per_hour, over_cap. */
+static void test_flood_keys(void **state)
+{
+	struct cfg *c = NULL;
+	cJSON *root;
+
+	(void)state;
+	root = good_tree();
+	set(root, "routes.0", "coalesce", cJSON_Parse("{\"key\": \"{customer.name}\", \"window\": \"10m\"}"));
+	set(root, "routes.1", "coalesce", cJSON_Parse("{\"window\": 30}"));
+	set(root, "routes.1", "max_per_hour", cJSON_CreateNumber(5));
+	set(root, "routes.1", "over_cap", cJSON_CreateString("digest"));
+	assert_int_equal(parse_tree(root, &c), ERR_OK);
+	cJSON_Delete(root);
+	assert_true(c->routes[0].coalesce.set);
+	assert_string_equal(c->routes[0].coalesce.key, "{customer.name}");
+	assert_true(c->routes[0].coalesce.window_s == 600);
+	assert_null(c->routes[1].coalesce.key);
+	assert_int_equal(c->routes[1].max_per_hour, 5);
+	assert_int_equal(c->routes[1].over_cap, CFG_CAP_DIGEST);
+	assert_false(c->routes[2].coalesce.set);
+	assert_int_equal(c->routes[2].max_per_hour, 0);
+	cfg_free(c);
+
+	root = good_tree();
+	set(root, "routes.0", "coalesce", cJSON_Parse("{\"key\": \"{zone\"}"));
+	expect_bad(root, "$.routes[0].coalesce.window", "required");
+	root = good_tree();
+	set(root, "routes.0", "coalesce", cJSON_Parse("{\"key\": \"{zone\", \"window\": \"1m\"}"));
+	expect_bad(root, "$.routes[0].coalesce.key", "");
+	root = good_tree();
+	set(root, "routes.0", "coalesce", cJSON_CreateString("10m"));
+	expect_bad(root, "$.routes[0].coalesce", "expected an object");
+	root = good_tree();
+	set(root, "routes.0", "over_cap", cJSON_CreateString("drop"));
+	expect_bad(root, "$.routes[0].over_cap", "max_per_hour");
+	root = good_tree();
+	set(root, "routes.0", "max_per_hour", cJSON_CreateNumber(0));
+	expect_bad(root, "$.routes[0].max_per_hour", "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -900,6 +941,7 @@ int main(void)
 		cmocka_unit_test(test_timezone),
 		cmocka_unit_test(test_local_time),
 		cmocka_unit_test(test_quota),
+		cmocka_unit_test(test_flood_keys),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

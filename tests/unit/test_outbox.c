@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "hal/err.h"
+#include "store/flood.h"
 #include "store/outbox.h"
 #include "store/record.h"
 #include "store/store.h"
@@ -504,6 +505,46 @@ static void test_schema_upgrade(void **state)
 	assert_null(f->s);
 }
 
+/* Flood control's windows and hours (store/flood.h): kept per key, an
+ * hour's count of another hour reads 0, pruning drops only what ended. */
+static void test_flood_store(void **state)
+{
+	struct fx *f = *state;
+	struct store_flood_cursor c = {.len = 0};
+	struct store_window w = {.end_ms = 5000, .digest = 7, .events = 3}, g;
+	struct store_txn *t;
+	unsigned gone;
+	uint32_t n;
+
+	assert_int_equal(store_begin(f->s, 0, &t), ERR_OK);
+	assert_int_equal(store_window_get(t, "alerts", "1", "+4915112345678", &g), ERR_NOTFOUND);
+	assert_int_equal(store_window_put(t, "alerts", "1", "+4915112345678", &w), ERR_OK);
+	w.end_ms = 9000;
+	assert_int_equal(store_window_put(t, "alerts", "12", "+4915112345678", &w), ERR_OK);
+	assert_int_equal(store_window_get(t, "alerts", "1", "+4915112345678", &g), ERR_OK);
+	assert_true(g.end_ms == 5000 && g.digest == 7 && g.events == 3);
+	/* ("alerts", "1", "2...") and ("alerts", "12", ...) are not one key */
+	assert_int_equal(store_window_get(t, "alerts", "12", "+4915112345678", &g), ERR_OK);
+	assert_true(g.end_ms == 9000);
+	assert_int_equal(store_hour_put(t, "+4915112345678", 100, 4), ERR_OK);
+	assert_int_equal(store_hour_get(t, "+4915112345678", 100, &n), ERR_OK);
+	assert_int_equal(n, 4);
+	assert_int_equal(store_hour_get(t, "+4915112345678", 101, &n), ERR_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_hour_get(t, "+4900", 100, &n), ERR_OK);
+	assert_int_equal(n, 0);
+	/* At 6000: the first window ended, the second not; hour 100 ended at
+	 * 101 * 3600000. */
+	assert_int_equal(store_flood_prune(t, 6000, &c, &gone), ERR_OK);
+	assert_int_equal(gone, 1);
+	assert_int_equal(c.len, 0); /* walked to the end */
+	assert_int_equal(store_window_get(t, "alerts", "1", "+4915112345678", &g), ERR_NOTFOUND);
+	assert_int_equal(store_window_get(t, "alerts", "12", "+4915112345678", &g), ERR_OK);
+	assert_int_equal(store_flood_prune(t, 101 * 3600000LL, &c, &gone), ERR_OK);
+	assert_int_equal(gone, 2);
+	assert_int_equal(store_commit(t), ERR_OK);
+}
+
 struct collect {
 	uint64_t seqs[16];
 	int states[16];
@@ -961,6 +1002,7 @@ int main(void)
 		T(test_due_order),
 		T(test_due_priority),
 		T(test_schema_upgrade),
+		T(test_flood_store),
 		T(test_list),
 		T(test_dedup),
 		T(test_corrupt_record),
