@@ -6,8 +6,10 @@
 #include "config/consent.h"
 #include "config/pin.h"
 #include "config/provider.h"
+#include "config/quota.h"
 #include "config/render.h"
 #include "config/route.h"
+#include "config/schedule.h"
 #include "config/schema.h"
 #include "hal/err.h"
 #include "hal/file.h"
@@ -267,10 +269,17 @@ static const struct cfg_field account_fields[] = {
 	{ .key = "fallback", .type = CFG_F_STR, .off = ACC_OFF(fallback_name),
 	  .check = cfg_ident_valid, .expect = "an account name (" CFG_IDENT_EXPECT ")" },
 	{ .key = "breaker", .type = CFG_F_OBJ, .sub = breaker_fields },
+	{ .key = "quota", .type = CFG_F_CUSTOM, .custom = cfg_quota_parse },
 	{ .key = "inbound_poll_s", .type = CFG_F_UINT, .off = ACC_OFF(inbound_poll_s), .min = 0,
 	  .max = 86400, .check_num = check_poll, .expect = "0 (off) or 10..86400 seconds" },
 	{ 0 }
 };
+
+static const struct cfg_enum category_names[] = { { "utility", CFG_CAT_UTILITY },
+						  { "marketing", CFG_CAT_MARKETING },
+						  { "authentication", CFG_CAT_AUTHENTICATION },
+						  { "service", CFG_CAT_SERVICE },
+						  { 0 } };
 
 static const struct cfg_enum status_names[] = { { "approved", CFG_TPL_APPROVED },
 						{ "pending", CFG_TPL_PENDING },
@@ -287,6 +296,8 @@ static const struct cfg_field template_fields[] = {
 	{ .key = "status", .type = CFG_F_ENUM, .off = TPL_OFF(status), .required = true,
 	  .enums = status_names },
 	{ .key = "preview", .type = CFG_F_STR, .off = TPL_OFF(preview), .max = 1024 },
+	{ .key = "category", .type = CFG_F_ENUM, .off = TPL_OFF(category), .enums = category_names,
+	  .def_num = CFG_CAT_UTILITY },
 	{ .key = "media_var", .type = CFG_F_UINT, .off = TPL_OFF(media_var), .min = 1,
 	  .max = CFG_TEMPLATE_VARS_MAX },
 	{ 0 }
@@ -299,6 +310,7 @@ static void parse_templates(struct cfg_pctx *px, const cJSON *v, void *base, con
 static const struct cfg_field top_fields[] = {
 	{ .key = "gateway_id", .type = CFG_F_STR, .off = CFG_OFF(gateway_id), .required = true,
 	  .check = cfg_ident_valid, .expect = CFG_IDENT_EXPECT },
+	{ .key = "timezone", .type = CFG_F_CUSTOM, .custom = cfg_timezone_parse },
 	{ .key = "mqtt", .type = CFG_F_OBJ, .sub = mqtt_fields },
 	{ .key = "store", .type = CFG_F_OBJ, .sub = store_fields },
 	{ .key = "control", .type = CFG_F_OBJ, .sub = control_fields },
@@ -561,6 +573,7 @@ static void finish(struct cfg_pctx *px)
 	cfg_providers_finish(px);
 	finish_content_base(px);
 	cfg_routes_check(px);
+	cfg_quota_check(px);
 	finish_fallbacks(px);
 }
 
@@ -700,9 +713,11 @@ void cfg_free(struct cfg *cfg)
 		free(a->phone_number_id);
 		free(a->waba_id);
 		free(a->api_version);
+		cfg_quota_free(&a->quota);
 	}
 	free(cfg->accounts);
 	free(cfg->gateway_id);
+	free(cfg->timezone);
 	free(cfg->mqtt.host);
 	free(cfg->mqtt.client_id);
 	free(cfg->mqtt.username);

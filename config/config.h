@@ -36,6 +36,31 @@ enum cfg_media { CFG_MEDIA_NONE = 0, CFG_MEDIA_IMAGE, CFG_MEDIA_VIDEO, CFG_MEDIA
 /* "image", "video", "document" (Meta's parameter type); NULL for none. */
 const char *cfg_media_name(enum cfg_media m);
 
+/* An account's "quota": parsed and explained in config/quota.h. */
+enum cfg_category { CFG_CAT_UTILITY, CFG_CAT_MARKETING, CFG_CAT_AUTHENTICATION, CFG_CAT_SERVICE,
+		    CFG_CAT__N };
+
+#define CFG_PRICES_MAX 64 /* prefixes per category */
+#define CFG_NOTIFY_MAX 8  /* recipients of quota notices */
+
+struct cfg_price {
+	char prefix[16]; /* "+49", or "*" */
+	uint64_t micro;  /* price in millionths of the currency */
+};
+
+struct cfg_quota {
+	bool set;
+	unsigned per_day, per_month; /* messages sent; 0 = no limit */
+	uint64_t cost_cap_micro;     /* a month's cost; 0 = no cap */
+	char currency[4];            /* ISO 4217, upper case; "" if not given */
+	int exempt;                  /* enum cfg_priority at and above which quota is ignored */
+	struct cfg_price *prices[CFG_CAT__N];
+	unsigned n_prices[CFG_CAT__N];
+	char *notify_to[CFG_NOTIFY_MAX]; /* E.164, normalized */
+	unsigned n_notify;
+	char *notify_template; /* a template of 3 variables: account, what, percent; NULL */
+};
+
 struct cfg_account {
 	char *name;
 	enum cfg_provider provider; /* "provider": "twilio" (the default) | "meta" | "360dialog" */
@@ -75,6 +100,7 @@ struct cfg_account {
 		unsigned open_s;   /* first open period; doubles while trials fail, up to 600 s;
 				      default 30, 1..600 */
 	} breaker;
+	struct cfg_quota quota; /* "quota" (config/quota.h); .set false if none */
 };
 
 struct cfg_template {
@@ -88,12 +114,42 @@ struct cfg_template {
 	unsigned variables;         /* number of {{n}} placeholders, 0..100 */
 	enum cfg_tpl_status status; /* "approved" | "pending" | "rejected" */
 	char *preview;              /* optional, NULL if absent */
+	int category;               /* enum cfg_category (config/quota.h): "utility" (default),
+				       "marketing", "authentication", "service"; prices by it */
 	unsigned media_var;         /* "media_var": the {{n}} that is a media URL (https), 0: none */
 };
 
 /* What the sender does with a message whose template is not approved
  * (route key "unapproved"). */
 enum cfg_unapproved { CFG_UNAPPROVED_HOLD = 1, CFG_UNAPPROVED_FAIL };
+
+/* A route's "priority": what is due goes highest first when the account's
+ * tokens are short; urgent also ignores quiet hours (config/schedule.h).
+ * The values are the outbox's (store/outbox.h STORE_PRIO_*). */
+enum cfg_priority { CFG_PRIO_LOW = -1, CFG_PRIO_NORMAL, CFG_PRIO_HIGH, CFG_PRIO_URGENT };
+
+/* What a route's messages do past their account's quota (route key
+ * "over_quota"); urgent ones (quota.exempt) go anyway. */
+enum cfg_over_quota { CFG_OVER_QUOTA_HOLD, CFG_OVER_QUOTA_DROP };
+
+/* A route's flood control (config/flood.c, docs/ALERTING.md): "coalesce":
+ * {"key": "{zone}", "window": "10m"} folds events of one key and recipient
+ * inside a window into one message; "max_per_hour" caps the events a
+ * recipient gets in a clock hour, and "over_cap" says what happens to the
+ * rest: "hold" (the next hour), "drop" (suppressed), "digest" (one message
+ * at the hour's end). */
+struct cfg_coalesce {
+	bool set;
+	char *key;        /* an expression; NULL: the recipient alone */
+	int64_t window_s; /* 1 s .. 24 h */
+};
+enum cfg_over_cap { CFG_CAP_HOLD, CFG_CAP_DROP, CFG_CAP_DIGEST };
+
+/* A route's "quiet_hours", minutes of the local day; from == to never. */
+struct cfg_quiet {
+	bool set;
+	uint16_t from_min, to_min;
+};
 
 struct cfg_route {
 	char *name;  /* unique */
@@ -109,6 +165,12 @@ struct cfg_route {
 	const struct cfg_account *account; /* may be omitted when there is one account */
 	int64_t ttl_s; /* "72h" | "30m" | "45s" | "7d" | integer seconds; default 72h; 60 s .. 30 d */
 	enum cfg_unapproved unapproved; /* "hold" (default) | "fail" */
+	enum cfg_over_quota over_quota; /* "hold" (default) | "drop" (suppressed with the reason) */
+	int priority; /* enum cfg_priority: "low" | "normal" (default) | "high" | "urgent" */
+	struct cfg_quiet quiet; /* "quiet_hours": {"from": "22:00", "to": "07:00"} */
+	struct cfg_coalesce coalesce;
+	unsigned max_per_hour;  /* events per recipient per clock hour; 0 = no cap */
+	enum cfg_over_cap over_cap; /* "hold" (default) | "drop" | "digest" */
 };
 
 struct cfg_errors {
@@ -121,6 +183,7 @@ struct cfg_errors {
 
 struct cfg {
 	char *gateway_id; /* [A-Za-z0-9_-]{1,64} */
+	char *timezone;   /* IANA name (config/schedule.h); NULL: UTC */
 	struct {
 		char *host;        /* default 127.0.0.1 */
 		int port;          /* default 1883 */

@@ -4,6 +4,7 @@
 
 #include "config/render.h"
 #include "config/route.h"
+#include "config/schedule.h"
 #include "config/topic.h"
 
 #define ROUTES_MAX 256
@@ -19,6 +20,52 @@ static void route_text(struct cfg_pctx *px, const cJSON *v, void *base, const ch
 static const struct cfg_enum unapproved_names[] = { { "hold", CFG_UNAPPROVED_HOLD },
 						    { "fail", CFG_UNAPPROVED_FAIL },
 						    { 0 } };
+
+static const struct cfg_enum over_quota_names[] = { { "hold", CFG_OVER_QUOTA_HOLD },
+						    { "drop", CFG_OVER_QUOTA_DROP },
+						    { 0 } };
+
+static const struct cfg_enum over_cap_names[] = { { "hold", CFG_CAP_HOLD },
+						  { "drop", CFG_CAP_DROP },
+						  { "digest", CFG_CAP_DIGEST },
+						  { 0 } };
+
+static const struct cfg_enum priority_names[] = { { "low", CFG_PRIO_LOW },
+						  { "normal", CFG_PRIO_NORMAL },
+						  { "high", CFG_PRIO_HIGH },
+						  { "urgent", CFG_PRIO_URGENT },
+						  { 0 } };
+
+static void coalesce_key(struct cfg_pctx *px, const cJSON *v, void *base, const char *path)
+{
+	struct cfg_route *r = base;
+
+	if (v)
+		r->coalesce.key = cfg_expr_dup(px, v, path);
+}
+
+static const struct cfg_field coalesce_fields[] = {
+	{ .key = "key", .type = CFG_F_CUSTOM, .custom = coalesce_key },
+	{ .key = "window", .type = CFG_F_DURATION, .off = RT_OFF(coalesce.window_s), .min = 1,
+	  .max = 86400, .required = true },
+	{ 0 }
+};
+
+/* "coalesce": {"key": "{zone}", "window": "10m"}; absent: none. */
+static void route_coalesce(struct cfg_pctx *px, const cJSON *v, void *base, const char *path)
+{
+	struct cfg_route *r = base;
+
+	if (!v)
+		return;
+	if (!cJSON_IsObject(v)) {
+		cfg_err_add(px->errs, path, "expected an object like {\"key\": \"{zone}\", "
+			    "\"window\": \"10m\"}, got %s", cfg_json_type(v));
+		return;
+	}
+	cfg_schema_parse(px, v, coalesce_fields, r, path);
+	r->coalesce.set = true;
+}
 
 /* Order matters: "vars" is checked against the template found before it. */
 static const struct cfg_field route_fields[] = {
@@ -40,6 +87,16 @@ static const struct cfg_field route_fields[] = {
 	  .def_num = 72 * 3600 },
 	{ .key = "unapproved", .type = CFG_F_ENUM, .off = RT_OFF(unapproved),
 	  .enums = unapproved_names, .def_num = CFG_UNAPPROVED_HOLD },
+	{ .key = "priority", .type = CFG_F_ENUM, .off = RT_OFF(priority), .enums = priority_names,
+	  .def_num = CFG_PRIO_NORMAL },
+	{ .key = "quiet_hours", .type = CFG_F_CUSTOM, .custom = cfg_quiet_parse },
+	{ .key = "over_quota", .type = CFG_F_ENUM, .off = RT_OFF(over_quota),
+	  .enums = over_quota_names, .def_num = CFG_OVER_QUOTA_HOLD },
+	{ .key = "coalesce", .type = CFG_F_CUSTOM, .custom = route_coalesce },
+	{ .key = "max_per_hour", .type = CFG_F_UINT, .off = RT_OFF(max_per_hour), .min = 1,
+	  .max = 100000 },
+	{ .key = "over_cap", .type = CFG_F_ENUM, .off = RT_OFF(over_cap), .enums = over_cap_names,
+	  .def_num = CFG_CAP_HOLD },
 	{ 0 }
 };
 
@@ -134,7 +191,6 @@ static void route_account(struct cfg_pctx *px, const cJSON *v, void *base, const
 	}
 }
 
-static char *expr_dup(struct cfg_pctx *px, const cJSON *v, const char *path);
 
 /* "text" (an expression) and "require_opt_in" (a boolean). */
 static void route_text(struct cfg_pctx *px, const cJSON *v, void *base, const char *path)
@@ -152,11 +208,10 @@ static void route_text(struct cfg_pctx *px, const cJSON *v, void *base, const ch
 		return;
 	}
 	r->text_given = true;
-	r->text = expr_dup(px, v, path);
+	r->text = cfg_expr_dup(px, v, path);
 }
 
-/* A string holding a valid expression, copied; NULL (error added) if not. */
-static char *expr_dup(struct cfg_pctx *px, const cJSON *v, const char *path)
+char *cfg_expr_dup(struct cfg_pctx *px, const cJSON *v, const char *path)
 {
 	char why[128];
 
@@ -201,12 +256,12 @@ static void route_to(struct cfg_pctx *px, const cJSON *v, void *base, const char
 	}
 	r->n_to = n;
 	if (cJSON_IsString(v)) {
-		r->to[0] = expr_dup(px, v, path);
+		r->to[0] = cfg_expr_dup(px, v, path);
 		return;
 	}
 	for (c = v->child; c; c = c->next, i++) {
 		cfg_path_index(sub, path, i);
-		r->to[i] = expr_dup(px, c, sub);
+		r->to[i] = cfg_expr_dup(px, c, sub);
 	}
 }
 
@@ -285,9 +340,9 @@ static void route_vars(struct cfg_pctx *px, const cJSON *v, void *base, const ch
 		}
 		seen[k - 1] = true;
 		if (r->vars)
-			r->vars[k - 1] = expr_dup(px, c, sub);
+			r->vars[k - 1] = cfg_expr_dup(px, c, sub);
 		else
-			free(expr_dup(px, c, sub));
+			free(cfg_expr_dup(px, c, sub));
 	}
 	if (t)
 		vars_missing(px, t, seen, path);
@@ -322,6 +377,7 @@ void cfg_routes_check(struct cfg_pctx *px)
 		const struct cfg_route *r = &cfg->routes[i];
 
 		route_form_check(px, r, i);
+		cfg_schedule_check(px, r, i);
 
 		for (j = 0; r->name && j < i; j++)
 			if (cfg->routes[j].name && strcmp(cfg->routes[j].name, r->name) == 0) {
@@ -347,6 +403,7 @@ void cfg_route_free(struct cfg_route *r, unsigned vars)
 	free(r->name);
 	free(r->topic);
 	free(r->text);
+	free(r->coalesce.key);
 	for (i = 0; r->to && i < r->n_to; i++)
 		free(r->to[i]);
 	free(r->to);

@@ -17,6 +17,9 @@ void cfg_routes_parse(struct cfg_pctx *px, const cJSON *v, void *base, const cha
 /* Rules across routes: unique names; warnings for unapproved templates. */
 void cfg_routes_check(struct cfg_pctx *px);
 
+/* A string holding a valid expression, copied; NULL (error added) if not. */
+char *cfg_expr_dup(struct cfg_pctx *px, const cJSON *v, const char *path);
+
 /* Frees what r holds (not r); vars is the number of r->vars entries. */
 void cfg_route_free(struct cfg_route *r, unsigned vars);
 

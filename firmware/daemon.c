@@ -18,7 +18,10 @@
 #include "firmware/consent.h"
 #include "firmware/daemon.h"
 #include "firmware/delivery.h"
+#include "firmware/flood.h"
 #include "firmware/fw.h"
+#include "firmware/quota.h"
+#include "firmware/schedule.h"
 #include "firmware/templates.h"
 #include "hal/clock.h"
 #include "hal/err.h"
@@ -155,8 +158,17 @@ int fw_reload(struct fw *fw, char *why, size_t whylen)
 			 "memory); keeping the running one");
 		return ERR_NOMEM;
 	}
+	err = fw_quota_init(fw); /* before the old config goes: it carries on its counts */
+	if (err != ERR_OK)
+		fw_quota_free(fw); /* it points into the old config */
 	cfg_free(old_cfg);
+	if (err != ERR_OK) {
+		fw_fatal(fw, "reading quota counts", err);
+		snprintf(why, whylen, "the quota counts could not be read: restarting");
+		return err;
+	}
 	fw_inbound_reconfigure(fw);
+	fw_schedule_reconfigure(fw);
 	log_info("reload: %u routes, %u templates, %u accounts", cfg->n_routes, cfg->n_templates,
 		 cfg->n_accounts);
 	return ERR_OK;
@@ -260,6 +272,7 @@ static void ride_before(struct store_txn *t, void *arg)
 {
 	fw_delivery_ride(arg, t);
 	fw_receipts_ride(arg, t);
+	fw_flood_ride(arg, t);
 	fw_logs_ride(arg, t); /* last: with what the others logged */
 }
 
@@ -315,9 +328,10 @@ static int start(struct fw *fw, struct cfg_secrets *file)
 	fw->stop_check.cb = on_stop_check;
 	if ((rc = hal_signal_open(fw->loop, &fw->sig, sigs)) != ERR_OK)
 		return rc;
+	fw_schedule_reconfigure(fw); /* TZ: before libcurl's resolver threads */
 	if ((rc = net_http_init(fw->loop, &ho, &fw->http)) != ERR_OK)
 		return rc;
-	if ((rc = fw_receipts_init(fw)) != ERR_OK)
+	if ((rc = fw_receipts_init(fw)) != ERR_OK || (rc = fw_quota_init(fw)) != ERR_OK)
 		return rc;
 	if ((rc = fw_sender_init(fw)) != ERR_OK || (rc = fw_sender_recover(fw)) != ERR_OK ||
 	    (rc = fw_templates_init(fw)) != ERR_OK || (rc = fw_inbound_init(fw)) != ERR_OK)
@@ -360,6 +374,7 @@ static void finish(struct fw *fw)
 	if (fw->exit_code == 0)
 		fw_sender_drain(fw);
 	fw_sender_free(fw);
+	fw_quota_free(fw);
 	fw_logs_free(fw);
 	hal_timer_cancel(fw->loop, &fw->upkeep);
 	hal_signal_close(fw->loop, &fw->sig);

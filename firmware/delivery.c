@@ -38,6 +38,7 @@
 #include "firmware/consent.h"
 #include "firmware/delivery.h"
 #include "firmware/fw.h"
+#include "firmware/quota.h"
 #include "hal/clock.h"
 #include "hal/err.h"
 #include "hal/log.h"
@@ -153,6 +154,7 @@ static int advance(struct fw *fw, struct store_txn *t, struct store_msg *m, stru
 {
 	int to = store_of(st->status);
 	int64_t wall = hal_wall_ms();
+	bool first;
 	int rc;
 
 	*changed = false;
@@ -173,6 +175,7 @@ static int advance(struct fw *fw, struct store_txn *t, struct store_msg *m, stru
 		if (rc != ERR_OK)
 			return rc;
 	}
+	first = m->state == STORE_SENT;
 	m->state = (uint8_t)to;
 	m->updated_ms = wall;
 	if (to == STORE_UNDELIVERED || to == STORE_FAILED)
@@ -184,6 +187,10 @@ static int advance(struct fw *fw, struct store_txn *t, struct store_msg *m, stru
 	/* Read again: the put may have rewritten the page m's strings were in. */
 	if (rc == ERR_OK)
 		rc = store_outbox_get(t, m->seq, m);
+	/* What it cost, where the provider says it (Twilio's price, once the
+	 * message has left "sent"): the configured price makes way for it. */
+	if (rc == ERR_OK && first && st->price_unit[0])
+		rc = fw_quota_price(fw, t, m, st->price_micro, st->price_unit);
 	if (rc == ERR_OK)
 		rc = fw_receipt_queue(fw, t, m, tr);
 	*changed = rc == ERR_OK;

@@ -63,6 +63,9 @@ void fw_delivery_status(const struct fw *fw, struct cJSON *o);
 int fw_receipts_init(struct fw *fw);
 void fw_receipts_free(struct fw *fw);
 void fw_receipts_attach(struct fw *fw); /* once fw->mqtt exists */
+/* Queues a notice on outpost/<gw>/events in t, like a receipt: {"kind":
+ * kind, ...o's members} (o is consumed). */
+int fw_event_queue(struct fw *fw, struct store_txn *t, const char *kind, struct cJSON *o);
 /* Queues the receipt of record m's move to its current state in t. */
 int fw_receipt_queue(struct fw *fw, struct store_txn *t, const struct store_msg *m,
 		     const struct store_track *tr);

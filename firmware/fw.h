@@ -17,6 +17,7 @@
 #include "hal/log.h"
 #include "hal/loop.h"
 #include "hal/signal.h"
+#include "store/flood.h"
 
 struct cfg;
 struct cfg_secrets;
@@ -40,6 +41,8 @@ struct fw_counters {
 	uint64_t commit_failures, pruned;
 	uint64_t failovers, failbacks; /* attempts sent to a fallback account; breakers closed again */
 	uint64_t inbound_foreign; /* polled inbound messages to another number than the account's */
+	uint64_t quiet_held; /* records that came due in their route's quiet hours and waited */
+	uint64_t coalesced, capped; /* events folded into a digest; events past max_per_hour */
 };
 
 struct fw_router {
@@ -92,6 +95,11 @@ struct fw {
 	struct fw_inbound *inbound; /* consent, the 24 h window, inbound (consent.h) */
 	struct fw_serial *serial; /* NULL without control.serial.device */
 	struct fw_service *service; /* service.c: the service manager's notify socket */
+	struct fw_quota *quota;   /* quota.c: what accounts with a quota used */
+	struct {
+		struct store_flood_cursor cursor; /* flood.c: the prune walk */
+		uint64_t next_prune_ms;
+	} flood;
 	struct fw_counters n;
 	struct fw_walk_n walks; /* list walks (inbound, templates, reconciliation) stopped early */
 	struct fw_webhook_counts {  /* webhooks.c, since start */

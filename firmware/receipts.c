@@ -159,6 +159,27 @@ int fw_receipt_queue(struct fw *fw, struct store_txn *t, const struct store_msg 
 	return rc;
 }
 
+int fw_event_queue(struct fw *fw, struct store_txn *t, const char *kind, cJSON *o)
+{
+	char topic[200];
+	char *text;
+	int rc;
+
+	if (!o)
+		return ERR_NOMEM;
+	cJSON_AddStringToObject(o, "kind", kind);
+	text = cJSON_PrintUnformatted(o);
+	rc = text ? make_room(fw, t) : ERR_NOMEM;
+	snprintf(topic, sizeof(topic), "outpost/%s/events", fw->cfg->gateway_id);
+	if (rc == ERR_OK)
+		rc = store_receipt_add(t, topic, text);
+	if (rc == ERR_OK && fw->receipts)
+		fw->receipts->queued++;
+	cJSON_Delete(o);
+	free(text);
+	return rc;
+}
+
 static bool acked(const struct fw_receipts *r, uint64_t id)
 {
 	for (unsigned i = 0; i < r->n_ack; i++)

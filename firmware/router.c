@@ -28,6 +28,7 @@
 #include "config/topic.h"
 #include "firmware/consent.h"
 #include "firmware/delivery.h"
+#include "firmware/flood.h"
 #include "firmware/fw.h"
 #include "firmware/templates.h"
 #include "hal/clock.h"
@@ -174,6 +175,67 @@ struct content {
 	const char *body; /* free-form text of a "text" route, else "" */
 };
 
+/* "_more" in the event, for routes with flood control. */
+static bool set_more(const struct event *ev, unsigned more)
+{
+	cJSON *n = cJSON_CreateNumber(more);
+
+	if (n && (cJSON_GetObjectItemCaseSensitive(ev->json, "_more")
+			  ? cJSON_ReplaceItemInObjectCaseSensitive(ev->json, "_more", n)
+			  : cJSON_AddItemToObject(ev->json, "_more", n)))
+		return true;
+	cJSON_Delete(n);
+	return false;
+}
+
+/* The variables of a digest (firmware/flood.c): the event's own, with
+ * "_more" the events it stands for besides this one. */
+struct more_arg {
+	const struct cfg_route *r;
+	const struct event *ev;
+};
+
+static char *render_more(void *arg, unsigned more, char *why, size_t wl)
+{
+	struct more_arg *a = arg;
+
+	if (!set_more(a->ev, more)) {
+		snprintf(why, wl, "out of memory");
+		return NULL;
+	}
+	return render_vars(a->r, a->ev, why, wl);
+}
+
+/* Flood control's say (firmware/flood.c) over record m, then m is added. */
+static void queue_flood(struct fw *fw, const struct event *ev, const struct cfg_route *r,
+			struct store_msg *m)
+{
+	struct more_arg ma = {r, ev};
+	struct fw_flood f;
+	char masked[CFG_PHONE_MAX];
+	int rc = fw_flood_ingest(fw, fw->router.txn, r, ev->json, ev->now, m, render_more, &ma, &f);
+
+	if (rc == ERR_OK) {
+		put(fw, m);
+		rc = fw->router.batch_err == ERR_OK ? fw_flood_added(fw->router.txn, &f, m->seq)
+						     : ERR_OK;
+	}
+	if (rc == ERR_OK && m->state != STORE_QUEUED && ev->id[0])
+		rc = fw_delivery_ended(fw, fw->router.txn, m->seq); /* its receipt */
+	if (rc != ERR_OK && fw->router.batch_err == ERR_OK)
+		fw->router.batch_err = rc;
+	if (m->state == STORE_QUEUED)
+		fw->n.queued++;
+	else if (m->state == STORE_REJECTED)
+		fw->n.rejected++;
+	cfg_phone_mask(m->to, masked);
+	log_msg(LOG_INFO, &(struct log_ctx){.event_id = ev->id, .msg_seq = m->seq, .to = m->to},
+		"router: event %s: message #%llu to %s %s%s%s (route %s)", ev->id,
+		(unsigned long long)m->seq, masked, store_state_name(m->state),
+		m->err_text[0] ? ": " : "", m->err_text, r->name);
+	fw_flood_done(&f);
+}
+
 static void queue_one(struct fw *fw, const struct event *ev, const struct cfg_route *r,
 		      const char *raw_to, const struct content *ct)
 {
@@ -204,8 +266,13 @@ static void queue_one(struct fw *fw, const struct event *ev, const struct cfg_ro
 	m.vars_json = ct->vars;
 	m.body = ct->body;
 	m.ttl_s = (uint32_t)r->ttl_s;
+	store_msg_set_prio(&m, r->priority);
 	m.due_ms = 0;
 	m.expires_ms = ev->clock_ok ? ev->now + r->ttl_s * 1000 : 0;
+	if (r->coalesce.set || r->max_per_hour) {
+		queue_flood(fw, ev, r, &m);
+		return;
+	}
 	put(fw, &m);
 	fw->n.queued++;
 	cfg_phone_mask(e164, masked);
@@ -271,6 +338,12 @@ static void route_event(struct fw *fw, const struct event *ev, const struct cfg_
 	if (r->template && r->unapproved == CFG_UNAPPROVED_FAIL &&
 	    !fw_templates_sendable(fw, r->account->name, r->template, why, sizeof(why))) {
 		reject(fw, ev, r, "%s", why);
+		return;
+	}
+	/* A route with flood control shows in "_more" what a digest stands
+	 * for besides the event it shows: none for a message that goes now. */
+	if ((r->coalesce.set || r->max_per_hour) && !set_more(ev, 0)) {
+		reject(fw, ev, r, "out of memory");
 		return;
 	}
 	vars = render_vars(r, ev, why, sizeof(why));

@@ -17,12 +17,13 @@ set -eu
 # unit (tests/e2e/test_unit.sh); a Debian 12 container lacks it. shellcheck:
 # the OpenWrt init script and the packaging tests. python3: the fake notify
 # socket and the serial relay of the end-to-end tests. debhelper and
-# lintian: `make deb` and its test (tests/e2e/test_deb.sh).
+# lintian: `make deb` and its test (tests/e2e/test_deb.sh). tzdata: the
+# "timezone" of quiet hours (unit test_config, e2e test_quiet).
 PKGS="build-essential pkg-config ca-certificates openssl jq curl iproute2
 libmosquitto-dev liblmdb-dev lmdb-utils libmbedtls-dev libcjson-dev libcmocka-dev
 libnghttp2-dev libmicrohttpd-dev mosquitto mosquitto-clients valgrind dpkg-dev wrk
 clang libclang-rt-14-dev faketime socat nghttp2-proxy mandoc systemd shellcheck
-python3 debhelper lintian"
+python3 debhelper lintian tzdata"
 SYSCURL_PKGS="libcurl4-openssl-dev"
 # The target's libraries come from Debian's multiarch packages (:arm64,
 # :armhf); cmocka too, for the unit tests run under qemu (make check-arm),

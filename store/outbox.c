@@ -7,7 +7,9 @@
  * grow: it skips the search and fails loudly if they ever do not.
  *
  * "due": due_ms (8B BE, 0 and below as 0 so "now" sorts first) ++ seq ->
- * empty. The sender asks what is due several times a second; with a million
+ * empty, for normal records; "due/urgent", "due/high" and "due/low" the
+ * same for the other priorities, so that what is due is taken lane by lane
+ * from the highest without reading past a low lane's backlog. The sender asks what is due several times a second; with a million
  * records queued it must touch only the few it will send, so due times get
  * an ordered index of their own. Only QUEUED and RETRY records are in it:
  * every other state waits for someone else, not for the clock. The seq in
@@ -86,6 +88,27 @@ static int poison(struct store_txn *t, int err)
 	if (err != ERR_OK && t->err == ERR_OK)
 		t->err = err;
 	return err;
+}
+
+int store_msg_prio(const struct store_msg *m)
+{
+	int bits = (int)((m->flags & STORE_F_PRIO_MASK) >> STORE_F_PRIO_SHIFT);
+
+	return bits == 3 ? STORE_PRIO_LOW : bits;
+}
+
+void store_msg_set_prio(struct store_msg *m, int prio)
+{
+	m->flags = (m->flags & ~STORE_F_PRIO_MASK) |
+		   ((uint32_t)prio & 3u) << STORE_F_PRIO_SHIFT;
+}
+
+const enum store_db store_due_lanes[STORE_DUE_LANES] = {STORE_DB_DUE_URGENT, STORE_DB_DUE_HIGH,
+							STORE_DB_DUE, STORE_DB_DUE_LOW};
+
+enum store_db store_due_lane(const struct store_msg *m)
+{
+	return store_due_lanes[STORE_PRIO_URGENT - store_msg_prio(m)];
 }
 
 static void due_key(unsigned char k[16], int64_t due_ms, uint64_t seq)
@@ -252,7 +275,7 @@ static int stat_name(char *buf, size_t cap, const char *name)
 
 int store_stat_add(struct store_txn *t, const char *name, int64_t delta)
 {
-	char key[48];
+	char key[STORE_STAT_NAME_MAX + 8];
 	uint64_t v;
 	int err = store_txn_writable(t);
 
@@ -265,9 +288,21 @@ int store_stat_add(struct store_txn *t, const char *name, int64_t delta)
 	return err;
 }
 
+int store_stat_set(struct store_txn *t, const char *name, uint64_t v)
+{
+	char key[STORE_STAT_NAME_MAX + 8];
+	int err = store_txn_writable(t);
+
+	if (err == ERR_OK)
+		err = stat_name(key, sizeof(key), name);
+	if (err == ERR_OK)
+		err = poison(t, store_meta_put(t, key, v));
+	return err;
+}
+
 int store_stat_get(struct store_txn *t, const char *name, uint64_t *v)
 {
-	char key[48];
+	char key[STORE_STAT_NAME_MAX + 8];
 	int err = stat_name(key, sizeof(key), name);
 
 	return err == ERR_OK ? store_meta_get(t, key, v) : err;
@@ -341,7 +376,7 @@ int store_outbox_add(struct store_txn *t, struct store_msg *m)
 		err = idx_put(t, STORE_DB_STATE, sk, sizeof(sk));
 	due_key(dk, m->due_ms, seq);
 	if (err == ERR_OK && in_due(m->state))
-		err = idx_put(t, STORE_DB_DUE, dk, sizeof(dk));
+		err = idx_put(t, store_due_lane(m), dk, sizeof(dk));
 	if (err == ERR_OK)
 		err = counter_add(t, m->state, +1);
 	if (err == ERR_OK && id.id[0])
@@ -394,12 +429,13 @@ static int move_due(struct store_txn *t, const struct store_msg *old, const stru
 
 	due_key(ok, old->due_ms, m->seq);
 	due_key(nk, m->due_ms, m->seq);
-	if (had && has && memcmp(ok, nk, sizeof(ok)) == 0)
+	if (had && has && memcmp(ok, nk, sizeof(ok)) == 0 &&
+	    store_due_lane(old) == store_due_lane(m))
 		return ERR_OK;
 	if (had)
-		err = idx_del(t, STORE_DB_DUE, ok, sizeof(ok));
+		err = idx_del(t, store_due_lane(old), ok, sizeof(ok));
 	if (err == ERR_OK && has)
-		err = idx_put(t, STORE_DB_DUE, nk, sizeof(nk));
+		err = idx_put(t, store_due_lane(m), nk, sizeof(nk));
 	return err;
 }
 
@@ -445,21 +481,33 @@ int store_outbox_update(struct store_txn *t, const struct store_msg *m)
 int store_outbox_due(struct store_txn *t, int64_t now_ms, unsigned max, uint64_t *seqs,
 		     unsigned *n, int64_t *next_due_ms)
 {
-	return store_index_due(t, STORE_DB_DUE, "due", now_ms, max, seqs, n, next_due_ms);
+	int err = ERR_OK;
+
+	*n = 0;
+	*next_due_ms = -1;
+	for (unsigned i = 0; i < STORE_DUE_LANES && err == ERR_OK; i++) {
+		unsigned got = 0;
+		int64_t next = -1;
+
+		err = store_index_due(t, store_due_lanes[i], "due", now_ms, max - *n, seqs + *n,
+				      &got, &next);
+		*n += got;
+		if (next >= 0 && (*next_due_ms < 0 || next < *next_due_ms))
+			*next_due_ms = next;
+	}
+	return err;
 }
 
-int store_outbox_parked(struct store_txn *t, uint64_t after_seq, unsigned max, uint64_t *seqs,
-			unsigned *n)
+/* Appends to seqs[*n..max) the parked seqs of one lane above after_seq. */
+static int parked_lane(struct store_txn *t, enum store_db lane, uint64_t after_seq, unsigned max,
+		       uint64_t *seqs, unsigned *n)
 {
 	unsigned char k0[16];
 	MDB_cursor *c = NULL;
 	MDB_val key, val;
 	int rc, err = ERR_OK;
 
-	*n = 0;
-	if (!t || !max || !seqs)
-		return ERR_INVAL;
-	rc = mdb_cursor_open(t->txn, store_dbi(t, STORE_DB_DUE), &c);
+	rc = mdb_cursor_open(t->txn, store_dbi(t, lane), &c);
 	if (rc != MDB_SUCCESS)
 		return store_mdb_err(t, rc, "due cursor");
 	due_key(k0, STORE_DUE_PARKED, after_seq + 1);
@@ -479,6 +527,42 @@ int store_outbox_parked(struct store_txn *t, uint64_t after_seq, unsigned max, u
 	if (err == ERR_OK && rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
 		err = store_mdb_err(t, rc, "parked walk");
 	mdb_cursor_close(c);
+	return err;
+}
+
+static int seq_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Each lane's first max parked seqs above after_seq, merged: the lowest
+ * max of them all, in seq order. */
+int store_outbox_parked(struct store_txn *t, uint64_t after_seq, unsigned max, uint64_t *seqs,
+			unsigned *n)
+{
+	uint64_t *all;
+	unsigned got = 0;
+	int err = ERR_OK;
+
+	*n = 0;
+	if (!t || !max || !seqs)
+		return ERR_INVAL;
+	all = malloc((size_t)max * STORE_DUE_LANES * sizeof(*all));
+	if (!all)
+		return ERR_NOMEM;
+	for (unsigned i = 0; i < STORE_DUE_LANES && err == ERR_OK; i++) {
+		unsigned from = got;
+
+		err = parked_lane(t, store_due_lanes[i], after_seq, from + max, all, &got);
+	}
+	if (err == ERR_OK) {
+		qsort(all, got, sizeof(*all), seq_cmp);
+		*n = got < max ? got : max;
+		memcpy(seqs, all, *n * sizeof(*seqs));
+	}
+	free(all);
 	return err;
 }
 

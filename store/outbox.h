@@ -56,6 +56,18 @@ enum { STORE_F_FREEFORM = 8, STORE_F_TEMPLATE_ONLY = 16 };
  * LINK_HELD: parked while its account's circuit is open, counted
  * (firmware/sender/link.c, recovery). */
 enum { STORE_F_LINK_FAILED = 32, STORE_F_LINK_HELD = 64 };
+/* Bits 8-9: the record's priority (its route's "priority"), two's
+ * complement so that a record written before priorities reads as normal.
+ * The due index has a lane per priority; the sender takes what is due from
+ * the highest lane first (docs/ALERTING.md, priority). */
+/* Flood control (firmware/flood.c): COALESCED, a suppressed record whose
+ * event was folded into a digest (its text names which); DIGEST, the record
+ * that goes at a window's end for the events folded into it, showing the
+ * newest one's fields. */
+enum { STORE_F_COALESCED = 1024, STORE_F_DIGEST = 2048 };
+enum { STORE_PRIO_LOW = -1, STORE_PRIO_NORMAL = 0, STORE_PRIO_HIGH = 1, STORE_PRIO_URGENT = 2 };
+#define STORE_F_PRIO_SHIFT 8
+#define STORE_F_PRIO_MASK (3u << STORE_F_PRIO_SHIFT)
 
 /* Limits. An encoded record holds the vars of a 64 KiB event with room to
  * spare; every string but vars_json is at most 65535 bytes. Event ids are
@@ -91,6 +103,11 @@ struct store_msg {
 	const char *provider_status;
 };
 
+/* The priority a record's flags carry, STORE_PRIO_LOW..URGENT. */
+int store_msg_prio(const struct store_msg *m);
+/* Sets it into m->flags. */
+void store_msg_set_prio(struct store_msg *m, int prio);
+
 /* Appends m as the newest record and sets m->seq (1, 2, ... never reused,
  * also across restarts). ERR_TOOBIG if the record is over STORE_REC_MAX. */
 int store_outbox_add(struct store_txn *t, struct store_msg *m);
@@ -100,10 +117,11 @@ int store_outbox_get(struct store_txn *t, uint64_t seq, struct store_msg *m);
  * and counters as its state and due time changed. ERR_NOTFOUND. */
 int store_outbox_update(struct store_txn *t, const struct store_msg *m);
 
-/* Seqs of QUEUED/RETRY records with due_ms <= now_ms, earliest due first
- * (seq order among equal due times), at most max. *next_due_ms is the due
+/* Seqs of QUEUED/RETRY records with due_ms <= now_ms, the higher priority
+ * first, then earliest due first (seq order among equal due times), at
+ * most max. *next_due_ms is the due
  * time of the earliest record not returned, -1 if none. Walks the due index
- * only: costs O(max + log n), whatever the backlog. */
+ * only: costs O(max + lanes * log n), whatever the backlog. */
 int store_outbox_due(struct store_txn *t, int64_t now_ms, unsigned max, uint64_t *seqs,
 		     unsigned *n, int64_t *next_due_ms);
 
@@ -143,7 +161,9 @@ int store_sid_get(struct store_txn *t, const char *provider_id, uint64_t *seq);
 /* Counters of the daemon's own ("stat/<name>" in the meta DB), kept in the
  * txn that changes what they count; add stops at 0 going down. get gives 0
  * for one never added to. */
+#define STORE_STAT_NAME_MAX 88 /* bytes of a counter's name */
 int store_stat_add(struct store_txn *t, const char *name, int64_t delta);
+int store_stat_set(struct store_txn *t, const char *name, uint64_t v);
 int store_stat_get(struct store_txn *t, const char *name, uint64_t *v);
 
 /* Deletes records in final state `state` created before created_before_ms,

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,10 +28,15 @@
 #include "store/store_impl.h"
 
 /* Adding a DB needs no new schema: dbs_open() creates one missing from an
- * older store, and an older daemon never opens it (the log ring came so). */
-#define STORE_SCHEMA 2
+ * older store, and an older daemon never opens it (the log ring came so).
+ * Unless an older daemon would then miss records: schema 3 put the due
+ * index's lanes of other priorities beside the normal one ("due"), which a
+ * schema-2 daemon would never send from. A schema-2 store is a schema-3
+ * store with every record normal: opening one upgrades it by writing 3. */
+#define STORE_SCHEMA 3
+#define STORE_SCHEMA_UPGRADES 2 /* the oldest schema opened (and upgraded) */
 /* The outbox DBs plus room for the ledger, log ring and vault to come. */
-#define STORE_MAXDBS 24
+#define STORE_MAXDBS 32
 #define STORE_LOCK_NAME "outpost.lock"
 #ifdef OUTPOST_CRASH_POINTS
 /* Crash builds start small so that tests reach map growth quickly. */
@@ -48,6 +54,8 @@ static const char *const db_names[STORE_DB__COUNT] = {
 	[STORE_DB_TEMPLATES] = "templates",
 	[STORE_DB_TRACK] = "track",   [STORE_DB_POLL] = "poll", [STORE_DB_RECEIPT] = "receipt",
 	[STORE_DB_LEDGER] = "ledger", [STORE_DB_INBOUND] = "inbound",
+	[STORE_DB_DUE_URGENT] = "due/urgent", [STORE_DB_DUE_HIGH] = "due/high",
+	[STORE_DB_DUE_LOW] = "due/low", [STORE_DB_FLOOD] = "flood",
 };
 
 void store_be64_put(unsigned char *p, uint64_t v)
@@ -408,11 +416,21 @@ static int schema_check(struct store_txn *t)
 	}
 	if (rc != MDB_SUCCESS)
 		return store_mdb_err(t, rc, "schema get");
-	if (val.mv_size != 8 || store_be64_get(val.mv_data) != STORE_SCHEMA) {
-		log_err("store: unknown schema (this outpostd knows schema %d)", STORE_SCHEMA);
+	if (val.mv_size != 8 || store_be64_get(val.mv_data) < STORE_SCHEMA_UPGRADES ||
+	    store_be64_get(val.mv_data) > STORE_SCHEMA) {
+		log_err("store: unknown schema (this outpostd knows schemas %d to %d; a later "
+			"outpostd wrote this store)", STORE_SCHEMA_UPGRADES, STORE_SCHEMA);
 		return ERR_STORE;
 	}
-	return ERR_OK;
+	if (store_be64_get(val.mv_data) == STORE_SCHEMA)
+		return ERR_OK;
+	log_info("store: schema %" PRIu64 " upgraded to %d (priority lanes in the due index)",
+		 store_be64_get(val.mv_data), STORE_SCHEMA);
+	store_be64_put(buf, STORE_SCHEMA);
+	val.mv_size = sizeof(buf);
+	val.mv_data = buf;
+	return store_mdb_err(t, mdb_put(store_wtxn(t), t->s->dbi[STORE_DB_META], &key, &val, 0),
+			     "schema put");
 }
 
 /* All DBs are opened once, in one txn, so no later txn opens a handle that

@@ -32,6 +32,10 @@ enum store_db {
 	STORE_DB_RECEIPT, /* receipt id (8B BE) -> topic NUL payload, until PUBACKed */
 	STORE_DB_LEDGER, /* E.164 number -> consent, its source and time, last inbound (ledger.h) */
 	STORE_DB_INBOUND, /* inbound message id -> wall ms handled (8B BE): poll/webhook dedup */
+	STORE_DB_DUE_URGENT, /* the due index's lanes of the other priorities, */
+	STORE_DB_DUE_HIGH,   /* keyed as STORE_DB_DUE (the normal lane) */
+	STORE_DB_DUE_LOW,
+	STORE_DB_FLOOD, /* flood control's windows and hourly counts (flood.h) */
 	STORE_DB__COUNT
 };
 
@@ -91,6 +95,13 @@ int store_meta_put(struct store_txn *t, const char *name, uint64_t v);
 /* ERR_OK if t can take a write op: ERR_INVAL for a read txn, the
  * poisoning error for a failed one. */
 int store_txn_writable(struct store_txn *t);
+/* The due index's lanes, highest priority first, and the one a record
+ * belongs in by its priority (outbox.c). */
+#define STORE_DUE_LANES 4
+extern const enum store_db store_due_lanes[STORE_DUE_LANES];
+struct store_msg;
+enum store_db store_due_lane(const struct store_msg *m);
+
 /* A time index (8B BE ms ++ 8B BE seq -> empty: due, poll): seqs of the
  * entries at or before now_ms, earliest first, at most max; *next_ms is the
  * time of the first one not returned, -1 if none. `what` names it in

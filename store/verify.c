@@ -113,7 +113,8 @@ static void check_fields(struct store_verify_report *r, const struct store_msg *
 
 	if (m->flags & ~(uint32_t)(STORE_F_AMBIGUOUS | STORE_F_CLOCK_UNSET | STORE_F_RECONCILE |
 				   STORE_F_FREEFORM | STORE_F_TEMPLATE_ONLY | STORE_F_LINK_FAILED |
-				   STORE_F_LINK_HELD))
+				   STORE_F_LINK_HELD | STORE_F_PRIO_MASK | STORE_F_COALESCED |
+				   STORE_F_DIGEST))
 		problem(r, STORE_VERIFY_RECORD, "#%" PRIu64 " has unknown flags 0x%x", m->seq,
 			m->flags);
 	if ((m->flags & STORE_F_RECONCILE) && !(m->flags & STORE_F_AMBIGUOUS))
@@ -176,8 +177,10 @@ static int check_record(struct store_txn *t, struct store_verify_report *r,
 		return err;
 	store_be64_put(dk, due_of(m->due_ms));
 	store_be64_put(dk + 8, m->seq);
-	if (!key_exists(t, STORE_DB_DUE, dk, sizeof(dk), &err) && err == ERR_OK)
-		problem(r, STORE_VERIFY_DUE, "#%" PRIu64 " (%s, due %" PRId64 ") has no due entry",
+	if (!key_exists(t, store_due_lane(m), dk, sizeof(dk), &err) && err == ERR_OK)
+		problem(r, STORE_VERIFY_DUE,
+			"#%" PRIu64 " (%s, due %" PRId64 ") has no due entry in the lane of its "
+			"priority",
 			m->seq, store_state_name(m->state), m->due_ms);
 	return err;
 }
@@ -244,7 +247,8 @@ static int check_state_entry(struct store_txn *t, struct store_verify_report *r,
 }
 
 /* Due entry -> a QUEUED/RETRY record due at that time. */
-static int check_due_entry(struct store_txn *t, struct store_verify_report *r, const MDB_val *key)
+static int check_due_entry(struct store_txn *t, struct store_verify_report *r, enum store_db lane,
+			   const MDB_val *key)
 {
 	const unsigned char *p = key->mv_data;
 	struct store_msg m;
@@ -269,6 +273,9 @@ static int check_due_entry(struct store_txn *t, struct store_verify_report *r, c
 		problem(r, STORE_VERIFY_DUE,
 			"entry for #%" PRIu64 " at %" PRIu64 " but the record is due %" PRId64, seq,
 			due, m.due_ms);
+	else if (err == ERR_OK && store_due_lane(&m) != lane)
+		problem(r, STORE_VERIFY_DUE, "entry for #%" PRIu64 " in the lane of another priority",
+			seq);
 	return err == ERR_STORE || err == ERR_NOTFOUND ? ERR_OK : err;
 }
 
@@ -324,8 +331,9 @@ static int walk_index(struct store_txn *t, struct store_verify_report *r, enum s
 	     rc = mdb_cursor_get(c, &key, &val, MDB_NEXT)) {
 		if (db == STORE_DB_STATE)
 			err = check_state_entry(t, r, &key);
-		else if (db == STORE_DB_DUE)
-			err = check_due_entry(t, r, &key);
+		else if (db == STORE_DB_DUE || db == STORE_DB_DUE_URGENT || db == STORE_DB_DUE_HIGH ||
+			 db == STORE_DB_DUE_LOW)
+			err = check_due_entry(t, r, db, &key);
 		else if (db == STORE_DB_DEDUP)
 			err = check_named_entry(t, r, STORE_VERIFY_DEDUP, &key, &val);
 		else if (db == STORE_DB_SID)
@@ -484,8 +492,8 @@ int store_verify(struct store_txn *t, struct store_verify_report *r)
 	err = walk_records(t, r);
 	if (err == ERR_OK)
 		err = walk_index(t, r, STORE_DB_STATE);
-	if (err == ERR_OK)
-		err = walk_index(t, r, STORE_DB_DUE);
+	for (unsigned i = 0; i < STORE_DUE_LANES && err == ERR_OK; i++)
+		err = walk_index(t, r, store_due_lanes[i]);
 	if (err == ERR_OK)
 		err = walk_index(t, r, STORE_DB_DEDUP);
 	if (err == ERR_OK)

@@ -16,6 +16,7 @@
 #include "firmware/delivery.h"
 #include "firmware/consent.h"
 #include "firmware/fw.h"
+#include "firmware/quota.h"
 #include "firmware/reconcile.h"
 #include "firmware/templates.h"
 #include "hal/clock.h"
@@ -64,6 +65,9 @@ static void status_counters(const struct fw *fw, cJSON *r)
 	cJSON_AddNumberToObject(n, "next_links_refused", (double)fw->walks.refused);
 	cJSON_AddNumberToObject(n, "walks_capped", (double)fw->walks.capped);
 	cJSON_AddNumberToObject(n, "inbound_foreign", (double)fw->n.inbound_foreign);
+	cJSON_AddNumberToObject(n, "quiet_held", (double)fw->n.quiet_held);
+	cJSON_AddNumberToObject(n, "coalesced", (double)fw->n.coalesced);
+	cJSON_AddNumberToObject(n, "capped", (double)fw->n.capped);
 	cJSON_AddNumberToObject(n, "http_inflight", fw->http ? net_http_inflight(fw->http) : 0);
 	/* Connections opened, and how many speak HTTP/2: with HTTP/2 a busy
 	 * sender keeps one per provider host. */
@@ -146,6 +150,7 @@ static cJSON *cmd_status(struct fw *fw)
 	fw_receipts_status(fw, cJSON_AddObjectToObject(r, "receipts"));
 	fw_webhook_status(fw, cJSON_AddObjectToObject(r, "webhooks"));
 	fw_consent_status(fw, cJSON_AddObjectToObject(r, "consent"));
+	fw_quota_status(fw, r);
 	return r;
 }
 

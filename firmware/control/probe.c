@@ -239,6 +239,7 @@ static int queue_test(struct fw *fw, const char *account, const char *to_raw,
 	m.vars_json = vars;
 	m.provider_id = m.err_text = "";
 	m.ttl_s = 3600;
+	store_msg_set_prio(&m, STORE_PRIO_HIGH); /* a technician waits for it */
 	m.expires_ms = hal_clock_valid() ? now + 3600 * 1000 : 0;
 	if (!hal_clock_valid())
 		m.flags |= STORE_F_CLOCK_UNSET;

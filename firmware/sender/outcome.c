@@ -24,6 +24,7 @@
 #include "firmware/consent.h"
 #include "firmware/delivery.h"
 #include "firmware/fw.h"
+#include "firmware/quota.h"
 #include "firmware/reconcile.h"
 #include "firmware/retry.h"
 #include "firmware/sender/sender.h"
@@ -425,6 +426,9 @@ static void flush_done(struct fw_sender *s)
 		pause_first(s->fw, &s->settle[i]);
 		if (rc == ERR_OK && s->settle[i].next == FW_NEXT_SENT && m.state == STORE_SENT)
 			rc = fw_delivery_sent(s->fw, txn, m.seq); /* status tracking, "sent" receipt */
+		if (rc == ERR_OK && s->settle[i].next == FW_NEXT_SENT && m.state == STORE_SENT &&
+		    s->settle[i].acct)
+			rc = fw_quota_sent(s->fw, txn, s->settle[i].acct->name, m.seq); /* and cost */
 		else if (rc == ERR_OK && fw_snd_ended(m.state))
 			rc = fw_delivery_ended(s->fw, txn, m.seq); /* its receipt */
 	}
@@ -455,8 +459,11 @@ static void flush_done(struct fw_sender *s)
 		fw_fatal(s->fw, "recording send results", rc);
 		return;
 	}
-	for (unsigned i = 0; i < s->n_settle; i++)
+	for (unsigned i = 0; i < s->n_settle; i++) {
+		if (s->settle[i].acct && !s->settle[i].recon && s->settle[i].acct->answered)
+			s->settle[i].acct->answered--;
 		settled(s, &s->settle[i]);
+	}
 	s->n_settle = 0;
 	fw_snd_submit_picked(s, &p);
 	fw_receipts_kick(s->fw);

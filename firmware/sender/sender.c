@@ -115,6 +115,7 @@ int fw_sender_reconfigure(struct fw *fw)
 			a->link_held = old->link_held;
 			a->draining = old->draining;
 			a->inflight = old->inflight;
+			a->answered = old->answered;
 			a->queued = old->queued;
 			a->answer_ms = old->answer_ms;
 			a->ramp = old->ramp;

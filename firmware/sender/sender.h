@@ -102,6 +102,7 @@ struct account {
 	 * use its rate and a fast one few (fw_snd_adapt()). */
 	unsigned inflight, limit;
 	unsigned queued;           /* picked, SENDING, waiting for a slot (ready) */
+	unsigned answered;         /* sends answered, their outcome not yet committed */
 	unsigned ramp;             /* slow start: what the answers so far allow */
 	double answer_ms;
 	bool capped;               /* sender.max_inflight, not the rate, limits */

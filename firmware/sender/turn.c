@@ -28,6 +28,8 @@
 #include "firmware/consent.h"
 #include "firmware/delivery.h"
 #include "firmware/fw.h"
+#include "firmware/quota.h"
+#include "firmware/schedule.h"
 #include "firmware/sender/sender.h"
 #include "firmware/templates.h"
 #include "hal/clock.h"
@@ -202,6 +204,8 @@ void fw_snd_on_done(struct net_http_req *req, const struct net_http_result *res)
 		s->out--;
 		if (c->acct)
 			fw_snd_paced(s, c);
+		if (c->acct && !c->reconciling)
+			c->acct->answered++; /* until its outcome is committed: quota.c */
 		/* Refused credentials: paused before a ready record of the same
 		 * account takes the slot with them (the pause is in memory; the
 		 * commit records the refusal). */
@@ -309,13 +313,14 @@ static struct account *pick_account(struct fw_sender *s, const struct store_msg 
 }
 
 /* Decides whether a due record may go now; if not, moves it on in time. */
-static bool admit(struct fw_sender *s, struct store_msg *m, struct account **ap,
-		  int64_t wall, uint64_t now)
+static bool admit(struct fw_sender *s, struct store_txn *t, struct store_msg *m,
+		  struct account **ap, int64_t wall, uint64_t now)
 {
 	bool down;
 	struct account *a = pick_account(s, m, now, &down);
 	bool recon = (m->flags & STORE_F_RECONCILE) && fw_snd_reconcilable(a);
 	uint64_t wait = 0;
+	int64_t until;
 
 	if (m->expires_ms == 0) /* ingested before the clock was valid */
 		m->expires_ms = wall + (int64_t)m->ttl_s * 1000;
@@ -331,6 +336,19 @@ static bool admit(struct fw_sender *s, struct store_msg *m, struct account **ap,
 		return false;
 	if (down) {
 		fw_snd_hold_for_link(a, m);
+		return false;
+	}
+	if (!recon && (wait = (uint64_t)fw_schedule_hold(s->fw, m, wall)) != 0) {
+		m->due_ms = (int64_t)wait; /* the end of its route's quiet hours */
+		s->fw->n.quiet_held++;
+		return false;
+	}
+	if (!recon && (until = fw_quota_admit(s->fw, t, a->cfg, a->inflight + a->queued + a->answered,
+					      m, wall))) {
+		if (until > 0)
+			m->due_ms = until; /* the next day or month, or a second */
+		else
+			fw_snd_unhold(s, m); /* suppressed: the route drops past quota */
 		return false;
 	}
 	if (a->paused_until > now)
@@ -400,7 +418,7 @@ int fw_snd_pick_due(struct fw_sender *s, struct store_txn *t, unsigned room, str
 		m.updated_ms = wall;
 		if (!(m.flags & STORE_F_RECONCILE) && !fw_consent_gate(s->fw, t, &m, wall)) {
 			/* suppressed or failed: final, nothing to send */
-		} else if (admit(s, &m, &a, wall, now)) {
+		} else if (admit(s, t, &m, &a, wall, now)) {
 			struct ctx *c = fw_snd_ctx_get(s);
 			c->busy = true;
 			c->fw = s->fw;
@@ -627,6 +645,8 @@ static int64_t horizon_ms(const struct fw_sender *s)
 		h = s->policy.cap_ms;
 	if ((int64_t)s->policy.retry_after_max_s * 1000 > h)
 		h = (int64_t)s->policy.retry_after_max_s * 1000;
+	if (fw_schedule_horizon_ms(s->fw) > h) /* quiet hours, quotas */
+		h = fw_schedule_horizon_ms(s->fw);
 	return h + 60000;
 }
 

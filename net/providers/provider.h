@@ -84,6 +84,10 @@ struct net_status {
 	int64_t at_ms;   /* when the provider says it changed; -1 unknown */
 	char id[128];    /* the message id it is about (a Meta wamid runs past 60) */
 	char text[256];  /* reason (error text, or why unreadable); never secrets */
+	/* What the provider billed, where it says (Twilio's "price", negative
+	 * there, as millionths; "price_unit" upper-cased); "" unit if not. */
+	uint64_t price_micro;
+	char price_unit[8];
 };
 
 /* A template as the provider lists it (strings live for the callback). */

@@ -1,3 +1,5 @@
+#include <ctype.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -653,6 +655,26 @@ static void status_error(const cJSON *root, struct net_status *st)
 		copy_text(st->text, sizeof(st->text), msg);
 }
 
+/* "price": "-0.00500", "price_unit": "USD" (the OpenAPI description's
+ * Message: a string, null until the message has been sent, negative for
+ * what was billed; the unit ISO 4217, "usd" in its examples). */
+static void status_price(const cJSON *root, struct net_status *st)
+{
+	const char *price = json_str(root, "price"), *unit = json_str(root, "price_unit");
+	char *end;
+	double v;
+
+	if (!price || !unit || strlen(unit) != 3)
+		return;
+	v = strtod(price, &end);
+	if (end == price || *end || !(v > -1e6 && v < 1e6))
+		return;
+	st->price_micro = (uint64_t)llround(fabs(v) * 1e6);
+	for (int i = 0; i < 3; i++)
+		st->price_unit[i] = (char)toupper((unsigned char)unit[i]);
+	st->price_unit[3] = '\0';
+}
+
 static void twilio_status_read(const struct net_http_result *res, struct net_status *st)
 {
 	const char *sid, *status;
@@ -683,6 +705,7 @@ static void twilio_status_read(const struct net_http_result *res, struct net_sta
 	st->cls = NET_OK;
 	snprintf(st->id, sizeof(st->id), "%s", sid);
 	status_error(root, st);
+	status_price(root, st);
 	st->at_ms = rfc2822_ms(json_str(root, "date_updated"));
 	cJSON_Delete(root);
 }

@@ -17,6 +17,8 @@ BEGIN {
 	OPENS["parse_templates"] = ".<name>|template_fields"
 	OPENS["cfg_routes_parse"] = "[]|route_fields"
 	OPENS["cfg_template_meta"] = "|meta_fields"
+	OPENS["cfg_quota_parse"] = "|quota_fields"
+	OPENS["route_coalesce"] = "|coalesce_fields"
 	# config/consent.c reads its two members without a table
 	OPENS["cfg_consent_parse"] = "|=consent"
 	KEYS["=consent"] = "stop_keywords start_keywords"

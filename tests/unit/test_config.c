@@ -15,7 +15,10 @@
 #include <cjson/cJSON.h>
 
 #include "config/config.h"
+#include "config/quota.h"
+#include "config/schedule.h"
 #include "config/secrets.h"
+#include "hal/clock.h"
 #include "hal/err.h"
 #include "hal/file.h"
 
@@ -665,6 +668,249 @@ static void test_secrets(void **state)
 	rmdir(dir);
 }
 
+/* "priority", "quiet_hours" and "timezone" (config/schedule.h). */
+static void test_priority_quiet(void **state)
+{
+	const struct cfg_route *r;
+	struct cfg *c = NULL;
+	cJSON *root;
+
+	(void)state;
+	assert_int_equal(cfg_load(GOOD, &c, &errs), ERR_OK);
+	r = &c->routes[0];
+	assert_int_equal(r->priority, CFG_PRIO_NORMAL);
+	assert_false(r->quiet.set);
+	assert_null(c->timezone);
+	cfg_free(c);
+
+	root = good_tree();
+	set(root, "routes.0", "priority", cJSON_CreateString("low"));
+	set(root, "routes.0", "quiet_hours", cJSON_Parse("{\"from\": \"22:00\", \"to\": \"07:30\"}"));
+	set(root, "routes.1", "priority", cJSON_CreateString("urgent"));
+	assert_int_equal(parse_tree(root, &c), ERR_OK);
+	cJSON_Delete(root);
+	r = &c->routes[0];
+	assert_int_equal(r->priority, CFG_PRIO_LOW);
+	assert_int_equal(c->routes[1].priority, CFG_PRIO_URGENT);
+	assert_true(r->quiet.set);
+	assert_int_equal(r->quiet.from_min, 22 * 60);
+	assert_int_equal(r->quiet.to_min, 7 * 60 + 30);
+	/* Across midnight: from is in, to is out. */
+	assert_true(cfg_quiet_at(r, 22 * 60));
+	assert_true(cfg_quiet_at(r, 0));
+	assert_true(cfg_quiet_at(r, 7 * 60 + 29));
+	assert_false(cfg_quiet_at(r, 7 * 60 + 30));
+	assert_false(cfg_quiet_at(r, 21 * 60 + 59));
+	assert_false(cfg_quiet_at(&c->routes[1], 23 * 60));
+	cfg_free(c);
+
+	root = good_tree();
+	set(root, "routes.0", "priority", cJSON_CreateString("asap"));
+	expect_bad(root, "$.routes[0].priority", "low");
+	root = good_tree();
+	set(root, "routes.0", "quiet_hours", cJSON_Parse("{\"from\": \"24:00\", \"to\": \"07:00\"}"));
+	expect_bad(root, "$.routes[0].quiet_hours.from", "HH:MM");
+	root = good_tree();
+	set(root, "routes.0", "quiet_hours", cJSON_Parse("{\"from\": \"22:00\", \"to\": \"7:00\"}"));
+	expect_bad(root, "$.routes[0].quiet_hours.to", "HH:MM");
+	root = good_tree();
+	set(root, "routes.0", "quiet_hours", cJSON_Parse("{\"from\": \"22:00\", \"to\": \"22:00\"}"));
+	expect_bad(root, "$.routes[0].quiet_hours.to", "the same as");
+	root = good_tree();
+	set(root, "routes.0", "quiet_hours",
+	    cJSON_Parse("{\"from\": \"22:00\", \"to\": \"06:00\", \"days\": 5}"));
+	expect_bad(root, "$.routes[0].quiet_hours.days", "unknown key");
+	root = good_tree();
+	set(root, "routes.0", "quiet_hours", cJSON_CreateString("22-07"));
+	expect_bad(root, "$.routes[0].quiet_hours", "expected an object");
+	root = good_tree();
+	set(root, "routes.0", "priority", cJSON_CreateString("urgent"));
+	set(root, "routes.0", "quiet_hours", cJSON_Parse("{\"from\": \"22:00\", \"to\": \"07:00\"}"));
+	expect_bad(root, "$.routes[0].quiet_hours", "urgent route");
+}
+
+static void test_timezone(void **state)
+{
+	char dir[] = "/tmp/tzdir-XXXXXX", sub[64], file[96];
+	struct cfg *c = NULL;
+	cJSON *root;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(sub, sizeof(sub), "%s/Test", dir);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	snprintf(file, sizeof(file), "%s/Zone_One", sub);
+	write_file(file, "TZif", 0600);
+	setenv("TZDIR", dir, 1);
+
+	root = good_tree();
+	set(root, NULL, "timezone", cJSON_CreateString("Test/Zone_One"));
+	assert_int_equal(parse_tree(root, &c), ERR_OK);
+	cJSON_Delete(root);
+	assert_string_equal(c->timezone, "Test/Zone_One");
+	cfg_free(c);
+	root = good_tree();
+	set(root, NULL, "timezone", cJSON_CreateString("Test/Zone_Two"));
+	expect_bad(root, "$.timezone", "no time zone \"Test/Zone_Two\"");
+	root = good_tree();
+	set(root, NULL, "timezone", cJSON_CreateString("Test")); /* a directory */
+	expect_bad(root, "$.timezone", "no time zone");
+	root = good_tree();
+	set(root, NULL, "timezone", cJSON_CreateString("../Test/Zone_One"));
+	expect_bad(root, "$.timezone", "IANA");
+	root = good_tree();
+	set(root, NULL, "timezone", cJSON_CreateNumber(1));
+	expect_bad(root, "$.timezone", "IANA");
+
+	unsetenv("TZDIR");
+	unlink(file);
+	rmdir(sub);
+	rmdir(dir);
+}
+
+/* Local times in a zone with daylight saving (the system's tzdata). */
+static void test_local_time(void **state)
+{
+	/* 2026-03-28 22:30 UTC = 23:30 CET; the clocks go to summer time on
+	 * 2026-03-29 at 02:00 CET. 07:00 local the next morning is CEST:
+	 * 05:00 UTC. */
+	int64_t t = 1774737000000;
+
+	(void)state;
+	if (access("/usr/share/zoneinfo/Europe/Berlin", R_OK) != 0)
+		fail_msg("no tzdata: scripts/setup.sh installs it");
+	hal_tz_set("Europe/Berlin");
+	assert_int_equal(hal_local_minute(t), 23 * 60 + 30);
+	assert_int_equal(hal_local_next(t, 7 * 60), 1774760400000);
+	/* 23:00 has passed today: tomorrow's (CEST, 21:00 UTC). */
+	assert_int_equal(hal_local_next(t, 23 * 60), 1774818000000);
+	hal_tz_set(NULL);
+	assert_int_equal(hal_local_minute(t), 22 * 60 + 30);
+	assert_int_equal(hal_local_next(t, 22 * 60 + 31), t + 60000);
+}
+
+/* accounts.<name>.quota (config/quota.h), templates' category, over_quota. */
+static void test_quota(void **state)
+{
+	const struct cfg_quota *q;
+	struct cfg *c = NULL;
+	cJSON *root;
+
+	(void)state;
+	root = good_tree();
+	set(root, "accounts.main", "quota",
+	    cJSON_Parse("{\"per_day\": 100, \"cost_cap\": 12.5, \"currency\": \"eur\","
+			"\"exempt\": \"high\", \"prices\": {\"utility\": {\"+49\": 0.0768, "
+			"\"+4915\": 0.09, \"*\": 0.03}, \"marketing\": {\"+1\": 0.025}},"
+			"\"notify\": {\"to\": [\"+4915112345678\"], \"template\": \"alert_raised\"}}"));
+	set(root, "templates.alert_raised", "category", cJSON_CreateString("marketing"));
+	set(root, "routes.0", "over_quota", cJSON_CreateString("drop"));
+	if (parse_tree(root, &c) != ERR_OK) {
+		dump(&errs);
+		fail();
+	}
+	cJSON_Delete(root);
+	q = &cfg_account_find(c, "main")->quota;
+	assert_true(q->set);
+	assert_int_equal(q->per_day, 100);
+	assert_int_equal(q->per_month, 0);
+	assert_true(q->cost_cap_micro == 12500000);
+	assert_string_equal(q->currency, "EUR");
+	assert_int_equal(q->exempt, CFG_PRIO_HIGH);
+	assert_int_equal(q->n_notify, 1);
+	assert_string_equal(q->notify_to[0], "+4915112345678");
+	assert_int_equal(cfg_template_find(c, "alert_raised")->category, CFG_CAT_MARKETING);
+	assert_int_equal(cfg_template_find(c, "payment_received")->category, CFG_CAT_UTILITY);
+	assert_int_equal(c->routes[0].over_quota, CFG_OVER_QUOTA_DROP);
+	assert_int_equal(c->routes[1].over_quota, CFG_OVER_QUOTA_HOLD);
+	/* the longest prefix, then "*" */
+	assert_true(cfg_quota_price(q, CFG_CAT_UTILITY, "+4915112345678") == 90000);
+	assert_true(cfg_quota_price(q, CFG_CAT_UTILITY, "+4930123456") == 76800);
+	assert_true(cfg_quota_price(q, CFG_CAT_UTILITY, "+33612345678") == 30000);
+	assert_true(cfg_quota_price(q, CFG_CAT_MARKETING, "+33612345678") == 0);
+	assert_true(cfg_quota_price(q, CFG_CAT_SERVICE, "+14155550100") == 0);
+	cfg_free(c);
+
+	root = good_tree();
+	set(root, "accounts.main", "quota", cJSON_Parse("{\"exempt\": \"high\"}"));
+	expect_bad(root, "$.accounts.main.quota", "names no limit");
+	root = good_tree();
+	set(root, "accounts.main", "quota", cJSON_Parse("{\"cost_cap\": 10}"));
+	expect_bad(root, "$.accounts.main.quota.currency", "required with cost_cap");
+	root = good_tree();
+	set(root, "accounts.main", "quota", cJSON_Parse("{\"per_day\": 0}"));
+	expect_bad(root, "$.accounts.main.quota.per_day", "");
+	root = good_tree();
+	set(root, "accounts.main", "quota",
+	    cJSON_Parse("{\"per_day\": 5, \"prices\": {\"utility\": {\"49\": 0.1}}}"));
+	expect_bad(root, "$.accounts.main.quota.prices.utility.49", "E.164 prefix");
+	root = good_tree();
+	set(root, "accounts.main", "quota",
+	    cJSON_Parse("{\"per_day\": 5, \"prices\": {\"promo\": {\"*\": 0.1}}}"));
+	expect_bad(root, "$.accounts.main.quota.prices.promo", "unknown category");
+	root = good_tree();
+	set(root, "accounts.main", "quota",
+	    cJSON_Parse("{\"per_day\": 5, \"prices\": {\"utility\": {\"*\": -1}}}"));
+	expect_bad(root, "$.accounts.main.quota.prices.utility[\"*\"]", "price per message, a number from 0 below 1000000, got -1");
+	root = good_tree();
+	set(root, "accounts.main", "quota",
+	    cJSON_Parse("{\"per_day\": 5, \"notify\": {\"to\": [\"015112345678\"], "
+			"\"template\": \"payment_received\"}}"));
+	expect_bad(root, "$.accounts.main.quota.notify.to[0]", "E.164");
+	root = good_tree();
+	set(root, "accounts.main", "quota",
+	    cJSON_Parse("{\"per_day\": 5, \"notify\": {\"to\": [\"+4915112345678\"], "
+			"\"template\": \"payment_received\"}}"));
+	expect_bad(root, "$.accounts.main.quota.notify.template", "has 2 variables");
+	root = good_tree();
+	set(root, "templates.alert_raised", "category", cJSON_CreateString("promo"));
+	expect_bad(root, "$.templates.alert_raised.category", "utility");
+	root = good_tree();
+	set(root, "routes.0", "over_quota", cJSON_CreateString("reject"));
+	expect_bad(root, "$.routes[0].over_quota", "drop");
+}
+
+/* Flood control keys: coalesce, max_per_hour, over_cap. */
+static void test_flood_keys(void **state)
+{
+	struct cfg *c = NULL;
+	cJSON *root;
+
+	(void)state;
+	root = good_tree();
+	set(root, "routes.0", "coalesce", cJSON_Parse("{\"key\": \"{customer.name}\", \"window\": \"10m\"}"));
+	set(root, "routes.1", "coalesce", cJSON_Parse("{\"window\": 30}"));
+	set(root, "routes.1", "max_per_hour", cJSON_CreateNumber(5));
+	set(root, "routes.1", "over_cap", cJSON_CreateString("digest"));
+	assert_int_equal(parse_tree(root, &c), ERR_OK);
+	cJSON_Delete(root);
+	assert_true(c->routes[0].coalesce.set);
+	assert_string_equal(c->routes[0].coalesce.key, "{customer.name}");
+	assert_true(c->routes[0].coalesce.window_s == 600);
+	assert_null(c->routes[1].coalesce.key);
+	assert_int_equal(c->routes[1].max_per_hour, 5);
+	assert_int_equal(c->routes[1].over_cap, CFG_CAP_DIGEST);
+	assert_false(c->routes[2].coalesce.set);
+	assert_int_equal(c->routes[2].max_per_hour, 0);
+	cfg_free(c);
+
+	root = good_tree();
+	set(root, "routes.0", "coalesce", cJSON_Parse("{\"key\": \"{zone\"}"));
+	expect_bad(root, "$.routes[0].coalesce.window", "required");
+	root = good_tree();
+	set(root, "routes.0", "coalesce", cJSON_Parse("{\"key\": \"{zone\", \"window\": \"1m\"}"));
+	expect_bad(root, "$.routes[0].coalesce.key", "");
+	root = good_tree();
+	set(root, "routes.0", "coalesce", cJSON_CreateString("10m"));
+	expect_bad(root, "$.routes[0].coalesce", "expected an object");
+	root = good_tree();
+	set(root, "routes.0", "over_cap", cJSON_CreateString("drop"));
+	expect_bad(root, "$.routes[0].over_cap", "max_per_hour");
+	root = good_tree();
+	set(root, "routes.0", "max_per_hour", cJSON_CreateNumber(0));
+	expect_bad(root, "$.routes[0].max_per_hour", "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -691,6 +937,11 @@ int main(void)
 		cmocka_unit_test(test_sender_old_name),
 		cmocka_unit_test(test_load_missing),
 		cmocka_unit_test(test_secrets),
+		cmocka_unit_test(test_priority_quiet),
+		cmocka_unit_test(test_timezone),
+		cmocka_unit_test(test_local_time),
+		cmocka_unit_test(test_quota),
+		cmocka_unit_test(test_flood_keys),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -88,6 +88,32 @@ static void status_read_ok(void **state)
 	assert_int_equal(st.cls, NET_OK);
 	assert_int_equal(st.status, NET_ST_READ);
 	assert_true(st.at_ms == -1);
+	assert_string_equal(st.price_unit, ""); /* no price: none */
+}
+
+/* "price" and "price_unit" as the OpenAPI description's Message examples
+ * give them (a negative string, null before the send; "USD" or "usd"). */
+static void status_read_price(void **state)
+{
+	struct net_status st;
+
+	(void)state;
+	read_status(200, "{\"sid\":\"" SID "\",\"status\":\"delivered\",\"price\":\"-0.00750\","
+			 "\"price_unit\":\"USD\"}", &st);
+	assert_int_equal(st.cls, NET_OK);
+	assert_string_equal(st.price_unit, "USD");
+	assert_int_equal(st.price_micro, 7500);
+	read_status(200, "{\"sid\":\"" SID "\",\"status\":\"read\",\"price\":\"-0.0025\","
+			 "\"price_unit\":\"usd\"}", &st);
+	assert_string_equal(st.price_unit, "USD");
+	assert_int_equal(st.price_micro, 2500);
+	read_status(200, "{\"sid\":\"" SID "\",\"status\":\"sent\",\"price\":null,"
+			 "\"price_unit\":\"USD\"}", &st);
+	assert_string_equal(st.price_unit, "");
+	read_status(200, "{\"sid\":\"" SID "\",\"status\":\"sent\",\"price\":\"cheap\","
+			 "\"price_unit\":\"USD\"}", &st);
+	assert_int_equal(st.cls, NET_OK); /* a price we cannot read is none */
+	assert_string_equal(st.price_unit, "");
 }
 
 static void status_read_failures(void **state)
@@ -554,6 +580,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(status_url),
 		cmocka_unit_test(status_read_ok),
+		cmocka_unit_test(status_read_price),
 		cmocka_unit_test(status_read_failures),
 		cmocka_unit_test(ranks),
 		cmocka_unit_test(schedule),

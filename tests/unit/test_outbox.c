@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "hal/err.h"
+#include "store/flood.h"
 #include "store/outbox.h"
 #include "store/record.h"
 #include "store/store.h"
@@ -381,6 +382,169 @@ static void test_due_order(void **state)
 	assert_true(next == 1000);
 }
 
+static void assert_verified(struct store *s)
+{
+	struct store_verify_report r;
+	struct store_txn *t;
+
+	assert_int_equal(store_begin(s, STORE_RDONLY, &t), ERR_OK);
+	assert_int_equal(store_verify(t, &r), ERR_OK);
+	store_abort(t);
+	if (r.problems)
+		fail_msg("%llu problems, first: %s", (unsigned long long)r.problems, r.notes[0]);
+}
+
+static struct store_msg prio_msg(int state, int64_t due_ms, const char *event_id, int prio)
+{
+	struct store_msg m = msg(state, due_ms, event_id);
+
+	store_msg_set_prio(&m, prio);
+	return m;
+}
+
+/* What is due comes lane by lane, the highest priority first, whatever its
+ * due time; the flags bits read back; a record that changes priority
+ * changes lane. */
+static void test_due_priority(void **state)
+{
+	struct fx *f = *state;
+	uint64_t low, norm, high, urg, late_urg, seqs[8];
+	struct store_msg m;
+	struct store_txn *t;
+	unsigned n;
+	int64_t next;
+
+	low = add1(f->s, prio_msg(STORE_QUEUED, 0, "l", STORE_PRIO_LOW));
+	norm = add1(f->s, msg(STORE_QUEUED, 100, "n"));
+	high = add1(f->s, prio_msg(STORE_RETRY, 500, "h", STORE_PRIO_HIGH));
+	urg = add1(f->s, prio_msg(STORE_QUEUED, 900, "u", STORE_PRIO_URGENT));
+	late_urg = add1(f->s, prio_msg(STORE_QUEUED, 5000, "u2", STORE_PRIO_URGENT));
+
+	assert_int_equal(store_begin(f->s, STORE_RDONLY, &t), ERR_OK);
+	assert_int_equal(store_outbox_get(t, low, &m), ERR_OK);
+	assert_int_equal(store_msg_prio(&m), STORE_PRIO_LOW);
+	assert_int_equal(store_outbox_get(t, norm, &m), ERR_OK);
+	assert_int_equal(store_msg_prio(&m), STORE_PRIO_NORMAL);
+	assert_int_equal(store_outbox_get(t, urg, &m), ERR_OK);
+	assert_int_equal(store_msg_prio(&m), STORE_PRIO_URGENT);
+	store_abort(t);
+
+	due(f->s, 1000, 8, seqs, &n, &next);
+	assert_int_equal(n, 4);
+	assert_int_equal(seqs[0], urg);
+	assert_int_equal(seqs[1], high);
+	assert_int_equal(seqs[2], norm);
+	assert_int_equal(seqs[3], low);
+	assert_true(next == 5000);
+
+	due(f->s, 1000, 2, seqs, &n, &next); /* short of room: the low lanes wait */
+	assert_int_equal(n, 2);
+	assert_int_equal(seqs[0], urg);
+	assert_int_equal(seqs[1], high);
+	assert_true(next == 0); /* the low one, due already */
+
+	assert_int_equal(store_begin(f->s, 0, &t), ERR_OK);
+	assert_int_equal(store_outbox_get(t, norm, &m), ERR_OK);
+	store_msg_set_prio(&m, STORE_PRIO_URGENT);
+	assert_int_equal(store_outbox_update(t, &m), ERR_OK);
+	assert_int_equal(store_commit(t), ERR_OK);
+	due(f->s, 1000, 1, seqs, &n, &next);
+	assert_int_equal(n, 1);
+	assert_int_equal(seqs[0], norm); /* due at 100, before urg's 900 */
+	assert_verified(f->s);
+
+	move(f->s, late_urg, STORE_QUEUED, STORE_DUE_PARKED);
+	move(f->s, low, STORE_QUEUED, STORE_DUE_PARKED);
+	move(f->s, high, STORE_QUEUED, STORE_DUE_PARKED);
+	assert_int_equal(store_begin(f->s, STORE_RDONLY, &t), ERR_OK);
+	assert_int_equal(store_outbox_parked(t, 0, 8, seqs, &n), ERR_OK); /* seq order */
+	assert_int_equal(n, 3);
+	assert_int_equal(seqs[0], low);
+	assert_int_equal(seqs[1], high);
+	assert_int_equal(seqs[2], late_urg);
+	assert_int_equal(store_outbox_parked(t, low, 1, seqs, &n), ERR_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(seqs[0], high);
+	store_abort(t);
+	assert_verified(f->s);
+}
+
+/* A store of schema 2 (before the lanes) opens as 3; a later one does not. */
+static void test_schema_upgrade(void **state)
+{
+	struct fx *f = *state;
+	struct store_txn *t;
+	unsigned char v[8];
+	MDB_val key = {6, "schema"}, val = {sizeof(v), v};
+	uint64_t seq = add1(f->s, msg(STORE_QUEUED, 0, "old")), seqs[2], schema;
+	unsigned n;
+	int64_t next;
+
+	for (int to = 2; to <= 4; to += 2) {
+		assert_int_equal(store_begin(f->s, 0, &t), ERR_OK);
+		store_be64_put(v, (uint64_t)to);
+		assert_int_equal(mdb_put(t->txn, store_dbi(t, STORE_DB_META), &key, &val, 0), 0);
+		assert_int_equal(store_commit(t), ERR_OK);
+		store_close(f->s);
+		f->s = NULL;
+		if (to == 4) {
+			assert_int_equal(store_open(f->dir, 16, &f->s), ERR_STORE);
+			break;
+		}
+		assert_int_equal(store_open(f->dir, 16, &f->s), ERR_OK);
+		assert_int_equal(store_begin(f->s, STORE_RDONLY, &t), ERR_OK);
+		assert_int_equal(store_meta_get(t, "schema", &schema), ERR_OK);
+		store_abort(t);
+		assert_int_equal(schema, 3);
+		due(f->s, 1, 2, seqs, &n, &next);
+		assert_int_equal(n, 1);
+		assert_int_equal(seqs[0], seq);
+	}
+	assert_null(f->s);
+	assert_int_equal(store_open(f->dir, 16, &f->s), ERR_STORE); /* still refused */
+	assert_null(f->s);
+}
+
+/* Flood control's windows and hours (store/flood.h): kept per key, an
+ * hour's count of another hour reads 0, pruning drops only what ended. */
+static void test_flood_store(void **state)
+{
+	struct fx *f = *state;
+	struct store_flood_cursor c = {.len = 0};
+	struct store_window w = {.end_ms = 5000, .digest = 7, .events = 3}, g;
+	struct store_txn *t;
+	unsigned gone;
+	uint32_t n;
+
+	assert_int_equal(store_begin(f->s, 0, &t), ERR_OK);
+	assert_int_equal(store_window_get(t, "alerts", "1", "+4915112345678", &g), ERR_NOTFOUND);
+	assert_int_equal(store_window_put(t, "alerts", "1", "+4915112345678", &w), ERR_OK);
+	w.end_ms = 9000;
+	assert_int_equal(store_window_put(t, "alerts", "12", "+4915112345678", &w), ERR_OK);
+	assert_int_equal(store_window_get(t, "alerts", "1", "+4915112345678", &g), ERR_OK);
+	assert_true(g.end_ms == 5000 && g.digest == 7 && g.events == 3);
+	/* ("alerts", "1", "2...") and ("alerts", "12", ...) are not one key */
+	assert_int_equal(store_window_get(t, "alerts", "12", "+4915112345678", &g), ERR_OK);
+	assert_true(g.end_ms == 9000);
+	assert_int_equal(store_hour_put(t, "+4915112345678", 100, 4), ERR_OK);
+	assert_int_equal(store_hour_get(t, "+4915112345678", 100, &n), ERR_OK);
+	assert_int_equal(n, 4);
+	assert_int_equal(store_hour_get(t, "+4915112345678", 101, &n), ERR_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_hour_get(t, "+4900", 100, &n), ERR_OK);
+	assert_int_equal(n, 0);
+	/* At 6000: the first window ended, the second not; hour 100 ended at
+	 * 101 * 3600000. */
+	assert_int_equal(store_flood_prune(t, 6000, &c, &gone), ERR_OK);
+	assert_int_equal(gone, 1);
+	assert_int_equal(c.len, 0); /* walked to the end */
+	assert_int_equal(store_window_get(t, "alerts", "1", "+4915112345678", &g), ERR_NOTFOUND);
+	assert_int_equal(store_window_get(t, "alerts", "12", "+4915112345678", &g), ERR_OK);
+	assert_int_equal(store_flood_prune(t, 101 * 3600000LL, &c, &gone), ERR_OK);
+	assert_int_equal(gone, 2);
+	assert_int_equal(store_commit(t), ERR_OK);
+}
+
 struct collect {
 	uint64_t seqs[16];
 	int states[16];
@@ -672,18 +836,6 @@ static void assert_sid(struct store *s, const char *id, int want_rc, uint64_t wa
 	store_abort(t);
 }
 
-static void assert_verified(struct store *s)
-{
-	struct store_verify_report r;
-	struct store_txn *t;
-
-	assert_int_equal(store_begin(s, STORE_RDONLY, &t), ERR_OK);
-	assert_int_equal(store_verify(t, &r), ERR_OK);
-	store_abort(t);
-	if (r.problems)
-		fail_msg("%llu problems, first: %s", (unsigned long long)r.problems, r.notes[0]);
-}
-
 /* Provider ids name one record each: set, moved, refused when taken,
  * cleared, pruned, all with the index in step. */
 static void test_sid_index(void **state)
@@ -848,6 +1000,9 @@ int main(void)
 		T(test_transitions),
 		T(test_update_from_map),
 		T(test_due_order),
+		T(test_due_priority),
+		T(test_schema_upgrade),
+		T(test_flood_store),
 		T(test_list),
 		T(test_dedup),
 		T(test_corrupt_record),

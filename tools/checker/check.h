@@ -45,6 +45,7 @@ struct ck_event {
 	uint32_t records;      /* outbox records with a recipient (not suppressed) */
 	uint32_t suppressed;   /* SUPPRESSED records (its redeliveries) */
 	uint32_t deliveries;   /* sim lines */
+	uint32_t coalesced;    /* records folded into a digest, or a digest showing another */
 	bool rejected;         /* a REJECTED record without a recipient */
 	bool lost;
 };
@@ -83,6 +84,7 @@ struct ck_ledger {
 struct ck_totals {
 	uint64_t published, delivered, lost, duplicated, unexpected, ambiguous, reordered;
 	uint64_t absorbed;    /* id-less bad events matched to id-less rejections */
+	uint64_t coalesced;   /* events accounted for by flood control's digests */
 	uint64_t dup_plain;   /* duplicates of pairs with no ambiguous record */
 	uint32_t lost_ids[CK_LOST_IDS]; /* event indexes, in publish order */
 	unsigned n_lost_ids;
@@ -97,6 +99,11 @@ void ck_ledger_free(struct ck_ledger *l);
 const char *ck_recipient(const char *to);
 /* The (event, recipient) pair, created if new; CK_NONE if out of memory. */
 uint32_t ck_pair_put(struct ck_ledger *l, uint32_t event, const char *to);
+
+/* The event id a message's variables carry (the highest-numbered one, by
+ * the tests' convention); "" if none. */
+struct cJSON;
+const char *ck_event_of(const struct cJSON *vars);
 
 /* Counts everything and decides PASS or FAIL. */
 void ck_judge(struct ck_ledger *l, struct ck_totals *t);

@@ -131,7 +131,7 @@ int ck_read_pub_log(struct ck_ledger *l, const char *path)
 /* By the tests' convention the event id rides in the highest-numbered
  * template variable (tests/e2e/outpost.sh sim_refs). "" if there is none
  * or it is no event id the daemon could have taken. */
-static const char *event_of(const cJSON *vars)
+const char *ck_event_of(const struct cJSON *vars)
 {
 	const cJSON *it, *best = NULL;
 	uint64_t best_n = 0, n;
@@ -196,7 +196,7 @@ static int sim_line(struct ck_ledger *l, const struct reader *r, const char *lin
 	else if (!cJSON_IsObject(vars))
 		err = bad(r, "no \"vars\" object");
 	else
-		err = deliver(l, r, event_of(vars), to->valuestring);
+		err = deliver(l, r, ck_event_of(vars), to->valuestring);
 	/* Dropped means the answer was lost, not the message: the sim took it
 	 * (twilio-sim README, faults), so it counts as a delivery. */
 	if (!err && cJSON_IsTrue(dropped))

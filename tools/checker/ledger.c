@@ -71,7 +71,7 @@ uint32_t ck_pair_put(struct ck_ledger *l, uint32_t event, const char *to)
 /* Known to the outbox: the daemon took the event in. */
 static bool stored(const struct ck_event *ev)
 {
-	return ev->records || ev->suppressed || ev->rejected;
+	return ev->records || ev->suppressed || ev->rejected || ev->coalesced;
 }
 
 /* Pairs decide loss, duplicates and stray deliveries of stored events. */
@@ -112,7 +112,9 @@ static void judge_missing(struct ck_ledger *l, struct ck_totals *t)
 		const char *id = ck_tab_key(&l->events, i, NULL);
 
 		/* Only SUPPRESSED records: the record they duplicate is gone. */
-		if (!ev->pub_order || ev->records || ev->rejected || ev->deliveries)
+		if (ev->pub_order && ev->coalesced)
+			t->coalesced++;
+		if (!ev->pub_order || ev->records || ev->rejected || ev->deliveries || ev->coalesced)
 			continue;
 		if (!ev->suppressed && strncmp(id, BAD_PREFIX, strlen(BAD_PREFIX)) == 0 &&
 		    t->absorbed < l->idless)

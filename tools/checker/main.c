@@ -209,6 +209,8 @@ static void print_summary(FILE *f, const struct ck_ledger *l, const struct ck_to
 		t->reordered);
 	if (t->dup_plain)
 		fprintf(f, " (unflagged %" PRIu64 ")", t->dup_plain);
+	if (t->coalesced)
+		fprintf(f, " coalesced %" PRIu64, t->coalesced);
 	if (l->verify.problems || l->walk_failed || !l->verified)
 		fprintf(f, " store-problems %" PRIu64 "%s", l->verify.problems,
 			l->walk_failed || !l->verified ? " (walk incomplete)" : "");
@@ -229,6 +231,7 @@ static void json_counts(cJSON *o, const struct ck_ledger *l, const struct ck_tot
 	cJSON_AddNumberToObject(o, "ambiguous", (double)t->ambiguous);
 	cJSON_AddNumberToObject(o, "reordered", (double)t->reordered);
 	cJSON_AddNumberToObject(o, "bad_without_id", (double)t->absorbed);
+	cJSON_AddNumberToObject(o, "coalesced", (double)t->coalesced);
 	cJSON_AddNumberToObject(o, "records", (double)l->records);
 	cJSON_AddNumberToObject(o, "records_without_id", (double)l->idless);
 	cJSON_AddNumberToObject(o, "unfinished", (double)l->unfinished);

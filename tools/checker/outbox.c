@@ -12,6 +12,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <cjson/cJSON.h>
+
 #include "hal/err.h"
 #include "store/outbox.h"
 #include "store/store.h"
@@ -32,6 +34,19 @@ static int out_of_memory(struct ck_ledger *l)
 	fprintf(stderr, "outpost-check: out of memory while reading the outbox\n");
 	l->walk_failed = true;
 	return -1; /* stops the walk */
+}
+
+/* The event a digest's variables show (its pair at the sim), else its own. */
+static uint32_t digest_event(struct ck_ledger *l, const struct store_msg *m, uint32_t own)
+{
+	cJSON *vars = cJSON_Parse(m->vars_json);
+	const char *id = vars ? ck_event_of(vars) : "";
+	uint32_t e = own;
+
+	if (id[0])
+		e = ck_tab_put(&l->events, id, strlen(id), NULL);
+	cJSON_Delete(vars);
+	return e;
 }
 
 static int add_record(const struct store_msg *m, void *arg)
@@ -55,6 +70,17 @@ static int add_record(const struct store_msg *m, void *arg)
 	if (e == CK_NONE)
 		return out_of_memory(l);
 	ev = ck_tab_val(&l->events, e);
+	if (m->flags & (STORE_F_COALESCED | STORE_F_DIGEST)) {
+		/* Flood control: a folded event is accounted for by its digest;
+		 * a digest shows (and the sim sees) its newest event. */
+		ev->coalesced++;
+		if (m->state == STORE_SUPPRESSED)
+			return 0;
+		e = digest_event(l, m, e);
+		if (e == CK_NONE)
+			return out_of_memory(l);
+		ev = ck_tab_val(&l->events, e);
+	}
 	if (m->state == STORE_SUPPRESSED) {
 		ev->suppressed++;
 		return 0;

@@ -230,7 +230,13 @@ void sim_render_message(struct sim_buf *b, const struct sim_config *cfg, const s
 			       "\"error_message\":null,\"from\":");
 	sim_buf_json(b, m->from);
 	sim_buf_str(b, ",\"messaging_service_sid\":null,\"num_media\":\"0\","
-		       "\"num_segments\":\"1\",\"price\":null,\"price_unit\":\"USD\",\"sid\":");
+		       "\"num_segments\":\"1\",\"price\":");
+	/* Twilio fills in the price after the message has been sent. */
+	if (cfg->price[0] && strcmp(st.status, "sent") != 0 && strcmp(st.status, "queued") != 0)
+		sim_buf_json(b, cfg->price);
+	else
+		sim_buf_str(b, "null");
+	sim_buf_str(b, ",\"price_unit\":\"USD\",\"sid\":");
 	sim_buf_json(b, m->sid);
 	sim_buf_fmt(b, ",\"status\":\"%s\"", st.status);
 	sim_buf_str(b, ",\"subresource_uris\":{\"media\":");

@@ -78,6 +78,8 @@ static const char usage_text[] =
 	"  --deliver-after-ms N fetch and list show a message delivered N ms after create\n"
 	"                       (default: it stays sent)\n"
 	"  --read-after-ms M    ... and read M ms after that (needs --deliver-after-ms)\n"
+	"  --price P            fetch and list show \"price\": P (e.g. -0.00750, USD) once a\n"
+	"                       message has left \"sent\"; null before, as at Twilio\n"
 	"  --foreign-next       every list page names a next page in another account (as\n"
 	"                       twilio-oai's readFullPage1 example), and inbound pages\n"
 	"                       carry one more message, to another number (+18182008801)\n"
@@ -106,7 +108,7 @@ static const char usage_text[] =
 enum opt {
 	O_PORT = 256, O_BIND, O_PORT_FILE, O_CERT, O_KEY, O_ACCOUNT, O_TOKEN, O_API_KEY,
 	O_TEMPLATE, O_RECORD, O_KEEP, O_THREADS, O_IDLE, O_FAIL, O_DROP, O_SEED, O_RATE,
-	O_LATENCY, O_WORK, O_DOWN_FROM, O_DOWN_FOR, O_DELIVER, O_READ, O_HELP, O_META_TOKEN, O_META_PHONE,
+	O_LATENCY, O_WORK, O_DOWN_FROM, O_DOWN_FOR, O_DELIVER, O_READ, O_PRICE, O_HELP, O_META_TOKEN, O_META_PHONE,
 	O_META_WABA, O_D360_KEY, O_META_TEMPLATE, O_FOREIGN_NEXT,
 };
 
@@ -134,6 +136,7 @@ static const struct option long_opts[] = {
 	{"down-for", required_argument, NULL, O_DOWN_FOR},
 	{"deliver-after-ms", required_argument, NULL, O_DELIVER},
 	{"read-after-ms", required_argument, NULL, O_READ},
+	{"price", required_argument, NULL, O_PRICE},
 	{"help", no_argument, NULL, O_HELP},
 	{"foreign-next", no_argument, NULL, O_FOREIGN_NEXT},
 	{"meta-token", required_argument, NULL, O_META_TOKEN},
@@ -243,6 +246,15 @@ static bool apply_fault_opt(struct sim_config *cfg, int opt, const char *arg)
 	case O_FOREIGN_NEXT:
 		cfg->foreign_next = true;
 		return true;
+	case O_PRICE: {
+		char *end;
+		double d = strtod(arg, &end);
+
+		if (end == arg || *end || d <= -1e6 || d >= 1e6 || strlen(arg) >= sizeof(cfg->price))
+			return false;
+		snprintf(cfg->price, sizeof(cfg->price), "%s", arg);
+		return true;
+	}
 	case O_DELIVER:
 	case O_READ:
 		if (!hal_parse_u64(arg, 0, 86400000, &v))

@@ -74,6 +74,7 @@ struct sim_config {
 	unsigned work_us;     /* a create holds its worker thread this long */
 	long down_from_s, down_for_s; /* down_for_s 0 = never down */
 	long deliver_after_ms, read_after_ms; /* status.c; -1 = never */
+	char price[24]; /* --price: shown once a message has left "sent"; "" = null */
 	bool foreign_next;    /* --foreign-next: list pages lead into another account */
 	int64_t start_wall_ms;
 };
