@@ -138,15 +138,14 @@ static int make_room(struct fw *fw, struct store_txn *t)
 	return rc;
 }
 
-int fw_receipt_queue(struct fw *fw, struct store_txn *t, const struct store_msg *m,
-		     const struct store_track *tr)
+int fw_receipt_queue_json(struct fw *fw, struct store_txn *t, const char *event_id,
+			  const cJSON *o)
 {
 	char topic[STORE_EVENT_ID_MAX + 200], level[STORE_EVENT_ID_MAX + 1];
-	cJSON *o = receipt_json(fw, m, tr);
 	char *text = o ? cJSON_PrintUnformatted(o) : NULL;
 	int rc = text ? ERR_OK : ERR_NOMEM;
 
-	topic_level(level, sizeof(level), m->event_id[0] ? m->event_id : "-");
+	topic_level(level, sizeof(level), event_id[0] ? event_id : "-");
 	snprintf(topic, sizeof(topic), "outpost/%s/receipts/%s", fw->cfg->gateway_id, level);
 	if (rc == ERR_OK)
 		rc = make_room(fw, t);
@@ -154,8 +153,17 @@ int fw_receipt_queue(struct fw *fw, struct store_txn *t, const struct store_msg 
 		rc = store_receipt_add(t, topic, text);
 	if (rc == ERR_OK && fw->receipts)
 		fw->receipts->queued++;
-	cJSON_Delete(o);
 	free(text);
+	return rc;
+}
+
+int fw_receipt_queue(struct fw *fw, struct store_txn *t, const struct store_msg *m,
+		     const struct store_track *tr)
+{
+	cJSON *o = receipt_json(fw, m, tr);
+	int rc = fw_receipt_queue_json(fw, t, m->event_id, o);
+
+	cJSON_Delete(o);
 	return rc;
 }
 

@@ -48,6 +48,7 @@ static const char *const db_names[STORE_DB__COUNT] = {
 	[STORE_DB_TEMPLATES] = "templates",
 	[STORE_DB_TRACK] = "track",   [STORE_DB_POLL] = "poll", [STORE_DB_RECEIPT] = "receipt",
 	[STORE_DB_LEDGER] = "ledger", [STORE_DB_INBOUND] = "inbound",
+	[STORE_DB_CHAIN] = "chain", [STORE_DB_CHAINDUE] = "chaindue", [STORE_DB_CHAINREF] = "chainref",
 };
 
 void store_be64_put(unsigned char *p, uint64_t v)

@@ -32,6 +32,9 @@ enum store_db {
 	STORE_DB_RECEIPT, /* receipt id (8B BE) -> topic NUL payload, until PUBACKed */
 	STORE_DB_LEDGER, /* E.164 number -> consent, its source and time, last inbound (ledger.h) */
 	STORE_DB_INBOUND, /* inbound message id -> wall ms handled (8B BE): poll/webhook dedup */
+	STORE_DB_CHAIN,    /* escalation chain id (8B BE) -> chain (chain.h) */
+	STORE_DB_CHAINDUE, /* at ms (8B BE) ++ chain id (8B BE) -> empty (chain.h) */
+	STORE_DB_CHAINREF, /* 'e' event id / 't' E.164, NUL, chain id -> empty (chain.h) */
 	STORE_DB__COUNT
 };
 

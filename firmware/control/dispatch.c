@@ -14,6 +14,7 @@
 #include "config/phone.h"
 #include "config/secrets.h"
 #include "firmware/delivery.h"
+#include "firmware/escalate.h"
 #include "firmware/consent.h"
 #include "firmware/fw.h"
 #include "firmware/reconcile.h"
@@ -146,6 +147,7 @@ static cJSON *cmd_status(struct fw *fw)
 	fw_receipts_status(fw, cJSON_AddObjectToObject(r, "receipts"));
 	fw_webhook_status(fw, cJSON_AddObjectToObject(r, "webhooks"));
 	fw_consent_status(fw, cJSON_AddObjectToObject(r, "consent"));
+	fw_escalate_status(fw, cJSON_AddObjectToObject(r, "escalation"));
 	return r;
 }
 

@@ -26,6 +26,7 @@
 
 #include "config/phone.h"
 #include "firmware/delivery.h"
+#include "firmware/escalate.h"
 #include "firmware/fw.h"
 #include "hal/clock.h"
 #include "hal/err.h"
@@ -279,6 +280,7 @@ static cJSON *show(struct fw *fw, const struct fw_caller *from, const cJSON *req
 		cJSON_AddBoolToObject(r, "ok", true);
 		cJSON_AddItemToObject(r, "message", record(&m, true, from->operator));
 		fw_delivery_show(t, seq, cJSON_GetObjectItem(r, "message"));
+		fw_escalate_show(fw, t, &m, from->operator, cJSON_GetObjectItem(r, "message"));
 	} else {
 		snprintf(err, errlen, rc == ERR_NOTFOUND ? "no record %llu (pruned, or never)" :
 			 "record %llu cannot be read", (unsigned long long)seq);
