@@ -523,20 +523,49 @@ out:
 	return rc;
 }
 
-int fw_escalate_reply(struct fw *fw, struct store_txn *t, const char *from, const char *body)
+/* The chain of record seq (its event and route), 0 if none. */
+static uint64_t chain_of_record(struct store_txn *t, uint64_t seq)
 {
 	uint64_t ids[ACK_MAX];
+	struct store_chain c;
+	struct store_msg m;
+	char route[256];
+	unsigned n = 0;
+
+	if (store_outbox_get(t, seq, &m) != ERR_OK || !m.event_id[0])
+		return 0;
+	snprintf(route, sizeof(route), "%s", m.route);
+	if (store_chain_by_event(t, m.event_id, ACK_MAX, ids, &n) != ERR_OK)
+		return 0;
+	for (unsigned i = 0; i < n; i++)
+		if (store_chain_get(t, ids[i], &c) == ERR_OK && strcmp(c.route, route) == 0)
+			return ids[i];
+	return 0;
+}
+
+int fw_escalate_reply(struct fw *fw, struct store_txn *t, const char *from, const char *body,
+		      const char *replied_to)
+{
+	uint64_t ids[ACK_MAX], seq, id = 0;
 	char masked[CFG_PHONE_MAX];
+	struct store_chain c;
 	unsigned n = 0;
 	bool done = false;
-	int rc;
+	int rc = ERR_OK;
 
 	if (!fw->escalate || !body)
 		return ERR_OK;
-	rc = store_chain_by_to(t, from, ACK_MAX, ids, &n);
+	if (replied_to && replied_to[0] && store_sid_get(t, replied_to, &seq) == ERR_OK)
+		id = chain_of_record(t, seq);
+	if (!id) { /* the newest that can take it */
+		rc = store_chain_by_to(t, from, ACK_MAX, ids, &n);
+		for (unsigned i = 0; rc == ERR_OK && i < n && !id; i++)
+			if (store_chain_get(t, ids[i], &c) == ERR_OK && fw_esc_ackable(c.state))
+				id = ids[i];
+	}
 	cfg_phone_mask(from, masked);
-	for (unsigned i = 0; rc == ERR_OK && i < n; i++)
-		rc = ack_one(fw, t, ids[i], masked, body, &done);
+	if (rc == ERR_OK && id)
+		rc = ack_one(fw, t, id, masked, body, &done);
 	if (rc == ERR_OK && done)
 		hal_timer_set(fw->loop, &fw->escalate->timer, 0); /* publish after the commit */
 	return rc;

@@ -72,8 +72,11 @@ int fw_escalate_begin(struct fw *fw, struct store_txn *t, const struct cfg_route
 		      const struct store_msg *proto, const struct fw_esc_first *first);
 
 /* An inbound message (fresh, in its txn t): an ACK from a number a chain
- * messaged ends that chain. */
-int fw_escalate_reply(struct fw *fw, struct store_txn *t, const char *from, const char *body);
+ * messaged ends that chain: the chain of the message it replies to
+ * (replied_to, the provider's id, may be NULL), else the newest chain still
+ * open or reached that messaged the number. */
+int fw_escalate_reply(struct fw *fw, struct store_txn *t, const char *from, const char *body,
+		      const char *replied_to);
 
 /* "outpost/<gw>/ack/+" (NULL when no route escalates), and a message on it
  * (true if it was one: taken in the batch's txn). */

@@ -191,7 +191,7 @@ static int apply(struct fw *fw, struct store_txn *t, const char *account,
 	if (rc == ERR_OK)
 		rc = keyword(fw, t, in);
 	if (rc == ERR_OK)
-		rc = fw_escalate_reply(fw, t, in->from, in->body);
+		rc = fw_escalate_reply(fw, t, in->from, in->body, in->replied_to);
 	*fresh = rc == ERR_OK;
 	return rc;
 }

@@ -313,11 +313,12 @@ int store_chain_del(struct store_txn *t, uint64_t id)
 	return poison(t, err);
 }
 
+/* Newest first: from past the prefix's last id backwards. */
 static int by_ref(struct store_txn *t, char kind, const char *text, unsigned max, uint64_t *ids,
 		  unsigned *n)
 {
 	unsigned char k[KEY_MAX];
-	size_t plen = ref_key(k, kind, text, 0, false);
+	size_t plen = ref_key(k, kind, text, UINT64_MAX, true);
 	MDB_val key = {plen, k}, val;
 	MDB_cursor *c = NULL;
 	int rc, err = ERR_OK;
@@ -325,11 +326,17 @@ static int by_ref(struct store_txn *t, char kind, const char *text, unsigned max
 	*n = 0;
 	if (!t || !ids || !plen)
 		return plen ? ERR_INVAL : ERR_OK;
+	plen -= 8;
 	rc = mdb_cursor_open(t->txn, store_dbi(t, STORE_DB_CHAINREF), &c);
 	if (rc != MDB_SUCCESS)
 		return store_mdb_err(t, rc, "chain ref cursor");
-	for (rc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE); rc == MDB_SUCCESS && *n < max;
-	     rc = mdb_cursor_get(c, &key, &val, MDB_NEXT)) {
+	/* the key with id UINT64_MAX itself, else the one before the first above it */
+	rc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE);
+	if (rc == MDB_SUCCESS && (key.mv_size != plen + 8 || memcmp(key.mv_data, k, plen + 8) != 0))
+		rc = mdb_cursor_get(c, &key, &val, MDB_PREV);
+	else if (rc == MDB_NOTFOUND)
+		rc = mdb_cursor_get(c, &key, &val, MDB_LAST);
+	for (; rc == MDB_SUCCESS && *n < max; rc = mdb_cursor_get(c, &key, &val, MDB_PREV)) {
 		if (key.mv_size != plen + 8 || memcmp(key.mv_data, k, plen) != 0)
 			break;
 		ids[(*n)++] = store_be64_get((unsigned char *)key.mv_data + plen);

@@ -68,7 +68,7 @@ int store_chain_del(struct store_txn *t, uint64_t id);
 /* A number the chain messaged: its 't' ref (ERR_OK if there already). */
 int store_chain_ref_to(struct store_txn *t, const char *e164, uint64_t id);
 
-/* Chains of an event / that messaged a number: ids, at most max. */
+/* Chains of an event / that messaged a number: ids, newest first, at most max. */
 int store_chain_by_event(struct store_txn *t, const char *event_id, unsigned max, uint64_t *ids,
 			 unsigned *n);
 int store_chain_by_to(struct store_txn *t, const char *e164, unsigned max, uint64_t *ids,
