@@ -44,6 +44,7 @@ struct fw_escalate {
 	uint64_t base_mono;
 	char topic[160];
 	struct hal_ratelimit rl;
+	bool kick; /* an ack queued receipts in a commit of another part */
 };
 
 /* ---- the state machine ---- */
@@ -447,6 +448,10 @@ static void on_timer(struct hal_timer *tm)
 	e->armed_at = -1;
 	if (fw->stopping)
 		return;
+	if (e->kick) {
+		e->kick = false;
+		fw_receipts_kick(fw);
+	}
 	if (now == 0) {
 		arm(e, -1);
 		return;
@@ -566,8 +571,10 @@ int fw_escalate_reply(struct fw *fw, struct store_txn *t, const char *from, cons
 	cfg_phone_mask(from, masked);
 	if (rc == ERR_OK && id)
 		rc = ack_one(fw, t, id, masked, body, &done);
-	if (rc == ERR_OK && done)
-		hal_timer_set(fw->loop, &fw->escalate->timer, 0); /* publish after the commit */
+	if (rc == ERR_OK && done) { /* published after the commit (a 0 ms timer runs after it) */
+		fw->escalate->kick = true;
+		hal_timer_set(fw->loop, &fw->escalate->timer, 0);
+	}
 	return rc;
 }
 

@@ -101,6 +101,8 @@ static cJSON *record(const struct store_msg *m, bool full, bool operator)
 	cJSON_AddNumberToObject(o, "updated_ms", (double)m->updated_ms);
 	cJSON_AddBoolToObject(o, "ambiguous", (m->flags & STORE_F_AMBIGUOUS) != 0);
 	cJSON_AddBoolToObject(o, "reconcile", (m->flags & STORE_F_RECONCILE) != 0);
+	if (m->flags & STORE_F_ESCALATED) /* a later step's: outbox.show has the chain */
+		cJSON_AddBoolToObject(o, "escalated", true);
 	/* waiting for its template's approval (the reason is the error text) */
 	cJSON_AddBoolToObject(o, "held", m->due_ms == STORE_DUE_PARKED);
 	add_error(o, m);
