@@ -17,6 +17,7 @@ BEGIN {
 	OPENS["parse_templates"] = ".<name>|template_fields"
 	OPENS["cfg_routes_parse"] = "[]|route_fields"
 	OPENS["cfg_template_meta"] = "|meta_fields"
+	OPENS["cfg_route_escalate"] = "[]|step_fields"
 	# config/consent.c reads its two members without a table
 	OPENS["cfg_consent_parse"] = "|=consent"
 	KEYS["=consent"] = "stop_keywords start_keywords"
