@@ -39,7 +39,7 @@ const char *store_chain_state_name(int state); /* "open", ...; "unknown" */
 
 #define STORE_CHAIN_CUR_MAX 32 /* records of the current step */
 #define STORE_CHAIN_FIRST_MAX 16 /* records of the first step (the router's fan-out) */
-#define STORE_CHAIN_TO_MAX 2048 /* bytes of the numbers messaged so far */
+#define STORE_CHAIN_TO_MAX 4096 /* bytes of the numbers messaged so far */
 enum { STORE_CHAIN_F_UNTIL_DELIVERED = 1 };
 
 struct store_chain {

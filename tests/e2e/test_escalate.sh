@@ -10,6 +10,8 @@
 #  e5  the first message is read (a relayed status webhook): reached.
 #  e4  kill -9 once its first step is out: after the restart the chain
 #      goes on and ends; each person got the alarm once.
+#  e6  taken while the wall clock reads 1970 (libfaketime): the chain holds
+#      until the clock is valid, then runs.
 # Receipts tell each move; status counts them; outbox show names the chain's
 # state; the zero-loss checker accounts for the escalated records.
 . "$(dirname "$0")/lib.sh"
@@ -111,12 +113,36 @@ ctl status | jq -e '.escalation | .started == 5 and .gave_up == 2 and .open == 0
 	fail "status after the restart: $(ctl status | jq -c .escalation)"
 stop_outpostd || fail "outpostd exit status $?"
 
+# (f) the clock gate: under libfaketime in 1970 an alarm is taken, its chain
+# holds (no deadline, nothing sent); once the clock is valid its deadline is
+# set from then and it runs as any other.
+FAKETIME_LIB=${FAKETIME_LIB:-$(ls /usr/lib/*/faketime/libfaketime.so.1 2>/dev/null | head -n 1)}
+[ -f "${FAKETIME_LIB:-}" ] || fail "no libfaketime.so.1 under /usr/lib/*/faketime (scripts/setup.sh installs faketime)"
+echo "@1970-01-01 00:00:00" >"$E2E_DIR/faketime.rc"
+rm -f "$OUTPOST_SOCK"
+env LD_PRELOAD="$FAKETIME_LIB" FAKETIME_TIMESTAMP_FILE="$E2E_DIR/faketime.rc" FAKETIME_CACHE_DURATION=1 \
+	FAKETIME_DONT_FAKE_MONOTONIC=1 "$BUILD/outpostd" -c "$OUTPOST_CONF" >>"$E2E_DIR/outpostd.log" 2>&1 &
+OUTPOSTD_PID=$!
+E2E_PIDS+=("$OUTPOSTD_PID")
+wait_for "[ \"\$(ctl status 2>/dev/null | jq -r .mqtt.connected)\" = true ]" 30 || fail "outpostd did not come up under faketime"
+[ "$(ctl status | jq -r .clock.valid)" = false ] || fail "the clock is not in 1970: $(ctl status | jq -c .clock)"
+alarm e6
+wait_for "chain_of e6 | jq -e '.deadline == \"when the clock is valid\"' >/dev/null" 5 || fail "e6's chain: $(chain_of e6)"
+sleep 3 # past the first step's 3 s, had the clock been valid
+[ "$(to_of e6)" = "" ] || fail "sent in 1970: '$(to_of e6)'"
+[ "$(esc e6)" = "" ] || fail "escalated in 1970: '$(esc e6)'"
+echo "+0" >"$E2E_DIR/faketime.rc.tmp" && mv "$E2E_DIR/faketime.rc.tmp" "$E2E_DIR/faketime.rc"
+wait_for "[ \"\$(to_of e6)\" = '$ON1 $ON2 ' ]" 10 || fail "e6 not sent once the clock is valid: '$(to_of e6)'"
+chain_of e6 | jq -e '.state == "open" and (.deadline | test("^20"))' >/dev/null || fail "e6's deadline: $(chain_of e6)"
+wait_for "[ \"\$(esc e6)\" = 'escalated/2 escalated/3 gave_up/3 ' ]" 15 || fail "e6 after the clock: '$(esc e6)'"
+stop_outpostd || fail "outpostd exit status $?"
+
 # Every event the broker took (mosquitto_pub -q 1 returned after its PUBACK)
 # reached each of its recipients once; the escalated records explain the
 # extra deliveries.
 i=0
-for e in e1 e3 e5 e2 e4; do i=$((i + 1)); printf '%s\t%d\t%d\n' "$e" "$i" "$i"; done >"$E2E_DIR/pub.log"
+for e in e1 e3 e5 e2 e4 e6; do i=$((i + 1)); printf '%s\t%d\t%d\n' "$e" "$i" "$i"; done >"$E2E_DIR/pub.log"
 out=$("$BUILD/outpost-check" --strict --pub-log "$E2E_DIR/pub.log" --sim-record "$SIM_RECORD" \
 	--store "$E2E_DIR/store" 2>&1) || fail "checker: $out"
-grep -q "published 5 delivered 14 lost 0 duplicated 0 unexpected 0" <<<"$out" || fail "checker: $out"
-pass "escalation: moves on unread, gives up, stops on an ACK reply, an MQTT ack and a read; resumes after kill -9"
+grep -q "published 6 delivered 18 lost 0 duplicated 0 unexpected 0" <<<"$out" || fail "checker: $out"
+pass "escalation: moves on unread, gives up, stops on an ACK reply, an MQTT ack and a read; resumes after kill -9; holds while the clock is invalid"
