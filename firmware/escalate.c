@@ -396,7 +396,8 @@ static int run_one(struct fw *fw, struct store_txn *t, uint64_t id, int64_t now,
 		break;
 	case FW_ESC_GIVE_UP:
 		end_as(fw, &o.c, STORE_CHAIN_GAVE_UP, now);
-		o.c.note = "no one read it in time";
+		o.c.note = o.c.flags & STORE_CHAIN_F_UNTIL_DELIVERED ? "not delivered to anyone in time"
+								     : "no one read it in time";
 		break;
 	case FW_ESC_STOP:
 		end_as(fw, &o.c, STORE_CHAIN_STOPPED, now);

@@ -120,7 +120,9 @@ FAKETIME_LIB=${FAKETIME_LIB:-$(ls /usr/lib/*/faketime/libfaketime.so.1 2>/dev/nu
 [ -f "${FAKETIME_LIB:-}" ] || fail "no libfaketime.so.1 under /usr/lib/*/faketime (scripts/setup.sh installs faketime)"
 echo "@1970-01-01 00:00:00" >"$E2E_DIR/faketime.rc"
 rm -f "$OUTPOST_SOCK"
-env LD_PRELOAD="$FAKETIME_LIB" FAKETIME_TIMESTAMP_FILE="$E2E_DIR/faketime.rc" FAKETIME_CACHE_DURATION=1 \
+# verify_asan_link_order=0: a sanitizer build (make san-check) takes the
+# preloaded library ahead of its runtime.
+env LD_PRELOAD="$FAKETIME_LIB" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" FAKETIME_TIMESTAMP_FILE="$E2E_DIR/faketime.rc" FAKETIME_CACHE_DURATION=1 \
 	FAKETIME_DONT_FAKE_MONOTONIC=1 "$BUILD/outpostd" -c "$OUTPOST_CONF" >>"$E2E_DIR/outpostd.log" 2>&1 &
 OUTPOSTD_PID=$!
 E2E_PIDS+=("$OUTPOSTD_PID")
