@@ -10,6 +10,7 @@
 #  e5  the first message is read (a relayed status webhook): reached.
 #  e4  kill -9 once its first step is out: after the restart the chain
 #      goes on and ends; each person got the alarm once.
+#  f1  a route without escalation to ["@oncall", "{phone}"]: three messages.
 #  e6  taken while the wall clock reads 1970 (libfaketime): the chain holds
 #      until the clock is valid, then runs.
 # Receipts tell each move; status counts them; outbox show names the chain's
@@ -26,7 +27,9 @@ write_config '.accounts.main.status_poll = {"first": "1s", "max_age": "1h"} | .a
 	  \"vars\": {\"1\": \"{panel}\", \"2\": \"{zone}\", \"3\": \"{level}\", \"4\": \"{id}\"},
 	  \"escalate\": [{\"to\": \"@oncall\", \"after\": \"3s\"}, {\"to\": \"@backup\", \"after\": \"2s\"},
 	                 {\"to\": \"$LAST\", \"after\": \"2s\"}],
-	  \"ack\": {\"en\": [\"ACK\", \"OK\"], \"de\": [\"QUITTIERT\"]}}]"
+	  \"ack\": {\"en\": [\"ACK\", \"OK\"], \"de\": [\"QUITTIERT\"]}}]" \
+	'.routes += [{"name": "faults", "topic": "site/+/fault/#", "template": "alert_raised", "account": "main",
+	  "vars": {"1": "{panel}", "2": "{zone}", "3": "{level}", "4": "{id}"}, "to": ["@oncall", "{phone}"]}]'
 start_outpostd
 e2e_spawn "$E2E_DIR/sub.err" sh -c "exec mosquitto_sub -h 127.0.0.1 -p $BROKER_PORT -q 1 -c -i e2e-esc \
 	-t 'outpost/e2e/receipts/#' -v >>'$E2E_DIR/receipts.txt'"
@@ -54,6 +57,8 @@ alarm e1
 alarm e3
 alarm e5
 alarm e2
+# a group beside an event field, no escalation: one message each
+mpub site/1/fault/x '{"id": "f1", "panel": "P2", "zone": "1", "level": "fault", "phone": "+491700000009"}'
 wait_for "[ \"\$(to_of e1)\" = '$ON1 $ON2 ' ]" 10 || fail "first step of e1: '$(to_of e1)'"
 # (b) an ACK reply, relayed as a signed Twilio webhook
 wait_for "[ \"\$(to_of e2)\" = '$ON1 $ON2 ' ]" 10 || fail "first step of e2: '$(to_of e2)'"
@@ -90,6 +95,9 @@ chain_of e1 | jq -e '.state == "gave_up" and .step == 3' >/dev/null || fail "e1'
 grep "^outpost/e2e/receipts/e1 " "$E2E_DIR/receipts.txt" | cut -d' ' -f2- |
 	jq -s -e 'map(select(.status == "escalated" and .step == 2)) | .[0].to == ["+491******003"]' >/dev/null ||
 	fail "the step receipt does not name (masked) who it went to: $(grep e1 "$E2E_DIR/receipts.txt")"
+
+[ "$(to_of f1)" = "$ON1 $ON2 +491700000009 " ] || fail "f1 (@oncall and {phone}) went to '$(to_of f1)'"
+chain_of f1 | jq -e '. == null' >/dev/null || fail "f1 has a chain: $(chain_of f1)"
 
 # After their deadlines the acknowledged and reached chains sent nothing more.
 [ "$(to_of e2)" = "$ON1 $ON2 " ] || fail "e2 escalated after its ack: '$(to_of e2)'"
@@ -143,8 +151,8 @@ stop_outpostd || fail "outpostd exit status $?"
 # reached each of its recipients once; the escalated records explain the
 # extra deliveries.
 i=0
-for e in e1 e3 e5 e2 e4 e6; do i=$((i + 1)); printf '%s\t%d\t%d\n' "$e" "$i" "$i"; done >"$E2E_DIR/pub.log"
+for e in e1 e3 e5 e2 f1 e4 e6; do i=$((i + 1)); printf '%s\t%d\t%d\n' "$e" "$i" "$i"; done >"$E2E_DIR/pub.log"
 out=$("$BUILD/outpost-check" --strict --pub-log "$E2E_DIR/pub.log" --sim-record "$SIM_RECORD" \
 	--store "$E2E_DIR/store" 2>&1) || fail "checker: $out"
-grep -q "published 6 delivered 18 lost 0 duplicated 0 unexpected 0" <<<"$out" || fail "checker: $out"
+grep -q "published 7 delivered 21 lost 0 duplicated 0 unexpected 0" <<<"$out" || fail "checker: $out"
 pass "escalation: moves on unread, gives up, stops on an ACK reply, an MQTT ack and a read; resumes after kill -9; holds while the clock is invalid"
