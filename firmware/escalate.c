@@ -53,6 +53,8 @@ enum fw_esc_action fw_esc_decide(const struct fw_esc_in *in)
 {
 	if (in->now_ms <= 0)
 		return FW_ESC_NONE; /* invariant 9: hold while the clock is invalid */
+	if (in->state != STORE_CHAIN_OPEN && in->at_ms <= 0)
+		return FW_ESC_ARM; /* ended before the clock was valid: keep it from now */
 	if (in->state != STORE_CHAIN_OPEN)
 		return in->at_ms <= in->now_ms ? FW_ESC_FORGET : FW_ESC_NONE;
 	if (in->at_ms <= 0)
@@ -349,12 +351,13 @@ static int queue_step(struct fw *fw, struct store_txn *t, const struct cfg_route
 	return rc;
 }
 
-/* End state s: kept until store.keep_done from now, then forgotten. */
+/* End state s: kept until store.keep_done from now, then forgotten (an
+ * ack while the clock is invalid: from when it is valid). */
 static void end_as(struct fw *fw, struct store_chain *c, int state, int64_t now)
 {
 	c->state = (uint8_t)state;
-	c->ended_ms = c->updated_ms = now;
-	c->at_ms = now + fw->cfg->store.keep_done_s * 1000;
+	c->ended_ms = c->updated_ms = now ? now : hal_wall_ms();
+	c->at_ms = now ? now + fw->cfg->store.keep_done_s * 1000 : 0;
 }
 
 static const char *const end_stat[STORE_CHAIN__STATES] = {
@@ -387,8 +390,15 @@ static int run_one(struct fw *fw, struct store_txn *t, uint64_t id, int64_t now,
 		rc = store_chain_del(t, id);
 		goto out;
 	case FW_ESC_ARM:
+		if (o.c.state != STORE_CHAIN_OPEN) {
+			o.c.at_ms = now + fw->cfg->store.keep_done_s * 1000;
+			rc = store_chain_put(t, &o.c);
+			goto out;
+		}
 		o.c.at_ms = now + r->steps[o.c.step].after_s * 1000;
 		o.c.updated_ms = now;
+		if (!o.c.started_ms)
+			o.c.started_ms = now;
 		break;
 	case FW_ESC_REACHED:
 		end_as(fw, &o.c, STORE_CHAIN_REACHED, now);
@@ -511,7 +521,7 @@ static int ack_one(struct fw *fw, struct store_txn *t, uint64_t id, const char *
 		goto out;
 	if (o.c.state == STORE_CHAIN_OPEN)
 		rc = count_stat(t, "escalation_ended");
-	end_as(fw, &o.c, STORE_CHAIN_ACKED, now ? now : hal_wall_ms());
+	end_as(fw, &o.c, STORE_CHAIN_ACKED, now);
 	o.c.note = by;
 	if (rc == ERR_OK)
 		rc = store_chain_put(t, &o.c);

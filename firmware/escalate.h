@@ -35,7 +35,7 @@ struct cJSON;
 /* ---- the chain's state machine, pure (unit-tested) ---- */
 enum fw_esc_action {
 	FW_ESC_NONE = 0, /* not due: nothing to do */
-	FW_ESC_ARM,      /* opened before the clock was valid: set the deadline now */
+	FW_ESC_ARM,      /* opened (or ended) before the clock was valid: set its time now */
 	FW_ESC_REACHED,  /* the step's messages were read (delivered) in time: end */
 	FW_ESC_NEXT,     /* not read in time: the next step goes */
 	FW_ESC_GIVE_UP,  /* not read in time after the last step: end */

@@ -206,10 +206,13 @@ static void test_decide(void **state)
 	assert_int_equal(decide(STORE_CHAIN_OPEN, 0, 5000, 0, 0, false), FW_ESC_STOP);
 	assert_int_equal(decide(STORE_CHAIN_OPEN, 5000, 5000, 3, 2, false), FW_ESC_GIVE_UP);
 	assert_int_equal(decide(STORE_CHAIN_OPEN, 0, 5000, 3, 2, false), FW_ESC_STOP);
-	/* ended chains are forgotten at their time, not before */
+	/* ended chains are forgotten at their time, not before; one that ended
+	 * (acknowledged) while the clock was invalid gets its time once it is */
 	for (int s = STORE_CHAIN_REACHED; s < STORE_CHAIN__STATES; s++) {
 		assert_int_equal(decide(s, 9000, 5000, 1, 3, false), FW_ESC_NONE);
 		assert_int_equal(decide(s, 5000, 5000, 1, 3, false), FW_ESC_FORGET);
+		assert_int_equal(decide(s, 0, 5000, 1, 3, false), FW_ESC_ARM);
+		assert_int_equal(decide(s, 0, 0, 1, 3, false), FW_ESC_NONE);
 	}
 	/* acknowledgements: open or reached chains only */
 	assert_true(fw_esc_ackable(STORE_CHAIN_OPEN));
