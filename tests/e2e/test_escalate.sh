@@ -13,6 +13,7 @@
 #  f1  a route without escalation to ["@oncall", "{phone}"]: three messages.
 #  e6  taken while the wall clock reads 1970 (libfaketime): the chain holds
 #      until the clock is valid, then runs.
+#  e7  a reload takes the route's "escalate" away: the chain stops.
 # Receipts tell each move; status counts them; outbox show names the chain's
 # state; the zero-loss checker accounts for the escalated records.
 . "$(dirname "$0")/lib.sh"
@@ -147,12 +148,27 @@ chain_of e6 | jq -e '.state == "open" and (.deadline | test("^20"))' >/dev/null 
 wait_for "[ \"\$(esc e6)\" = 'escalated/2 escalated/3 gave_up/3 ' ]" 15 || fail "e6 after the clock: '$(esc e6)'"
 stop_outpostd || fail "outpostd exit status $?"
 
+# (g) a reload that takes the route's escalation away: its open chain ends
+# as stopped at its deadline, nothing more goes.
+start_outpostd
+alarm e7
+wait_for "[ \"\$(to_of e7)\" = '$ON1 $ON2 ' ]" 10 || fail "first step of e7: '$(to_of e7)'"
+jq '(.routes[] | select(.name == "alarm")) |= (del(.escalate, .ack) | .to = "@oncall")' "$OUTPOST_CONF" \
+	>"$E2E_DIR/noesc.json" && mv "$E2E_DIR/noesc.json" "$OUTPOST_CONF"
+kill -HUP "$OUTPOSTD_PID"
+wait_for "grep -q 'reload: ' '$E2E_DIR/outpostd.log'" 5 || fail "no reload"
+wait_for "[ \"\$(esc e7)\" = 'stopped/1 ' ]" 10 || fail "e7 after the reload: '$(esc e7)' $(chain_of e7)"
+[ "$(to_of e7)" = "$ON1 $ON2 " ] || fail "e7 went on after the reload: '$(to_of e7)'"
+ctl status | jq -e '.escalation | .stopped == 1 and .open == 0 and .ack_topic == ""' >/dev/null ||
+	fail "status after the reload: $(ctl status | jq -c .escalation)"
+stop_outpostd || fail "outpostd exit status $?"
+
 # Every event the broker took (mosquitto_pub -q 1 returned after its PUBACK)
 # reached each of its recipients once; the escalated records explain the
 # extra deliveries.
 i=0
-for e in e1 e3 e5 e2 f1 e4 e6; do i=$((i + 1)); printf '%s\t%d\t%d\n' "$e" "$i" "$i"; done >"$E2E_DIR/pub.log"
+for e in e1 e3 e5 e2 f1 e4 e6 e7; do i=$((i + 1)); printf '%s\t%d\t%d\n' "$e" "$i" "$i"; done >"$E2E_DIR/pub.log"
 out=$("$BUILD/outpost-check" --strict --pub-log "$E2E_DIR/pub.log" --sim-record "$SIM_RECORD" \
 	--store "$E2E_DIR/store" 2>&1) || fail "checker: $out"
-grep -q "published 7 delivered 21 lost 0 duplicated 0 unexpected 0" <<<"$out" || fail "checker: $out"
-pass "escalation: moves on unread, gives up, stops on an ACK reply, an MQTT ack and a read; resumes after kill -9; holds while the clock is invalid"
+grep -q "published 8 delivered 23 lost 0 duplicated 0 unexpected 0" <<<"$out" || fail "checker: $out"
+pass "escalation: moves on unread, gives up, stops on an ACK reply, an MQTT ack and a read; resumes after kill -9; holds while the clock is invalid; stops when a reload takes it away"
