@@ -45,6 +45,7 @@ struct fw_escalate {
 	char topic[160];
 	struct hal_ratelimit rl;
 	bool kick; /* an ack queued receipts in a commit of another part */
+	char why[200]; /* a withdrawn message's reason, until the sender writes it */
 };
 
 /* ---- the state machine ---- */
@@ -628,6 +629,38 @@ bool fw_escalate_take(struct fw *fw, const char *topic, const void *payload, siz
 	return true;
 }
 
+bool fw_escalate_gate(struct fw *fw, struct store_txn *t, struct store_msg *m)
+{
+	struct fw_escalate *e = fw->escalate;
+	char masked[CFG_PHONE_MAX];
+	uint64_t ids[ACK_MAX];
+	struct store_chain c;
+	unsigned n = 0;
+
+	if (!(m->flags & STORE_F_ESCALATED) || !e ||
+	    store_chain_by_event(t, m->event_id, ACK_MAX, ids, &n) != ERR_OK)
+		return true;
+	for (unsigned i = 0; i < n; i++) {
+		if (store_chain_get(t, ids[i], &c) != ERR_OK || strcmp(c.route, m->route) != 0)
+			continue;
+		if (c.state != STORE_CHAIN_ACKED)
+			return true;
+		snprintf(e->why, sizeof(e->why), "escalation acknowledged by %.80s before this "
+			 "message went", c.note);
+		m->state = STORE_SUPPRESSED;
+		m->err_class = 0;
+		m->err_code = 0;
+		m->err_text = e->why;
+		cfg_phone_mask(m->to, masked);
+		log_msg(LOG_INFO, &(struct log_ctx){.event_id = m->event_id, .msg_seq = m->seq,
+			.to = m->to}, "escalate: message #%llu to %s withdrawn: %s",
+			(unsigned long long)m->seq, masked, e->why);
+		count_stat(t, "escalation_withdrawn"); /* an error poisons t: its commit says */
+		return false;
+	}
+	return true;
+}
+
 /* ---- show and status ---- */
 
 void fw_escalate_show(struct fw *fw, struct store_txn *t, const struct store_msg *m,
@@ -679,20 +712,21 @@ void fw_escalate_status(struct fw *fw, cJSON *o)
 	static const char *const names[] = {"escalation_started", "escalation_steps",
 					    "escalation_ended", "escalation_reached",
 					    "escalation_acked", "escalation_gave_up",
-					    "escalation_stopped"};
+					    "escalation_stopped", "escalation_withdrawn"};
 	static const char *const keys[] = {"started", "steps", "ended", "reached", "acknowledged",
-					   "gave_up", "stopped"};
-	uint64_t v[7] = {0};
+					   "gave_up", "stopped", "withdrawn"};
+	enum { N = sizeof(names) / sizeof(names[0]) };
+	uint64_t v[N] = {0};
 	struct store_txn *t;
 
 	if (!o)
 		return;
 	if (store_begin(fw->store, STORE_RDONLY, &t) == ERR_OK) {
-		for (unsigned i = 0; i < 7; i++)
+		for (unsigned i = 0; i < N; i++)
 			store_stat_get(t, names[i], &v[i]);
 		store_abort(t);
 	}
-	for (unsigned i = 0; i < 7; i++)
+	for (unsigned i = 0; i < N; i++)
 		if (i != 2)
 			cJSON_AddNumberToObject(o, keys[i], (double)v[i]);
 	cJSON_AddNumberToObject(o, "open", v[0] >= v[2] ? (double)(v[0] - v[2]) : 0);

@@ -83,6 +83,11 @@ int fw_escalate_reply(struct fw *fw, struct store_txn *t, const char *from, cons
 const char *fw_escalate_topic(const struct fw *fw);
 bool fw_escalate_take(struct fw *fw, const char *topic, const void *payload, size_t len);
 
+/* The sender's gate for record m (QUEUED/RETRY, in its txn t): a message of
+ * a later step whose chain was acknowledged before it went is withdrawn
+ * (false: m is SUPPRESSED with the reason, counted); true: it may go. */
+bool fw_escalate_gate(struct fw *fw, struct store_txn *t, struct store_msg *m);
+
 /* outbox.show: "escalation" of record m's chain, if it belongs to one. */
 void fw_escalate_show(struct fw *fw, struct store_txn *t, const struct store_msg *m,
 		      bool operator, struct cJSON *o);

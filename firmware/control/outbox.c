@@ -77,7 +77,8 @@ static void add_error(cJSON *o, const struct store_msg *m)
 	cJSON *e = cJSON_AddObjectToObject(o, "error");
 
 	cJSON_AddStringToObject(e, "class", m->state == STORE_REJECTED ? "input" :
-				m->state == STORE_SUPPRESSED && !m->err_class ? "duplicate" :
+				m->state == STORE_SUPPRESSED && !m->err_class ?
+				(m->flags & STORE_F_ESCALATED ? "acknowledged" : "duplicate") :
 				m->err_class ? net_class_name(m->err_class) : "");
 	cJSON_AddNumberToObject(e, "code", m->err_code);
 	cJSON_AddStringToObject(e, "text", m->err_text);

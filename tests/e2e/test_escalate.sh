@@ -1,5 +1,5 @@
 #!/bin/bash
-# Recipient groups and on-call escalation, with 3 s and 2 s deadlines. Route "alarm"
+# Recipient groups and on-call escalation, with 4 s and 2 s deadlines. Route "alarm"
 # escalates @oncall (two numbers) -> @backup -> one number; the sim leaves
 # every message "sent" (never read) unless a test forces it:
 #  e1  nobody reads: the chain moves on twice and gives up; 4 messages.
@@ -13,6 +13,8 @@
 #  f1  a route without escalation to ["@oncall", "{phone}"]: three messages.
 #  e6  taken while the wall clock reads 1970 (libfaketime): the chain holds
 #      until the clock is valid, then runs.
+#  e8  acknowledged while the provider is down: the second step's queued
+#      message is withdrawn before it goes.
 #  e7  a reload takes the route's "escalate" away: the chain stops.
 # Receipts tell each move; status counts them; outbox show names the chain's
 # state; the zero-loss checker accounts for the escalated records.
@@ -23,10 +25,11 @@ start_broker
 start_sim
 ON1=+491700000001 ON2=+491700000002 BK=+491700000003 LAST=+491700000004
 write_config '.accounts.main.status_poll = {"first": "1s", "max_age": "1h"} | .accounts.main.webhooks = true' \
+	'.accounts.main.breaker = {"failures": 5, "open_s": 1}' \
 	".groups = {\"oncall\": [\"$ON1\", \"$ON2\"], \"backup\": [\"$BK\"]}" \
 	".routes += [{\"name\": \"alarm\", \"topic\": \"site/+/alarm/#\", \"template\": \"alert_raised\", \"account\": \"main\",
 	  \"vars\": {\"1\": \"{panel}\", \"2\": \"{zone}\", \"3\": \"{level}\", \"4\": \"{id}\"},
-	  \"escalate\": [{\"to\": \"@oncall\", \"after\": \"3s\"}, {\"to\": \"@backup\", \"after\": \"2s\"},
+	  \"escalate\": [{\"to\": \"@oncall\", \"after\": \"4s\"}, {\"to\": \"@backup\", \"after\": \"2s\"},
 	                 {\"to\": \"$LAST\", \"after\": \"2s\"}],
 	  \"ack\": {\"en\": [\"ACK\", \"OK\"], \"de\": [\"QUITTIERT\"]}}]" \
 	'.routes += [{"name": "faults", "topic": "site/+/fault/#", "template": "alert_raised", "account": "main",
@@ -60,35 +63,37 @@ alarm e5
 alarm e2
 # a group beside an event field, no escalation: one message each
 mpub site/1/fault/x '{"id": "f1", "panel": "P2", "zone": "1", "level": "fault", "phone": "+491700000009"}'
-wait_for "[ \"\$(to_of e1)\" = '$ON1 $ON2 ' ]" 10 || fail "first step of e1: '$(to_of e1)'"
-# (b) an ACK reply, relayed as a signed Twilio webhook
-wait_for "[ \"\$(to_of e2)\" = '$ON1 $ON2 ' ]" 10 || fail "first step of e2: '$(to_of e2)'"
-url="https://relay.example.com/twilio/inbound?site=e2e"
+for e in e1 e3 e5 e2; do
+	wait_for "[ \"\$(to_of $e)\" = '$ON1 $ON2 ' ]" 10 || fail "first step of $e: '$(to_of $e)'"
+done
+# The three early ends go at once, well inside the first step's 4 s:
+# (b) an "ok" reply from ON2, relayed as a signed Twilio webhook;
+# (c) an MQTT ack from a local panel;
+# (e) a relayed status webhook: ON1 read e5.
 sign() { printf '%s' "$1" | openssl dgst -sha1 -hmac "$SIM_TOKEN" -binary | base64; }
-body="From=whatsapp%3A%2B491700000002&To=whatsapp%3A%2B14155550100&Body=+ok+&MessageSid=SMack2&SmsStatus=received"
-sig=$(sign "${url}Body ok Fromwhatsapp:+491700000002MessageSidSMack2SmsStatusreceivedTowhatsapp:+14155550100")
-mpub outpost/e2e/webhooks/main "$(jq -nc --arg u "$url" --arg s "$sig" --arg b "$body" '{url: $u, signature: $s, body: $b}')"
+relay() { # URL SIGNED-TEXT BODY
+	mpub outpost/e2e/webhooks/main "$(jq -nc --arg u "$1" --arg s "$(sign "$1$2")" --arg b "$3" \
+		'{url: $u, signature: $s, body: $b}')"
+}
+relay "https://relay.example.com/twilio/inbound?site=e2e" \
+	"Body ok Fromwhatsapp:+491700000002MessageSidSMack2SmsStatusreceivedTowhatsapp:+14155550100" \
+	"From=whatsapp%3A%2B491700000002&To=whatsapp%3A%2B14155550100&Body=+ok+&MessageSid=SMack2&SmsStatus=received"
+mpub outpost/e2e/ack/e3 '{"by": "panel 1"}'
+sid=$(jq -r 'select(.vars["4"] == "e5" and .to == "whatsapp:'"$ON1"'") | .sid' "$SIM_RECORD")
+relay "https://relay.example.com/twilio/status?site=e2e" \
+	"AccountSid${SIM_ACCOUNT}ChannelPrefixwhatsappMessageSid${sid}MessageStatusread" \
+	"AccountSid=$SIM_ACCOUNT&MessageSid=$sid&MessageStatus=read&ChannelPrefix=whatsapp"
+
 wait_for "[ \"\$(esc e2)\" = 'acknowledged/1 ' ]" 5 ||
 	fail "e2 not acknowledged: '$(esc e2)' $(ctl status | jq -c '.webhooks, .escalation')"
 grep "^outpost/e2e/receipts/e2 " "$E2E_DIR/receipts.txt" | cut -d' ' -f2- |
 	jq -s -e 'map(select(.status == "acknowledged")) | .[0].by == "+491******002"' >/dev/null || fail "who acknowledged e2?"
-
-# (c) an MQTT ack from a local panel
-wait_for "[ \"\$(to_of e3)\" = '$ON1 $ON2 ' ]" 10 || fail "first step of e3: '$(to_of e3)'"
-mpub outpost/e2e/ack/e3 '{"by": "panel 1"}'
 wait_for "[ \"\$(esc e3)\" = 'acknowledged/1 ' ]" 5 || fail "e3 not acknowledged: '$(esc e3)'"
 chain_of e3 | jq -e '.state == "acknowledged" and .by == "mqtt: panel 1"' >/dev/null || fail "e3's chain: $(chain_of e3)"
-
-# (e) read in time: reached, no second step
-wait_for "[ \"\$(to_of e5)\" = '$ON1 $ON2 ' ]" 10 || fail "first step of e5: '$(to_of e5)'"
-sid=$(jq -r 'select(.vars["4"] == "e5") | .sid' "$SIM_RECORD" | head -n 1)
-url="https://relay.example.com/twilio/status?site=e2e"
-mpub outpost/e2e/webhooks/main "$(jq -nc --arg u "$url" \
-	--arg s "$(sign "${url}AccountSid${SIM_ACCOUNT}ChannelPrefixwhatsappMessageSid${sid}MessageStatusread")" \
-	--arg b "AccountSid=$SIM_ACCOUNT&MessageSid=$sid&MessageStatus=read&ChannelPrefix=whatsapp" \
-	'{url: $u, signature: $s, body: $b}')"
 wait_for "[ \"\$(esc e5)\" = 'reached/1 ' ]" 10 || fail "e5 not reached: '$(esc e5)' $(chain_of e5)"
+chain_of e5 | jq -e '.by == "read +491******001"' >/dev/null || fail "e5's chain: $(chain_of e5)"
 
+# (a) e1: nobody read it
 wait_for "[ \"\$(esc e1)\" = 'escalated/2 escalated/3 gave_up/3 ' ]" 15 ||
 	fail "e1's escalation receipts: '$(esc e1)' (sim: $(to_of e1))"
 [ "$(to_of e1)" = "$ON1 $ON2 $BK $LAST " ] || fail "e1 went to '$(to_of e1)'"
@@ -139,7 +144,7 @@ wait_for "[ \"\$(ctl status 2>/dev/null | jq -r .mqtt.connected)\" = true ]" 30 
 [ "$(ctl status | jq -r .clock.valid)" = false ] || fail "the clock is not in 1970: $(ctl status | jq -c .clock)"
 alarm e6
 wait_for "chain_of e6 | jq -e '.deadline == \"when the clock is valid\"' >/dev/null" 5 || fail "e6's chain: $(chain_of e6)"
-sleep 3 # past the first step's 3 s, had the clock been valid
+sleep 4 # past the first step's 4 s, had the clock been valid
 [ "$(to_of e6)" = "" ] || fail "sent in 1970: '$(to_of e6)'"
 [ "$(esc e6)" = "" ] || fail "escalated in 1970: '$(esc e6)'"
 echo "+0" >"$E2E_DIR/faketime.rc.tmp" && mv "$E2E_DIR/faketime.rc.tmp" "$E2E_DIR/faketime.rc"
@@ -148,9 +153,26 @@ chain_of e6 | jq -e '.state == "open" and (.deadline | test("^20"))' >/dev/null 
 wait_for "[ \"\$(esc e6)\" = 'escalated/2 escalated/3 gave_up/3 ' ]" 15 || fail "e6 after the clock: '$(esc e6)'"
 stop_outpostd || fail "outpostd exit status $?"
 
+# (h) an ack while the provider is down: the second step's message, queued
+# and waiting, is withdrawn (suppressed with the reason) when the sender
+# comes to it; the first step's go once the provider is back.
+start_outpostd
+stop_sim
+alarm e8
+wait_for "[ \"\$(esc e8)\" = 'escalated/2 ' ]" 10 || fail "e8 did not escalate: '$(esc e8)'"
+mpub outpost/e2e/ack/e8 ''
+wait_for "[ \"\$(esc e8)\" = 'escalated/2 acknowledged/2 ' ]" 5 || fail "e8 not acknowledged: '$(esc e8)'"
+start_sim
+wait_for "[ \"\$(to_of e8)\" = '$ON1 $ON2 ' ]" 15 || fail "e8's first step after the outage: '$(to_of e8)'"
+wait_for "[ \"\$(record_of e8 | jq -r 'select(.escalated) | .state')\" = suppressed ]" 10 ||
+	fail "e8's second step: $(record_of e8 | jq -c 'select(.escalated)')"
+record_of e8 | jq -s -e 'map(select(.escalated))[0].error | .class == "acknowledged" and
+	(.text | test("^escalation acknowledged by mqtt before"))' \
+	>/dev/null || fail "the withdrawn message's reason: $(record_of e8 | jq -c 'select(.escalated)')"
+[ "$(ctl status | jq .escalation.withdrawn)" = 1 ] || fail "withdrawn not counted: $(ctl status | jq -c .escalation)"
+
 # (g) a reload that takes the route's escalation away: its open chain ends
 # as stopped at its deadline, nothing more goes.
-start_outpostd
 alarm e7
 wait_for "[ \"\$(to_of e7)\" = '$ON1 $ON2 ' ]" 10 || fail "first step of e7: '$(to_of e7)'"
 jq '(.routes[] | select(.name == "alarm")) |= (del(.escalate, .ack) | .to = "@oncall")' "$OUTPOST_CONF" \
@@ -167,8 +189,8 @@ stop_outpostd || fail "outpostd exit status $?"
 # reached each of its recipients once; the escalated records explain the
 # extra deliveries.
 i=0
-for e in e1 e3 e5 e2 f1 e4 e6 e7; do i=$((i + 1)); printf '%s\t%d\t%d\n' "$e" "$i" "$i"; done >"$E2E_DIR/pub.log"
+for e in e1 e3 e5 e2 f1 e4 e6 e8 e7; do i=$((i + 1)); printf '%s\t%d\t%d\n' "$e" "$i" "$i"; done >"$E2E_DIR/pub.log"
 out=$("$BUILD/outpost-check" --strict --pub-log "$E2E_DIR/pub.log" --sim-record "$SIM_RECORD" \
 	--store "$E2E_DIR/store" 2>&1) || fail "checker: $out"
-grep -q "published 8 delivered 23 lost 0 duplicated 0 unexpected 0" <<<"$out" || fail "checker: $out"
-pass "escalation: moves on unread, gives up, stops on an ACK reply, an MQTT ack and a read; resumes after kill -9; holds while the clock is invalid; stops when a reload takes it away"
+grep -q "published 9 delivered 25 lost 0 duplicated 0 unexpected 0" <<<"$out" || fail "checker: $out"
+pass "escalation: moves on unread, gives up, stops on an ACK reply, an MQTT ack and a read; resumes after kill -9; holds while the clock is invalid; stops when a reload takes it away; an ack withdraws a queued step"
