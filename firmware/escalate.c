@@ -254,6 +254,12 @@ int fw_escalate_begin(struct fw *fw, struct store_txn *t, const struct cfg_route
 	c.reached = reached;
 	c.note = "";
 	rc = store_chain_put(t, &c);
+	if (rc == ERR_TOOBIG) { /* nothing written: the batch goes on, the alarm without a chain */
+		log_warn("escalate: event %s, route %s: the chain would be over %u bytes (its "
+			 "variables); the first step goes, no escalation", proto->event_id, r->name,
+			 STORE_REC_MAX);
+		return ERR_OK;
+	}
 	for (unsigned i = 0; rc == ERR_OK && i < first->n; i++)
 		rc = store_chain_ref_to(t, first->to[i], c.id);
 	if (rc == ERR_OK)
