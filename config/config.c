@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/alerting.h"
 #include "config/config.h"
 #include "config/consent.h"
 #include "config/pin.h"
@@ -328,6 +329,7 @@ static const struct cfg_field top_fields[] = {
 	{ .key = "consent", .type = CFG_F_CUSTOM, .custom = cfg_consent_parse },
 	{ .key = "accounts", .type = CFG_F_CUSTOM, .required = true, .custom = parse_accounts },
 	{ .key = "templates", .type = CFG_F_CUSTOM, .required = true, .custom = parse_templates },
+	{ .key = "groups", .type = CFG_F_CUSTOM, .custom = cfg_groups_parse },
 	{ .key = "routes", .type = CFG_F_CUSTOM, .required = true, .custom = cfg_routes_parse },
 	{ 0 }
 };
@@ -691,6 +693,7 @@ void cfg_free(struct cfg *cfg)
 		cfg_route_free(&cfg->routes[i], cfg->routes[i].template ?
 				 cfg->routes[i].template->variables : 0);
 	free(cfg->routes);
+	cfg_groups_free(cfg);
 	cfg_consent_free(cfg);
 	for (i = 0; i < cfg->n_templates; i++) {
 		free(cfg->templates[i].name);
@@ -756,6 +759,15 @@ const struct cfg_account *cfg_account_find(const struct cfg *cfg, const char *na
 const struct cfg_route *cfg_route_find(const struct cfg *cfg, const char *name)
 {
 	return cfg ? find_named(cfg->routes, sizeof(*cfg->routes), cfg->n_routes, name) : NULL;
+}
+
+_Static_assert(offsetof(struct cfg_group, name) == 0, "find_named reads names at offset 0");
+
+const struct cfg_group *cfg_group_find(const struct cfg *cfg, const char *name)
+{
+	if (name && name[0] == '@')
+		name++;
+	return cfg ? find_named(cfg->groups, sizeof(*cfg->groups), cfg->n_groups, name) : NULL;
 }
 
 const struct cfg_template *cfg_template_find(const struct cfg *cfg, const char *name)

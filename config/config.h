@@ -132,7 +132,7 @@ enum cfg_priority { CFG_PRIO_LOW = -1, CFG_PRIO_NORMAL, CFG_PRIO_HIGH, CFG_PRIO_
  * "over_quota"); urgent ones (quota.exempt) go anyway. */
 enum cfg_over_quota { CFG_OVER_QUOTA_HOLD, CFG_OVER_QUOTA_DROP };
 
-/* A route's flood control (config/flood.c, docs/ALERTING.md): "coalesce":
+/* A route's flood control (config/route.c, firmware/flood.c, docs/ALERTING.md): "coalesce":
  * {"key": "{zone}", "window": "10m"} folds events of one key and recipient
  * inside a window into one message; "max_per_hour" caps the events a
  * recipient gets in a clock hour, and "over_cap" says what happens to the
@@ -149,6 +149,25 @@ enum cfg_over_cap { CFG_CAP_HOLD, CFG_CAP_DROP, CFG_CAP_DIGEST };
 struct cfg_quiet {
 	bool set;
 	uint16_t from_min, to_min;
+};
+
+/* "groups": {"oncall": ["+4917012345678", ...]}: named lists of 1..16
+ * E.164 numbers, named in a route's "to" (and escalation steps) as
+ * "@oncall" (config/alerting.c, docs/ALERTING.md). */
+struct cfg_group {
+	char *name;
+	char **to; /* E.164, normalised */
+	unsigned n_to;
+};
+
+/* One step of a route's "escalate" chain after the first: who ("@group"
+ * or E.164 numbers) and how long its messages have to be read (or
+ * delivered) before the next step goes. The first step's recipients are
+ * the route's "to" (steps[0].to is NULL); its "after" is steps[0].after_s. */
+struct cfg_step {
+	char **to; /* "@group" or E.164 numbers; NULL for the first step */
+	unsigned n_to;
+	int64_t after_s;
 };
 
 struct cfg_route {
@@ -171,6 +190,16 @@ struct cfg_route {
 	struct cfg_coalesce coalesce;
 	unsigned max_per_hour;  /* events per recipient per clock hour; 0 = no cap */
 	enum cfg_over_cap over_cap; /* "hold" (default) | "drop" | "digest" */
+	/* "escalate": [{"to": "@oncall", "after": "5m"}, ...]; n_steps 0 = none.
+	 * "until": "read" (default) or "delivered": what stops the chain
+	 * moving on at a step's deadline. "ack": the whole-body replies that
+	 * acknowledge (default ACK, OK), all languages together. */
+	struct cfg_step *steps;
+	unsigned n_steps;
+	bool until_delivered; /* "until": "delivered" */
+	char **ack;
+	unsigned n_ack;
+	bool escalate_given, until_given, ack_given; /* parse bookkeeping */
 };
 
 struct cfg_errors {
@@ -251,6 +280,8 @@ struct cfg {
 	unsigned n_accounts;
 	struct cfg_template *templates; /* JSON object name -> template, >= 1 */
 	unsigned n_templates;
+	struct cfg_group *groups; /* "groups": JSON object name -> numbers; may be 0 */
+	unsigned n_groups;
 	struct cfg_route *routes; /* JSON array, >= 1 */
 	unsigned n_routes;
 	/* Things that are allowed but probably not meant, e.g. a route to a
@@ -271,6 +302,8 @@ void cfg_free(struct cfg *cfg); /* accepts NULL */
 const struct cfg_account *cfg_account_find(const struct cfg *cfg, const char *name);
 const struct cfg_template *cfg_template_find(const struct cfg *cfg, const char *name);
 const struct cfg_route *cfg_route_find(const struct cfg *cfg, const char *name);
+/* "oncall" or "@oncall". */
+const struct cfg_group *cfg_group_find(const struct cfg *cfg, const char *name);
 /* Whether account a's provider can send template t (Twilio needs its
  * ContentSid, Meta and 360dialog its "meta" name and language). */
 bool cfg_template_usable(const struct cfg_template *t, const struct cfg_account *a);

@@ -72,7 +72,7 @@ static void set_defaults(struct cfg_pctx *px, char ***list, unsigned *n,
 		(*list)[*n] = cfg_schema_strdup(px, defs[*n]);
 }
 
-static bool keyword_ok(const char *s)
+bool cfg_keyword_valid(const char *s)
 {
 	size_t n = strlen(s);
 
@@ -84,9 +84,8 @@ static bool keyword_ok(const char *s)
 	return true;
 }
 
-/* {"en": ["STOP", ...], ...} into one list. */
-static void parse_lists(struct cfg_pctx *px, const cJSON *v, const char *path, char ***list,
-			unsigned *n)
+void cfg_keyword_lists_parse(struct cfg_pctx *px, const cJSON *v, const char *path, char ***list,
+			     unsigned *n)
 {
 	char sub[CFG_PATH_LEN], el[CFG_PATH_LEN];
 	const cJSON *lang, *w;
@@ -113,7 +112,7 @@ static void parse_lists(struct cfg_pctx *px, const cJSON *v, const char *path, c
 		i = 0;
 		cJSON_ArrayForEach(w, lang) {
 			cfg_path_index(el, sub, i++);
-			if (!cJSON_IsString(w) || !keyword_ok(w->valuestring))
+			if (!cJSON_IsString(w) || !cfg_keyword_valid(w->valuestring))
 				cfg_err_add(px->errs, el, "expected a keyword of 1..%d bytes without "
 					    "control characters or outer spaces", CFG_KEYWORD_MAX);
 			else if (*n == CFG_KEYWORDS_MAX)
@@ -146,12 +145,12 @@ void cfg_consent_parse(struct cfg_pctx *px, const cJSON *v, void *base, const ch
 	}
 	cfg_path_key(sub, path, "stop_keywords");
 	if (stop)
-		parse_lists(px, stop, sub, &cfg->consent.stop, &cfg->consent.n_stop);
+		cfg_keyword_lists_parse(px, stop, sub, &cfg->consent.stop, &cfg->consent.n_stop);
 	else
 		set_defaults(px, &cfg->consent.stop, &cfg->consent.n_stop, default_stop);
 	cfg_path_key(sub, path, "start_keywords");
 	if (start)
-		parse_lists(px, start, sub, &cfg->consent.start, &cfg->consent.n_start);
+		cfg_keyword_lists_parse(px, start, sub, &cfg->consent.start, &cfg->consent.n_start);
 	else
 		set_defaults(px, &cfg->consent.start, &cfg->consent.n_start, default_start);
 }

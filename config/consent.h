@@ -30,4 +30,12 @@ void cfg_consent_free(struct cfg *cfg);
  * are ("stop", " Stop\n" and "STOP" match STOP; "stop please" does not). */
 bool cfg_keyword_match(char *const *words, unsigned n, const char *body);
 
+/* A keyword: 1..CFG_KEYWORD_MAX bytes, no control characters, no outer
+ * white space. */
+bool cfg_keyword_valid(const char *s);
+/* {"en": ["STOP", ...], ...} into one list of at most CFG_KEYWORDS_MAX
+ * (*list allocated, *n counted; errors name their paths). */
+void cfg_keyword_lists_parse(struct cfg_pctx *px, const cJSON *v, const char *path, char ***list,
+			     unsigned *n);
+
 #endif

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/alerting.h"
 #include "config/render.h"
 #include "config/route.h"
 #include "config/schedule.h"
@@ -12,7 +13,6 @@
 #define RT_OFF(m) offsetof(struct cfg_route, m)
 
 static void route_template(struct cfg_pctx *px, const cJSON *v, void *base, const char *path);
-static void route_to(struct cfg_pctx *px, const cJSON *v, void *base, const char *path);
 static void route_vars(struct cfg_pctx *px, const cJSON *v, void *base, const char *path);
 static void route_account(struct cfg_pctx *px, const cJSON *v, void *base, const char *path);
 static void route_text(struct cfg_pctx *px, const cJSON *v, void *base, const char *path);
@@ -80,7 +80,8 @@ static const struct cfg_field route_fields[] = {
 	{ .key = "fallback_template", .type = CFG_F_CUSTOM, .custom = route_template },
 	{ .key = "text", .type = CFG_F_CUSTOM, .custom = route_text },
 	{ .key = "require_opt_in", .type = CFG_F_CUSTOM, .custom = route_text },
-	{ .key = "to", .type = CFG_F_CUSTOM, .required = true, .custom = route_to },
+	/* required unless "escalate" names the first step's (cfg_route_alerting_check) */
+	{ .key = "to", .type = CFG_F_CUSTOM, .custom = cfg_route_to },
 	{ .key = "vars", .type = CFG_F_CUSTOM, .custom = route_vars },
 	{ .key = "account", .type = CFG_F_CUSTOM, .custom = route_account },
 	{ .key = "ttl", .type = CFG_F_DURATION, .off = RT_OFF(ttl_s), .min = 60, .max = 30 * 86400,
@@ -97,6 +98,10 @@ static const struct cfg_field route_fields[] = {
 	  .max = 100000 },
 	{ .key = "over_cap", .type = CFG_F_ENUM, .off = RT_OFF(over_cap), .enums = over_cap_names,
 	  .def_num = CFG_CAP_HOLD },
+	/* after "to": the first step's "to" is the route's (config/alerting.c) */
+	{ .key = "escalate", .type = CFG_F_CUSTOM, .custom = cfg_route_escalate },
+	{ .key = "until", .type = CFG_F_CUSTOM, .custom = cfg_route_until },
+	{ .key = "ack", .type = CFG_F_CUSTOM, .custom = cfg_route_ack },
 	{ 0 }
 };
 
@@ -231,13 +236,23 @@ char *cfg_expr_dup(struct cfg_pctx *px, const cJSON *v, const char *path)
 	return cfg_schema_strdup(px, v->valuestring);
 }
 
-static void route_to(struct cfg_pctx *px, const cJSON *v, void *base, const char *path)
+/* An entry is an expression or "@group" (config/alerting.c). */
+static char *to_dup(struct cfg_pctx *px, const cJSON *v, const char *path)
+{
+	if (cJSON_IsString(v) && v->valuestring[0] == '@')
+		return cfg_group_ref(px, v->valuestring, path);
+	return cfg_expr_dup(px, v, path);
+}
+
+void cfg_route_to(struct cfg_pctx *px, const cJSON *v, void *base, const char *path)
 {
 	struct cfg_route *r = base;
 	char sub[CFG_PATH_LEN];
 	const cJSON *c;
 	unsigned n = 1, i = 0;
 
+	if (!v)
+		return;
 	if (cJSON_IsArray(v))
 		n = (unsigned)cJSON_GetArraySize(v);
 	else if (!cJSON_IsString(v)) {
@@ -256,12 +271,12 @@ static void route_to(struct cfg_pctx *px, const cJSON *v, void *base, const char
 	}
 	r->n_to = n;
 	if (cJSON_IsString(v)) {
-		r->to[0] = cfg_expr_dup(px, v, path);
+		r->to[0] = to_dup(px, v, path);
 		return;
 	}
 	for (c = v->child; c; c = c->next, i++) {
 		cfg_path_index(sub, path, i);
-		r->to[i] = cfg_expr_dup(px, c, sub);
+		r->to[i] = to_dup(px, c, sub);
 	}
 }
 
@@ -369,7 +384,7 @@ static void route_form_check(struct cfg_pctx *px, const struct cfg_route *r, uns
 void cfg_routes_check(struct cfg_pctx *px)
 {
 	static const char *const status[] = { "", "approved", "pending", "rejected" };
-	const struct cfg *cfg = px->cfg;
+	struct cfg *cfg = px->cfg;
 	char path[CFG_PATH_LEN];
 	unsigned i, j;
 
@@ -378,6 +393,7 @@ void cfg_routes_check(struct cfg_pctx *px)
 
 		route_form_check(px, r, i);
 		cfg_schedule_check(px, r, i);
+		cfg_route_alerting_check(px, &cfg->routes[i], i);
 
 		for (j = 0; r->name && j < i; j++)
 			if (cfg->routes[j].name && strcmp(cfg->routes[j].name, r->name) == 0) {
@@ -410,5 +426,6 @@ void cfg_route_free(struct cfg_route *r, unsigned vars)
 	for (i = 0; r->vars && i < vars; i++)
 		free(r->vars[i]);
 	free(r->vars);
+	cfg_route_alerting_free(r);
 }
 

@@ -14,6 +14,10 @@
 /* The handler for the top-level "routes" key (base is the struct cfg). */
 void cfg_routes_parse(struct cfg_pctx *px, const cJSON *v, void *base, const char *path);
 
+/* A route's "to" (base is the struct cfg_route): a string or an array of
+ * expressions and "@group" names; also the first escalation step's. */
+void cfg_route_to(struct cfg_pctx *px, const cJSON *v, void *base, const char *path);
+
 /* Rules across routes: unique names; warnings for unapproved templates. */
 void cfg_routes_check(struct cfg_pctx *px);
 

@@ -19,6 +19,7 @@
 #include "firmware/daemon.h"
 #include "firmware/delivery.h"
 #include "firmware/flood.h"
+#include "firmware/escalate.h"
 #include "firmware/fw.h"
 #include "firmware/quota.h"
 #include "firmware/schedule.h"
@@ -112,6 +113,8 @@ static int subscribe_routes(struct fw *fw)
 		filters[n++] = webhooks;
 	if (fw_consent_topic(fw) && n < 256)
 		filters[n++] = fw_consent_topic(fw);
+	if (fw_escalate_topic(fw) && n < 256)
+		filters[n++] = fw_escalate_topic(fw);
 	return net_mqtt_subscribe(fw->mqtt, filters, n);
 }
 
@@ -147,9 +150,11 @@ int fw_reload(struct fw *fw, char *why, size_t whylen)
 		snprintf(why, whylen, "the vault failed: restarting");
 		return err;
 	}
+	fw_escalate_reconfigure(fw);
 	if (fw_sender_reconfigure(fw) != ERR_OK || fw_templates_reconfigure(fw) != ERR_OK ||
 	    subscribe_routes(fw) != ERR_OK) {
 		fw->cfg = old_cfg;
+		fw_escalate_reconfigure(fw);
 		cfg_free(cfg);
 		if (fw_sender_reconfigure(fw) != ERR_OK || fw_templates_reconfigure(fw) != ERR_OK ||
 		    subscribe_routes(fw) != ERR_OK)
@@ -223,7 +228,7 @@ static void on_signal(struct hal_signal *s, int signo)
 static void on_message(void *arg, const char *topic, const void *payload, size_t len)
 {
 	if (!fw_remote_take(arg, topic, payload, len) && !fw_consent_take(arg, topic, payload, len) &&
-	    !fw_webhook_take(arg, topic, payload, len))
+	    !fw_webhook_take(arg, topic, payload, len) && !fw_escalate_take(arg, topic, payload, len))
 		fw_router_message(arg, topic, payload, len);
 }
 
@@ -336,7 +341,7 @@ static int start(struct fw *fw, struct cfg_secrets *file)
 	if ((rc = fw_sender_init(fw)) != ERR_OK || (rc = fw_sender_recover(fw)) != ERR_OK ||
 	    (rc = fw_templates_init(fw)) != ERR_OK || (rc = fw_inbound_init(fw)) != ERR_OK)
 		return rc;
-	if ((rc = fw_delivery_init(fw)) != ERR_OK)
+	if ((rc = fw_delivery_init(fw)) != ERR_OK || (rc = fw_escalate_init(fw)) != ERR_OK)
 		return rc;
 	if ((rc = fw_control_init(fw)) != ERR_OK || (rc = fw_serial_init(fw)) != ERR_OK ||
 	    (rc = fw_remote_init(fw)) != ERR_OK)
@@ -370,6 +375,7 @@ static void finish(struct fw *fw)
 	fw_probes_free(fw);
 	fw_templates_free(fw);
 	fw_delivery_free(fw);
+	fw_escalate_free(fw);
 	fw_inbound_free(fw);
 	if (fw->exit_code == 0)
 		fw_sender_drain(fw);

@@ -69,6 +69,10 @@ int fw_event_queue(struct fw *fw, struct store_txn *t, const char *kind, struct 
 /* Queues the receipt of record m's move to its current state in t. */
 int fw_receipt_queue(struct fw *fw, struct store_txn *t, const struct store_msg *m,
 		     const struct store_track *tr);
+/* Queues o (a receipt of something else than a record's state: an
+ * escalation step) on the event's receipts topic in t. */
+int fw_receipt_queue_json(struct fw *fw, struct store_txn *t, const char *event_id,
+			  const struct cJSON *o);
 /* Publishes what is queued (after a commit that queued some, on link up). */
 void fw_receipts_kick(struct fw *fw);
 void fw_receipts_link(struct fw *fw, bool up);

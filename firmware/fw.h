@@ -93,6 +93,7 @@ struct fw {
 	struct fw_uplink uplink;
 	struct fw_logs *logs;
 	struct fw_inbound *inbound; /* consent, the 24 h window, inbound (consent.h) */
+	struct fw_escalate *escalate; /* escalation chains (escalate.h) */
 	struct fw_serial *serial; /* NULL without control.serial.device */
 	struct fw_service *service; /* service.c: the service manager's notify socket */
 	struct fw_quota *quota;   /* quota.c: what accounts with a quota used */

@@ -29,6 +29,7 @@
 #include "config/consent.h"
 #include "config/phone.h"
 #include "firmware/consent.h"
+#include "firmware/escalate.h"
 #include "hal/clock.h"
 #include "hal/err.h"
 #include "hal/log.h"
@@ -189,6 +190,8 @@ static int apply(struct fw *fw, struct store_txn *t, const char *account,
 					  hal_wall_ms());
 	if (rc == ERR_OK)
 		rc = keyword(fw, t, in);
+	if (rc == ERR_OK)
+		rc = fw_escalate_reply(fw, t, in->from, in->body, in->replied_to);
 	*fresh = rc == ERR_OK;
 	return rc;
 }

@@ -138,45 +138,51 @@ static int make_room(struct fw *fw, struct store_txn *t)
 	return rc;
 }
 
-int fw_receipt_queue(struct fw *fw, struct store_txn *t, const struct store_msg *m,
-		     const struct store_track *tr)
+/* Queues o's text on topic in t, to be published and deleted on PUBACK. */
+static int queue_on(struct fw *fw, struct store_txn *t, const char *topic, const cJSON *o)
 {
-	char topic[STORE_EVENT_ID_MAX + 200], level[STORE_EVENT_ID_MAX + 1];
-	cJSON *o = receipt_json(fw, m, tr);
 	char *text = o ? cJSON_PrintUnformatted(o) : NULL;
-	int rc = text ? ERR_OK : ERR_NOMEM;
+	int rc = text ? make_room(fw, t) : ERR_NOMEM;
 
-	topic_level(level, sizeof(level), m->event_id[0] ? m->event_id : "-");
-	snprintf(topic, sizeof(topic), "outpost/%s/receipts/%s", fw->cfg->gateway_id, level);
-	if (rc == ERR_OK)
-		rc = make_room(fw, t);
 	if (rc == ERR_OK)
 		rc = store_receipt_add(t, topic, text);
 	if (rc == ERR_OK && fw->receipts)
 		fw->receipts->queued++;
-	cJSON_Delete(o);
 	free(text);
 	return rc;
+}
+
+int fw_receipt_queue_json(struct fw *fw, struct store_txn *t, const char *event_id,
+			  const cJSON *o)
+{
+	char topic[STORE_EVENT_ID_MAX + 200], level[STORE_EVENT_ID_MAX + 1];
+
+	topic_level(level, sizeof(level), event_id[0] ? event_id : "-");
+	snprintf(topic, sizeof(topic), "outpost/%s/receipts/%s", fw->cfg->gateway_id, level);
+	return queue_on(fw, t, topic, o);
 }
 
 int fw_event_queue(struct fw *fw, struct store_txn *t, const char *kind, cJSON *o)
 {
 	char topic[200];
-	char *text;
 	int rc;
 
 	if (!o)
 		return ERR_NOMEM;
 	cJSON_AddStringToObject(o, "kind", kind);
-	text = cJSON_PrintUnformatted(o);
-	rc = text ? make_room(fw, t) : ERR_NOMEM;
 	snprintf(topic, sizeof(topic), "outpost/%s/events", fw->cfg->gateway_id);
-	if (rc == ERR_OK)
-		rc = store_receipt_add(t, topic, text);
-	if (rc == ERR_OK && fw->receipts)
-		fw->receipts->queued++;
+	rc = queue_on(fw, t, topic, o);
 	cJSON_Delete(o);
-	free(text);
+	return rc;
+}
+
+int fw_receipt_queue(struct fw *fw, struct store_txn *t, const struct store_msg *m,
+		     const struct store_track *tr)
+{
+	cJSON *o = receipt_json(fw, m, tr);
+	int rc = fw_receipt_queue_json(fw, t, m->event_id, o);
+
+	cJSON_Delete(o);
 	return rc;
 }
 

@@ -29,6 +29,7 @@
 #include "firmware/consent.h"
 #include "firmware/delivery.h"
 #include "firmware/flood.h"
+#include "firmware/escalate.h"
 #include "firmware/fw.h"
 #include "firmware/templates.h"
 #include "hal/clock.h"
@@ -173,6 +174,7 @@ out:
 struct content {
 	const char *vars; /* ContentVariables JSON of the (fallback) template */
 	const char *body; /* free-form text of a "text" route, else "" */
+	struct fw_esc_first *first; /* an escalating route's first step: its records */
 };
 
 /* "_more" in the event, for routes with flood control. */
@@ -275,10 +277,25 @@ static void queue_one(struct fw *fw, const struct event *ev, const struct cfg_ro
 	}
 	put(fw, &m);
 	fw->n.queued++;
+	if (ct->first && m.seq && ct->first->n < STORE_CHAIN_FIRST_MAX) {
+		ct->first->seq[ct->first->n] = m.seq;
+		snprintf(ct->first->to[ct->first->n++], CFG_PHONE_MAX, "%s", e164);
+	}
 	cfg_phone_mask(e164, masked);
 	log_msg(LOG_INFO, &(struct log_ctx){.event_id = ev->id, .msg_seq = m.seq, .to = e164, .vars = ct->vars},
 		"router: event %s: message #%llu to %s queued (route %s)", ev->id,
 		(unsigned long long)m.seq, masked, r->name);
+}
+
+/* "@group": its numbers, each a recipient; *n counts them. */
+static void queue_group(struct fw *fw, const struct event *ev, const struct cfg_route *r,
+			const struct content *ct, const char *name, unsigned *n)
+{
+	const struct cfg_group *g = cfg_group_find(fw->cfg, name);
+
+	for (unsigned k = 0; g && k < g->n_to; k++)
+		if ((*n)++ < MAX_RECIPIENTS)
+			queue_one(fw, ev, r, g->to[k], ct);
 }
 
 /* A recipient expression naming one field that holds an array fans out. */
@@ -291,6 +308,10 @@ static void queue_recipients(struct fw *fw, const struct event *ev, const struct
 	for (unsigned i = 0; i < r->n_to && n < MAX_RECIPIENTS; i++) {
 		const cJSON *f = NULL, *el;
 
+		if (r->to[i][0] == '@') {
+			queue_group(fw, ev, r, ct, r->to[i], &n);
+			continue;
+		}
 		if (cfg_expr_lone_field(r->to[i], path, sizeof(path)))
 			f = cfg_field_get(ev->json, path);
 		if (f && cJSON_IsArray(f)) {
@@ -352,7 +373,21 @@ static void route_event(struct fw *fw, const struct event *ev, const struct cfg_
 		return;
 	}
 	ct.vars = vars;
+	struct fw_esc_first first = {0};
+
+	ct.first = r->n_steps ? &first : NULL;
 	queue_recipients(fw, ev, r, &ct);
+	if (first.n && fw->router.batch_err == ERR_OK) {
+		struct store_msg proto;
+
+		base_record(ev, &proto);
+		proto.account = r->account->name;
+		proto.template_name = r->template ? r->template->name : "";
+		proto.content_sid = r->template && r->template->content_sid ? r->template->content_sid : "";
+		proto.vars_json = ct.vars;
+		proto.body = ct.body;
+		fw_router_note(fw, fw_escalate_begin(fw, fw->router.txn, r, &proto, &first));
+	}
 	cJSON_free(vars);
 }
 

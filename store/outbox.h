@@ -56,6 +56,9 @@ enum { STORE_F_FREEFORM = 8, STORE_F_TEMPLATE_ONLY = 16 };
  * LINK_HELD: parked while its account's circuit is open, counted
  * (firmware/sender/link.c, recovery). */
 enum { STORE_F_LINK_FAILED = 32, STORE_F_LINK_HELD = 64 };
+/* ESCALATED: made by a step of an escalation chain after the first
+ * (firmware/escalate.c): one more record of its event, to another person. */
+enum { STORE_F_ESCALATED = 128 };
 /* Bits 8-9: the record's priority (its route's "priority"), two's
  * complement so that a record written before priorities reads as normal.
  * The due index has a lane per priority; the sender takes what is due from

@@ -56,6 +56,7 @@ static const char *const db_names[STORE_DB__COUNT] = {
 	[STORE_DB_LEDGER] = "ledger", [STORE_DB_INBOUND] = "inbound",
 	[STORE_DB_DUE_URGENT] = "due/urgent", [STORE_DB_DUE_HIGH] = "due/high",
 	[STORE_DB_DUE_LOW] = "due/low", [STORE_DB_FLOOD] = "flood",
+	[STORE_DB_CHAIN] = "chain", [STORE_DB_CHAINDUE] = "chaindue", [STORE_DB_CHAINREF] = "chainref",
 };
 
 void store_be64_put(unsigned char *p, uint64_t v)

@@ -36,6 +36,9 @@ enum store_db {
 	STORE_DB_DUE_HIGH,   /* keyed as STORE_DB_DUE (the normal lane) */
 	STORE_DB_DUE_LOW,
 	STORE_DB_FLOOD, /* flood control's windows and hourly counts (flood.h) */
+	STORE_DB_CHAIN,    /* escalation chain id (8B BE) -> chain (chain.h) */
+	STORE_DB_CHAINDUE, /* at ms (8B BE) ++ chain id (8B BE) -> empty (chain.h) */
+	STORE_DB_CHAINREF, /* 'e' event id / 't' E.164, NUL, chain id -> empty (chain.h) */
 	STORE_DB__COUNT
 };
 

@@ -114,7 +114,7 @@ static void check_fields(struct store_verify_report *r, const struct store_msg *
 	if (m->flags & ~(uint32_t)(STORE_F_AMBIGUOUS | STORE_F_CLOCK_UNSET | STORE_F_RECONCILE |
 				   STORE_F_FREEFORM | STORE_F_TEMPLATE_ONLY | STORE_F_LINK_FAILED |
 				   STORE_F_LINK_HELD | STORE_F_PRIO_MASK | STORE_F_COALESCED |
-				   STORE_F_DIGEST))
+				   STORE_F_DIGEST | STORE_F_ESCALATED))
 		problem(r, STORE_VERIFY_RECORD, "#%" PRIu64 " has unknown flags 0x%x", m->seq,
 			m->flags);
 	if ((m->flags & STORE_F_RECONCILE) && !(m->flags & STORE_F_AMBIGUOUS))

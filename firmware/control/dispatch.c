@@ -14,6 +14,7 @@
 #include "config/phone.h"
 #include "config/secrets.h"
 #include "firmware/delivery.h"
+#include "firmware/escalate.h"
 #include "firmware/consent.h"
 #include "firmware/fw.h"
 #include "firmware/quota.h"
@@ -151,6 +152,7 @@ static cJSON *cmd_status(struct fw *fw)
 	fw_webhook_status(fw, cJSON_AddObjectToObject(r, "webhooks"));
 	fw_consent_status(fw, cJSON_AddObjectToObject(r, "consent"));
 	fw_quota_status(fw, r);
+	fw_escalate_status(fw, cJSON_AddObjectToObject(r, "escalation"));
 	return r;
 }
 

@@ -26,6 +26,7 @@
 
 #include "config/phone.h"
 #include "firmware/delivery.h"
+#include "firmware/escalate.h"
 #include "firmware/fw.h"
 #include "hal/clock.h"
 #include "hal/err.h"
@@ -76,7 +77,8 @@ static void add_error(cJSON *o, const struct store_msg *m)
 	cJSON *e = cJSON_AddObjectToObject(o, "error");
 
 	cJSON_AddStringToObject(e, "class", m->state == STORE_REJECTED ? "input" :
-				m->state == STORE_SUPPRESSED && !m->err_class ? "duplicate" :
+				m->state == STORE_SUPPRESSED && !m->err_class ?
+				(m->flags & STORE_F_ESCALATED ? "acknowledged" : "duplicate") :
 				m->err_class ? net_class_name(m->err_class) : "");
 	cJSON_AddNumberToObject(e, "code", m->err_code);
 	cJSON_AddStringToObject(e, "text", m->err_text);
@@ -100,6 +102,8 @@ static cJSON *record(const struct store_msg *m, bool full, bool operator)
 	cJSON_AddNumberToObject(o, "updated_ms", (double)m->updated_ms);
 	cJSON_AddBoolToObject(o, "ambiguous", (m->flags & STORE_F_AMBIGUOUS) != 0);
 	cJSON_AddBoolToObject(o, "reconcile", (m->flags & STORE_F_RECONCILE) != 0);
+	if (m->flags & STORE_F_ESCALATED) /* a later step's: outbox.show has the chain */
+		cJSON_AddBoolToObject(o, "escalated", true);
 	/* waiting for its template's approval (the reason is the error text) */
 	cJSON_AddBoolToObject(o, "held", m->due_ms == STORE_DUE_PARKED);
 	add_error(o, m);
@@ -279,6 +283,7 @@ static cJSON *show(struct fw *fw, const struct fw_caller *from, const cJSON *req
 		cJSON_AddBoolToObject(r, "ok", true);
 		cJSON_AddItemToObject(r, "message", record(&m, true, from->operator));
 		fw_delivery_show(t, seq, cJSON_GetObjectItem(r, "message"));
+		fw_escalate_show(fw, t, &m, from->operator, cJSON_GetObjectItem(r, "message"));
 	} else {
 		snprintf(err, errlen, rc == ERR_NOTFOUND ? "no record %llu (pruned, or never)" :
 			 "record %llu cannot be read", (unsigned long long)seq);

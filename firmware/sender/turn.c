@@ -27,6 +27,7 @@
 #include "firmware/account.h"
 #include "firmware/consent.h"
 #include "firmware/delivery.h"
+#include "firmware/escalate.h"
 #include "firmware/fw.h"
 #include "firmware/quota.h"
 #include "firmware/schedule.h"
@@ -416,7 +417,8 @@ int fw_snd_pick_due(struct fw_sender *s, struct store_txn *t, unsigned room, str
 		prev_state = m.state;
 		prev_attempt_ms = m.attempt_ms;
 		m.updated_ms = wall;
-		if (!(m.flags & STORE_F_RECONCILE) && !fw_consent_gate(s->fw, t, &m, wall)) {
+		if (!(m.flags & STORE_F_RECONCILE) && (!fw_escalate_gate(s->fw, t, &m) ||
+							  !fw_consent_gate(s->fw, t, &m, wall))) {
 			/* suppressed or failed: final, nothing to send */
 		} else if (admit(s, t, &m, &a, wall, now)) {
 			struct ctx *c = fw_snd_ctx_get(s);

@@ -19,6 +19,7 @@ BEGIN {
 	OPENS["cfg_template_meta"] = "|meta_fields"
 	OPENS["cfg_quota_parse"] = "|quota_fields"
 	OPENS["route_coalesce"] = "|coalesce_fields"
+	OPENS["cfg_route_escalate"] = "[]|step_fields"
 	# config/consent.c reads its two members without a table
 	OPENS["cfg_consent_parse"] = "|=consent"
 	KEYS["=consent"] = "stop_keywords start_keywords"

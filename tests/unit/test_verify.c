@@ -316,7 +316,7 @@ static void impossible_records(struct fx *f, struct store_txn *t)
 
 	assert_int_equal(store_outbox_get(t, f->sent, &m), ERR_OK);
 	m.provider_id = ""; /* SENT without the id it was sent as */
-	m.flags |= 0x80;    /* a flag nobody defined */
+	m.flags |= 0x10000; /* a flag nobody defined */
 	assert_int_equal(store_outbox_update(t, &m), ERR_OK);
 	assert_int_equal(store_outbox_get(t, f->rejected, &m), ERR_OK);
 	m.attempts = 2; /* a rejected event never went out */

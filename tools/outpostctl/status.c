@@ -417,6 +417,19 @@ static cJSON *status_request(const struct octl_opts *o)
 	return req;
 }
 
+/* Escalation chains: shown once a route escalates or a chain ever ran. */
+static void show_escalation(const cJSON *e)
+{
+	const char *topic = octl_str(e, "ack_topic");
+	double started = 0;
+
+	octl_num(e, "started", &started);
+	if (!cJSON_IsObject(e) || ((!topic || !topic[0]) && started == 0))
+		return;
+	printf("%-*s", (int)strlen(INDENT), "escalate:");
+	octl_put_counts(stdout, e, INDENT);
+}
+
 static void status_show(const struct octl_opts *o, const cJSON *r)
 {
 	(void)o;
@@ -432,6 +445,7 @@ static void status_show(const struct octl_opts *o, const cJSON *r)
 	show_errors(cJSON_GetObjectItemCaseSensitive(r, "last_errors"));
 	show_sources(cJSON_GetObjectItemCaseSensitive(r, "sources"));
 	octl_show_consent(cJSON_GetObjectItemCaseSensitive(r, "consent"), INDENT);
+	show_escalation(cJSON_GetObjectItemCaseSensitive(r, "escalation"));
 	show_control(r);
 }
 
@@ -467,6 +481,9 @@ const struct octl_cmd octl_cmd_status = {
 		"  consent   the recipient ledger and inbound messages: numbers known,\n"
 		"            messages suppressed (opted out / not opted in), free-form\n"
 		"            texts and fallback templates, inbound messages and polls\n"
+		"  escalate  on-call chains (routes with \"escalate\"): started, steps\n"
+		"            taken, open, and how they ended: acknowledged, reached (read\n"
+		"            in time), gave_up, stopped (docs/ALERTING.md)\n"
 		"  vault     the credentials vault: open with N entries, or SEALED and why\n"
 		"            (a missing or wrong device key: accounts pause, events wait)\n"
 		"  control   the lines outpostctl can use: socket, serial (up/DOWN, damaged\n"
