@@ -587,8 +587,8 @@ void store_set_commit_hook(struct store *s, const struct store_commit_hook *h)
  * kernel maps 64 KiB around each page faulted in (fault-around; MADV_RANDOM
  * does not stop it): a burst of commits touched 8 to 16 MiB of the map
  * between two of upkeep's releases, once a second. So each commit that
- * wrote releases the map too: what stays mapped is what reads since the
- * last commit touched. The next commit faults the B-trees' upper pages
+ * wrote, and each txn's end, releases the map too: what stays mapped is
+ * what the txns still open touched. The next commit faults the B-trees' upper pages
  * back in from the page cache (a few faults, microseconds).
  */
 int store_commit(struct store_txn *t)
@@ -646,6 +646,8 @@ void store_abort(struct store_txn *t)
 		return;
 	mdb_txn_abort(t->txn);
 	t->s->open_txns--;
+	if (!t->parent) /* a read txn's pages too (see store_commit) */
+		store_release_pages(t->s);
 	free(t);
 }
 
