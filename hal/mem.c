@@ -39,7 +39,10 @@ size_t hal_mem_release_code(void)
 		if (sscanf(line, "%llx-%llx %7s %*s %*s %llu", &start, &end, perms, &inode) == 4) {
 			total += release(&m);
 			m = (struct smap){.start = (uintptr_t)start, .end = (uintptr_t)end};
-			m.droppable = inode && perms[1] != 'w' && perms[3] == 'p';
+			/* Code only (r-xp): read-only data next to it may be
+			 * relocated (RELRO), and an emulator's smaps (qemu-user)
+			 * shows no Anonymous count to tell. */
+			m.droppable = inode && !strcmp(perms, "r-xp");
 		} else if (sscanf(line, "Rss: %zu kB", &kb) == 1) {
 			m.rss_kb = kb;
 		} else if (sscanf(line, "Anonymous: %zu kB", &kb) == 1) {
