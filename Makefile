@@ -63,9 +63,11 @@ CFLAGS += -DOUTPOST_CRASH_POINTS
 endif
 # STATIC=1: unused functions and data of ours and of the libraries built
 # from source (scripts/build-dep.sh) are left out of the binary.
+# --as-needed: a shared library only if something calls into it (libm went:
+# 320 KiB of resident map for one floor()).
 ifneq ($(STATIC),)
 CFLAGS += -ffunction-sections -fdata-sections
-LDFLAGS += -Wl,--gc-sections
+LDFLAGS += -Wl,--gc-sections -Wl,--as-needed
 endif
 ifneq ($(SAN),)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -85,7 +87,6 @@ CURL_CFLAGS := -I$(CURL_DIR)/include -DCURL_STATICLIB
 CURL_LIBS := $(CURL_DIR)/lib/libcurl.a -l:libnghttp2.a
 CURL_DEP := $(CURL_DIR)/lib/libcurl.a
 endif
-CFLAGS += $(CURL_CFLAGS)
 
 # Libraries built from Debian's sources with our flags (scripts/build-dep.sh)
 # into build/[TRIPLET/]deps/NAME: all of them for STATIC=1, and lmdb
@@ -96,6 +97,19 @@ DEPS_DIR := build/$(if $(CROSS),$(CROSS)/,)deps
 STATIC_DEPS := $(if $(STATIC),mbedtls mosquitto cjson lmdb,$(if $(filter static,$(LMDB)),lmdb))
 DEP_STAMPS := $(foreach d,$(STATIC_DEPS),$(DEPS_DIR)/$(d)/debian-source-version)
 CFLAGS += $(foreach d,$(STATIC_DEPS),-I$(DEPS_DIR)/$(d)/include)
+# STATIC=1: libcurl of its own, compiled against that mbedTLS (configured
+# down by scripts/mbedtls_outpost.h: curl embeds structs whose size follows
+# the configuration).
+ifneq ($(STATIC),)
+ifneq ($(CURL),system)
+CURL_DIR := $(DEPS_DIR)/curl
+CURL_MBEDTLS := $(DEPS_DIR)/mbedtls
+CURL_CFLAGS := -I$(CURL_DIR)/include -DCURL_STATICLIB
+CURL_LIBS := $(CURL_DIR)/lib/libcurl.a -l:libnghttp2.a
+CURL_DEP := $(CURL_DIR)/lib/libcurl.a
+endif
+endif
+CFLAGS += $(CURL_CFLAGS)
 # dep_libs NAME,ARCHIVES,SYSTEM: the archives built for NAME, or -l flags.
 dep_libs = $(if $(filter $(1),$(STATIC_DEPS)),$(addprefix $(DEPS_DIR)/$(1)/lib/,$(2)),$(3))
 
@@ -128,9 +142,10 @@ endif
 $(SETUP): scripts/setup.sh
 	OUTPOST_SETUP_STAMP=$(BUILD)/.setup scripts/setup.sh $(SETUP_KIND)
 
-$(CURL_DIR)/lib/libcurl.a: scripts/build-curl.sh | $(SETUP)
-	CPPFLAGS="$(strip $(CPPFLAGS) $(TARGET_CPPFLAGS))" scripts/build-curl.sh $(CURL_DIR) $(CROSS)
+$(CURL_DIR)/lib/libcurl.a: scripts/build-curl.sh $(if $(CURL_MBEDTLS),$(CURL_MBEDTLS)/debian-source-version) | $(SETUP)
+	CPPFLAGS="$(strip $(CPPFLAGS) $(TARGET_CPPFLAGS))" scripts/build-curl.sh $(CURL_DIR) "$(CROSS)" $(CURL_MBEDTLS)
 
+$(DEPS_DIR)/mbedtls/debian-source-version: scripts/mbedtls_outpost.h
 $(DEPS_DIR)/%/debian-source-version: scripts/build-dep.sh | $(SETUP)
 	CPPFLAGS="$(strip $(CPPFLAGS) $(TARGET_CPPFLAGS))" scripts/build-dep.sh $* $(DEPS_DIR)/$* $(CROSS)
 

@@ -2,6 +2,9 @@
  * main.c - outpostd's command line. Everything else is in daemon.c.
  */
 #include <getopt.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -93,6 +96,12 @@ int main(int argc, char **argv)
 	bool test = false, use_syslog = false;
 	int level = LOG_INFO, c;
 
+#ifdef __GLIBC__
+	/* One malloc arena: the daemon's work is on one thread; curl's
+	 * resolver threads would each get an arena of their own (64 MiB of
+	 * address space, the pages they touched kept). */
+	mallopt(M_ARENA_MAX, 1);
+#endif
 	while ((c = getopt_long(argc, argv, "c:tsvVh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': cfg = optarg; break;

@@ -441,8 +441,10 @@ static bool event_pubseq(const cJSON *json, int64_t *seq)
 	if (!f || cJSON_IsNull(f))
 		return false;
 	d = f->valuedouble;
-	/* The range check comes first: the cast of a larger value is undefined. */
-	*seq = cJSON_IsNumber(f) && d >= 0 && d <= (double)STORE_SEQ_MAX && d == floor(d)
+	/* The range check comes first: the cast of a larger value is undefined.
+	 * A whole number survives the round trip through int64_t (no floor():
+	 * it was all outpostd took from libm, 320 KiB of resident map). */
+	*seq = cJSON_IsNumber(f) && d >= 0 && d <= (double)STORE_SEQ_MAX && d == (double)(int64_t)d
 		       ? (int64_t)d : -1;
 	return true;
 }

@@ -8,6 +8,8 @@
  * slots of dead processes (a killed `outpostctl` would otherwise pin freed
  * pages and make the file grow); and unmaps the store pages this process
  * touched, so the daemon's resident set stays a few MB whatever the backlog.
+ * 5 s after start and then every minute it also lets go of the code pages
+ * mapped since (hal/mem.h): start-up's, a burst's.
  *
  * Idle, it touches no txn: every txn, even one that writes nothing, dirties
  * a page of lmdb's lock file (its writer mutex, a reader slot), which the
@@ -29,12 +31,15 @@
 #include "hal/clock.h"
 #include "hal/err.h"
 #include "hal/log.h"
+#include "hal/mem.h"
 #include "net/mqtt.h"
 #include "store/outbox.h"
 #include "store/store.h"
 
 #define UPKEEP_MS 1000
 #define READER_CHECK_EVERY 60
+#define CODE_RELEASE_FIRST 5
+#define CODE_RELEASE_EVERY 60
 #define PRUNE_PER_STATE 256
 #define PRUNE_IDLE_MAX_MS (3600 * 1000)
 
@@ -144,6 +149,8 @@ static void on_upkeep(struct hal_timer *t)
 	}
 	store_release_pages(fw->store);
 	malloc_trim(0);
+	if (fw->upkeep_ticks % CODE_RELEASE_EVERY == CODE_RELEASE_FIRST)
+		log_debug("upkeep: %zu KiB of code pages let go", hal_mem_release_code());
 }
 
 void fw_upkeep_start(struct fw *fw)

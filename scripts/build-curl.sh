@@ -3,11 +3,14 @@
 # patches applied) against mbedTLS, HTTP and HTTPS only, so outpostd's HTTPS
 # runs on the TLS stack a gateway runs. HTTP/2 comes from Debian's nghttp2
 # (libnghttp2-dev; the Makefile links its libnghttp2.a, so the daemon needs
-# no libnghttp2 on the gateway). Usage: build-curl.sh OUTDIR [HOST]
-#   OUTDIR  receives include/ and lib/libcurl.a
-#   HOST    a GNU triplet for cross builds (e.g. aarch64-linux-gnu)
+# no libnghttp2 on the gateway). Usage: build-curl.sh OUTDIR [HOST [MBEDTLS]]
+#   OUTDIR   receives include/ and lib/libcurl.a
+#   HOST     a GNU triplet for cross builds (e.g. aarch64-linux-gnu), or ""
+#   MBEDTLS  an mbedTLS built by build-dep.sh (include/, lib/*.a) to build
+#            against instead of Debian's libmbedtls-dev: make STATIC=1, whose
+#            mbedTLS is configured down (scripts/mbedtls_outpost.h)
 set -eu
-out=$(realpath -m "$1"); host=${2:-}
+out=$(realpath -m "$1"); host=${2:-}; mbedtls=${3:+$(realpath "$3")}
 # Built by this very script: a changed script (options) builds again.
 [ "$out/lib/libcurl.a" -nt "$0" ] && exit 0
 work="$out.src"; rm -rf "$work"; mkdir -p "$work"; cd "$work"
@@ -23,7 +26,7 @@ hostarg=""; [ -n "$host" ] && hostarg="--host=$host"
 [ -n "$host" ] && export PKG_CONFIG_LIBDIR="/usr/lib/$host/pkgconfig:/usr/share/pkgconfig"
 # Threaded resolver: name lookups never block the poll loop (DESIGN invariant 3).
 ./configure $hostarg --prefix="$out" --disable-shared --enable-static \
-	--with-mbedtls --without-openssl --without-gnutls --without-wolfssl \
+	--with-mbedtls${mbedtls:+="$mbedtls"} --without-openssl --without-gnutls --without-wolfssl \
 	--with-ca-bundle=/etc/ssl/certs/ca-certificates.crt \
 	--enable-http --enable-threaded-resolver --enable-ipv6 \
 	--disable-ftp --disable-file --disable-ldap --disable-ldaps --disable-rtsp \

@@ -16,9 +16,13 @@
 # the target's, e.g. -D_FILE_OFFSET_BITS=64 -D_TIME_BITS=64 for armhf).
 set -eu
 name=$1; out=$(realpath -m "$2"); host=${3:-}
-# Built by this very script: a changed script (options) builds again.
+# Built by this very script: a changed script (options) builds again, and
+# for mbedtls a changed configuration (mbedtls_outpost.h beside it).
+conf=$(dirname "$0")/mbedtls_outpost.h
 # shellcheck disable=SC3013 # dash and bash have -nt
-[ "$out/debian-source-version" -nt "$0" ] && exit 0
+[ "$out/debian-source-version" -nt "$0" ] &&
+	{ [ "$name" != mbedtls ] || [ "$out/debian-source-version" -nt "$conf" ]; } && exit 0
+conf=$(realpath "$conf")
 cc=${host:+$host-}gcc; ar=${host:+$host-}ar
 # A section per function and object: a static link with --gc-sections
 # (make STATIC=1) keeps only what outpostd uses (mbedTLS: 130 KiB less).
@@ -49,8 +53,15 @@ cjson)
 	$ar rcs "$out/lib/libcjson.a" cJSON.o
 	mkdir -p "$out/include/cjson" && cp cJSON.h "$out/include/cjson/" ;;
 mbedtls)
-	# Debian's configuration (include/mbedtls/config.h as patched), so
-	# that libcurl, built against Debian's headers, sees the same structs.
+	# Debian's configuration (include/mbedtls/config.h as patched) less
+	# what mbedtls_outpost.h takes out, which config.h includes last. The
+	# static build's libcurl is compiled against these headers
+	# (build-curl.sh OUTDIR HOST MBEDTLS): the structs it embeds follow them.
+	cp "$conf" include/mbedtls/outpost_config.h
+	sed -i 's|^//#define MBEDTLS_USER_CONFIG_FILE .*|#define MBEDTLS_USER_CONFIG_FILE "mbedtls/outpost_config.h"|' \
+		include/mbedtls/config.h
+	grep -q '^#define MBEDTLS_USER_CONFIG_FILE "mbedtls/outpost_config.h"' include/mbedtls/config.h ||
+		{ echo "build-dep: mbedtls: no MBEDTLS_USER_CONFIG_FILE line in config.h" >&2; exit 1; }
 	run make -C library CC="$cc" AR="$ar" CFLAGS="$flags" \
 		libmbedcrypto.a libmbedx509.a libmbedtls.a
 	cp library/libmbedcrypto.a library/libmbedx509.a library/libmbedtls.a "$out/lib/"

@@ -82,8 +82,9 @@ EOC
 
 # start_outpostd: runs the daemon (under valgrind if E2E_VALGRIND=1) and
 # waits until its control socket answers and the broker link is up.
+# OUTPOSTD_BIN: another outpostd than $BUILD's (the bench's STATIC_BUILD).
 start_outpostd() {
-	local cmd=("$BUILD/outpostd" -c "$OUTPOST_CONF")
+	local cmd=("${OUTPOSTD_BIN:-$BUILD/outpostd}" -c "$OUTPOST_CONF")
 	if [ "${E2E_VALGRIND:-0}" = 1 ]; then
 		cmd=(valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
 			--log-file="$E2E_DIR/valgrind.%p.log" "${cmd[@]}")

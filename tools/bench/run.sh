@@ -38,6 +38,14 @@
 #     records that wait: firmware/receipts.c, logs.c). Then WEAR_IDLE_S seconds
 #     of nothing (the issue's figure is an hour: WEAR_IDLE_S=3600): bytes.
 #     WEAR_RUNS picks among "slow site burst" (the idle window follows site).
+#  9. the gateway's figures (PHASES=gateway, not in the default set; issue
+#     15): cold start to READY=1 on $NOTIFY_SOCKET (median of GW_STARTS),
+#     RSS idle, peak RSS while a burst of GW_BURST_N events published live
+#     is sent, RSS with GW_QUEUED_N queued at rest; each with where the
+#     resident pages are (/proc/PID/smaps by mapping). It builds nothing:
+#     outpostd comes from STATIC_BUILD (e.g. build/static, made by
+#     `make STATIC=1`) if set, else from BUILD; the broker, sim and
+#     publisher from BUILD. STATIC_BUILD works for the other phases too.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 : "${BUILD:=build}" "${ROUNDS:=3}" "${N:=100000}"
@@ -50,6 +58,8 @@ cd "$(dirname "$0")/../.." || exit 1
 : "${FAST_INFLIGHT:=32}"
 : "${WEAR_SLOW_N:=12}" "${WEAR_SLOW_S:=10}" "${WEAR_N:=60}" "${WEAR_BURST_N:=1000}"
 : "${WEAR_IDLE_S:=60}" "${WEAR_RUNS:=slow site burst}"
+: "${GW_STARTS:=20}" "${GW_BURST_N:=20000}" "${GW_QUEUED_N:=100000}"
+[ -n "${STATIC_BUILD:-}" ] && OUTPOSTD_BIN=$STATIC_BUILD/outpostd
 phase() { [[ " $PHASES " == *" $1 "* ]]; }
 . tests/e2e/lib.sh
 . tests/e2e/outpost.sh
@@ -74,13 +84,19 @@ bench_broker() {
 	wait_for "port_open $BROKER_PORT" 10 || fail "broker did not restart"
 }
 
-ingest_and_send() { # one round: ingest N with the sender held, then drain
-	local r=$1 t0 t1 pid
-	e2e_setup "bench-$r"
+# bench_fast_setup NAME: broker, a sim with 2 threads, a config that sends
+# as fast as they go (32 in flight, batches of 256, rate 10,000/s).
+bench_fast_setup() {
+	e2e_setup "$1"
 	bench_broker
 	start_sim --threads 2 --keep 1000
 	write_config '.sender.max_inflight = 32' '.sender.batch = 256' \
 		'.accounts.main.rate_per_s = 10000' '.accounts.main.burst = 1000' "$BENCH_EDIT"
+}
+
+ingest_and_send() { # one round: ingest N with the sender held, then drain
+	local r=$1 t0 t1 pid
+	bench_fast_setup "bench-$r"
 	# First start registers the persistent session, then outpostd goes down.
 	start_outpostd
 	stop_outpostd || fail "outpostd did not stop"
@@ -276,10 +292,91 @@ recovery() { # REC_N events while the sim refuses for 20 s; time to drain after
 	e2e_cleanup
 }
 
+# smaps_by PID: resident KiB by mapping (the binary, each library, the
+# store's map, heap, stacks, anonymous), largest first, on one line.
+smaps_by() {
+	awk '/^[0-9a-f]+-[0-9a-f]+ / {n = $6 == "" ? "anon" : $6; sub(/.*\//, "", n); next}
+		/^Rss:/ {r[n] += $2}
+		END {for (k in r) if (r[k] > 0) printf "%d %s\n", r[k], k}' "/proc/$1/smaps" |
+		sort -rn | awk '{printf "%s%s %s", (NR > 1 ? ", " : ""), $2, $1} END {print ""}'
+}
+
+# gw_mem PID KEY: VmRSS, RssAnon, RssFile and the mappings into $OUT.
+gw_mem() {
+	echo "$2_rss $(rss_kb "$1")" >>"$OUT"
+	echo "$2_anon $(anon_kb "$1")" >>"$OUT"
+	echo "$2_file $(awk '/^RssFile/ {f = $2} /^RssShmem/ {s = $2} END {print f + s}' "/proc/$1/status")" >>"$OUT"
+	echo "$2 resident KiB by mapping: $(smaps_by "$1")" >>"$OUT.maps"
+}
+
+# peak_sampler PID FILE: every 0.2 s until PID ends or FILE.stop exists,
+# VmRSS; at each new maximum, the mappings into FILE ("KiB: by mapping").
+peak_sampler() {
+	local max=0 r
+	while kill -0 "$1" 2>/dev/null && [ ! -e "$2.stop" ]; do
+		r=$(rss_kb "$1" 2>/dev/null) || break
+		if [ "${r:-0}" -gt "$max" ]; then
+			max=$r
+			echo "$r: $(smaps_by "$1")" >"$2"
+		fi
+		sleep 0.2
+	done
+}
+
+gateway() {
+	local ms t0 t1 sampler
+	bench_fast_setup bench-gateway
+	# The first start creates the store and imports the secrets; the
+	# timed starts open an existing store (the page cache warm).
+	start_outpostd
+	stop_outpostd || fail "outpostd did not stop"
+	ms=$(python3 tools/bench/ready_ms.py "$GW_STARTS" "${OUTPOSTD_BIN:-$BUILD/outpostd}" \
+		"$OUTPOST_CONF" "$E2E_DIR") || fail "cold start: $ms"
+	echo "gw_ready_ms $(echo "$ms" | median)" >>"$OUT"
+	echo "gw_ready_range $(echo "$ms" | sort -g | sed -n '1p;$p' | paste -sd-)" >>"$OUT"
+	# Idle: 3 s after start, and 8 s after (upkeep lets go of start-up's
+	# code pages 5 s after start: firmware/upkeep.c).
+	start_outpostd
+	sleep 3
+	gw_mem "$OUTPOSTD_PID" gw_idle3
+	sleep 5
+	gw_mem "$OUTPOSTD_PID" gw_idle
+	peak_sampler "$OUTPOSTD_PID" "$E2E_DIR/peak" &
+	sampler=$!
+	t0=$(now)
+	publish -n "$GW_BURST_N" --kind mixed --id-prefix gwb --max-inflight 1000
+	wait_for "[ \"\$(outbox_count sent)\" -ge $GW_BURST_N ]" 600 || fail "burst not sent"
+	t1=$(now)
+	touch "$E2E_DIR/peak.stop"
+	wait "$sampler"
+	echo "gw_burst_peak (sampled every 0.2 s) resident $(cat "$E2E_DIR/peak")" >>"$OUT.maps"
+	echo "gw_burst_s $(awk "BEGIN {printf \"%.1f\", $t1 - $t0}")" >>"$OUT"
+	echo "gw_burst_hwm $(hwm_kb "$OUTPOSTD_PID")" >>"$OUT"
+	gw_mem "$OUTPOSTD_PID" gw_burst_end
+	stop_outpostd
+	e2e_cleanup
+	# GW_QUEUED_N at rest: published while outpostd is down, ingested with
+	# the sim refusing (a provider outage), 2 s after the last is acked.
+	e2e_setup bench-gateway-queued
+	bench_broker
+	start_sim --down-from 0 --down-for 3600
+	write_config '.accounts.main.rate_per_s = 10000' "$BENCH_EDIT"
+	start_outpostd
+	stop_outpostd || fail "outpostd did not stop"
+	publish -n "$GW_QUEUED_N" --kind mixed --id-prefix gwq --max-inflight 1000
+	start_outpostd
+	wait_for "[ \"\$(status_num acked)\" -ge $GW_QUEUED_N ]" 300 || fail "queued: ingest incomplete"
+	sleep 2
+	gw_mem "$OUTPOSTD_PID" gw_queued
+	echo "gw_queued_hwm $(hwm_kb "$OUTPOSTD_PID")" >>"$OUT"
+	stop_outpostd
+	e2e_cleanup
+}
+
 io_written() { awk '/^write_bytes/ {print $2}' "/proc/$1/io"; }
 
-# strace -c's count of fdatasync + fsync calls from its summary file.
-syncs_of() { awk '$NF == "fdatasync" || $NF == "fsync" {n += $4} END {print n + 0}' "$1"; }
+# strace -c's count of fdatasync + fsync (+ msync) calls from its summary file.
+syncs_of() { awk '$NF == "fdatasync" || $NF == "fsync" || $NF == "msync" {n += $4} END {print n + 0}' "$1"; }
 
 wear() { # KEY N RATE (events/s, 0 = burst): write_bytes and fsyncs per event
 	local k=$1 n=$2 rate=$3 w0 w1 w2 st=
@@ -318,9 +415,20 @@ wear() { # KEY N RATE (events/s, 0 = burst): write_bytes and fsyncs per event
 	fi
 	echo "wear_${k}_bytes $(( (w1 - w0) / n ))" >>"$OUT"
 	if [ "$k" = site ]; then
+		st=
+		if command -v strace >/dev/null; then
+			strace -c -f -e trace=fdatasync,fsync,msync -o "$E2E_DIR/strace-idle.txt" \
+				-p "$OUTPOSTD_PID" 2>/dev/null &
+			st=$!
+		fi
+		w1=$(io_written "$OUTPOSTD_PID")
 		sleep "$WEAR_IDLE_S"
 		w2=$(io_written "$OUTPOSTD_PID")
 		echo "wear_idle_bytes $((w2 - w1))" >>"$OUT"
+		if [ -n "$st" ]; then
+			kill -INT "$st" && wait "$st"
+			echo "wear_idle_syncs $(syncs_of "$E2E_DIR/strace-idle.txt")" >>"$OUT"
+		fi
 	fi
 	stop_outpostd
 	e2e_cleanup
@@ -339,6 +447,7 @@ if phase slow; then
 	for rate in 80 500; do slow_provider h1 $rate && slow_provider h2 $rate; done
 fi
 phase recovery && recovery
+phase gateway && gateway
 if phase wear; then
 	[[ " $WEAR_RUNS " == *" slow "* ]] && wear slow "$WEAR_SLOW_N" "$(awk "BEGIN {print 1 / $WEAR_SLOW_S}")"
 	[[ " $WEAR_RUNS " == *" site "* ]] && wear site "$WEAR_N" 1
@@ -376,6 +485,15 @@ printf '%-44s %10s\n' \
 	"  one every ${WEAR_SLOW_S} s ($WEAR_SLOW_N events)" "$(med wear_slow_bytes) ($(med wear_slow_syncs))" \
 	"  one a second ($WEAR_N events)" "$(med wear_site_bytes) ($(med wear_site_syncs))" \
 	"  a burst of $WEAR_BURST_N" "$(med wear_burst_bytes) ($(med wear_burst_syncs))" \
-	"  idle for ${WEAR_IDLE_S} s after them, bytes" "$(med wear_idle_bytes)"
+	"  idle for ${WEAR_IDLE_S} s after them, bytes (fsyncs)" "$(med wear_idle_bytes) ($(med wear_idle_syncs))" \
+	"gateway (${STATIC_BUILD:-$BUILD}/outpostd):" "" \
+	"  cold start to READY=1, ms (median, range)" "$(med gw_ready_ms) ($(med gw_ready_range))" \
+	"  idle RSS 3 s after start, KiB (anon, file)" "$(med gw_idle3_rss) ($(med gw_idle3_anon), $(med gw_idle3_file))" \
+	"  idle RSS 8 s after start, KiB (anon, file)" "$(med gw_idle_rss) ($(med gw_idle_anon), $(med gw_idle_file))" \
+	"  peak RSS, burst of $GW_BURST_N sent in s, KiB" "$(med gw_burst_hwm) ($(med gw_burst_s) s)" \
+	"  RSS after it, KiB (anonymous, file)" "$(med gw_burst_end_rss) ($(med gw_burst_end_anon), $(med gw_burst_end_file))" \
+	"  RSS with $GW_QUEUED_N queued, KiB (anon, file)" "$(med gw_queued_rss) ($(med gw_queued_anon), $(med gw_queued_file))" \
+	"  peak RSS while ingesting them, KiB" "$(med gw_queued_hwm)"
+[ -s "$OUT.maps" ] && cat "$OUT.maps"
 echo "all rounds: $(tr '\n' ' ' <"$OUT")"
-rm -f "$OUT"
+rm -f "$OUT" "$OUT.maps"
