@@ -7,7 +7,7 @@
 #define KNEE_WEIGHT (1.0 / 16)
 #define KNEE_MIN_N 16     /* answers a band needs before it is compared */
 #define KNEE_SLOWER 1.8   /* a band this much slower than the one below: bound */
-#define KNEE_HOLD_MS 30000 /* then the bound doubles */
+#define KNEE_HOLD_MS 10000 /* then the bound doubles */
 
 static unsigned band_of(unsigned out)
 {
@@ -21,14 +21,12 @@ static unsigned band_of(unsigned out)
 }
 
 /* The bound held long enough: twice as many may go, and the bands above
- * the one that set it are measured afresh. That band alone (or one below)
- * sets it again: the bands above, each answering about twice as slowly as
- * the one below when the provider queues, would each just confirm the
- * doubled bound. */
+ * the one that set it are measured afresh. */
 static void loosen(struct fw_knee *k, uint64_t now)
 {
 	k->top *= 2;
-	for (unsigned i = k->band + 1; i < FW_KNEE_BANDS; i++)
+	k->band = k->band + 1 < FW_KNEE_BANDS - 1 ? k->band + 1 : FW_KNEE_BANDS - 1;
+	for (unsigned i = k->band; i < FW_KNEE_BANDS; i++)
 		k->n[i] = 0;
 	k->until = now + KNEE_HOLD_MS;
 }

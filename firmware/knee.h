@@ -18,10 +18,10 @@
  * first answers carry) to the answer, in microseconds. When a band answers
  * at least 1.8 times slower than the band below it - twice as many out,
  * nearly twice as long each: the extra ones only queued - the limit is held
- * at a quarter over the band's lower edge. Every 30 s the bound doubles
- * (the bands above it start afresh; only that band or one below sets it
- * again), so a provider that got faster gets more again, a band at a time
- * rather than sender.max_inflight connections at once. A provider whose answer time varies for its own reasons,
+ * at a quarter over the band's lower edge. Every 10 s the bound doubles
+ * (the bands above it start afresh), so a provider that got faster gets
+ * more again, a band at a time rather than sender.max_inflight connections
+ * at once. A provider whose answer time varies for its own reasons,
  * however widely, varies alike in every band: the bound never applies.
  *
  * Pure arithmetic on the answers, tested alone.
