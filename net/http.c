@@ -367,17 +367,6 @@ static void count_connects(struct net_http *h, CURL *c, int version)
 			 rl.suppressed ? " (similar lines suppressed)" : "");
 }
 
-/* CURLINFO_TOTAL_TIME_T less CURLINFO_PRETRANSFER_TIME_T (net_http_result). */
-static uint64_t answer_us(CURL *c, long status)
-{
-	curl_off_t total = 0, pre = 0;
-
-	if (status <= 0 || curl_easy_getinfo(c, CURLINFO_TOTAL_TIME_T, &total) != CURLE_OK ||
-	    curl_easy_getinfo(c, CURLINFO_PRETRANSFER_TIME_T, &pre) != CURLE_OK || total <= pre)
-		return 0;
-	return (uint64_t)(total - pre);
-}
-
 static void fill_result(struct http_easy *he, CURLcode code, bool cancelled,
 			struct net_http_result *res)
 {
@@ -391,7 +380,6 @@ static void fill_result(struct http_easy *he, CURLcode code, bool cancelled,
 	res->http_version = http_version(he->curl);
 	count_connects(he->req->owner, he->curl, res->http_version);
 	res->status = status;
-	res->answer_us = answer_us(he->curl, status);
 	res->maybe_sent = sent > 0 || he->resend_refused;
 	res->retry_after_s = (long)retry_after;
 	res->err = cancelled ? ERR_CLOSED : map_curlcode(code, he->werr, res->maybe_sent);

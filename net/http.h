@@ -78,10 +78,6 @@ struct net_http_result {
 	long status;        /* HTTP status, 0 if none */
 	int http_version;   /* 11 or 20 (10 for HTTP/1.0), 0 if no answer said */
 	long retry_after_s; /* CURLINFO_RETRY_AFTER, 0 if absent; may be negative for a past date */
-	/* The server's time: from the request about to leave (after the
-	 * connection and TLS handshake it may have waited for) to the end of
-	 * the answer, in microseconds; 0 when no answer came. */
-	uint64_t answer_us;
 	const char *body;   /* NUL-terminated response body, valid only during done() */
 	size_t body_len;
 	char error[256];    /* curl's error text when err != ERR_OK */

@@ -354,13 +354,9 @@ void fw_sender_status(const struct fw *fw, cJSON *arr)
 		cJSON_AddNumberToObject(o, "inflight", a->inflight);
 		cJSON_AddNumberToObject(o, "ready", a->queued);
 		cJSON_AddNumberToObject(o, "inflight_limit", a->limit);
-		/* more out only queued at the provider: the bound, 0 none (knee.h) */
-		cJSON_AddNumberToObject(o, "inflight_knee", a->knee.top);
 		cJSON_AddNumberToObject(o, "answer_ms", (double)(int64_t)(a->answer_ms + 0.5));
 		cJSON_AddNumberToObject(o, "max_inflight", fw->sender->max_inflight);
-		cJSON_AddStringToObject(o, "limited_by", a->kneed    ? "provider"
-							 : a->capped ? "sender.max_inflight"
-								     : "rate");
+		cJSON_AddStringToObject(o, "limited_by", a->capped ? "sender.max_inflight" : "rate");
 		breaker_status(a, now, o);
 		cJSON_AddItemToArray(arr, o);
 	}

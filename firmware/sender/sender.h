@@ -60,7 +60,6 @@
 #include "config/phone.h"
 #include "firmware/breaker.h"
 #include "firmware/fw.h"
-#include "firmware/knee.h"
 #include "firmware/reconcile.h"
 #include "firmware/retry.h"
 #include "hal/log.h"
@@ -106,8 +105,6 @@ struct account {
 	unsigned ramp;             /* slow start: what the answers so far allow */
 	double answer_ms;
 	bool capped;               /* sender.max_inflight, not the rate, limits */
-	struct fw_knee knee;       /* more out only queued at the provider (knee.h) */
-	bool kneed;                /* and that, not the rate or the cap, limits */
 	bool probing;              /* a probe of the provider is out */
 	uint64_t probe_next;       /* monotonic ms of the next probe */
 	/* Records whose attempt failed for the link before the circuit
@@ -137,8 +134,6 @@ struct ctx {
 	enum fw_recon_step step;   /* how the walk ended */
 	uint64_t sent_ms;          /* monotonic, when the request went out */
 	int64_t answer_ms;         /* how long the provider took to answer; -1 none */
-	uint64_t answer_us;        /* of that, the provider's own time (net_http_result) */
-	unsigned out_n;            /* its account's requests out when it went, itself included */
 	struct ctx *next_done;
 	/* Picked ahead: committed SENDING, waiting for a slot of its account.
 	 * What the pick changed, to put it back if it cannot go. */

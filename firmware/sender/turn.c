@@ -65,9 +65,6 @@ void fw_snd_adapt(struct account *a, unsigned cap)
 	if (a->ramp > (target > RAMP_START ? target : RAMP_START))
 		a->ramp = target > RAMP_START ? target : RAMP_START;
 	a->limit = target < a->ramp ? target : a->ramp;
-	a->kneed = a->knee.top && a->limit > a->knee.top;
-	if (a->kneed) /* more would only queue at the provider (knee.h) */
-		a->limit = a->knee.top;
 }
 
 /* Token bucket: refills continuously at `rate`, holds at most `burst`. */
@@ -180,7 +177,6 @@ void fw_snd_on_done(struct net_http_req *req, const struct net_http_result *res)
 	if (c->build_rc == ERR_OK) /* a request that was never made says nothing of the link */
 		fw_uplink_note(c->fw, res);
 	c->answer_ms = res->err == ERR_OK && c->sent_ms ? (int64_t)(hal_now_ms() - c->sent_ms) : -1;
-	c->answer_us = res->err == ERR_OK ? res->answer_us : 0;
 	if (c->probing) {
 		/* Any answer but a 5xx: the provider is there (a refusal of
 		 * the credentials is the account's matter, not the link's). */
@@ -460,7 +456,7 @@ static void launch(struct fw_sender *s, struct ctx *c)
 {
 	if (c->acct) {
 		c->acct->queued--;
-		c->out_n = ++c->acct->inflight;
+		c->acct->inflight++;
 	}
 	s->out++;
 	send_built(s, c);
@@ -736,9 +732,6 @@ void fw_snd_paced(struct fw_sender *s, const struct ctx *c)
 	if (c->answer_ms >= 0) {
 		a->ramp++;
 		a->answer_ms += ((double)c->answer_ms - a->answer_ms) * ANSWER_WEIGHT;
-		if (fw_knee_answer(&a->knee, c->out_n, (double)c->answer_us, hal_now_ms()))
-			log_debug("sender: account %s: in flight bounded at %u (0: no bound): more only queued at the provider",
-				  a->name, a->knee.top);
 	} else if (c->out.cls == NET_TRANSIENT || c->out.cls == NET_AMBIGUOUS) {
 		a->ramp = a->ramp / 2 > 1 ? a->ramp / 2 : 1;
 	}

@@ -218,8 +218,6 @@ static void show_account(const cJSON *a, size_t w)
 	if (limited_by && strcmp(limited_by, "sender.max_inflight") == 0 &&
 	    octl_num(a, "max_inflight", &n))
 		printf(", in flight capped at %.0f by sender.max_inflight", n);
-	else if (limited_by && strcmp(limited_by, "provider") == 0 && octl_num(a, "inflight_knee", &n))
-		printf(", in flight held at %.0f: more only queued at the provider", n);
 	if (reason && *reason) {
 		fputs("  ", stdout);
 		octl_put_text(stdout, reason, 60, 0);
