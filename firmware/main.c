@@ -119,6 +119,7 @@ int main(int argc, char **argv)
 		return FW_EXIT_USAGE;
 	}
 	hal_log_open("outpostd", use_syslog && !test, level);
+	hal_log_batch(!test);
 	c = test ? check_config(cfg) : fw_daemon_run(cfg);
 	hal_log_close();
 	return c;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "hal/crash.h"
+#include "hal/log.h"
 #include "hal/parse.h"
 
 static struct {
@@ -38,6 +39,7 @@ void hal_crash_point(const char *name)
 		parse();
 	if (!crash.at || strcmp(name, crash.name) != 0 || ++crash.hits < crash.at)
 		return;
+	hal_log_flush(); /* the lines before it, which tests read (hal_log_batch) */
 	n = snprintf(line, sizeof(line), "outpostd: crash point %s, pass %llu: exiting\n", name,
 		     (unsigned long long)crash.hits);
 	if (n > 0 && write(2, line, (size_t)n) < 0)

@@ -1,7 +1,10 @@
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "hal/clock.h"
 #include "hal/log.h"
@@ -11,6 +14,10 @@ static hal_log_sink_fn *sink;
 static void *sink_arg;
 static bool in_sink; /* a record logged by the sink itself goes no further */
 static int max_level = LOG_INFO;
+/* Batched stderr (hal_log_batch): lines wait here for hal_log_flush(). */
+static bool batched;
+static char out[16384];
+static size_t out_len;
 static const char *const names[] = {"emerg", "alert", "crit", "error",
 				    "warn",  "notice", "info", "debug"};
 
@@ -24,6 +31,7 @@ void hal_log_open(const char *ident, bool use_syslog, int level)
 
 void hal_log_close(void)
 {
+	hal_log_flush();
 	if (to_syslog)
 		closelog();
 	to_syslog = false;
@@ -81,8 +89,52 @@ static void vlog(int level, const struct log_ctx *ctx, const char *fmt, va_list 
 	}
 	/* Monotonic seconds: the wall clock may still be 1970 at boot. */
 	uint64_t ms = hal_now_ms();
-	fprintf(stderr, "%llu.%03llu %s: %s\n", (unsigned long long)(ms / 1000),
-		(unsigned long long)(ms % 1000), names[level & 7], line);
+	if (!batched) {
+		fprintf(stderr, "%llu.%03llu %s: %s\n", (unsigned long long)(ms / 1000),
+			(unsigned long long)(ms % 1000), names[level & 7], line);
+		return;
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		size_t room = sizeof(out) - out_len;
+		int n = snprintf(out + out_len, room, "%llu.%03llu %s: %s\n",
+				 (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000),
+				 names[level & 7], line);
+
+		if (n > 0 && (size_t)n < room) {
+			out_len += (size_t)n;
+			break;
+		}
+		hal_log_flush(); /* full: write what waits, then this line */
+	}
+	if (level <= LOG_WARNING)
+		hal_log_flush();
+}
+
+void hal_log_batch(bool on)
+{
+	static bool hooked;
+
+	hal_log_flush();
+	batched = on && !to_syslog && !isatty(STDERR_FILENO);
+	if (batched && !hooked)
+		hooked = atexit(hal_log_flush) == 0; /* an exit() anywhere */
+}
+
+void hal_log_flush(void)
+{
+	size_t done = 0;
+
+	while (done < out_len) {
+		ssize_t n = write(STDERR_FILENO, out + done, out_len - done);
+
+		if (n > 0)
+			done += (size_t)n;
+		else if (n < 0 && errno == EINTR)
+			continue;
+		else
+			break; /* stderr gone or full: the lines are dropped, as fprintf would */
+	}
+	out_len = 0;
 }
 
 void hal_log_msg(int level, const struct log_ctx *ctx, const char *fmt, ...)

@@ -23,7 +23,18 @@
 #include <syslog.h>
 
 void hal_log_open(const char *ident, bool use_syslog, int max_level);
+/* Writes what waits (hal_log_batch), then closes syslog. */
 void hal_log_close(void);
+/*
+ * Batched stderr, for the daemon: when stderr is a file, pipe or socket
+ * (not a terminal, not syslog), info and debug lines wait in a buffer and go
+ * out in one write() per loop turn (hal_loop_run calls hal_log_flush before
+ * it waits) or when the buffer is full; a warning or worse goes out at once
+ * with whatever waits before it. The lines and their order are the same;
+ * a kill -9 loses at most the info lines of the loop turn it hit.
+ */
+void hal_log_batch(bool on);
+void hal_log_flush(void);
 
 /* Context of one record; every field is optional (NULL, 0). */
 struct log_ctx {

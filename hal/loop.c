@@ -206,6 +206,7 @@ int hal_loop_run(struct hal_loop *loop)
 	loop->stop = false;
 	while (!loop->stop) {
 		/* With an idle timer armed, only look: nothing ready runs it. */
+		hal_log_flush(); /* this turn's lines, in one write (hal_log_batch) */
 		int n = epoll_wait(loop->epfd, loop->batch, MAX_EVENTS,
 				   loop->n_idle ? 0 : next_timeout(loop));
 

@@ -24,8 +24,8 @@ struct http_easy {
 	bool waiting;                /* not handed to curl yet: no stream free */
 	struct http_easy *wait_next; /* host->wait_head's list */
 	int werr;                    /* why the write callback refused: ERR_TOOBIG, ERR_NOMEM */
-	size_t body_pos;             /* POST body bytes handed to curl */
-	bool resend_refused;         /* curl wanted to send the body again */
+	bool requested;              /* on_prereq let the request go once */
+	bool resend_refused;         /* curl wanted to send it again */
 	char errbuf[CURL_ERROR_SIZE];
 	struct http_easy *next;      /* free list or active list */
 };
@@ -311,7 +311,7 @@ static int map_code(CURLcode code, int werr, bool sent)
  * A connect or TLS failure after request bytes went out is curl's own
  * reconnect failing: a reused connection (HTTP/1.1), or an HTTP/2 one with
  * streams on it, died after the request and curl tried a fresh one (see
- * on_seek). What happened to the request is the first failure's, whose
+ * on_prereq). What happened to the request is the first failure's, whose
  * text the error buffer keeps; "could not connect" would say nothing left.
  */
 static int map_curlcode(CURLcode code, int werr, bool sent)
@@ -535,36 +535,33 @@ static CURLcode set_common(struct net_http *h, struct http_easy *he)
 	return rc;
 }
 
-/* The POST body, from the caller's buffer (kept until done()). */
-static size_t on_read(char *buf, size_t size, size_t n, void *arg)
-{
-	struct http_easy *he = arg;
-	size_t left = he->req->body_len - he->body_pos, want = size * n;
-
-	if (want > left)
-		want = left;
-	memcpy(buf, he->req->body + he->body_pos, want);
-	he->body_pos += want;
-	return want;
-}
-
 /*
- * curl rewinds the body to send it again: after a redirect or auth retry
- * (we use neither), and - the case this is for - when a reused connection
- * died before any answer byte, where libcurl 7.88 resends the request on a
- * new connection by itself (lib/transfer.c, Curl_retry_request). The server
- * may have acted on the first copy: a blind resend is a possible duplicate
- * nobody would count. Refusing fails the transfer (CURLE_SEND_FAIL_REWIND);
- * the caller sees a request that may have been sent, and decides.
+ * CURLOPT_PREREQFUNCTION: curl is about to send the request. A second time
+ * for one transfer is libcurl 7.88 sending it again by itself on a new
+ * connection: after a reused connection died before any answer byte
+ * (lib/transfer.c, Curl_retry_request) or an HTTP/2 stream was refused.
+ * The server may have acted on the first copy: a blind resend is a possible
+ * duplicate nobody would count. Refusing fails the transfer
+ * (CURLE_ABORTED_BY_CALLBACK); the caller sees a request that may have been
+ * sent, and decides. (The body is POSTFIELDS, not a read callback whose
+ * rewind could be refused instead: curl then puts a small body in the same
+ * send() and TLS record as the headers, one of each per request, not two.)
  */
-static int on_seek(void *arg, curl_off_t offset, int origin)
+static int on_prereq(void *arg, char *primary_ip, char *local_ip, int primary_port,
+		     int local_port)
 {
 	struct http_easy *he = arg;
 
-	if (origin == SEEK_SET && offset == 0 && he->body_pos == 0)
-		return CURL_SEEKFUNC_OK;
+	(void)primary_ip;
+	(void)local_ip;
+	(void)primary_port;
+	(void)local_port;
+	if (!he->requested) {
+		he->requested = true;
+		return CURL_PREREQFUNC_OK;
+	}
 	he->resend_refused = true;
-	return CURL_SEEKFUNC_FAIL;
+	return CURL_PREREQFUNC_ABORT;
 }
 
 /* The shared headers plus the request's own, in a list of its own (curl
@@ -603,15 +600,13 @@ static CURLcode set_request(struct http_easy *he)
 
 	SETOPT(c, CURLOPT_URL, req->url);
 	if (req->method == NET_HTTP_POST) {
-		/* The body comes through on_read, not POSTFIELDS, so that curl
-		 * has to ask (on_seek) before it sends it a second time. */
+		/* The caller's buffer, kept until done(); curl asks on_prereq
+		 * before it sends it a second time. */
 		SETOPT(c, CURLOPT_POST, 1L);
-		SETOPT(c, CURLOPT_POSTFIELDS, NULL);
 		SETOPT(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
-		SETOPT(c, CURLOPT_READFUNCTION, on_read);
-		SETOPT(c, CURLOPT_READDATA, (void *)he);
-		SETOPT(c, CURLOPT_SEEKFUNCTION, on_seek);
-		SETOPT(c, CURLOPT_SEEKDATA, (void *)he);
+		SETOPT(c, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+		SETOPT(c, CURLOPT_PREREQFUNCTION, on_prereq);
+		SETOPT(c, CURLOPT_PREREQDATA, (void *)he);
 	} else {
 		SETOPT(c, CURLOPT_HTTPGET, 1L);
 	}
@@ -640,7 +635,7 @@ static int configure(struct net_http *h, struct http_easy *he)
 {
 	CURLcode rc = set_common(h, he);
 
-	he->body_pos = 0;
+	he->requested = false;
 	he->resend_refused = false;
 	if (rc == CURLE_OK)
 		rc = set_request(he);

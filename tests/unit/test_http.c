@@ -348,6 +348,15 @@ static void prep(struct treq *t, struct ctx *c, int method, const char *path)
 	t->req.done = on_done;
 }
 
+/* A POST of `body` to `path`, submitted. */
+static void submit_post(struct treq *t, struct ctx *c, const char *path, const char *body)
+{
+	prep(t, c, NET_HTTP_POST, path);
+	t->req.body = body;
+	t->req.body_len = strlen(body);
+	assert_int_equal(net_http_submit(c->h, &t->req), ERR_OK);
+}
+
 /* Runs the loop until `want` done() calls or a 5 s guard. */
 static void run(struct ctx *c, int want)
 {
@@ -489,10 +498,7 @@ static void test_timeout_after_send(void **state)
 
 	(void)state;
 	open_ctx(&c, 4, 400);
-	prep(&t, &c, NET_HTTP_POST, "/hang");
-	t.req.body = "a=1";
-	t.req.body_len = 3;
-	assert_int_equal(net_http_submit(c.h, &t.req), ERR_OK);
+	submit_post(&t, &c, "/hang", "a=1");
 	run(&c, 1);
 	assert_int_equal(c.rec[0].err, ERR_TIMEOUT);
 	assert_true(c.rec[0].maybe_sent);
@@ -535,6 +541,33 @@ static void test_hangup_after_send(void **state)
 	run(&c, 1);
 	assert_int_equal(c.rec[0].err, ERR_HTTP);
 	assert_true(c.rec[0].maybe_sent);
+	close_ctx(&c);
+}
+
+/* A reused connection that dies after the request, before any answer
+ * byte: libcurl 7.88 would send the POST again on a new connection by
+ * itself. The server may have acted on the first copy, so the resend is
+ * refused: the caller gets one attempt that may have been sent, and the
+ * server sees the request once. */
+static void test_no_blind_resend(void **state)
+{
+	struct ctx c;
+	struct treq ok, dies;
+	int acc0, req0, acc, reqs;
+
+	(void)state;
+	srv_counts(&acc0, &req0, NULL, 0);
+	open_ctx(&c, 1, 3000);
+	submit_post(&ok, &c, "/ok", "a=1");
+	run(&c, 1);
+	assert_int_equal(c.rec[0].status, 201);
+	submit_post(&dies, &c, "/close", "b=2");
+	run(&c, 2);
+	assert_int_equal(c.rec[1].err, ERR_HTTP);
+	assert_true(c.rec[1].maybe_sent);
+	assert_non_null(strstr(c.rec[1].error, "after the request was sent"));
+	srv_counts(&acc, &reqs, NULL, 0);
+	assert_int_equal(reqs - req0, 2); /* /ok and /close once: no resend */
 	close_ctx(&c);
 }
 
@@ -685,6 +718,7 @@ int main(void)
 		cmocka_unit_test(test_timeout_after_send),
 		cmocka_unit_test(test_closed_port),
 		cmocka_unit_test(test_hangup_after_send),
+		cmocka_unit_test(test_no_blind_resend),
 		cmocka_unit_test(test_too_big),
 		cmocka_unit_test(test_retry_after),
 		cmocka_unit_test(test_limit),
