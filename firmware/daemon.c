@@ -19,6 +19,8 @@
 #include "firmware/daemon.h"
 #include "firmware/delivery.h"
 #include "firmware/fw.h"
+#include "firmware/ha.h"
+#include "firmware/stats.h"
 #include "firmware/templates.h"
 #include "hal/clock.h"
 #include "hal/err.h"
@@ -155,6 +157,7 @@ int fw_reload(struct fw *fw, char *why, size_t whylen)
 			 "memory); keeping the running one");
 		return ERR_NOMEM;
 	}
+	fw_ha_reconfigure(fw, old_cfg);
 	cfg_free(old_cfg);
 	fw_inbound_reconfigure(fw);
 	log_info("reload: %u routes, %u templates, %u accounts", cfg->n_routes, cfg->n_templates,
@@ -231,6 +234,7 @@ static void on_link(void *arg, bool up)
 	if (up)
 		net_mqtt_publish(fw->mqtt, fw->status_topic, "online", 6, 1, true);
 	fw_receipts_link(fw, up);
+	fw_ha_link(fw, up);
 }
 
 static int start_mqtt(struct fw *fw)
@@ -260,6 +264,7 @@ static void ride_before(struct store_txn *t, void *arg)
 {
 	fw_delivery_ride(arg, t);
 	fw_receipts_ride(arg, t);
+	fw_stats_ride(arg, t); /* after delivery: with the statuses it applied */
 	fw_logs_ride(arg, t); /* last: with what the others logged */
 }
 
@@ -282,6 +287,7 @@ static void ride_after(int err, void *arg)
 {
 	fw_delivery_rode(arg, err);
 	fw_receipts_rode(arg, err);
+	fw_stats_rode(arg, err);
 	fw_logs_rode(arg, err);
 }
 
@@ -307,6 +313,8 @@ static int start(struct fw *fw, struct cfg_secrets *file)
 	if ((rc = store_open(fw->cfg->store.path, fw->cfg->store.max_size_mb, &fw->store)) != ERR_OK)
 		return rc;
 	store_set_commit_hook(fw->store, &(struct store_commit_hook){ride_before, ride_after, fw});
+	if ((rc = fw_stats_init(fw)) != ERR_OK)
+		return rc;
 	if ((rc = fw_vault_open(fw, file)) != ERR_OK)
 		return rc;
 	if ((rc = hal_loop_init(&fw->loop)) != ERR_OK || (rc = fw_service_init(fw)) != ERR_OK)
@@ -335,6 +343,9 @@ static int start(struct fw *fw, struct cfg_secrets *file)
 	}
 	fw_upkeep_start(fw);
 	fw_logs_start(fw);
+	fw_stats_start(fw);
+	if ((rc = fw_ha_init(fw)) != ERR_OK)
+		return rc;
 	return start_mqtt(fw);
 }
 
@@ -360,6 +371,8 @@ static void finish(struct fw *fw)
 	if (fw->exit_code == 0)
 		fw_sender_drain(fw);
 	fw_sender_free(fw);
+	fw_ha_free(fw);
+	fw_stats_free(fw); /* before the logs: they ride with what it writes */
 	fw_logs_free(fw);
 	hal_timer_cancel(fw->loop, &fw->upkeep);
 	hal_signal_close(fw->loop, &fw->sig);
