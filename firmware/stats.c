@@ -29,7 +29,7 @@
 #include "store/outbox.h"
 #include "store/store.h"
 
-#define ENTRIES_MAX 4096
+#define ENTRIES_MAX 1024
 #define OPS_MAX (1u << 18)
 #define PRUNE_MAX 256
 #define DAY_MS 86400000LL
