@@ -157,7 +157,7 @@ int fw_reload(struct fw *fw, char *why, size_t whylen)
 			 "memory); keeping the running one");
 		return ERR_NOMEM;
 	}
-	fw_ha_reconfigure(fw, old_cfg);
+	fw_ha_reconfigure(fw);
 	cfg_free(old_cfg);
 	fw_inbound_reconfigure(fw);
 	log_info("reload: %u routes, %u templates, %u accounts", cfg->n_routes, cfg->n_templates,

@@ -362,12 +362,11 @@ void fw_ha_link(struct fw *fw, bool up)
 	fw_ha_publish(fw);
 }
 
-void fw_ha_reconfigure(struct fw *fw, const struct cfg *old)
+void fw_ha_reconfigure(struct fw *fw)
 {
 	struct fw_ha *ha = fw->ha;
 	const struct cfg *cfg = fw->cfg;
 
-	(void)old;
 	if (!ha)
 		return;
 	if (ha->announced[0] &&

@@ -14,14 +14,13 @@
 #include <stdbool.h>
 
 struct fw;
-struct cfg;
 
 int fw_ha_init(struct fw *fw); /* ERR_OK or ERR_NOMEM; starts the tick */
 void fw_ha_free(struct fw *fw);
 void fw_ha_link(struct fw *fw, bool up);
-/* After a reload: removes what the old config announced and the new one
- * does not, announces the new. */
-void fw_ha_reconfigure(struct fw *fw, const struct cfg *old);
+/* After a reload: removes what was announced under a prefix the new
+ * config does not announce under, announces what it does. */
+void fw_ha_reconfigure(struct fw *fw);
 /* One binary sensor per escalation in progress: on announces it (state
  * ON), off removes it (empty retained config and state). id is cut to
  * [A-Za-z0-9_-]; at most HA_ESCALATIONS_MAX at once. A no-op with
