@@ -142,7 +142,8 @@ static cJSON *table_json(struct fw *fw, struct table *tb)
 	cJSON_AddStringToObject(r, "from", from);
 	cJSON_AddStringToObject(r, "to", to);
 	cJSON_AddStringToObject(r, "gateway", fw->cfg->gateway_id);
-	qsort(tb->rows, tb->n, sizeof(*tb->rows), by_key);
+	if (tb->n) /* qsort wants rows, even for none */
+		qsort(tb->rows, tb->n, sizeof(*tb->rows), by_key);
 	rows = cJSON_AddArrayToObject(r, "rows");
 	for (unsigned i = 0; i < tb->n; i++) {
 		cJSON *daily;
