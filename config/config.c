@@ -319,6 +319,8 @@ static const struct cfg_field top_fields[] = {
 	{ .key = "events", .type = CFG_F_OBJ, .sub = events_fields },
 	{ .key = "vault", .type = CFG_F_OBJ, .sub = vault_fields },
 	{ .key = "log", .type = CFG_F_OBJ, .sub = log_fields },
+	{ .key = "stats", .type = CFG_F_OBJ, .sub = cfg_stats_fields },
+	{ .key = "homeassistant", .type = CFG_F_OBJ, .sub = cfg_ha_fields },
 	{ .key = "secrets_file", .type = CFG_F_STR, .off = CFG_OFF(secrets_file) },
 	{ .key = "user", .type = CFG_F_STR, .off = CFG_OFF(user), .check = check_user,
 	  .expect = "a user name like \"outpost\" (lowercase letters, digits, _ and -)" },
@@ -703,6 +705,7 @@ void cfg_free(struct cfg *cfg)
 		free(cfg->templates[i].preview);
 	}
 	free(cfg->templates);
+	free(cfg->homeassistant.prefix);
 	for (i = 0; i < cfg->n_accounts; i++) {
 		struct cfg_account *a = &cfg->accounts[i];
 

@@ -246,6 +246,13 @@ struct cfg {
 		unsigned ring_kb; /* log ring kept in the store; default 4096, 64..262144 */
 	} log;
 	struct {
+		unsigned keep_days; /* days of statistics kept; default 90, 1..3660 */
+	} stats;
+	struct {
+		bool discovery; /* Home Assistant MQTT discovery; default false */
+		char *prefix;   /* its discovery prefix; default "homeassistant" */
+	} homeassistant;
+	struct {
 		/* Requests in flight at most (default 128, 1..1024): the cap of
 		 * each account's adaptive limit, rate x answer time
 		 * (firmware/sender/turn.c); on HTTP/1.1 a connection each. */

@@ -94,4 +94,8 @@ void cfg_known_names(char *buf, size_t sz, const void *arr, size_t stride, unsig
 /* Quotes untrusted text for a message: at most 48 bytes, controls as '?'. */
 void cfg_quote(char *dst, size_t dstsz, const char *s);
 
+/* config/stats.c: "stats" and "homeassistant" (docs/ALERTING.md). */
+extern const struct cfg_field cfg_stats_fields[];
+extern const struct cfg_field cfg_ha_fields[];
+
 #endif

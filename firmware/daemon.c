@@ -23,6 +23,8 @@
 #include "firmware/fw.h"
 #include "firmware/quota.h"
 #include "firmware/schedule.h"
+#include "firmware/ha.h"
+#include "firmware/stats.h"
 #include "firmware/templates.h"
 #include "hal/clock.h"
 #include "hal/err.h"
@@ -163,13 +165,14 @@ int fw_reload(struct fw *fw, char *why, size_t whylen)
 			 "memory); keeping the running one");
 		return ERR_NOMEM;
 	}
-	err = fw_quota_init(fw); /* before the old config goes: it carries on its counts */
+	err = fw_quota_init(fw); /* before the old config goes: it carries on this run's counts */
 	if (err != ERR_OK)
 		fw_quota_free(fw); /* it points into the old config */
+	fw_ha_reconfigure(fw);
 	cfg_free(old_cfg);
 	if (err != ERR_OK) {
-		fw_fatal(fw, "reading quota counts", err);
-		snprintf(why, whylen, "the quota counts could not be read: restarting");
+		fw_fatal(fw, "making the quota table", err);
+		snprintf(why, whylen, "out of memory for the quota table: restarting");
 		return err;
 	}
 	fw_inbound_reconfigure(fw);
@@ -248,6 +251,7 @@ static void on_link(void *arg, bool up)
 	if (up)
 		net_mqtt_publish(fw->mqtt, fw->status_topic, "online", 6, 1, true);
 	fw_receipts_link(fw, up);
+	fw_ha_link(fw, up);
 }
 
 static int start_mqtt(struct fw *fw)
@@ -278,6 +282,7 @@ static void ride_before(struct store_txn *t, void *arg)
 	fw_delivery_ride(arg, t);
 	fw_receipts_ride(arg, t);
 	fw_flood_ride(arg, t);
+	fw_stats_ride(arg, t); /* after delivery: with the statuses it applied */
 	fw_logs_ride(arg, t); /* last: with what the others logged */
 }
 
@@ -300,6 +305,7 @@ static void ride_after(int err, void *arg)
 {
 	fw_delivery_rode(arg, err);
 	fw_receipts_rode(arg, err);
+	fw_stats_rode(arg, err);
 	fw_logs_rode(arg, err);
 }
 
@@ -325,6 +331,8 @@ static int start(struct fw *fw, struct cfg_secrets *file)
 	if ((rc = store_open(fw->cfg->store.path, fw->cfg->store.max_size_mb, &fw->store)) != ERR_OK)
 		return rc;
 	store_set_commit_hook(fw->store, &(struct store_commit_hook){ride_before, ride_after, fw});
+	if ((rc = fw_stats_init(fw)) != ERR_OK)
+		return rc;
 	if ((rc = fw_vault_open(fw, file)) != ERR_OK)
 		return rc;
 	if ((rc = hal_loop_init(&fw->loop)) != ERR_OK || (rc = fw_service_init(fw)) != ERR_OK)
@@ -354,6 +362,9 @@ static int start(struct fw *fw, struct cfg_secrets *file)
 	}
 	fw_upkeep_start(fw);
 	fw_logs_start(fw);
+	fw_stats_start(fw);
+	if ((rc = fw_ha_init(fw)) != ERR_OK)
+		return rc;
 	return start_mqtt(fw);
 }
 
@@ -381,6 +392,8 @@ static void finish(struct fw *fw)
 		fw_sender_drain(fw);
 	fw_sender_free(fw);
 	fw_quota_free(fw);
+	fw_ha_free(fw);
+	fw_stats_free(fw); /* before the logs: they ride with what it writes */
 	fw_logs_free(fw);
 	hal_timer_cancel(fw->loop, &fw->upkeep);
 	hal_signal_close(fw->loop, &fw->sig);

@@ -22,6 +22,8 @@
 #include "firmware/delivery.h"
 #include "firmware/escalate.h"
 #include "firmware/fw.h"
+#include "firmware/ha.h"
+#include "firmware/stats.h"
 #include "hal/clock.h"
 #include "hal/err.h"
 #include "hal/log.h"
@@ -269,6 +271,7 @@ int fw_escalate_begin(struct fw *fw, struct store_txn *t, const struct cfg_route
 			 "recipient(s)", proto->event_id, r->name, (unsigned long long)c.id,
 			 r->n_steps, first->n);
 		arm_by(e, now ? c.at_ms : -1);
+		fw_ha_escalation(fw, proto->event_id, true); /* a sensor while it is open */
 	}
 	return rc;
 }
@@ -363,6 +366,8 @@ static int queue_step(struct fw *fw, struct store_txn *t, const struct cfg_route
  * ack while the clock is invalid: from when it is valid). */
 static void end_as(struct fw *fw, struct store_chain *c, int state, int64_t now)
 {
+	if (c->state == STORE_CHAIN_OPEN)
+		fw_ha_escalation(fw, c->event_id, false); /* its Home Assistant sensor goes */
 	c->state = (uint8_t)state;
 	c->ended_ms = c->updated_ms = now ? now : hal_wall_ms();
 	c->at_ms = now ? now + fw->cfg->store.keep_done_s * 1000 : 0;
@@ -430,6 +435,7 @@ static int run_one(struct fw *fw, struct store_txn *t, uint64_t id, int64_t now,
 		*queued = true;
 		if (rc == ERR_OK)
 			rc = count_stat(t, "escalation_steps");
+		fw_stats_count(fw, t, r->name, STORE_ST_ESCALATED, 1);
 		break;
 	}
 	if (rc == ERR_OK)
@@ -535,6 +541,7 @@ static int ack_one(struct fw *fw, struct store_txn *t, uint64_t id, const char *
 		rc = store_chain_put(t, &o.c);
 	if (rc == ERR_OK)
 		rc = count_stat(t, "escalation_acked");
+	fw_stats_count(fw, t, o.c.route, STORE_ST_ACKNOWLEDGED, 1);
 	if (rc == ERR_OK)
 		rc = chain_receipt(fw, t, &o.c, r ? r->n_steps : o.c.step + 1u, 0);
 	if (rc == ERR_OK) {

@@ -32,6 +32,7 @@
 #include "config/render.h"
 #include "firmware/flood.h"
 #include "firmware/fw.h"
+#include "firmware/stats.h"
 #include "hal/clock.h"
 #include "hal/err.h"
 #include "hal/log.h"
@@ -64,6 +65,7 @@ static int fold(struct fw *fw, struct store_txn *t, struct store_msg *m, struct 
 	}
 	f->window = true;
 	fw->n.coalesced++;
+	fw_stats_count(fw, t, f->route, STORE_ST_COALESCED, 1);
 	if (!f->w.digest) { /* the first to fold waits for the window's end */
 		m->vars_json = f->vars;
 		m->due_ms = f->w.end_ms;

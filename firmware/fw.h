@@ -63,7 +63,7 @@ struct fw_uplink {
 };
 
 /* control/dispatch.c: read-only socket commands, counted for the audit. */
-#define FW_AUDIT_QUIET 9
+#define FW_AUDIT_QUIET 10
 #define FW_AUDIT_SUM_MS 60000
 struct fw_audit {
 	uint64_t since_ms;
@@ -92,6 +92,8 @@ struct fw {
 	struct fw_audit audit;
 	struct fw_uplink uplink;
 	struct fw_logs *logs;
+	struct fw_stats *stats; /* stats.c: counts per route and day (stats.h) */
+	struct fw_ha *ha;       /* ha.c: stats on MQTT, Home Assistant discovery */
 	struct fw_inbound *inbound; /* consent, the 24 h window, inbound (consent.h) */
 	struct fw_escalate *escalate; /* escalation chains (escalate.h) */
 	struct fw_serial *serial; /* NULL without control.serial.device */

@@ -29,6 +29,7 @@
 #include "firmware/delivery.h"
 #include "firmware/fw.h"
 #include "firmware/quota.h"
+#include "firmware/stats.h"
 #include "hal/clock.h"
 #include "hal/err.h"
 #include "hal/log.h"
@@ -322,6 +323,7 @@ int fw_quota_sent(struct fw *fw, struct store_txn *t, const char *account, uint6
 	c.n_day++;
 	c.n_month++;
 	c.cost += configured_price(fw, u->ac, &m);
+	fw_stats_cost(fw, t, m.route, (int64_t)(c.cost - b.cost)); /* statistics' cost */
 	rc = save(t, u->ac, &c);
 	if (rc == ERR_OK)
 		rc = notices(fw, t, u, "per_day", "messages today", b.n_day, c.n_day,
@@ -352,6 +354,7 @@ int fw_quota_price(struct fw *fw, struct store_txn *t, const struct store_msg *m
 		return rc; /* its estimate was a month that is gone */
 	before = c.cost;
 	c.cost = c.cost - est + micro;
+	fw_stats_cost(fw, t, m->route, (int64_t)micro - (int64_t)est);
 	rc = save(t, u->ac, &c);
 	if (rc == ERR_OK)
 		rc = notices(fw, t, u, "cost_cap", "cost this month", before, c.cost,

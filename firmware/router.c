@@ -31,6 +31,7 @@
 #include "firmware/flood.h"
 #include "firmware/escalate.h"
 #include "firmware/fw.h"
+#include "firmware/stats.h"
 #include "firmware/templates.h"
 #include "hal/clock.h"
 #include "hal/crash.h"
@@ -519,15 +520,17 @@ static void note_seq(struct fw *fw, const struct event *ev)
 		seq_report(fw, ev, name, &e, &st, v);
 }
 
-static void handle(struct fw *fw, struct event *ev, const char *payload, size_t len)
+/* The number of routes the event took (0: rejected or suppressed before
+ * any route, or no route matches). */
+static unsigned handle(struct fw *fw, struct event *ev, const char *payload, size_t len)
 {
 	const char *end = NULL;
-	bool routed = false;
+	unsigned routed = 0;
 
 	if (len > fw->cfg->events.max_payload) {
 		reject(fw, ev, NULL, "payload of %zu bytes is over the %u-byte limit", len,
 		       fw->cfg->events.max_payload);
-		return;
+		return 0;
 	}
 	ev->json = cJSON_ParseWithLengthOpts(payload, len, &end, 0);
 	/* cJSON stops after the first value: "7<binary junk>" parses as 7.
@@ -541,16 +544,17 @@ static void handle(struct fw *fw, struct event *ev, const char *payload, size_t 
 	if (!ev->json || !cJSON_IsObject(ev->json)) {
 		reject(fw, ev, NULL, ev->json ? "payload is JSON but not an object"
 				      : "malformed JSON near byte %zu", end ? (size_t)(end - payload) : 0);
-		return;
+		return 0;
 	}
 	if (!event_id(fw, ev) || duplicate(fw, ev))
-		return;
+		return 0;
 	for (unsigned i = 0; i < fw->cfg->n_routes; i++) {
 		const struct cfg_route *r = &fw->cfg->routes[i];
 
 		if (!cfg_topic_match(r->topic, ev->topic))
 			continue;
-		routed = true;
+		routed++;
+		fw_stats_count(fw, fw->router.txn, r->name, STORE_ST_EVENTS, 1);
 		route_event(fw, ev, r);
 	}
 	if (!routed)
@@ -561,6 +565,7 @@ static void handle(struct fw *fw, struct event *ev, const char *payload, size_t 
 	int rc = store_dedup_put(fw->router.txn, ev->id, fw->router.event_seq);
 	if (rc != ERR_OK && fw->router.batch_err == ERR_OK)
 		fw->router.batch_err = rc;
+	return routed;
 }
 
 struct store_txn *fw_router_txn(struct fw *fw)
@@ -592,8 +597,9 @@ void fw_router_message(struct fw *fw, const char *topic, const void *payload, si
 	fw->n.events++;
 	fw->router.batch_events++;
 	fw->router.event_seq = 0;
-	if (fw->router.batch_err == ERR_OK)
-		handle(fw, &ev, payload, len);
+	/* An event no route took counts under the route "". */
+	if (fw->router.batch_err == ERR_OK && !handle(fw, &ev, payload, len))
+		fw_stats_count(fw, fw->router.txn, "", STORE_ST_EVENTS, 1);
 	cJSON_Delete(ev.json);
 }
 

@@ -31,6 +31,9 @@ struct net_mqtt {
 	unsigned batch_msgs;
 	uint64_t connect_started;
 	bool up, paused, in_read;
+	/* Connected during a read: the link callback runs once the read is
+	 * over, where it may publish (publish() refuses inside a read). */
+	bool link_news;
 	struct net_mqtt_stats stats;
 	struct hal_ratelimit rl;
 	void (*published)(void *arg, int mid);
@@ -94,8 +97,7 @@ static void on_connect(struct mosquitto *mosq, void *arg, int rc, int flags)
 	m->failures = 0;
 	log_info("mqtt: connected to %s:%d as %s, %u subscriptions", m->o.host, m->o.port,
 		 m->o.client_id, m->n_filters);
-	if (m->h.link)
-		m->h.link(m->h.arg, true);
+	m->link_news = true;
 }
 
 static void on_message(struct mosquitto *mosq, void *arg, const struct mosquitto_message *msg)
@@ -187,6 +189,11 @@ static void on_readable(struct net_mqtt *m)
 		link_lost(m, rc == MOSQ_ERR_SUCCESS ? "closed" :
 			  rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
 		return;
+	}
+	if (m->link_news) {
+		m->link_news = false;
+		if (m->up && m->h.link)
+			m->h.link(m->h.arg, true); /* "online", receipts, discovery */
 	}
 	/* Committed: now the PUBACKs (and anything else queued) may go out. */
 	if (m->batch_msgs)

@@ -46,7 +46,8 @@ struct net_mqtt_handler {
 	 * the PUBACKs cannot go out, so drop what was staged. Return ERR_OK once
 	 * committed; anything else makes the link drop the PUBACKs. */
 	int (*batch_end)(void *arg, bool keep);
-	/* The link came up (subscriptions sent) or went down. */
+	/* The link came up (subscriptions sent; called after the read that
+	 * brought the CONNACK, so it may publish) or went down. */
 	void (*link)(void *arg, bool up);
 	void *arg;
 };

@@ -325,6 +325,19 @@ static int scratch_fill(struct store *s, const struct store_msg *m, size_t len)
 	return ERR_OK;
 }
 
+/* Tells the store's watch of the record just written: decoded from the
+ * scratch buffer, as the caller's strings may have pointed into pages the
+ * put rewrote. */
+static void watch_note(struct store_txn *t, uint64_t seq, size_t len, int old_state)
+{
+	struct store_msg now;
+
+	if (store_record_decode(t->s->scratch, len, &now) != ERR_OK)
+		return;
+	now.seq = seq;
+	store_watch_note(t, &now, old_state);
+}
+
 static int msg_put(struct store_txn *t, uint64_t seq, size_t len, unsigned flags)
 {
 	unsigned char k[8];
@@ -381,8 +394,10 @@ int store_outbox_add(struct store_txn *t, struct store_msg *m)
 		err = counter_add(t, m->state, +1);
 	if (err == ERR_OK && id.id[0])
 		err = sid_put(t, &id, seq);
-	if (err == ERR_OK)
+	if (err == ERR_OK) {
 		m->seq = seq;
+		watch_note(t, seq, len, 0);
+	}
 	return poison(t, err);
 }
 
@@ -475,6 +490,8 @@ int store_outbox_update(struct store_txn *t, const struct store_msg *m)
 		err = sid_del(t, &old_id, m->seq);
 	if (err == ERR_OK && id_moves && new_id.id[0])
 		err = sid_put(t, &new_id, m->seq);
+	if (err == ERR_OK && old.state != m->state)
+		watch_note(t, m->seq, len, old.state);
 	return poison(t, err);
 }
 

@@ -57,6 +57,7 @@ static const char *const db_names[STORE_DB__COUNT] = {
 	[STORE_DB_DUE_URGENT] = "due/urgent", [STORE_DB_DUE_HIGH] = "due/high",
 	[STORE_DB_DUE_LOW] = "due/low", [STORE_DB_FLOOD] = "flood",
 	[STORE_DB_CHAIN] = "chain", [STORE_DB_CHAINDUE] = "chaindue", [STORE_DB_CHAINREF] = "chainref",
+	[STORE_DB_STATS] = "stats",
 };
 
 void store_be64_put(unsigned char *p, uint64_t v)
@@ -545,6 +546,7 @@ static int txn_begin(struct store *s, struct store_txn *parent, unsigned flags,
 	t->s = s;
 	t->parent = parent;
 	t->rdonly = (flags & STORE_RDONLY) != 0;
+	t->depth = t->rdonly ? 0 : parent ? parent->depth + 1 : 1;
 	rc = mdb_txn_begin(s->env, parent ? parent->txn : NULL, t->rdonly ? MDB_RDONLY : 0, &t->txn);
 	if (rc != MDB_SUCCESS) {
 		err = store_mdb_err(NULL, rc, "begin");
@@ -591,6 +593,11 @@ uint64_t store_write_txns(const struct store *s)
 	return s ? s->write_txns : 0;
 }
 
+unsigned store_txn_depth(const struct store_txn *t)
+{
+	return t ? t->depth : 0;
+}
+
 bool store_txn_dirty(const struct store_txn *t)
 {
 	return t && t->dirty;
@@ -599,6 +606,23 @@ bool store_txn_dirty(const struct store_txn *t)
 void store_set_commit_hook(struct store *s, const struct store_commit_hook *h)
 {
 	s->hook = h ? *h : (struct store_commit_hook){0};
+}
+
+void store_set_watch(struct store *s, const struct store_watch *w)
+{
+	s->watch = w ? *w : (struct store_watch){0};
+}
+
+void store_watch_note(struct store_txn *t, const struct store_msg *m, int old_state)
+{
+	if (t->s->watch.changed && t->depth)
+		t->s->watch.changed(t->s->watch.arg, t->depth, m, old_state);
+}
+
+static void watch_ended(struct store *s, unsigned depth, bool kept)
+{
+	if (s->watch.ended && depth)
+		s->watch.ended(s->watch.arg, depth, kept);
 }
 
 /*
@@ -614,11 +638,13 @@ int store_commit(struct store_txn *t)
 {
 	struct store *s;
 	bool hooked;
+	unsigned depth;
 	int rc, err;
 
 	if (!t)
 		return ERR_INVAL;
 	s = t->s;
+	depth = t->depth;
 	hooked = t->err == ERR_OK && t->dirty && !t->parent && s->hook.before && !s->in_hook;
 	if (hooked) {
 		s->in_hook = true;
@@ -656,18 +682,25 @@ out:
 			s->hook.after(err, s->hook.arg);
 		s->in_hook = false;
 	}
+	watch_ended(s, depth, err == ERR_OK);
 	return err;
 }
 
 void store_abort(struct store_txn *t)
 {
+	struct store *s;
+	unsigned depth;
+
 	if (!t)
 		return;
+	s = t->s;
+	depth = t->depth;
 	mdb_txn_abort(t->txn);
-	t->s->open_txns--;
+	s->open_txns--;
 	if (!t->parent) /* a read txn's pages too (see store_commit) */
-		store_release_pages(t->s);
+		store_release_pages(s);
 	free(t);
+	watch_ended(s, depth, false);
 }
 
 /* Pages on lmdb's freelist (DB 0): reused before the file grows. Each value

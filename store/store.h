@@ -65,6 +65,23 @@ struct store_commit_hook {
 	void *arg;
 };
 void store_set_commit_hook(struct store *s, const struct store_commit_hook *h);
+/*
+ * Statistics follow the records without a write of their own: `changed`
+ * runs inside every store_outbox_add (old_state 0) and every
+ * store_outbox_update that moved a record to another state, in a write txn
+ * `depth` deep (1: top-level, 2: nested in it, ...); `ended` runs when a
+ * write txn of that depth ends, kept = committed (into its parent for a
+ * nested one, durably for a top-level one) or not (aborted, failed). So the
+ * watcher can keep what it saw per depth and drop what was undone.
+ * Neither may use the store. One watch per store; NULL removes it.
+ */
+struct store_msg;
+struct store_watch {
+	void (*changed)(void *arg, unsigned depth, const struct store_msg *m, int old_state);
+	void (*ended)(void *arg, unsigned depth, bool kept);
+	void *arg;
+};
+void store_set_watch(struct store *s, const struct store_watch *w);
 /* A write txn inside parent (lmdb's nested txn): parent must not be used
  * until it ends; store_commit() folds it into parent (durable only with
  * parent's commit), store_abort() undoes it alone. */
@@ -80,6 +97,9 @@ uint64_t store_commits(const struct store *s);
  * dirties a page of its lock file (and so, within half a minute, the
  * flash). An idle daemon begins none. */
 uint64_t store_write_txns(const struct store *s);
+/* 1 for a top-level write txn, 2 for one nested in it, ...; 0 for a read
+ * txn or NULL. */
+unsigned store_txn_depth(const struct store_txn *t);
 /* Whether a write op ran in t (a commit of t would write). */
 bool store_txn_dirty(const struct store_txn *t);
 

@@ -39,6 +39,7 @@ enum store_db {
 	STORE_DB_CHAIN,    /* escalation chain id (8B BE) -> chain (chain.h) */
 	STORE_DB_CHAINDUE, /* at ms (8B BE) ++ chain id (8B BE) -> empty (chain.h) */
 	STORE_DB_CHAINREF, /* 'e' event id / 't' E.164, NUL, chain id -> empty (chain.h) */
+	STORE_DB_STATS,  /* day (4B BE) ++ route NUL account NUL -> counters per day (stats.h) */
 	STORE_DB__COUNT
 };
 
@@ -57,6 +58,7 @@ struct store {
 	size_t max_bytes; /* store.max_size_mb: the map grows up to this */
 	unsigned open_txns; /* the map may only be resized with none open */
 	struct store_commit_hook hook; /* store_set_commit_hook */
+	struct store_watch watch;      /* store_set_watch */
 	uint64_t commits; /* store_commits */
 	uint64_t write_txns; /* store_write_txns */
 	bool in_hook;
@@ -70,7 +72,12 @@ struct store_txn {
 	int err; /* first error of a write op: the txn can only be aborted */
 	bool rdonly;
 	bool dirty; /* a write op ran: the commit will write (and run the hook) */
+	unsigned depth; /* 1 for a top-level write txn, 2 for one nested in it, ... */
 };
+
+/* Tells the watch (store_set_watch) that record m moved from old_state
+ * (0: it is new) in t. */
+void store_watch_note(struct store_txn *t, const struct store_msg *m, int old_state);
 
 /* The txn handle for a write op: every mdb_put, mdb_del and cursor opened
  * to write goes through here, so that store_commit knows the txn writes. */

@@ -19,6 +19,7 @@
 #include "firmware/fw.h"
 #include "firmware/quota.h"
 #include "firmware/reconcile.h"
+#include "firmware/stats.h"
 #include "firmware/templates.h"
 #include "hal/clock.h"
 #include "hal/err.h"
@@ -211,7 +212,7 @@ char *fw_control_error(const char *text)
  * ring with its polls (each is also at debug level, for -v). */
 static const char *const quiet[FW_AUDIT_QUIET] = {
 	"status", "stats", "test_connection.result", "outbox", "outbox.show", "creds.list", "logs",
-	"config.show", "templates.list",
+	"config.show", "templates.list", "stats.table",
 };
 
 void fw_audit_flush(struct fw *fw)
@@ -267,6 +268,8 @@ char *fw_control_run(struct fw *fw, const struct fw_caller *from, const cJSON *r
 		res = cmd_status(fw);
 	else if (strcmp(cmd->valuestring, "stats") == 0)
 		res = cmd_stats(fw);
+	else if (strcmp(cmd->valuestring, "stats.table") == 0)
+		res = fw_cmd_stats_table(fw, req, err, sizeof(err));
 	else if (strcmp(cmd->valuestring, "outbox") == 0 ||
 		 strncmp(cmd->valuestring, "outbox.", 7) == 0)
 		res = fw_cmd_outbox(fw, from, cmd->valuestring, req, err, sizeof(err));
@@ -284,7 +287,7 @@ char *fw_control_run(struct fw *fw, const struct fw_caller *from, const cJSON *r
 		 strcmp(cmd->valuestring, "forget") == 0)
 		res = fw_cmd_consent(fw, from, cmd->valuestring, req, err, sizeof(err));
 	else
-		snprintf(err, sizeof(err), "unknown command '%.40s' (known: status, stats, outbox, test_connection, "
+		snprintf(err, sizeof(err), "unknown command '%.40s' (known: status, stats, stats.table, outbox, test_connection, "
 			 "config.*, creds.*, templates.*, consent.*, forget)", cmd->valuestring);
 	audit(fw, from, cJSON_IsString(cmd) ? cmd->valuestring : "?", res != NULL, res ? "ok" : err);
 	if (!res)

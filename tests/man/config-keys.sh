@@ -28,8 +28,10 @@ BEGIN {
 /^#define [A-Z_]+\(k,/ { m = $2; sub(/\(.*/, "", m); pending = m; next }
 pending != "" && /\.key = #k/ { MACRO[pending] = 1 }
 { pending = "" }
-/^static const struct cfg_field [a-z_]+\[\] = \{/ {
-	t = $5; sub(/\[\].*/, "", t); table = t; TABLES[t] = 1; n[t] = 0; next
+# (tables shared between files of config/ are not static: config/stats.c)
+/^(static )?const struct cfg_field [a-z_]+\[\] = \{/ {
+	t = $0; sub(/^(static )?const struct cfg_field /, "", t)
+	sub(/\[\].*/, "", t); table = t; TABLES[t] = 1; n[t] = 0; next
 }
 table != "" && /^\};/ { table = ""; next }
 table != "" {

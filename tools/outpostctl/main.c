@@ -123,6 +123,8 @@ static const struct option long_opts[] = {
 	{"mqtt", required_argument, NULL, 'M'},
 	{"gateway", required_argument, NULL, 'G'},
 	{"key-file", required_argument, NULL, 'k'},
+	{"by", required_argument, NULL, 'b'},
+	{"days", required_argument, NULL, 'y'},
 	{NULL, 0, NULL, 0},
 };
 
@@ -198,6 +200,22 @@ static bool take_opt(int c, struct octl_opts *o, unsigned *used)
 	case 'F': o->follow = true; *used |= OCTL_OPT_FOLLOW; return true;
 	case 'E': o->level = optarg; *used |= OCTL_OPT_LEVEL; return true;
 	case 'U': o->unmasked = true; *used |= OCTL_OPT_UNMASKED; return true;
+	case 'b':
+		if (strcmp(optarg, "route") && strcmp(optarg, "account") && strcmp(optarg, "day")) {
+			fprintf(stderr, "outpostctl: --by wants route, account or day\n");
+			return false;
+		}
+		o->by = optarg;
+		*used |= OCTL_OPT_TABLE;
+		return true;
+	case 'y':
+		if (!hal_parse_u64(optarg, 1, 3660, &v)) {
+			fprintf(stderr, "outpostctl: --days wants a number of days, 1 to 3660\n");
+			return false;
+		}
+		o->days = (unsigned)v;
+		*used |= OCTL_OPT_TABLE;
+		return true;
 	default:
 		return false;
 	}
@@ -208,7 +226,7 @@ static const char *opt_name(unsigned bit)
 	static const char *const names[] = {"--state", "--limit",  "--before",  "--since",
 					    "--follow", "--level", "--unmasked",
 					    "--account-sid/--api-key-sid/--username/--provider",
-					    "--route/--to/--older-than/--newer-than"};
+					    "--route/--to/--older-than/--newer-than", "--by/--days"};
 	unsigned i = 0;
 
 	while (bit > 1 && i + 1 < sizeof(names) / sizeof(names[0])) {

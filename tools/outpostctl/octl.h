@@ -44,6 +44,8 @@ struct octl_opts {
 	const char *sig;   /* config push --sig FILE */
 	const char *send_to, *template_name; /* test-connection --send-to --template */
 	const char *source; /* consent set --source */
+	const char *by;     /* stats --by route|account|day */
+	unsigned days;      /* stats --days N */
 	char **args;       /* words after the command (OCTL_OPT_ARGS) */
 	int nargs;
 	uint64_t since;    /* logs */
@@ -72,8 +74,9 @@ enum {
 	OCTL_OPT_FOLLOW = 16, OCTL_OPT_LEVEL = 32, OCTL_OPT_UNMASKED = 64,
 	OCTL_OPT_CREDS = 128, /* --account-sid, --api-key-sid, --username */
 	OCTL_OPT_FILTER = 256, /* --route, --to, --older-than, --newer-than */
-	OCTL_OPT__LAST = OCTL_OPT_FILTER,
-	OCTL_OPT_ARGS = 512, /* takes words after its name (not an option) */
+	OCTL_OPT_TABLE = 512, /* --by, --days (stats) */
+	OCTL_OPT__LAST = OCTL_OPT_TABLE,
+	OCTL_OPT_ARGS = 1024, /* takes words after its name (not an option) */
 };
 
 extern const struct octl_cmd octl_cmd_status;
