@@ -47,6 +47,8 @@ rec=$(ctl outbox --before 501 --limit 1 | jq -c '.messages[0]')
 	fail "a folded event's record: $rec"
 [ "$(ctl status | jq .counters.coalesced)" = 1003 ] ||
 	fail "counters.coalesced $(ctl status | jq .counters.coalesced), want 999 + 4"
+st=$(ctl stats --by route --days 1 | jq -c '.rows[] | select(.key == "alerts") | [.events, .coalesced, .suppressed, .sent]')
+[ "$st" = "[1005,1003,1001,4]" ] || fail "statistics of route alerts [events, coalesced, suppressed, sent]: $st"
 stop_outpostd || fail "outpostd exited non-zero"
 out=$("$BUILD/outpost-check" --strict --pub-log "$E2E_DIR/pub.log" --sim-record "$SIM_RECORD" \
 	--store "$E2E_DIR/store" 2>&1) || fail "checker: $out"

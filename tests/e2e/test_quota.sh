@@ -60,6 +60,9 @@ record_of tkt-1 | jq -r .error | grep -q "over quota" || fail "a dropped ticket:
 billed=$((paid + 4))
 wait_for '[ "$(q cost)" = "$(awk "BEGIN {print $billed * 0.0075}")" ]' 15 ||
 	fail "cost $(q cost) for $billed messages at the sim's 0.0075 (configured 0.01)"
+# The statistics carry the same cost, by route.
+[ "$(ctl stats --by route --days 1 | jq '.total.cost')" = "$(q cost)" ] ||
+	fail "statistics' cost $(ctl stats --by route --days 1 | jq -c '[.rows[] | {key, cost}]'), quota's $(q cost)"
 
 # A restart keeps the day's count.
 stop_outpostd || fail "outpostd exited non-zero"
