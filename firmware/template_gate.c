@@ -91,6 +91,23 @@ bool fw_templates_admit(struct fw *fw, struct store_msg *m, const char *account)
 	return false;
 }
 
+/* Whether any record is parked above after_seq: a look in a read-only txn,
+ * so that a release with nothing to release begins no write transaction
+ * (each dirties a page of lmdb's lock file). On a failure: yes. */
+static bool any_parked(struct fw_tpl_gate *g)
+{
+	struct store_txn *t;
+	uint64_t seq;
+	unsigned n = 0;
+
+	if (store_begin(g->fw->store, STORE_RDONLY, &t) != ERR_OK)
+		return true;
+	if (store_outbox_parked(t, g->release_after, 1, &seq, &n) != ERR_OK)
+		n = 1;
+	store_abort(t);
+	return n > 0;
+}
+
 /* One chunk of parked records back to due now; false when the walk is done. */
 static bool release_chunk(struct fw_tpl_gate *g, unsigned *moved)
 {
@@ -98,8 +115,11 @@ static bool release_chunk(struct fw_tpl_gate *g, unsigned *moved)
 	int64_t wall = hal_wall_ms();
 	struct store_txn *t;
 	unsigned n = 0;
-	int rc = store_begin(g->fw->store, 0, &t);
+	int rc;
 
+	if (!any_parked(g))
+		return false;
+	rc = store_begin(g->fw->store, 0, &t);
 	if (rc == ERR_OK)
 		rc = store_outbox_parked(t, g->release_after, RELEASE_CHUNK, seqs, &n);
 	for (unsigned i = 0; rc == ERR_OK && i < n; i++) {

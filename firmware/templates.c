@@ -150,7 +150,7 @@ static void from_store(struct fw_tpl_state *s, const struct store_template *st)
 	copy(s->id, sizeof(s->id), st->id);
 	copy(s->name, sizeof(s->name), st->name);
 	copy(s->reason, sizeof(s->reason), st->reason);
-	s->synced_ms = st->synced_ms;
+	s->synced_ms = s->written_ms = st->synced_ms;
 	s->changed_ms = st->changed_ms;
 }
 
@@ -209,14 +209,40 @@ static void log_change(const struct tsync *ts, const struct cfg_template *t,
 		 now->reason[0] ? ": " : "", now->reason);
 }
 
-/* Writes this walk's notes; status changes are logged and counted. */
+/* Whether a walk saw a template as the store has it already. */
+static bool same_note(const struct fw_tpl_state *old, const struct fw_tpl_state *s)
+{
+	return old->known && old->approved == s->approved && !strcmp(old->status, s->status) &&
+	       !strcmp(old->category, s->category) && !strcmp(old->type, s->type) &&
+	       !strcmp(old->id, s->id) && !strcmp(old->name, s->name) &&
+	       !strcmp(old->reason, s->reason);
+}
+
+/* A note the walk saw unchanged is written again only when the stored one
+ * is this old: an hourly sync of unchanged templates writes to the flash
+ * once a day, not 24 times (its synced_ms there is then up to a day old;
+ * status shows this run's). */
+#define NOTE_REFRESH_MS (24 * 3600 * 1000LL)
+
+static bool to_write(const struct tsync *ts, unsigned i, int64_t now)
+{
+	return ts->seen_flag[i] && (!same_note(&ts->st[i], &ts->seen[i]) ||
+				    now - ts->st[i].written_ms >= NOTE_REFRESH_MS);
+}
+
+/* Writes this walk's notes that are new (none: no transaction at all);
+ * status changes are logged and counted. */
 static int commit_seen(struct tsync *ts, int64_t now)
 {
 	const struct cfg *cfg = ts->fw->cfg;
-	struct store_txn *t;
-	unsigned changed = 0;
-	int rc = store_begin(ts->fw->store, 0, &t);
+	struct store_txn *t = NULL;
+	unsigned changed = 0, writes = 0;
+	int rc = ERR_OK;
 
+	for (unsigned i = 0; i < ts->n; i++)
+		writes += to_write(ts, i, now);
+	if (writes)
+		rc = store_begin(ts->fw->store, 0, &t);
 	for (unsigned i = 0; rc == ERR_OK && i < ts->n; i++) {
 		struct fw_tpl_state *s = &ts->seen[i], *old = &ts->st[i];
 		char kb[KEY_MAX];
@@ -225,6 +251,10 @@ static int commit_seen(struct tsync *ts, int64_t now)
 		if (!ts->seen_flag[i])
 			continue;
 		s->changed_ms = change || !old->known ? now : old->changed_ms;
+		s->written_ms = old->written_ms;
+		if (!to_write(ts, i, now))
+			continue;
+		s->written_ms = now;
 		rc = store_template_put(t, ts->account, tpl_key(ts, &cfg->templates[i], kb, sizeof(kb)),
 					&(struct store_template){
 						.id = s->id, .name = s->name, .status = s->status,
@@ -233,7 +263,8 @@ static int commit_seen(struct tsync *ts, int64_t now)
 						.synced_ms = now, .changed_ms = s->changed_ms});
 		changed += change;
 	}
-	rc = rc == ERR_OK ? store_commit(t) : (store_abort(t), rc);
+	if (writes)
+		rc = rc == ERR_OK ? store_commit(t) : (store_abort(t), rc);
 	if (rc != ERR_OK)
 		return rc;
 	for (unsigned i = 0; i < ts->n; i++) {

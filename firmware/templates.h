@@ -40,6 +40,7 @@ struct fw_tpl_state {
 	bool approved;
 	char status[32], category[32], type[48], id[64], name[64], reason[200];
 	int64_t synced_ms, changed_ms; /* wall ms */
+	int64_t written_ms; /* wall ms the store last got this note (its synced_ms there) */
 };
 
 int fw_templates_init(struct fw *fw);      /* after the sender: syncs start */

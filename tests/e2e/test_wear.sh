@@ -7,7 +7,8 @@
 #  2. Receipts acknowledged by the broker wait (up to 30 s) for a commit to
 #     delete them; a reconnect in that time does not publish them again.
 #  3. Once an event's life is over (read, receipts deleted), the idle daemon
-#     commits nothing.
+#     commits nothing; a template sync that finds nothing new writes nothing
+#     either (the hourly sync of unchanged templates was a commit an hour).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/outpost.sh"
 e2e_setup wear
@@ -59,4 +60,7 @@ c1=$(commits)
 w1=$(ctl status | jq .store.write_txns)
 [ "$w0" = "$w1" ] || fail "the idle daemon began $((w1 - w0)) write transactions in 5 s (each dirties LMDB's lock file)"
 [ "$(outbox_count read)" -ge 2 ] || fail "w2 not read: $(ctl status | jq -c .outbox)"
-pass "log line durable with its ingest across kill -9; 3 receipts once across a reconnect with $undeleted deletes waiting; idle: $c0 commits, none and no write transaction in 5 s"
+"$BUILD/outpostctl" -s "$OUTPOST_SOCK" templates sync >/dev/null || fail "templates sync failed"
+w2=$(ctl status | jq .store.write_txns)
+[ "$w1" = "$w2" ] || fail "a template sync that found nothing new began $((w2 - w1)) write transactions"
+pass "log line durable with its ingest across kill -9; 3 receipts once across a reconnect with $undeleted deletes waiting; idle: $c0 commits, none and no write transaction in 5 s nor for a template sync that found nothing new"
