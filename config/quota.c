@@ -149,11 +149,16 @@ static void parse_notify(struct cfg_pctx *px, const cJSON *v, void *base, const 
 	}
 	cJSON_ArrayForEach(c, to) {
 		cfg_path_index(sub, tpath, i++);
-		if (!cJSON_IsString(c) ||
-		    cfg_phone_normalize(c->valuestring, NULL, e164, &why) != ERR_OK)
-			cfg_err_add(px->errs, sub, "expected an E.164 number like \"+4915112345678\"");
-		else if (!(q->notify_to[q->n_notify++] = strdup(e164)))
+		if (cJSON_IsString(c) && c->valuestring[0] == '@') { /* a group: cfg_quota_check */
+			if (!(q->notify_to[q->n_notify++] = strdup(c->valuestring)))
+				px->nomem = true;
+		} else if (!cJSON_IsString(c) ||
+			   cfg_phone_normalize(c->valuestring, NULL, e164, &why) != ERR_OK) {
+			cfg_err_add(px->errs, sub, "expected an E.164 number like \"+4915112345678\" "
+				    "or a group like \"@admins\"");
+		} else if (!(q->notify_to[q->n_notify++] = strdup(e164))) {
 			px->nomem = true;
+		}
 	}
 }
 
@@ -225,6 +230,43 @@ void cfg_quota_parse(struct cfg_pctx *px, const cJSON *v, void *base, const char
 	}
 }
 
+/* "@group" in notify.to becomes the group's numbers (groups are parsed
+ * after accounts). */
+static void expand_groups(struct cfg_pctx *px, struct cfg_account *a)
+{
+	struct cfg_quota *q = &a->quota;
+	char *to[CFG_NOTIFY_MAX], path[CFG_PATH_LEN + 64];
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < q->n_notify; i++) {
+		const struct cfg_group *g;
+
+		if (q->notify_to[i][0] != '@') {
+			if (n < CFG_NOTIFY_MAX)
+				to[n++] = q->notify_to[i];
+			else
+				free(q->notify_to[i]);
+			continue;
+		}
+		g = cfg_group_find(px->cfg, q->notify_to[i] + 1);
+		snprintf(path, sizeof(path), "$.accounts.%s.quota.notify.to[%u]", a->name, i);
+		if (!g)
+			cfg_err_add(px->errs, path, "unknown group \"%.40s\"", q->notify_to[i]);
+		for (unsigned k = 0; g && k < g->n_to; k++) {
+			if (n == CFG_NOTIFY_MAX) {
+				cfg_err_add(px->errs, path, "more than %d recipients with the group's",
+					    CFG_NOTIFY_MAX);
+				break;
+			}
+			if (!(to[n++] = strdup(g->to[k])))
+				px->nomem = true;
+		}
+		free(q->notify_to[i]);
+	}
+	memcpy(q->notify_to, to, n * sizeof(to[0]));
+	q->n_notify = n;
+}
+
 void cfg_quota_check(struct cfg_pctx *px)
 {
 	const struct cfg *cfg = px->cfg;
@@ -234,6 +276,7 @@ void cfg_quota_check(struct cfg_pctx *px)
 		const struct cfg_quota *q = &cfg->accounts[i].quota;
 		const struct cfg_template *t;
 
+		expand_groups(px, (struct cfg_account *)&cfg->accounts[i]);
 		if (!q->notify_template)
 			continue;
 		snprintf(path, sizeof(path), "$.accounts.%s.quota.notify.template",

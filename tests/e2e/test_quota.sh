@@ -7,7 +7,7 @@
 #    went before the 6th payment depends on what was in flight), the other
 #    payments wait, queued, with the reason; status counts the day's messages;
 #  - the notices: "quota" events on outpost/e2e/events at 80 and 100 %, and
-#    a ticket_ready message to the notify number for each;
+#    a ticket_ready message to the notify group (@admins) for each;
 #  - urgent alerts still go past the quota; tickets (over_quota "drop") are
 #    suppressed with the reason;
 #  - the cost is the sim's price, not the configured one, once polled;
@@ -20,7 +20,8 @@ start_broker
 start_sim --deliver-after-ms 100 --price -0.00750
 ADMIN=+4915112345678
 write_config '.accounts.main.status_poll = {"first": "1s", "max_age": "1h"}' \
-	".accounts.main.quota = {\"per_day\": 6, \"currency\": \"USD\", \"prices\": {\"utility\": {\"*\": 0.01}}, \"notify\": {\"to\": [\"$ADMIN\"], \"template\": \"ticket_ready\"}}" \
+	".groups = {\"admins\": [\"$ADMIN\"]}" \
+	".accounts.main.quota = {\"per_day\": 6, \"currency\": \"USD\", \"prices\": {\"utility\": {\"*\": 0.01}}, \"notify\": {\"to\": [\"@admins\"], \"template\": \"ticket_ready\"}}" \
 	'(.routes[] | select(.name == "tickets")).over_quota = "drop"' \
 	'(.routes[] | select(.name == "alerts")).priority = "urgent"'
 e2e_spawn "$E2E_DIR/sub.err" sh -c "exec mosquitto_sub -h 127.0.0.1 -p $BROKER_PORT -q 1 \

@@ -862,6 +862,28 @@ static void test_quota(void **state)
 	    cJSON_Parse("{\"per_day\": 5, \"notify\": {\"to\": [\"+4915112345678\"], "
 			"\"template\": \"payment_received\"}}"));
 	expect_bad(root, "$.accounts.main.quota.notify.template", "has 2 variables");
+	/* a group names the notify recipients too */
+	root = good_tree();
+	set(root, NULL, "groups", cJSON_Parse("{\"admins\": [\"+4915112345678\", \"+4915187654321\"]}"));
+	set(root, "accounts.main", "quota",
+	    cJSON_Parse("{\"per_day\": 5, \"notify\": {\"to\": [\"@admins\", \"+4930123456\"], "
+			"\"template\": \"alert_raised\"}}"));
+	if (parse_tree(root, &c) != ERR_OK) {
+		dump(&errs);
+		fail();
+	}
+	cJSON_Delete(root);
+	q = &cfg_account_find(c, "main")->quota;
+	assert_int_equal(q->n_notify, 3);
+	assert_string_equal(q->notify_to[0], "+4915112345678");
+	assert_string_equal(q->notify_to[1], "+4915187654321");
+	assert_string_equal(q->notify_to[2], "+4930123456");
+	cfg_free(c);
+	root = good_tree();
+	set(root, "accounts.main", "quota",
+	    cJSON_Parse("{\"per_day\": 5, \"notify\": {\"to\": [\"@nobody\"], "
+			"\"template\": \"alert_raised\"}}"));
+	expect_bad(root, "$.accounts.main.quota.notify.to[0]", "unknown group");
 	root = good_tree();
 	set(root, "templates.alert_raised", "category", cJSON_CreateString("promo"));
 	expect_bad(root, "$.templates.alert_raised.category", "utility");
