@@ -48,7 +48,9 @@ write_config '.timezone = "Europe/Berlin"' '.store.path += "-quiet"' \
 CLOCK_FILE="$E2E_DIR/faketime.rc"
 echo "@2026-12-07 20:59:50" >"$CLOCK_FILE"
 rm -f "$OUTPOST_SOCK"
+# ASan wants its runtime first; with libfaketime preloaded it is not.
 env TZ=UTC LD_PRELOAD="$FAKETIME_LIB" FAKETIME_TIMESTAMP_FILE="$CLOCK_FILE" \
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
 	FAKETIME_DONT_FAKE_MONOTONIC=1 "$BUILD/outpostd" -c "$OUTPOST_CONF" >>"$E2E_DIR/outpostd.log" 2>&1 &
 OUTPOSTD_PID=$!
 E2E_PIDS+=("$OUTPOSTD_PID")
