@@ -33,10 +33,12 @@ admin_refs() { jq -r "select(.to == \"whatsapp:$ADMIN\") | .vars[\"3\"]" "$SIM_R
 publish -n 10 --kind payment --id-prefix pay
 wait_for '[ "$(q held)" -ge 1 ] && [ "$(admin_refs | grep -c 100)" = 1 ]' 20 ||
 	fail "no payment held, or no 100 % notice: $(ctl status | jq -c .quota)"
+# Settled: every message the sim took is counted (answers recorded).
+wait_for '[ "$(q today)" = "$(sim_count)" ]' 10 || fail "status counts $(q today) today, the sim has $(sim_count)"
 sleep 1 # nothing more may go
 paid=$(sim_refs | grep -c "^pay-")
 [ "$paid" -le 6 ] && [ "$paid" -ge 4 ] || fail "$paid payments went out on a quota of 6 a day"
-[ "$(admin_refs | tr '\n' ' ')" = "80 100 " ] || fail "notices: $(admin_refs | tr '\n' ' ')"
+[ "$(admin_refs | sort -n | tr '\n' ' ')" = "80 100 " ] || fail "notices: $(admin_refs | tr '\n' ' ')"
 [ "$(sim_count)" = $((paid + 2)) ] || fail "$(sim_count) messages at the sim: $paid payments and 2 notices"
 [ "$(q today)" = $((paid + 2)) ] || fail "status counts $(q today) today, the sim has $((paid + 2))"
 [ "$(q held)" -ge $((10 - paid)) ] || fail "$(q held) held, $((10 - paid)) payments wait"
