@@ -10,6 +10,7 @@
 #include "hal/crash.h"
 #include "hal/err.h"
 #include "hal/log.h"
+#include "net/ca.h"
 #include "net/http.h"
 
 /*
@@ -68,6 +69,7 @@ struct net_http {
 	struct net_http_stats stats;
 	struct http_sock *socks;   /* live and dead */
 	struct http_host *hosts;
+	struct net_ca *ca;         /* the CA file most requests name, parsed once */
 	bool global;               /* curl_global_init succeeded */
 	bool closing;
 };
@@ -615,8 +617,8 @@ static CURLcode set_request(struct http_easy *he)
 		SETOPT(c, CURLOPT_USERNAME, req->user);
 		SETOPT(c, CURLOPT_PASSWORD, req->password ? req->password : "");
 	}
-	if (req->ca_file)
-		SETOPT(c, CURLOPT_CAINFO, req->ca_file);
+	if (req->ca_file && rc == CURLE_OK)
+		rc = net_ca_apply(req->owner->ca, c, req->ca_file);
 	SETOPT(c, CURLOPT_FRESH_CONNECT, req->fresh ? 1L : 0L);
 	SETOPT(c, CURLOPT_FORBID_REUSE, req->fresh ? 1L : 0L);
 	/* A burst to a host with no connection yet: without this each request
@@ -964,6 +966,9 @@ int net_http_init(struct hal_loop *loop, const struct net_http_opts *opts, struc
 	}
 	h->global = true;
 	memory_per_connection();
+	err = net_ca_new(&h->ca);
+	if (err != ERR_OK)
+		goto out;
 	err = setup_multi(h);
 	if (err != ERR_OK)
 		goto out;
@@ -1000,6 +1005,7 @@ void net_http_free(struct net_http *h)
 		free(sk);
 	}
 	hosts_free(h);
+	net_ca_free(h->ca); /* after the multi: its connections pointed into it */
 	curl_slist_free_all(h->hdrs);
 	if (h->global)
 		curl_global_cleanup();
@@ -1013,9 +1019,13 @@ unsigned net_http_inflight(const struct net_http *h)
 
 struct net_http_stats net_http_stats(const struct net_http *h)
 {
-	struct net_http_stats none = {0};
+	struct net_http_stats none = {0}, st;
 
-	return h ? h->stats : none;
+	if (!h)
+		return none;
+	st = h->stats;
+	st.ca_parses = net_ca_parses(h->ca);
+	return st;
 }
 
 const char *net_http_version(void)
