@@ -346,9 +346,12 @@ static int http_version(CURL *c)
  * each speaks: the figure that shows HTTP/2 sharing one connection. curl
  * counts a connection once TCP is up, so one whose TLS handshake failed,
  * or a reconnect that died with the server, counts too. */
-static void count_connects(struct net_http *h, CURL *c, int version)
+static void count_connects(struct net_http *h, const struct http_easy *he, int version)
 {
 	static struct hal_ratelimit rl;
+	CURL *c = he->curl;
+	/* Its host answered in this HTTP version before: a routine reconnect. */
+	bool again = he->host && version && he->host->version == (version == 20 ? 20 : 11);
 	long n = 0, port = 0;
 	char *ip = NULL;
 
@@ -361,8 +364,15 @@ static void count_connects(struct net_http *h, CURL *c, int version)
 	curl_easy_getinfo(c, CURLINFO_PRIMARY_IP, &ip);
 	curl_easy_getinfo(c, CURLINFO_PRIMARY_PORT, &port);
 	/* HTTP/1.1 opens one per request in flight, and again after each
-	 * idle spell (CURLOPT_MAXAGE_CONN): a few lines, then a count. */
-	if (hal_ratelimit_ok(&rl, 5, 60000))
+	 * idle spell (CURLOPT_MAXAGE_CONN): those are debug lines (info lines
+	 * go to the store's log ring, and on a quiet site each status poll's
+	 * reconnect was a commit for its line: docs/BENCHMARKS.md). The first
+	 * to a host, and one that speaks another version, are info lines: a
+	 * few, then a count. */
+	if (again)
+		log_debug("http: new connection to %s:%ld %s", ip ? ip : "?", port,
+			  version == 20 ? "speaks HTTP/2" : "speaks HTTP/1.x");
+	else if (hal_ratelimit_ok(&rl, 5, 60000))
 		log_info("http: new connection to %s:%ld %s%s", ip ? ip : "?", port,
 			 version == 20 ? "speaks HTTP/2" :
 			 version ? "speaks HTTP/1.x" : "(no answer came to tell its HTTP version)",
@@ -380,7 +390,7 @@ static void fill_result(struct http_easy *he, CURLcode code, bool cancelled,
 	curl_easy_getinfo(he->curl, CURLINFO_REQUEST_SIZE, &sent);
 	curl_easy_getinfo(he->curl, CURLINFO_RETRY_AFTER, &retry_after);
 	res->http_version = http_version(he->curl);
-	count_connects(he->req->owner, he->curl, res->http_version);
+	count_connects(he->req->owner, he, res->http_version);
 	res->status = status;
 	res->maybe_sent = sent > 0 || he->resend_refused;
 	res->retry_after_s = (long)retry_after;
