@@ -19,6 +19,15 @@
  * the entry stays due in the store and out of later turns; a crash costs
  * the poll again.
  *
+ * An answer that changes nothing but the entry's poll count and next time
+ * (still delivered, not read; a failure that asks to try again) gets no
+ * commit of its own: its count and next time wait in memory (PEND_MAX)
+ * and ride along with the next commit made anyway, while turns skip the
+ * entry until that time. A message never read is polled about 77 times in
+ * status_poll.max_age's 72 h; a commit each cost ~24 KiB of flash on a
+ * quiet site (docs/BENCHMARKS.md). A crash merely polls such entries again
+ * sooner. Only when the memory is full does one commit on its own.
+ *
  * Fair with sends: a poll needs a token from the account's rate bucket
  * (fw_sender_poll_token), which sends get first; the fetches run in their
  * own FW_POLL_SLOTS slots of the HTTP engine.
@@ -56,6 +65,7 @@
 #define HORIZON_MS (2 * HOUR_MS) /* beyond any poll time we set (1 h, or a timeout) */
 #define SETTLE_MS 5000
 #define DONE_MAX 64          /* answers waiting to be applied */
+#define PEND_MAX 64          /* unchanged answers' next times waiting for a commit */
 
 struct poll {
 	struct net_http_req req;
@@ -73,6 +83,14 @@ struct answer {
 	struct net_status st;
 };
 
+/* An entry whose last answer changed nothing: its count and next poll
+ * time, not written yet. */
+struct pend {
+	uint64_t seq;
+	int64_t next_ms;
+	unsigned polls;
+};
+
 struct fw_delivery {
 	struct fw *fw;
 	struct hal_timer tick, settle;
@@ -80,6 +98,9 @@ struct fw_delivery {
 	unsigned inflight;
 	struct answer done[DONE_MAX]; /* answers not applied yet, oldest first */
 	unsigned n_done, riding;      /* the first `riding` are in a commit not yet done */
+	struct pend pend[PEND_MAX];
+	unsigned n_pend;
+	bool pend_riding;
 	uint64_t polls, poll_failures, changes, duplicates, unknown, stopped;
 	struct hal_ratelimit rl;
 };
@@ -343,23 +364,66 @@ static void reschedule(struct fw *fw, const struct store_msg *m, struct store_tr
 	tr->next_poll_ms = wall + fw_poll_delay_ms(tr->polls, ca->poll.first_s * 1000);
 }
 
-/* One answer into t: the status if it came, the next poll time either way. */
-static int settle_poll(struct fw *fw, struct store_txn *t, const struct answer *p)
+static struct pend *pend_find(struct fw_delivery *d, uint64_t seq)
+{
+	for (unsigned i = 0; i < d->n_pend; i++)
+		if (d->pend[i].seq == seq)
+			return &d->pend[i];
+	return NULL;
+}
+
+/* Whether answer p leaves m as it is, moving only its entry's poll count
+ * and next time (the cases below are settle_poll's and reschedule's). */
+static bool quiet_answer(struct fw *fw, const struct store_msg *m, const struct store_track *tr,
+			 const struct answer *p)
+{
+	struct fw_account_view v;
+	const struct cfg_account *ca;
+	int now = net_of(m->state);
+
+	if (net_msg_status_final(now) || now == NET_ST_UNKNOWN)
+		return false;
+	ca = poll_account(fw, m->account, &v);
+	if (!ca || p->at_ms - tr->sent_ms > ca->poll.max_age_s * 1000)
+		return false; /* polling stops: that is written */
+	if (p->st.cls == NET_OK)
+		return strcmp(p->st.id, m->provider_id) == 0 &&
+		       (!net_msg_status_advances(now, p->st.status) || store_of(p->st.status) == m->state);
+	return p->st.cls != NET_PERMANENT;
+}
+
+/*
+ * One answer into t: the status if it came, the next poll time either way.
+ * With `defer` (t read-only): an answer that changes nothing but the
+ * entry's count and next time fills *defer instead (seq 0: nothing to
+ * keep), anything else is ERR_AGAIN and untouched.
+ */
+static int settle_poll(struct fw *fw, struct store_txn *t, const struct answer *p,
+		       struct pend *defer)
 {
 	struct fw_delivery *d = fw->delivery;
 	struct store_track tr;
 	struct store_msg m;
+	struct pend *pe;
 	const char *stop = NULL;
 	char other[160];
 	bool changed = false;
 	int rc = store_outbox_get(t, p->seq, &m);
 
-	if (rc == ERR_NOTFOUND)
+	if (rc == ERR_NOTFOUND) {
+		if (defer)
+			defer->seq = 0;
 		return ERR_OK; /* purged meanwhile: its entry went with it */
+	}
 	if (rc == ERR_OK)
 		rc = track_load(t, &m, &tr);
 	if (rc != ERR_OK)
 		return rc;
+	pe = pend_find(d, p->seq);
+	if (pe && pe->polls > tr.polls)
+		tr.polls = pe->polls; /* polls not written yet */
+	if (defer && !quiet_answer(fw, &m, &tr, p))
+		return ERR_AGAIN;
 	d->polls++;
 	tr.polls++;
 	if (p->st.cls == NET_OK && strcmp(p->st.id, m.provider_id) == 0) {
@@ -387,18 +451,41 @@ static int settle_poll(struct fw *fw, struct store_txn *t, const struct answer *
 	if (rc != ERR_OK)
 		return rc;
 	reschedule(fw, &m, &tr, stop, p->at_ms);
+	if (defer) {
+		*defer = (struct pend){.seq = p->seq, .next_ms = tr.next_poll_ms, .polls = tr.polls};
+		return ERR_OK;
+	}
 	return store_track_put(t, &tr);
 }
 
-/* The answers that wait, into t in a nested txn; done when t's commit is
+/* A kept count and next time into t, unless the entry stopped or ended
+ * meanwhile (next time 0) or went. */
+static int pend_write(struct store_txn *t, const struct pend *pe)
+{
+	struct store_track tr;
+	int rc = store_track_get(t, pe->seq, &tr);
+
+	if (rc == ERR_NOTFOUND || (rc == ERR_OK && !tr.next_poll_ms))
+		return ERR_OK;
+	if (rc != ERR_OK)
+		return rc;
+	if (pe->polls > tr.polls)
+		tr.polls = pe->polls;
+	tr.next_poll_ms = pe->next_ms;
+	return store_track_put(t, &tr);
+}
+
+/* What waits, into t in a nested txn; done when t's commit is
  * (fw_delivery_rode). */
 static int settle_all(struct store_txn *t, void *arg)
 {
 	struct fw_delivery *d = arg;
 	int rc = ERR_OK;
 
+	for (unsigned i = 0; rc == ERR_OK && i < d->n_pend; i++)
+		rc = pend_write(t, &d->pend[i]);
 	for (unsigned i = 0; rc == ERR_OK && i < d->n_done; i++)
-		rc = settle_poll(d->fw, t, &d->done[i]);
+		rc = settle_poll(d->fw, t, &d->done[i], NULL);
 	return rc;
 }
 
@@ -406,17 +493,22 @@ void fw_delivery_ride(struct fw *fw, struct store_txn *t)
 {
 	struct fw_delivery *d = fw->delivery;
 
-	if (d && !d->riding && d->n_done && store_nested_run(t, settle_all, d) == ERR_OK)
+	if (d && !d->riding && !d->pend_riding && (d->n_done || d->n_pend) &&
+	    store_nested_run(t, settle_all, d) == ERR_OK) {
 		d->riding = d->n_done;
+		d->pend_riding = d->n_pend != 0;
+	}
 }
 
 void fw_delivery_rode(struct fw *fw, int err)
 {
 	struct fw_delivery *d = fw->delivery;
 
-	if (!d || !d->riding)
+	if (!d || (!d->riding && !d->pend_riding))
 		return;
-	if (err == ERR_OK) {
+	if (err == ERR_OK && d->pend_riding)
+		d->n_pend = 0;
+	if (err == ERR_OK && d->riding) {
 		d->n_done -= d->riding;
 		memmove(d->done, d->done + d->riding, d->n_done * sizeof(d->done[0]));
 		if (!d->n_done && d->settle.pending)
@@ -426,14 +518,76 @@ void fw_delivery_rode(struct fw *fw, int err)
 			hal_timer_set(fw->loop, &d->tick, 0);
 	}
 	d->riding = 0;
+	d->pend_riding = false;
+}
+
+/* Whether a kept next time still holds the entry back: a wall clock set
+ * back past the horizon makes it due now (as pull_back does for the store). */
+static bool pend_waits(const struct pend *pe, int64_t wall)
+{
+	return pe->next_ms > wall && pe->next_ms <= wall + HORIZON_MS;
+}
+
+/* The earliest kept next time still ahead, -1 if none. */
+static int64_t pend_next(const struct fw_delivery *d, int64_t wall)
+{
+	int64_t at = -1;
+
+	for (unsigned i = 0; i < d->n_pend; i++)
+		if (pend_waits(&d->pend[i], wall) && (at < 0 || d->pend[i].next_ms < at))
+			at = d->pend[i].next_ms;
+	return at;
+}
+
+/* Moves the answers that change nothing but their entry's schedule from
+ * done to pend, looking in a read-only txn: no commit for them. */
+static int defer_quiet(struct fw_delivery *d)
+{
+	struct store_txn *t;
+	unsigned kept = 0;
+	int64_t at;
+	int rc;
+
+	if (d->riding || d->n_pend >= PEND_MAX)
+		return ERR_OK;
+	rc = store_begin(d->fw->store, STORE_RDONLY, &t);
+	if (rc != ERR_OK)
+		return rc;
+	for (unsigned i = 0; i < d->n_done; i++) {
+		struct pend pe, *o;
+		int r = d->n_pend < PEND_MAX ? settle_poll(d->fw, t, &d->done[i], &pe) : ERR_AGAIN;
+
+		if (r == ERR_OK) {
+			if (pe.seq && !(o = pend_find(d, pe.seq)))
+				o = &d->pend[d->n_pend++];
+			if (pe.seq)
+				*o = pe;
+			continue;
+		}
+		if (r != ERR_AGAIN)
+			rc = r;
+		d->done[kept++] = d->done[i];
+	}
+	d->n_done = kept;
+	store_abort(t);
+	/* The tick may sleep past the kept times (the store's are earlier,
+	 * already taken). */
+	at = pend_next(d, hal_wall_ms());
+	if (at >= 0 && (!d->tick.pending || hal_timer_remaining(&d->tick) > at - hal_wall_ms()))
+		hal_timer_set(d->fw->loop, &d->tick, (uint64_t)(at - hal_wall_ms()));
+	return rc;
 }
 
 /* The answers, in a commit of their own (log records and receipt deletes
- * ride along). */
+ * ride along), but for those that change nothing but a poll time. */
 static void on_settle(struct hal_timer *timer)
 {
 	struct fw_delivery *d = container_of(timer, struct fw_delivery, settle);
-	int rc = fw_ride_alone(d->fw, fw_delivery_ride, &d->riding);
+	int rc = defer_quiet(d);
+
+	if (rc == ERR_OK && !d->n_done)
+		return;
+	rc = fw_ride_alone(d->fw, fw_delivery_ride, &d->riding);
 
 	if (rc == ERR_FULL) {
 		hal_timer_set(d->fw->loop, &d->settle, FULL_RETRY_MS);
@@ -451,7 +605,8 @@ static struct poll *slot_free(struct fw_delivery *d)
 	return NULL;
 }
 
-/* Its fetch is out, or its answer waits to be applied. */
+/* Its fetch is out, its answer waits to be applied, or its kept next time
+ * is ahead. */
 static bool polling(const struct fw_delivery *d, uint64_t seq)
 {
 	for (unsigned i = 0; i < FW_POLL_SLOTS; i++)
@@ -460,6 +615,9 @@ static bool polling(const struct fw_delivery *d, uint64_t seq)
 	for (unsigned i = 0; i < d->n_done; i++)
 		if (d->done[i].seq == seq)
 			return true;
+	for (unsigned i = 0; i < d->n_pend; i++)
+		if (d->pend[i].seq == seq)
+			return pend_waits(&d->pend[i], hal_wall_ms());
 	return false;
 }
 
@@ -576,9 +734,9 @@ static void on_tick(struct hal_timer *timer)
 	struct fw_delivery *d = container_of(timer, struct fw_delivery, tick);
 	struct fw *fw = d->fw;
 	bool was_busy[FW_POLL_SLOTS], no_token = false;
-	uint64_t seqs[TURN_MAX];
-	int64_t next = -1, wait;
-	unsigned n = 0, room = poll_room(d);
+	uint64_t seqs[TURN_MAX + PEND_MAX];
+	int64_t next = -1, wait, at;
+	unsigned n = 0, room = poll_room(d), want = TURN_MAX + d->n_pend; /* kept ones come too */
 	struct store_txn *t;
 	int rc;
 
@@ -592,7 +750,7 @@ static void on_tick(struct hal_timer *timer)
 		was_busy[i] = d->slots[i].busy;
 	rc = store_begin(fw->store, 0, &t);
 	if (rc == ERR_OK)
-		rc = store_poll_due(t, hal_wall_ms(), TURN_MAX, seqs, &n, &next);
+		rc = store_poll_due(t, hal_wall_ms(), want, seqs, &n, &next);
 	for (unsigned i = 0; rc == ERR_OK && i < n && poll_room(d); i++)
 		rc = take_one(d, t, seqs[i], &no_token);
 	rc = rc == ERR_OK ? store_commit(t) : (store_abort(t), rc);
@@ -617,8 +775,10 @@ static void on_tick(struct hal_timer *timer)
 	 * by at most that much, never lost. */
 	if (no_token)
 		wait = NO_TOKEN_MS;
-	else if (n == TURN_MAX && poll_room(d))
+	else if (n == want && poll_room(d))
 		wait = 0;
+	else if ((at = pend_next(d, hal_wall_ms())) >= 0 && (next < 0 || at < next))
+		wait = at - hal_wall_ms();
 	else if (next < 0)
 		return;
 	else
@@ -691,6 +851,7 @@ void fw_delivery_status(const struct fw *fw, cJSON *o)
 	cJSON_AddNumberToObject(o, "polls", (double)d->polls);
 	cJSON_AddNumberToObject(o, "poll_failures", (double)d->poll_failures);
 	cJSON_AddNumberToObject(o, "polls_in_flight", d->inflight);
+	cJSON_AddNumberToObject(o, "polls_kept", d->n_pend);
 	cJSON_AddNumberToObject(o, "changes", (double)d->changes);
 	cJSON_AddNumberToObject(o, "duplicates", (double)d->duplicates);
 	cJSON_AddNumberToObject(o, "unknown_ids", (double)d->unknown);

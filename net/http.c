@@ -10,6 +10,7 @@
 #include "hal/crash.h"
 #include "hal/err.h"
 #include "hal/log.h"
+#include "net/ca.h"
 #include "net/http.h"
 
 /*
@@ -68,6 +69,7 @@ struct net_http {
 	struct net_http_stats stats;
 	struct http_sock *socks;   /* live and dead */
 	struct http_host *hosts;
+	struct net_ca *ca;         /* the CA file most requests name, parsed once */
 	bool global;               /* curl_global_init succeeded */
 	bool closing;
 };
@@ -344,9 +346,12 @@ static int http_version(CURL *c)
  * each speaks: the figure that shows HTTP/2 sharing one connection. curl
  * counts a connection once TCP is up, so one whose TLS handshake failed,
  * or a reconnect that died with the server, counts too. */
-static void count_connects(struct net_http *h, CURL *c, int version)
+static void count_connects(struct net_http *h, const struct http_easy *he, int version)
 {
 	static struct hal_ratelimit rl;
+	CURL *c = he->curl;
+	/* Its host answered in this HTTP version before: a routine reconnect. */
+	bool again = he->host && version && he->host->version == (version == 20 ? 20 : 11);
 	long n = 0, port = 0;
 	char *ip = NULL;
 
@@ -359,8 +364,15 @@ static void count_connects(struct net_http *h, CURL *c, int version)
 	curl_easy_getinfo(c, CURLINFO_PRIMARY_IP, &ip);
 	curl_easy_getinfo(c, CURLINFO_PRIMARY_PORT, &port);
 	/* HTTP/1.1 opens one per request in flight, and again after each
-	 * idle spell (CURLOPT_MAXAGE_CONN): a few lines, then a count. */
-	if (hal_ratelimit_ok(&rl, 5, 60000))
+	 * idle spell (CURLOPT_MAXAGE_CONN): those are debug lines (info lines
+	 * go to the store's log ring, and on a quiet site each status poll's
+	 * reconnect was a commit for its line: docs/BENCHMARKS.md). The first
+	 * to a host, and one that speaks another version, are info lines: a
+	 * few, then a count. */
+	if (again)
+		log_debug("http: new connection to %s:%ld %s", ip ? ip : "?", port,
+			  version == 20 ? "speaks HTTP/2" : "speaks HTTP/1.x");
+	else if (hal_ratelimit_ok(&rl, 5, 60000))
 		log_info("http: new connection to %s:%ld %s%s", ip ? ip : "?", port,
 			 version == 20 ? "speaks HTTP/2" :
 			 version ? "speaks HTTP/1.x" : "(no answer came to tell its HTTP version)",
@@ -378,7 +390,7 @@ static void fill_result(struct http_easy *he, CURLcode code, bool cancelled,
 	curl_easy_getinfo(he->curl, CURLINFO_REQUEST_SIZE, &sent);
 	curl_easy_getinfo(he->curl, CURLINFO_RETRY_AFTER, &retry_after);
 	res->http_version = http_version(he->curl);
-	count_connects(he->req->owner, he->curl, res->http_version);
+	count_connects(he->req->owner, he, res->http_version);
 	res->status = status;
 	res->maybe_sent = sent > 0 || he->resend_refused;
 	res->retry_after_s = (long)retry_after;
@@ -615,8 +627,8 @@ static CURLcode set_request(struct http_easy *he)
 		SETOPT(c, CURLOPT_USERNAME, req->user);
 		SETOPT(c, CURLOPT_PASSWORD, req->password ? req->password : "");
 	}
-	if (req->ca_file)
-		SETOPT(c, CURLOPT_CAINFO, req->ca_file);
+	if (req->ca_file && rc == CURLE_OK)
+		rc = net_ca_apply(req->owner->ca, c, req->ca_file);
 	SETOPT(c, CURLOPT_FRESH_CONNECT, req->fresh ? 1L : 0L);
 	SETOPT(c, CURLOPT_FORBID_REUSE, req->fresh ? 1L : 0L);
 	/* A burst to a host with no connection yet: without this each request
@@ -964,6 +976,9 @@ int net_http_init(struct hal_loop *loop, const struct net_http_opts *opts, struc
 	}
 	h->global = true;
 	memory_per_connection();
+	err = net_ca_new(&h->ca);
+	if (err != ERR_OK)
+		goto out;
 	err = setup_multi(h);
 	if (err != ERR_OK)
 		goto out;
@@ -1000,6 +1015,7 @@ void net_http_free(struct net_http *h)
 		free(sk);
 	}
 	hosts_free(h);
+	net_ca_free(h->ca); /* after the multi: its connections pointed into it */
 	curl_slist_free_all(h->hdrs);
 	if (h->global)
 		curl_global_cleanup();
@@ -1013,9 +1029,13 @@ unsigned net_http_inflight(const struct net_http *h)
 
 struct net_http_stats net_http_stats(const struct net_http *h)
 {
-	struct net_http_stats none = {0};
+	struct net_http_stats none = {0}, st;
 
-	return h ? h->stats : none;
+	if (!h)
+		return none;
+	st = h->stats;
+	st.ca_parses = net_ca_parses(h->ca);
+	return st;
 }
 
 const char *net_http_version(void)

@@ -50,6 +50,7 @@ struct net_http_stats {
 	                       * a TLS handshake may yet have failed on one */
 	uint64_t connects_h2; /* of which an answer came over HTTP/2 */
 	uint64_t stream_waits; /* requests that waited for a stream (opts.h2_streams) */
+	uint64_t ca_parses;   /* CA file parses for all connections (net/ca.h) */
 };
 
 struct net_http_opts {

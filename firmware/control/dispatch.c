@@ -77,6 +77,7 @@ static void status_counters(const struct fw *fw, cJSON *r)
 	cJSON_AddNumberToObject(n, "http_connects", (double)hs.connects);
 	cJSON_AddNumberToObject(n, "http2_connects", (double)hs.connects_h2);
 	cJSON_AddNumberToObject(n, "http2_stream_waits", (double)hs.stream_waits);
+	cJSON_AddNumberToObject(n, "http_ca_parses", (double)hs.ca_parses);
 }
 
 static void status_errors(const struct fw *fw, cJSON *r)

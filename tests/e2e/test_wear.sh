@@ -9,6 +9,8 @@
 #  3. Once an event's life is over (read, receipts deleted), the idle daemon
 #     commits nothing; a template sync that finds nothing new writes nothing
 #     either (the hourly sync of unchanged templates was a commit an hour).
+#  4. A status poll that finds a message as it was writes nothing of its
+#     own (an unread message is polled ~77 times in 72 h).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/outpost.sh"
 e2e_setup wear
@@ -36,7 +38,7 @@ e2e_spawn "$E2E_DIR/sub.err" sh -c "exec mosquitto_sub -h 127.0.0.1 -p $BROKER_P
 	-t 'outpost/e2e/receipts/w2' -v >>'$E2E_DIR/receipts.txt'"
 wait_for "grep -q 'as e2e-wear' '$E2E_DIR/mosquitto.log'" 5 || fail "the receipt subscriber did not connect"
 pay w2
-wait_for "[ \$(grep -c . '$E2E_DIR/receipts.txt' 2>/dev/null || echo 0) -ge 3 ]" 30 ||
+wait_for "[ \$(cat '$E2E_DIR/receipts.txt' 2>/dev/null | grep -c .) -ge 3 ]" 30 ||
 	fail "receipts of w2: $(cat "$E2E_DIR/receipts.txt" 2>/dev/null)"
 undeleted=$(ctl status | jq .receipts.acked_undeleted)
 [ "$undeleted" -ge 1 ] || fail "no acknowledged receipt waits for its delete ($undeleted): nothing to test"
@@ -63,4 +65,29 @@ w1=$(ctl status | jq .store.write_txns)
 "$BUILD/outpostctl" -s "$OUTPOST_SOCK" templates sync >/dev/null || fail "templates sync failed"
 w2=$(ctl status | jq .store.write_txns)
 [ "$w1" = "$w2" ] || fail "a template sync that found nothing new began $((w2 - w1)) write transactions"
-pass "log line durable with its ingest across kill -9; 3 receipts once across a reconnect with $undeleted deletes waiting; idle: $c0 commits, none and no write transaction in 5 s nor for a template sync that found nothing new"
+# 4. A message delivered and never read is polled on (first 1 s, then 3 s,
+# 12 s later): an answer that changes nothing keeps its next poll time in
+# memory until a commit made anyway, and begins no write transaction of its
+# own; it is not polled again before that time; after a kill -9 it is merely
+# polled again.
+pay w3
+wait_for '[ -n "$(record_of w3 | jq -r ".provider_id // empty")" ]' 10 || fail "w3 not sent: $(record_of w3)"
+sid=$(record_of w3 | jq -r .provider_id)
+curl -sS --cacert "$SIM_CA" -d "{\"sid\":\"$sid\",\"status\":\"delivered\"}" "$SIM_URL/sim/status" |
+	jq -e '.status == "delivered"' >/dev/null || fail "/sim/status did not take w3's delivered"
+wait_state w3 delivered
+wait_for '[ "$(ctl status | jq .delivery.polls_kept)" = 1 ]' 20 ||
+	fail "no unchanged answer kept in memory: $(ctl status | jq -c .delivery)"
+k0=$(ctl status | jq '[.store.write_txns, .delivery.polls]')
+sleep 3
+k1=$(ctl status | jq '[.store.write_txns, .delivery.polls]')
+[ "$(jq '.[0]' <<<"$k0")" = "$(jq '.[0]' <<<"$k1")" ] ||
+	fail "an answer that changed nothing began write transactions: [write_txns, polls] $k0 -> $k1"
+[ "$(jq '.[1]' <<<"$k0")" = "$(jq '.[1]' <<<"$k1")" ] || fail "w3 polled again before its next time: $k0 -> $k1"
+kill -KILL "$OUTPOSTD_PID"
+wait "$OUTPOSTD_PID" 2>/dev/null
+e2e_forget "$OUTPOSTD_PID"
+start_outpostd
+wait_for '[ "$(ctl status | jq .delivery.polls)" -ge 1 ]' 10 || fail "w3 not polled after the restart: $(ctl status | jq -c .delivery)"
+[ "$(state_of w3)" = delivered ] || fail "w3 is $(state_of w3) after the restart"
+pass "log line durable with its ingest across kill -9; 3 receipts once across a reconnect with $undeleted deletes waiting; idle: $c0 commits, none and no write transaction in 5 s nor for a template sync that found nothing new; an unread message's unchanged poll answer kept in memory, no write transaction, polled again after kill -9"
