@@ -310,6 +310,15 @@ static void schedule(struct tsync *ts, uint64_t ms)
 	hal_timer_set(ts->fw->loop, &ts->timer, ms);
 }
 
+/* Every account's first round has ended (it is start-up's last step). */
+static bool first_rounds_over(const struct fw_templates *T)
+{
+	for (const struct tsync *ts = T->list; ts; ts = ts->next)
+		if (!ts->gone && !ts->rounds)
+			return false;
+	return true;
+}
+
 /* A round ended: say so, plan the next, and let the gate look again at
  * what it parked (an approval may have come, a TTL may have run out). */
 static void round_end(struct tsync *ts, bool ok, const char *fmt, ...)
@@ -326,7 +335,8 @@ static void round_end(struct tsync *ts, bool ok, const char *fmt, ...)
 	vsnprintf(ts->last, sizeof(ts->last), fmt, ap);
 	va_end(ap);
 	ts->last_ok = ok;
-	ts->rounds++;
+	if (!ts->rounds++ && first_rounds_over(ts->fw->templates))
+		fw_upkeep_startup_over(ts->fw);
 	if (ok) {
 		/* Hourly and mostly unchanged: worth a line when it changed
 		 * something or ends a run of failures (changes have their own). */
