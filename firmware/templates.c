@@ -327,6 +327,7 @@ static void round_end(struct tsync *ts, bool ok, const char *fmt, ...)
 static void round_end(struct tsync *ts, bool ok, const char *fmt, ...)
 {
 	uint64_t wait = interval_ms(ts), back;
+	bool first = !ts->rounds;
 	va_list ap;
 
 	ts->running = false;
@@ -335,8 +336,7 @@ static void round_end(struct tsync *ts, bool ok, const char *fmt, ...)
 	vsnprintf(ts->last, sizeof(ts->last), fmt, ap);
 	va_end(ap);
 	ts->last_ok = ok;
-	if (!ts->rounds++ && first_rounds_over(ts->fw->templates))
-		fw_upkeep_startup_over(ts->fw);
+	ts->rounds++;
 	if (ok) {
 		/* Hourly and mostly unchanged: worth a line when it changed
 		 * something or ends a run of failures (changes have their own). */
@@ -362,6 +362,8 @@ static void round_end(struct tsync *ts, bool ok, const char *fmt, ...)
 		ts->released_at = hal_now_ms();
 		fw_templates_release(ts->fw);
 	}
+	if (first && first_rounds_over(ts->fw->templates))
+		fw_upkeep_startup_over(ts->fw);
 }
 
 /* A complete walk: what it did not list is noted too. */
