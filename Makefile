@@ -163,8 +163,11 @@ $(FW_A): $(call obj,$(FW_SRC))
 
 # The linker maps (outpostd.map, outpostctl.map) say what each library
 # adds to the binary: make size-report.
+# The static outpostd links no libm: a call into it (llround came back
+# with the quotas, 300 KiB of resident map again) fails the link instead.
 $(BUILD)/outpostd: $(call obj,firmware/main.c) $(FW_A) $(LIB_A) $(CURL_DEP) $(DEP_STAMPS)
-	$(CC) $(LDFLAGS) -Wl,-Map=$@.map -o $@ $(filter %.o %.a,$^) $(LIBS)
+	$(CC) $(LDFLAGS) -Wl,-Map=$@.map -o $@ $(filter %.o %.a,$^) \
+		$(if $(STATIC),$(filter-out -lm,$(LIBS)),$(LIBS))
 
 $(BUILD)/outpostctl: $(call obj,$(CTL_SRC)) $(LIB_A) $(DEP_STAMPS)
 	$(CC) $(LDFLAGS) -Wl,-Map=$@.map -o $@ $(filter %.o %.a,$^) $(LIBS)

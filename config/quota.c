@@ -2,7 +2,6 @@
  * quota.c - parsing and checking an account's "quota", and its prices.
  */
 #include <ctype.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +10,7 @@
 #include "config/phone.h"
 #include "config/quota.h"
 #include "hal/err.h"
+#include "hal/parse.h"
 
 static const char *const category_names[CFG_CAT__N] = {
 	[CFG_CAT_UTILITY] = "utility", [CFG_CAT_MARKETING] = "marketing",
@@ -35,7 +35,7 @@ static bool money(const cJSON *v, uint64_t *micro)
 {
 	if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0) || v->valuedouble >= 1e6)
 		return false;
-	*micro = (uint64_t)llround(v->valuedouble * 1e6);
+	*micro = hal_micro(v->valuedouble);
 	return true;
 }
 

@@ -117,6 +117,7 @@ struct fw {
 	char status_topic[160];
 	struct hal_timer stop_check, upkeep;
 	unsigned upkeep_ticks;
+	bool startup_released; /* fw_upkeep_startup_over ran */
 	uint64_t prune_idle_ms;  /* monotonic time of a prune pass that found nothing */
 	uint64_t reader_checked; /* store_commits() at the last reader check */
 	uint64_t ingest_reserve; /* bytes of room an ingest batch needs (upkeep.c) */
@@ -188,6 +189,9 @@ void fw_uplink_status(const struct fw *fw, struct cJSON *o);
 
 /* upkeep.c: periodic store housekeeping, and the store-full pause */
 void fw_upkeep_start(struct fw *fw);
+/* Start-up is over (READY sent, every account's first template sync
+ * ended): its code pages are let go now, not at upkeep's 5 s (once). */
+void fw_upkeep_startup_over(struct fw *fw);
 /* Room for an ingest batch (growing the map if it can); if there is none,
  * pauses ingest until upkeep finds room again. ERR_OK or ERR_FULL. */
 int fw_ingest_room(struct fw *fw);

@@ -310,6 +310,15 @@ static void schedule(struct tsync *ts, uint64_t ms)
 	hal_timer_set(ts->fw->loop, &ts->timer, ms);
 }
 
+/* Every account's first round has ended (it is start-up's last step). */
+static bool first_rounds_over(const struct fw_templates *T)
+{
+	for (const struct tsync *ts = T->list; ts; ts = ts->next)
+		if (!ts->gone && !ts->rounds)
+			return false;
+	return true;
+}
+
 /* A round ended: say so, plan the next, and let the gate look again at
  * what it parked (an approval may have come, a TTL may have run out). */
 static void round_end(struct tsync *ts, bool ok, const char *fmt, ...)
@@ -318,6 +327,7 @@ static void round_end(struct tsync *ts, bool ok, const char *fmt, ...)
 static void round_end(struct tsync *ts, bool ok, const char *fmt, ...)
 {
 	uint64_t wait = interval_ms(ts), back;
+	bool first = !ts->rounds;
 	va_list ap;
 
 	ts->running = false;
@@ -352,6 +362,8 @@ static void round_end(struct tsync *ts, bool ok, const char *fmt, ...)
 		ts->released_at = hal_now_ms();
 		fw_templates_release(ts->fw);
 	}
+	if (first && first_rounds_over(ts->fw->templates))
+		fw_upkeep_startup_over(ts->fw);
 }
 
 /* A complete walk: what it did not list is noted too. */

@@ -134,6 +134,14 @@ static void prune(struct fw *fw)
 		fw_fatal(fw, "pruning finished records", rc);
 }
 
+/* Start-up (config, vault, TLS set-up, the first template sync) leaves
+ * code mapped that the idle loop does not run (hal/mem.h): once it is
+ * over, 5 s after start if it has not said so by then, and every minute. */
+static void release_code(const char *when)
+{
+	log_debug("%s: %zu KiB of code pages let go", when, hal_mem_release_code());
+}
+
 static void on_upkeep(struct hal_timer *t)
 {
 	struct fw *fw = container_of(t, struct fw, upkeep);
@@ -150,7 +158,15 @@ static void on_upkeep(struct hal_timer *t)
 	store_release_pages(fw->store);
 	malloc_trim(0);
 	if (fw->upkeep_ticks % CODE_RELEASE_EVERY == CODE_RELEASE_FIRST)
-		log_debug("upkeep: %zu KiB of code pages let go", hal_mem_release_code());
+		release_code("upkeep");
+}
+
+void fw_upkeep_startup_over(struct fw *fw)
+{
+	if (fw->startup_released || fw->upkeep_ticks >= CODE_RELEASE_FIRST)
+		return;
+	fw->startup_released = true;
+	release_code("start-up over");
 }
 
 void fw_upkeep_start(struct fw *fw)

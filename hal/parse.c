@@ -33,6 +33,15 @@ bool hal_parse_double(const char *s, double min, double max, double *out)
 	return true;
 }
 
+uint64_t hal_micro(double v)
+{
+	double m = v * 1e6;
+	uint64_t w = (uint64_t)m;
+
+	/* Exact: below 2^53 a double's fraction is m - w to the last bit. */
+	return m - (double)w >= 0.5 ? w + 1 : w;
+}
+
 int hal_hex_digit(char c)
 {
 	if (c >= '0' && c <= '9')

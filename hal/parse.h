@@ -15,6 +15,10 @@
 bool hal_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 /* A finite decimal number in [min, max]. */
 bool hal_parse_double(const char *s, double min, double max, double *out);
+/* v (>= 0, below 9e12) in millionths, rounded to the nearest, halves up:
+ * llround(v * 1e6) without libm (the static build links none: its map
+ * alone cost 300 KiB of resident memory at start). */
+uint64_t hal_micro(double v);
 
 /* 0..15 for a hex digit (either case), -1 for anything else. */
 int hal_hex_digit(char c);

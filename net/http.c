@@ -497,11 +497,37 @@ static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off
 }
 
 #endif
+/*
+ * curl's receive buffer, allocated per transfer: 4 KiB, not 16 (an answer
+ * is 1 to 2 KiB of headers and JSON; a longer one is read in more pieces).
+ * curl 7.88 refuses the size (CURLE_BAD_FUNCTION_ARGUMENT) while the handle
+ * still holds the buffer of its last transfer, which it frees when that
+ * transfer is done with its connection - and not when the transfer ended
+ * while its HTTP/2 connection still carried other streams (multi_done()
+ * stops early then). curl_easy_reset() does not free it either, but puts
+ * the size back to 16 KiB: reading 16 KiB into the 4 KiB held would
+ * overflow it. So such a handle is replaced by a new one.
+ */
+#define HTTP_RECV_BUFFER 4096L
+
+static CURLcode set_recv_buffer(struct http_easy *he)
+{
+	CURL *fresh;
+
+	if (curl_easy_setopt(he->curl, CURLOPT_BUFFERSIZE, HTTP_RECV_BUFFER) == CURLE_OK)
+		return CURLE_OK;
+	if (!(fresh = curl_easy_init()))
+		return CURLE_OUT_OF_MEMORY; /* the old handle stays, at 16 KiB */
+	curl_easy_cleanup(he->curl);
+	he->curl = fresh;
+	return curl_easy_setopt(fresh, CURLOPT_BUFFERSIZE, HTTP_RECV_BUFFER);
+}
+
 static CURLcode set_common(struct net_http *h, struct http_easy *he)
 {
 	const struct net_http_opts *o = &h->opts;
+	CURLcode rc = set_recv_buffer(he);
 	CURL *c = he->curl;
-	CURLcode rc = CURLE_OK;
 
 	SETOPT(c, CURLOPT_PRIVATE, (void *)he);
 	SETOPT(c, CURLOPT_ERRORBUFFER, he->errbuf);
@@ -939,9 +965,11 @@ static int setup_multi(struct net_http *h)
  * over 16 KiB + 256 B get pages of their own, which the kernel fills only
  * where they are written (a record of 1 KiB touches one page) and takes
  * back when they are freed. The threshold stays above curl's per-transfer
- * buffers (upload 16 KiB, download 16 KiB + 1), which keep coming from the
- * heap: no system call per request. glibc only; musl maps large blocks
- * by itself.
+ * buffers (upload 16 KiB, download 4 KiB + 1: set_recv_buffer), which keep
+ * coming from the heap: no system call per request (a map and an unmap per
+ * request for the upload buffer made no difference to the resident heap in
+ * a burst: its pages are reused by the next transfer). glibc only; musl
+ * maps large blocks by itself.
  */
 static void memory_per_connection(void)
 {

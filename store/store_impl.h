@@ -61,6 +61,7 @@ struct store {
 	struct store_watch watch;      /* store_set_watch */
 	uint64_t commits; /* store_commits */
 	uint64_t write_txns; /* store_write_txns */
+	unsigned writes; /* write ops: store_wtxn releases the map every STORE_RELEASE_WRITES */
 	bool in_hook;
 	char dir[4096];
 };
@@ -79,11 +80,19 @@ struct store_txn {
  * (0: it is new) in t. */
 void store_watch_note(struct store_txn *t, const struct store_msg *m, int old_state);
 
+/* A write op reads its way down the B-tree through the map, and each page
+ * read there maps 64 KiB around it (store_commit): a commit of a batch of
+ * 256 events touched 2 to 3 MiB of the map. Every this many write ops the
+ * map is released mid-txn too (safe at any time: store_release_pages). */
+#define STORE_RELEASE_WRITES 32
+
 /* The txn handle for a write op: every mdb_put, mdb_del and cursor opened
  * to write goes through here, so that store_commit knows the txn writes. */
 static inline MDB_txn *store_wtxn(struct store_txn *t)
 {
 	t->dirty = true;
+	if (++t->s->writes % STORE_RELEASE_WRITES == 0)
+		store_release_pages(t->s);
 	return t->txn;
 }
 

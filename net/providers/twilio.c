@@ -1,5 +1,4 @@
 #include <ctype.h>
-#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +8,7 @@
 #include <cjson/cJSON.h>
 
 #include "hal/err.h"
+#include "hal/parse.h"
 #include "net/providers/reply.h"
 #include "net/providers/twilio.h"
 
@@ -669,7 +669,7 @@ static void status_price(const cJSON *root, struct net_status *st)
 	v = strtod(price, &end);
 	if (end == price || *end || !(v > -1e6 && v < 1e6))
 		return;
-	st->price_micro = (uint64_t)llround(fabs(v) * 1e6);
+	st->price_micro = hal_micro(v < 0 ? -v : v);
 	for (int i = 0; i < 3; i++)
 		st->price_unit[i] = (char)toupper((unsigned char)unit[i]);
 	st->price_unit[3] = '\0';

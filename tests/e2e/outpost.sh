@@ -82,9 +82,10 @@ EOC
 
 # start_outpostd: runs the daemon (under valgrind if E2E_VALGRIND=1) and
 # waits until its control socket answers and the broker link is up.
-# OUTPOSTD_BIN: another outpostd than $BUILD's (the bench's STATIC_BUILD).
+# OUTPOSTD_BIN: another outpostd than $BUILD's (the bench's STATIC_BUILD);
+# OUTPOSTD_ARGS: more options (-v).
 start_outpostd() {
-	local cmd=("${OUTPOSTD_BIN:-$BUILD/outpostd}" -c "$OUTPOST_CONF")
+	local cmd=("${OUTPOSTD_BIN:-$BUILD/outpostd}" -c "$OUTPOST_CONF" ${OUTPOSTD_ARGS:-})
 	if [ "${E2E_VALGRIND:-0}" = 1 ]; then
 		cmd=(valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
 			--log-file="$E2E_DIR/valgrind.%p.log" "${cmd[@]}")

@@ -107,6 +107,16 @@ static void status_read_price(void **state)
 			 "\"price_unit\":\"usd\"}", &st);
 	assert_string_equal(st.price_unit, "USD");
 	assert_int_equal(st.price_micro, 2500);
+	/* To the nearest millionth (hal_micro, llround without libm). */
+	read_status(200, "{\"sid\":\"" SID "\",\"status\":\"read\",\"price\":\"-0.1234567\","
+			 "\"price_unit\":\"usd\"}", &st);
+	assert_int_equal(st.price_micro, 123457);
+	read_status(200, "{\"sid\":\"" SID "\",\"status\":\"read\",\"price\":\"-0.0000012\","
+			 "\"price_unit\":\"usd\"}", &st);
+	assert_int_equal(st.price_micro, 1);
+	read_status(200, "{\"sid\":\"" SID "\",\"status\":\"read\",\"price\":\"-3\","
+			 "\"price_unit\":\"usd\"}", &st);
+	assert_int_equal(st.price_micro, 3000000);
 	read_status(200, "{\"sid\":\"" SID "\",\"status\":\"sent\",\"price\":null,"
 			 "\"price_unit\":\"USD\"}", &st);
 	assert_string_equal(st.price_unit, "");

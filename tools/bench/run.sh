@@ -334,8 +334,9 @@ gateway() {
 		"$OUTPOST_CONF" "$E2E_DIR") || fail "cold start: $ms"
 	echo "gw_ready_ms $(echo "$ms" | median)" >>"$OUT"
 	echo "gw_ready_range $(echo "$ms" | sort -g | sed -n '1p;$p' | paste -sd-)" >>"$OUT"
-	# Idle: 3 s after start, and 8 s after (upkeep lets go of start-up's
-	# code pages 5 s after start: firmware/upkeep.c).
+	# Idle: 3 s after start, and 8 s after (start-up's code pages are let go
+	# once the first template syncs end, and again 5 s after start:
+	# firmware/upkeep.c).
 	start_outpostd
 	sleep 3
 	gw_mem "$OUTPOSTD_PID" gw_idle3
