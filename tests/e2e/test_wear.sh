@@ -9,6 +9,9 @@
 #  3. Once an event's life is over (read, receipts deleted), the idle daemon
 #     commits nothing; a template sync that finds nothing new writes nothing
 #     either (the hourly sync of unchanged templates was a commit an hour).
+#  4. At a site's pace an event costs two commits up to its send's outcome:
+#     its ingest, which also marks it sending since the sender would take it
+#     at once, and the outcome; the sender's turn commits nothing of its own.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/outpost.sh"
 e2e_setup wear
@@ -63,4 +66,14 @@ w1=$(ctl status | jq .store.write_txns)
 "$BUILD/outpostctl" -s "$OUTPOST_SOCK" templates sync >/dev/null || fail "templates sync failed"
 w2=$(ctl status | jq .store.write_txns)
 [ "$w1" = "$w2" ] || fail "a template sync that found nothing new began $((w2 - w1)) write transactions"
-pass "log line durable with its ingest across kill -9; 3 receipts once across a reconnect with $undeleted deletes waiting; idle: $c0 commits, none and no write transaction in 5 s nor for a template sync that found nothing new"
+
+# 4. From idle: nothing else commits within a second of the send (status
+# answers wait 5 s for a commit to ride on, log records 30 s).
+c0=$(commits)
+s0=$(ctl status | jq .counters.sent)
+pay w3
+wait_for "[ \"\$(ctl status | jq .counters.sent)\" -gt $s0 ]" 15 || fail "w3 not sent: $(ctl status | jq -c .outbox)"
+c1=$(commits)
+[ $((c1 - c0)) -le 2 ] ||
+	fail "w3 cost $((c1 - c0)) commits from its ingest to its send's outcome (2: the ingest marks it sending)"
+pass "log line durable with its ingest across kill -9; 3 receipts once across a reconnect with $undeleted deletes waiting; idle: $c0 commits, none and no write transaction in 5 s nor for a template sync that found nothing new; an event: $((c1 - c0)) commits up to its send's outcome"
