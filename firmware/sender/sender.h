@@ -7,7 +7,10 @@
  * in one write transaction, take up to `batch` due records (from the due
  * index, never by scanning), mark them SENDING and commit - so a crash
  * while a request is out finds them SENDING and knows the outcome is
- * ambiguous. Then submit one HTTP request each. Answers are committed
+ * ambiguous. Then submit one HTTP request each. A record the sender would
+ * take as soon as it is stored is marked SENDING in its ingest commit
+ * instead, with the same pick (fw_sender_ride, from the store's commit
+ * hook): one commit fewer per event at a site's pace. Answers are committed
  * together in one transaction once the loop has taken in all that are
  * there (hal_timer_idle), so a burst costs one fsync, not one per message.
  *

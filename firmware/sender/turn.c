@@ -2,18 +2,18 @@
  * sender/turn.c - picking and pacing: which due records go now, to which
  * account, and how fast.
  *
- * A tick (or a flush, outcome.c, in the transaction of its outcomes) takes
- * no more due records than there are free slots and tokens, and admit
- * decides each: it goes now (to its route's account or that account's
- * fallback), or it expires, waits for a template or for the link, or is
- * due again later (account paused, no token, no in-flight room). Those
- * that go are marked SENDING in one commit, and only then are their
- * requests submitted. Each account has a token bucket (its rate) and an
- * in-flight limit that follows the provider's answer time (fw_snd_adapt,
- * fw_snd_paced; docs/RETRY.md, pace); status polls take tokens from the
- * same bucket, after the sends. The tick also holds every send while the
- * wall clock is invalid, and brings back due times a clock set back left
- * far ahead.
+ * A tick (or a flush, outcome.c, in the transaction of its outcomes, or an
+ * ingest commit, fw_sender_ride) takes no more due records than there are
+ * free slots and tokens, and admit decides each: it goes now (to its
+ * route's account or that account's fallback), or it expires, waits for a
+ * template or for the link, or is due again later (account paused, no
+ * token, no in-flight room). Those that go are marked SENDING in one
+ * commit, and only then are their requests submitted. Each account has a
+ * token bucket (its rate) and an in-flight limit that follows the
+ * provider's answer time (fw_snd_adapt, fw_snd_paced; docs/RETRY.md,
+ * pace); status polls take tokens from the same bucket, after the sends.
+ * The tick also holds every send while the wall clock is invalid, and
+ * brings back due times a clock set back left far ahead.
  *
  * Also here: the request pool, and a request's done callback, which only
  * queues the outcome. What an outcome does to its record is outcome.c's;
