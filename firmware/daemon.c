@@ -282,6 +282,8 @@ static void ride_before(struct store_txn *t, void *arg)
 	fw_delivery_ride(arg, t);
 	fw_receipts_ride(arg, t);
 	fw_flood_ride(arg, t);
+	if (t == ((struct fw *)arg)->router.txn) /* after what may make records due */
+		fw_sender_ride(arg, t);
 	fw_stats_ride(arg, t); /* after delivery: with the statuses it applied */
 	fw_logs_ride(arg, t); /* last: with what the others logged */
 }
@@ -307,6 +309,7 @@ static void ride_after(int err, void *arg)
 	fw_receipts_rode(arg, err);
 	fw_stats_rode(arg, err);
 	fw_logs_rode(arg, err);
+	fw_sender_rode(arg, err); /* last: its requests go once all is settled */
 }
 
 static int start(struct fw *fw, struct cfg_secrets *file)

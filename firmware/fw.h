@@ -170,6 +170,12 @@ void fw_sender_drain(struct fw *fw);     /* commit completions now (at exit) */
 int fw_sender_recover(struct fw *fw);    /* SENDING records of a previous run */
 bool fw_sender_idle(const struct fw *fw); /* nothing in flight or pending commit */
 const char *fw_sender_hold_reason(const struct fw *fw);
+/* Flash wear: from the store's commit hook, in the ingest commit only.
+ * Records the sender would take at once are marked SENDING in it, as the
+ * outcome commit picks ahead (sender/turn.c); rode submits them once that
+ * commit is known, or gives them back. */
+void fw_sender_ride(struct fw *fw, struct store_txn *t);
+void fw_sender_rode(struct fw *fw, int err);
 /* An account as the sender uses it, for a connection test; valid until the
  * next reconfigure. false if there is no such account or it has no
  * credentials. */

@@ -266,7 +266,8 @@ int fw_sender_init(struct fw *fw)
 	s->pool = calloc(s->pool_n, sizeof(*s->pool));
 	s->seqs = calloc(256, sizeof(*s->seqs));
 	s->settle = calloc(s->pool_n, sizeof(*s->settle));
-	if (!s->pool || !s->seqs || !s->settle)
+	s->ride = calloc(1, sizeof(*s->ride));
+	if (!s->pool || !s->seqs || !s->settle || !s->ride)
 		return ERR_NOMEM;
 	return fw_sender_reconfigure(fw);
 }
@@ -309,6 +310,7 @@ void fw_sender_free(struct fw *fw)
 	free(s->pool);
 	free(s->seqs);
 	free(s->settle);
+	free(s->ride);
 	free(s);
 	fw->sender = NULL;
 }

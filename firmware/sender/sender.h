@@ -7,7 +7,10 @@
  * in one write transaction, take up to `batch` due records (from the due
  * index, never by scanning), mark them SENDING and commit - so a crash
  * while a request is out finds them SENDING and knows the outcome is
- * ambiguous. Then submit one HTTP request each. Answers are committed
+ * ambiguous. Then submit one HTTP request each. A record the sender would
+ * take as soon as it is stored is marked SENDING in its ingest commit
+ * instead, with the same pick (fw_sender_ride, from the store's commit
+ * hook): one commit fewer per event at a site's pace. Answers are committed
  * together in one transaction once the loop has taken in all that are
  * there (hal_timer_idle), so a burst costs one fsync, not one per message.
  *
@@ -181,6 +184,10 @@ struct fw_sender {
 	 * (-1 none) and store_commits() after it. */
 	int64_t next_due;
 	uint64_t looked_commits;
+	/* Picked in the ingest commit (fw_sender_ride), submitted once it
+	 * is committed. */
+	struct pick *ride;
+	bool riding;
 	const char *hold;
 	uint64_t *seqs;
 	struct hal_ratelimit full_rl;
@@ -206,6 +213,7 @@ void fw_snd_ctx_release(struct ctx *c);
 void fw_snd_on_done(struct net_http_req *req, const struct net_http_result *res);
 unsigned fw_snd_room_now(struct fw_sender *s, uint64_t *token_wait);
 bool fw_snd_ended(int state);
+void fw_snd_looked(struct fw_sender *s, int64_t next_due);
 int fw_snd_pick_due(struct fw_sender *s, struct store_txn *t, unsigned room, struct pick *p);
 void fw_snd_pick_abandon(struct fw_sender *s, struct pick *p);
 void fw_snd_submit_picked(struct fw_sender *s, struct pick *p);

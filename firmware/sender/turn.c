@@ -2,18 +2,18 @@
  * sender/turn.c - picking and pacing: which due records go now, to which
  * account, and how fast.
  *
- * A tick (or a flush, outcome.c, in the transaction of its outcomes) takes
- * no more due records than there are free slots and tokens, and admit
- * decides each: it goes now (to its route's account or that account's
- * fallback), or it expires, waits for a template or for the link, or is
- * due again later (account paused, no token, no in-flight room). Those
- * that go are marked SENDING in one commit, and only then are their
- * requests submitted. Each account has a token bucket (its rate) and an
- * in-flight limit that follows the provider's answer time (fw_snd_adapt,
- * fw_snd_paced; docs/RETRY.md, pace); status polls take tokens from the
- * same bucket, after the sends. The tick also holds every send while the
- * wall clock is invalid, and brings back due times a clock set back left
- * far ahead.
+ * A tick (or a flush, outcome.c, in the transaction of its outcomes, or an
+ * ingest commit, fw_sender_ride) takes no more due records than there are
+ * free slots and tokens, and admit decides each: it goes now (to its
+ * route's account or that account's fallback), or it expires, waits for a
+ * template or for the link, or is due again later (account paused, no
+ * token, no in-flight room). Those that go are marked SENDING in one
+ * commit, and only then are their requests submitted. Each account has a
+ * token bucket (its rate) and an in-flight limit that follows the
+ * provider's answer time (fw_snd_adapt, fw_snd_paced; docs/RETRY.md,
+ * pace); status polls take tokens from the same bucket, after the sends.
+ * The tick also holds every send while the wall clock is invalid, and
+ * brings back due times a clock set back left far ahead.
  *
  * Also here: the request pool, and a request's done callback, which only
  * queues the outcome. What an outcome does to its record is outcome.c's;
@@ -638,6 +638,74 @@ static void take_due(struct fw_sender *s, unsigned room, int64_t *next_due)
 	fw_snd_submit_picked(s, &p);
 }
 
+/* The due index was read in a transaction just committed: what it found
+ * stays true until the next commit, so the turn need not look again (a
+ * write transaction, even an empty one, dirties LMDB's lock file). */
+void fw_snd_looked(struct fw_sender *s, int64_t next_due)
+{
+	s->next_due = next_due;
+	s->looked_commits = store_commits(s->fw->store);
+	s->backlog = next_due >= 0 && next_due <= hal_wall_ms();
+}
+
+struct ride_arg {
+	struct fw_sender *s;
+	unsigned room;
+};
+
+static int ride_pick(struct store_txn *t, void *arg)
+{
+	struct ride_arg *r = arg;
+
+	return fw_snd_pick_due(r->s, t, r->room, r->s->ride);
+}
+
+/*
+ * Flash wear (docs/BENCHMARKS.md): at a site's pace each event cost a
+ * commit of the turn's own, between its ingest and its request, only to
+ * mark it SENDING. Instead the ingest commit does, from the store's commit
+ * hook (firmware/daemon.c), with the pick the turn and the outcome commit
+ * use (fw_snd_pick_due: the same gates, pace and tokens), in a nested txn
+ * so that a failure leaves the ingest as it was. Not while outcomes wait
+ * for their commit: that commit picks. The records go once the ingest
+ * commit is known (fw_sender_rode); a crash before that finds them SENDING,
+ * as any picked ahead: reconciled before a resend (sender.c, recovery).
+ */
+void fw_sender_ride(struct fw *fw, struct store_txn *t)
+{
+	struct fw_sender *s = fw->sender;
+	struct ride_arg r = {.s = s};
+	uint64_t token_wait;
+
+	if (!s || s->riding || !fw_snd_may_send(s) || s->n_settle || s->done_head)
+		return;
+	*s->ride = (struct pick){.next_due = -1};
+	r.room = fw_snd_room_now(s, &token_wait);
+	if (!r.room)
+		return;
+	if (store_nested_run(t, ride_pick, &r) != ERR_OK) {
+		fw_snd_pick_abandon(s, s->ride); /* the turn takes them */
+		return;
+	}
+	s->riding = true;
+}
+
+void fw_sender_rode(struct fw *fw, int err)
+{
+	struct fw_sender *s = fw->sender;
+
+	if (!s || !s->riding)
+		return;
+	s->riding = false;
+	if (err != ERR_OK) {
+		fw_snd_pick_abandon(s, s->ride);
+		return;
+	}
+	fw_snd_looked(s, s->ride->next_due);
+	fw_snd_submit_picked(s, s->ride);
+	s->ride->n = 0;
+}
+
 /* The longest delay the sender ever sets, and then some. */
 static int64_t horizon_ms(const struct fw_sender *s)
 {
@@ -720,9 +788,7 @@ void fw_snd_on_tick(struct hal_timer *t)
 	if (look || (!s->n_settle && fw_snd_ready_stale(s))) {
 		take_due(s, look ? room : 0, &next_due);
 		if (look) {
-			s->next_due = next_due;
-			s->looked_commits = store_commits(fw->store);
-			s->backlog = next_due >= 0 && next_due <= hal_wall_ms();
+			fw_snd_looked(s, next_due);
 		} else {
 			next_due = s->next_due;
 		}

@@ -11,6 +11,9 @@
 #     either (the hourly sync of unchanged templates was a commit an hour).
 #  4. A status poll that finds a message as it was writes nothing of its
 #     own (an unread message is polled ~77 times in 72 h).
+#  5. At a site's pace an event costs two commits up to its send's outcome:
+#     its ingest, which also marks it sending since the sender would take it
+#     at once, and the outcome; the sender's turn commits nothing of its own.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/outpost.sh"
 e2e_setup wear
@@ -90,4 +93,14 @@ e2e_forget "$OUTPOSTD_PID"
 start_outpostd
 wait_for '[ "$(ctl status | jq .delivery.polls)" -ge 1 ]' 10 || fail "w3 not polled after the restart: $(ctl status | jq -c .delivery)"
 [ "$(state_of w3)" = delivered ] || fail "w3 is $(state_of w3) after the restart"
-pass "log line durable with its ingest across kill -9; 3 receipts once across a reconnect with $undeleted deletes waiting; idle: $c0 commits, none and no write transaction in 5 s nor for a template sync that found nothing new; an unread message's unchanged poll answer kept in memory, no write transaction, polled again after kill -9"
+
+# 5. From idle: nothing else commits within a second of the send (status
+# answers wait 5 s for a commit to ride on, log records 30 s).
+c0=$(commits)
+s0=$(ctl status | jq .counters.sent)
+pay w4
+wait_for "[ \"\$(ctl status | jq .counters.sent)\" -gt $s0 ]" 15 || fail "w4 not sent: $(ctl status | jq -c .outbox)"
+c1=$(commits)
+[ $((c1 - c0)) -le 2 ] ||
+	fail "w4 cost $((c1 - c0)) commits from its ingest to its send's outcome (2: the ingest marks it sending)"
+pass "log line durable with its ingest across kill -9; 3 receipts once across a reconnect with $undeleted deletes waiting; idle: $c0 commits, none and no write transaction in 5 s nor for a template sync that found nothing new; an unread message's unchanged poll answer kept in memory, no write transaction, polled again after kill -9; an event: $((c1 - c0)) commits up to its send's outcome"

@@ -28,7 +28,8 @@
 #  8. flash wear (PHASES=wear, not in the default set: it runs at a site's
 #     pace, minutes): bytes outpostd makes the kernel write to the block
 #     device (write_bytes of /proc/<pid>/io, whole 4 KiB pages) per event,
-#     and the fsyncs (fdatasync + fsync, strace -c) per event, at one event
+#     the fsyncs (fdatasync + fsync, strace -c) and the store's commits
+#     (status store.commits) per event, at one event
 #     every WEAR_SLOW_S s (WEAR_SLOW_N events), one a second (WEAR_N) and a
 #     burst (WEAR_BURST_N as fast as the broker takes them). Each event's
 #     whole life is in the window: ingest, send, the sim delivering it after
@@ -380,7 +381,7 @@ io_written() { awk '/^write_bytes/ {print $2}' "/proc/$1/io"; }
 syncs_of() { awk '$NF == "fdatasync" || $NF == "fsync" || $NF == "msync" {n += $4} END {print n + 0}' "$1"; }
 
 wear() { # KEY N RATE (events/s, 0 = burst): write_bytes and fsyncs per event
-	local k=$1 n=$2 rate=$3 w0 w1 w2 st=
+	local k=$1 n=$2 rate=$3 w0 w1 w2 c0 c1 st=
 	e2e_setup "bench-wear-$k"
 	start_broker
 	start_sim --deliver-after-ms 1000 --read-after-ms 8000
@@ -388,6 +389,7 @@ wear() { # KEY N RATE (events/s, 0 = burst): write_bytes and fsyncs per event
 	start_outpostd
 	sleep 3 # start-up writes (template sync, the first log flush) are not the events'
 	w0=$(io_written "$OUTPOSTD_PID")
+	c0=$(ctl status | jq .store.commits)
 	if command -v strace >/dev/null; then
 		strace -c -f -e trace=fdatasync,fsync -o "$E2E_DIR/strace.txt" -p "$OUTPOSTD_PID" 2>/dev/null &
 		st=$!
@@ -410,6 +412,8 @@ wear() { # KEY N RATE (events/s, 0 = burst): write_bytes and fsyncs per event
 	done
 	sleep 2
 	w1=$(io_written "$OUTPOSTD_PID")
+	c1=$(ctl status | jq .store.commits)
+	echo "wear_${k}_commits $(awk "BEGIN {printf \"%.1f\", ($c1 - $c0) / $n}")" >>"$OUT"
 	if [ -n "$st" ]; then
 		kill -INT "$st" && wait "$st"
 		echo "wear_${k}_syncs $(awk "BEGIN {printf \"%.1f\", $(syncs_of "$E2E_DIR/strace.txt") / $n}")" >>"$OUT"
@@ -482,10 +486,10 @@ printf '%-44s %10s\n' \
 	"  HTTP/2, rate 500: s (sends/s)" "$(med slow_h2_500_s) ($(med slow_h2_500_sends))" \
 	"    limit@answer, conns/h2, peak RSS KiB" "$(med slow_h2_500_limit) $(med slow_h2_500_conns) $(med slow_h2_500_hwm)" \
 	"recovery: $REC_N during a 20 s refusal, rate 500: s to drain" "$(med recovery_s)" \
-	"flash wear, bytes written per event (fsyncs):" "" \
-	"  one every ${WEAR_SLOW_S} s ($WEAR_SLOW_N events)" "$(med wear_slow_bytes) ($(med wear_slow_syncs))" \
-	"  one a second ($WEAR_N events)" "$(med wear_site_bytes) ($(med wear_site_syncs))" \
-	"  a burst of $WEAR_BURST_N" "$(med wear_burst_bytes) ($(med wear_burst_syncs))" \
+	"flash wear, bytes written per event (fsyncs, commits):" "" \
+	"  one every ${WEAR_SLOW_S} s ($WEAR_SLOW_N events)" "$(med wear_slow_bytes) ($(med wear_slow_syncs), $(med wear_slow_commits))" \
+	"  one a second ($WEAR_N events)" "$(med wear_site_bytes) ($(med wear_site_syncs), $(med wear_site_commits))" \
+	"  a burst of $WEAR_BURST_N" "$(med wear_burst_bytes) ($(med wear_burst_syncs), $(med wear_burst_commits))" \
 	"  idle for ${WEAR_IDLE_S} s after them, bytes (fsyncs)" "$(med wear_idle_bytes) ($(med wear_idle_syncs))" \
 	"gateway (${STATIC_BUILD:-$BUILD}/outpostd):" "" \
 	"  cold start to READY=1, ms (median, range)" "$(med gw_ready_ms) ($(med gw_ready_range))" \
