@@ -32,7 +32,7 @@
 #include "store/store.h"
 
 #define DUE_BATCH 32
-#define RECHECK_MS 60000       /* the index is looked at least this often */
+#define RECHECK_MS 60000       /* the timer fires at least this often */
 #define CLOCK_RECHECK_MS 1000  /* while the wall clock is invalid */
 #define FULL_RETRY_MS 1000
 #define ACK_MAX 16             /* chains one ack ends at most */
@@ -47,6 +47,13 @@ struct fw_escalate {
 	char topic[160];
 	struct hal_ratelimit rl;
 	bool kick; /* an ack queued receipts in a commit of another part */
+	/* What the last look at the deadline index found, and store_commits()
+	 * then: until a commit or that deadline nothing can be due, and a look
+	 * (a read txn) dirties a page of lmdb's lock file, which the kernel
+	 * writes to flash. */
+	bool looked;
+	uint64_t looked_commits;
+	int64_t looked_next;
 	char why[200]; /* a withdrawn message's reason, until the sender writes it */
 };
 
@@ -481,12 +488,21 @@ static void on_timer(struct hal_timer *tm)
 		arm(e, -1);
 		return;
 	}
+	if (e->looked && store_commits(fw->store) == e->looked_commits &&
+	    (e->looked_next < 0 || now < e->looked_next)) {
+		arm(e, e->looked_next);
+		return;
+	}
+	e->looked = false;
 	rc = store_begin(fw->store, STORE_RDONLY, &t);
 	if (rc == ERR_OK) {
 		rc = store_chain_due(t, now, DUE_BATCH, ids, &n, &next);
 		store_abort(t);
 	}
 	if (rc == ERR_OK && n == 0) {
+		e->looked = true;
+		e->looked_commits = store_commits(fw->store);
+		e->looked_next = next;
 		arm(e, next);
 		return;
 	}

@@ -70,6 +70,11 @@ struct fw_ha {
 	char gw[80];              /* the gateway id the topics were made for */
 	char announced[80];       /* the prefix the configs went out under, "" = none */
 	char *last_stats, *last_state; /* what was published last, NULL = nothing */
+	/* What those were made from: with the same commits, day, uplink and
+	 * last error they would be the same, and making them reads the store
+	 * (a read txn dirties a page of lmdb's lock file, written to flash). */
+	uint64_t made_commits, made_day, made_error;
+	bool made, made_uplink;
 	char esc[HA_ESCALATIONS_MAX][HA_ID_MAX + 1];
 	unsigned n_esc;
 	uint64_t tick_ms;
@@ -83,21 +88,23 @@ static bool publish(struct fw *fw, const char *topic, const char *payload)
 	return net_mqtt_publish(fw->mqtt, topic, payload, strlen(payload), 1, true) == ERR_OK;
 }
 
-/* Publishes payload (owned, freed) on topic unless it equals *last. */
-static void publish_changed(struct fw *fw, const char *topic, char *payload, char **last)
+/* Publishes payload (owned, freed) on topic unless it equals *last; false
+ * if it was not had or not published. */
+static bool publish_changed(struct fw *fw, const char *topic, char *payload, char **last)
 {
 	if (!payload)
-		return;
+		return false;
 	if (*last && !strcmp(*last, payload)) {
 		free(payload);
-		return;
+		return true;
 	}
 	if (!publish(fw, topic, payload)) {
 		free(payload);
-		return;
+		return false;
 	}
 	free(*last);
 	*last = payload;
+	return true;
 }
 
 static void state_topic(const struct fw_ha *ha, char *buf, size_t len)
@@ -254,16 +261,22 @@ static double queued_now(struct fw *fw)
 	return (double)(c[STORE_QUEUED] + c[STORE_RETRY] + c[STORE_SENDING]);
 }
 
-static char *state_json(struct fw *fw)
+static bool uplink_on(const struct fw *fw)
 {
 	const struct fw_uplink *u = &fw->uplink;
+
+	return u->ok_ms && u->ok_ms >= u->fail_ms;
+}
+
+static char *state_json(struct fw *fw)
+{
 	unsigned last = (fw->last_error_pos + FW_LAST_ERRORS - 1) % FW_LAST_ERRORS;
 	struct store_stats tot;
 	cJSON *o = cJSON_CreateObject();
 	char *s;
 
 	fw_stats_today_totals(fw, &tot);
-	cJSON_AddStringToObject(o, "uplink", u->ok_ms && u->ok_ms >= u->fail_ms ? "ON" : "OFF");
+	cJSON_AddStringToObject(o, "uplink", uplink_on(fw) ? "ON" : "OFF");
 	cJSON_AddNumberToObject(o, "queued", queued_now(fw));
 	cJSON_AddNumberToObject(o, "sent_today", (double)tot.n[STORE_ST_SENT]);
 	cJSON_AddNumberToObject(o, "failed_today", (double)tot.n[STORE_ST_FAILED]);
@@ -288,6 +301,22 @@ static char *stats_json(struct fw *fw)
 	return s;
 }
 
+/* Whether the payloads would be made from what they were made from last;
+ * notes what they are made from now. Statistics that wait in memory come
+ * from committed state changes, so a commit precedes any change of them. */
+static bool same_inputs(struct fw *fw, struct fw_ha *ha)
+{
+	uint64_t c = store_commits(fw->store), day = fw_stats_today(fw), err = fw->last_error_pos;
+	bool up = uplink_on(fw), same = c == ha->made_commits && day == ha->made_day &&
+					err == ha->made_error && up == ha->made_uplink;
+
+	ha->made_commits = c;
+	ha->made_day = day;
+	ha->made_error = err;
+	ha->made_uplink = up;
+	return same;
+}
+
 void fw_ha_publish(struct fw *fw)
 {
 	struct fw_ha *ha = fw->ha;
@@ -295,12 +324,14 @@ void fw_ha_publish(struct fw *fw)
 
 	if (!ha || !fw->mqtt || !net_mqtt_connected(fw->mqtt))
 		return;
+	if (same_inputs(fw, ha) && ha->made)
+		return;
 	snprintf(topic, sizeof(topic), "outpost/%s/stats", ha->gw);
-	publish_changed(fw, topic, stats_json(fw), &ha->last_stats);
+	ha->made = publish_changed(fw, topic, stats_json(fw), &ha->last_stats);
 	if (!ha->announced[0])
 		return;
 	state_topic(ha, topic, sizeof(topic));
-	publish_changed(fw, topic, state_json(fw), &ha->last_state);
+	ha->made &= publish_changed(fw, topic, state_json(fw), &ha->last_state);
 }
 
 static void on_tick(struct hal_timer *t)
@@ -353,6 +384,7 @@ void fw_ha_link(struct fw *fw, bool up)
 	free(ha->last_stats);
 	free(ha->last_state);
 	ha->last_stats = ha->last_state = NULL;
+	ha->made = false;
 	if (fw->cfg->homeassistant.discovery)
 		announce(ha);
 	if (getenv(HA_TEST_ESC_ENV) && !ha->test_esc) {
@@ -369,6 +401,7 @@ void fw_ha_reconfigure(struct fw *fw)
 
 	if (!ha)
 		return;
+	ha->made = false; /* the gateway id, the announcement may differ */
 	if (ha->announced[0] &&
 	    (!cfg->homeassistant.discovery || strcmp(ha->announced, cfg->homeassistant.prefix)))
 		unannounce(ha);

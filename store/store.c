@@ -555,6 +555,7 @@ static int txn_begin(struct store *s, struct store_txn *parent, unsigned flags,
 	}
 	s->open_txns++;
 	s->write_txns += !parent && !t->rdonly;
+	s->txns += !parent;
 	*out = t;
 out:
 	return err;
@@ -591,6 +592,11 @@ uint64_t store_commits(const struct store *s)
 uint64_t store_write_txns(const struct store *s)
 {
 	return s ? s->write_txns : 0;
+}
+
+uint64_t store_txns(const struct store *s)
+{
+	return s ? s->txns : 0;
 }
 
 unsigned store_txn_depth(const struct store_txn *t)

@@ -97,6 +97,9 @@ uint64_t store_commits(const struct store *s);
  * dirties a page of its lock file (and so, within half a minute, the
  * flash). An idle daemon begins none. */
 uint64_t store_write_txns(const struct store *s);
+/* Top-level transactions begun, read-only ones too: a read txn takes a
+ * reader slot in the same lock file page. */
+uint64_t store_txns(const struct store *s);
 /* 1 for a top-level write txn, 2 for one nested in it, ...; 0 for a read
  * txn or NULL. */
 unsigned store_txn_depth(const struct store_txn *t);

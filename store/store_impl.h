@@ -61,6 +61,7 @@ struct store {
 	struct store_watch watch;      /* store_set_watch */
 	uint64_t commits; /* store_commits */
 	uint64_t write_txns; /* store_write_txns */
+	uint64_t txns;       /* store_txns */
 	unsigned writes; /* write ops: store_wtxn releases the map every STORE_RELEASE_WRITES */
 	bool in_hook;
 	char dir[4096];

@@ -131,6 +131,7 @@ static cJSON *cmd_status(struct fw *fw)
 	cJSON_AddNumberToObject(o, "map_bytes", (double)map);
 	cJSON_AddNumberToObject(o, "commits", (double)store_commits(fw->store));
 	cJSON_AddNumberToObject(o, "write_txns", (double)store_write_txns(fw->store));
+	cJSON_AddNumberToObject(o, "txns", (double)store_txns(fw->store));
 	if (store_space(fw->store, 0, &sp) == ERR_OK) {
 		cJSON_AddNumberToObject(o, "max_bytes", (double)sp.max);
 		cJSON_AddNumberToObject(o, "room_bytes", (double)sp.room);

@@ -8,7 +8,8 @@
 #     delete them; a reconnect in that time does not publish them again.
 #  3. Once an event's life is over (read, receipts deleted), the idle daemon
 #     commits nothing; a template sync that finds nothing new writes nothing
-#     either (the hourly sync of unchanged templates was a commit an hour).
+#     either (the hourly sync of unchanged templates was a commit an hour),
+#     and it begins no read-only transaction either.
 #  4. A status poll that finds a message as it was writes nothing of its
 #     own (an unread message is polled ~77 times in 72 h).
 #  5. At a site's pace an event costs two commits up to its send's outcome:
@@ -20,6 +21,9 @@ e2e_setup wear
 start_broker
 start_sim --deliver-after-ms 300 --read-after-ms 2500
 write_config '.accounts.main.status_poll = {"first": "1s", "max_age": "1h"}'
+# The statistics are published every 0.3 s instead of every minute (when
+# they changed: part 3 checks that looking costs no transaction).
+export OUTPOST_TEST_PUBLISH_MS=300
 start_outpostd
 pay() { mpub site/1/payments/card "{\"id\": \"$1\", \"customer\": {\"name\": \"Ana\", \"phone\": \"+491701234561\"}, \"amount\": \"1.00\", \"currency\": \"EUR\"}"; }
 commits() { ctl status | jq .store.commits; }
@@ -65,6 +69,15 @@ c1=$(commits)
 w1=$(ctl status | jq .store.write_txns)
 [ "$w0" = "$w1" ] || fail "the idle daemon began $((w1 - w0)) write transactions in 5 s (each dirties LMDB's lock file)"
 [ "$(outbox_count read)" -ge 2 ] || fail "w2 not read: $(ctl status | jq -c .outbox)"
+# Nor a read-only one (a reader slot in the same lock file page): the
+# statistics' publisher and the escalation timer look only after a commit.
+# A status call begins its own after it reports the count: measured first.
+x0=$(ctl status | jq .store.txns)
+x1=$(ctl status | jq .store.txns)
+sleep 3
+x2=$(ctl status | jq .store.txns)
+[ $((x2 - x1)) = $((x1 - x0)) ] ||
+	fail "the idle daemon began $((x2 - x1 - (x1 - x0))) transactions in 3 s (the status calls' own: $((x1 - x0)))"
 "$BUILD/outpostctl" -s "$OUTPOST_SOCK" templates sync >/dev/null || fail "templates sync failed"
 w2=$(ctl status | jq .store.write_txns)
 [ "$w1" = "$w2" ] || fail "a template sync that found nothing new began $((w2 - w1)) write transactions"
