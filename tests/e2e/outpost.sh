@@ -71,12 +71,6 @@ EOC
 	# as ambiguous, which the exactly-once checks would count as duplicates.
 	if [ "${E2E_VALGRIND:-0}" = 1 ]; then
 		set -- '.sender.connect_timeout_ms = 60000 | .sender.request_timeout_ms = 120000' "$@"
-	# Under ASan+UBSan (make san-check) a TLS handshake costs the daemon and
-	# the sim several times the CPU: 16 at once (max_inflight), beside
-	# another test on a busy machine, passed 2 s, and the timed-out connects
-	# opened a circuit that test_failover.sh wants closed.
-	elif grep -qs libasan "$BUILD/outpostd"; then
-		set -- '.sender.connect_timeout_ms = 10000' "$@"
 	fi
 	for edit in "$@"; do
 		jq "$edit" "$E2E_DIR/outpost.json" >"$E2E_DIR/outpost.tmp" &&
