@@ -60,10 +60,10 @@
  * TLS handshakes at once against a server that then times them out. And
  * one more only while fewer than RAMP_CONNECTING requests wait for a
  * connection: over HTTP/1.1 each step up is a new connection, and against
- * a provider that answers in a millisecond the doubling alone started 128
- * handshakes within ~0.1 s, which then shared the CPU until all of them
- * were done (4-9 s with nothing sent on the bench's two shared cores, past
- * a 2 s connect timeout). A few at a time, the connections already open
+ * a provider that answers in a millisecond the doubling alone started
+ * ~124 handshakes in a few answer times, which then shared the CPU until
+ * most of them were done (4-9 s with almost nothing sent on the bench's
+ * two shared cores, past a 2 s connect timeout). A few at a time, the connections already open
  * keep sending meanwhile.
  */
 void fw_snd_adapt(struct account *a, unsigned cap)
