@@ -26,6 +26,7 @@ struct http_easy {
 	struct http_easy *wait_next; /* host->wait_head's list */
 	int werr;                    /* why the write callback refused: ERR_TOOBIG, ERR_NOMEM */
 	bool requested;              /* on_prereq let the request go once */
+	bool connecting;             /* handed to curl, no connection yet: counted */
 	bool resend_refused;         /* curl wanted to send it again */
 	char errbuf[CURL_ERROR_SIZE];
 	struct http_easy *next;      /* free list or active list */
@@ -66,6 +67,7 @@ struct net_http {
 	struct http_easy *idle;
 	struct http_easy *active;
 	unsigned inflight;
+	unsigned connecting;       /* handed to curl, not yet sent (http_easy) */
 	struct net_http_stats stats;
 	struct http_sock *socks;   /* live and dead */
 	struct http_host *hosts;
@@ -219,6 +221,15 @@ static void easy_put(struct net_http *h, struct http_easy *he)
 	he->errbuf[0] = '\0';
 	he->next = h->idle;
 	h->idle = he;
+}
+
+/* he has a connection now (its request goes), or it ended without one. */
+static void connected(struct net_http *h, struct http_easy *he)
+{
+	if (!he->connecting)
+		return;
+	he->connecting = false;
+	h->connecting--;
 }
 
 static void active_unlink(struct net_http *h, struct http_easy *he)
@@ -447,6 +458,7 @@ static void complete(struct net_http *h, struct http_easy *he, CURLcode code, bo
 	fill_result(he, code, cancelled, &res);
 	if (!he->waiting)
 		curl_multi_remove_handle(h->multi, he->curl);
+	connected(h, he);
 	active_unlink(h, he);
 	host_done(h, he, res.http_version);
 	res.body = body ? body : "";
@@ -596,6 +608,7 @@ static int on_prereq(void *arg, char *primary_ip, char *local_ip, int primary_po
 	(void)local_port;
 	if (!he->requested) {
 		he->requested = true;
+		connected(he->req->owner, he);
 		return CURL_PREREQFUNC_OK;
 	}
 	he->resend_refused = true;
@@ -691,8 +704,11 @@ static int hand_over(struct net_http *h, struct http_easy *he)
 	 * loop turn, never inside this call, so done() cannot recurse here. */
 	CURLMcode mc = curl_multi_add_handle(h->multi, he->curl);
 
-	if (mc == CURLM_OK)
+	if (mc == CURLM_OK) {
+		he->connecting = true;
+		h->connecting++;
 		return ERR_OK;
+	}
 	log_err("http: curl_multi_add_handle: %s", curl_multi_strerror(mc));
 	return mc == CURLM_OUT_OF_MEMORY ? ERR_NOMEM : ERR_HTTP;
 }
@@ -1053,6 +1069,11 @@ void net_http_free(struct net_http *h)
 unsigned net_http_inflight(const struct net_http *h)
 {
 	return h ? h->inflight : 0;
+}
+
+unsigned net_http_connecting(const struct net_http *h)
+{
+	return h ? h->connecting : 0;
 }
 
 struct net_http_stats net_http_stats(const struct net_http *h)

@@ -124,6 +124,9 @@ void net_http_free(struct net_http *h);
 /* ERR_OK (done() will run later), ERR_INVAL, ERR_LIMIT, ERR_NOMEM, ERR_CLOSED. */
 int net_http_submit(struct net_http *h, struct net_http_req *req);
 unsigned net_http_inflight(const struct net_http *h);
+/* Of those, handed to curl and not yet sent: waiting for a connection (a
+ * TCP connect and TLS handshake, or a turn of curl to reuse an idle one). */
+unsigned net_http_connecting(const struct net_http *h);
 struct net_http_stats net_http_stats(const struct net_http *h); /* zeros for NULL */
 /* Wipes and frees n malloc'd header strings (secrets), setting each NULL. */
 void net_http_headers_free(char **hdr, unsigned n);

@@ -83,6 +83,9 @@
 
 /* Requests out at first, and again after a run of failures to connect. */
 #define RAMP_START 4
+/* Slow start steps up only while fewer requests than this wait for a
+ * connection (net_http_connecting: TLS handshakes under way). */
+#define RAMP_CONNECTING 4
 
 struct account {
 	char name[NAME_MAX_];

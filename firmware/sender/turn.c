@@ -57,7 +57,14 @@
  * status says so. Reached by slow start, as TCP's window is: from
  * RAMP_START, one more per answer (doubling each answer time), halved by
  * an attempt that got no answer - so a backlog does not open a hundred
- * TLS handshakes at once against a server that then times them out.
+ * TLS handshakes at once against a server that then times them out. And
+ * one more only while fewer than RAMP_CONNECTING requests wait for a
+ * connection: over HTTP/1.1 each step up is a new connection, and against
+ * a provider that answers in a millisecond the doubling alone started
+ * ~124 handshakes in a few answer times, which then shared the CPU until
+ * most of them were done (4-9 s with almost nothing sent on the bench's
+ * two shared cores, past a 2 s connect timeout). A few at a time, the connections already open
+ * keep sending meanwhile.
  */
 void fw_snd_adapt(struct account *a, unsigned cap)
 {
@@ -818,7 +825,8 @@ void fw_snd_paced(struct fw_sender *s, const struct ctx *c)
 	if (c->reconciling)
 		return;
 	if (c->answer_ms >= 0) {
-		a->ramp++;
+		if (net_http_connecting(s->fw->http) < RAMP_CONNECTING)
+			a->ramp++;
 		a->answer_ms += ((double)c->answer_ms - a->answer_ms) * ANSWER_WEIGHT;
 	} else if (c->out.cls == NET_TRANSIENT || c->out.cls == NET_AMBIGUOUS) {
 		a->ramp = a->ramp / 2 > 1 ? a->ramp / 2 : 1;

@@ -674,6 +674,45 @@ static void test_free_cancels(void **state)
 	close_ctx(&c);
 }
 
+/* A request handed to curl counts as connecting until it is sent: one sent
+ * and waiting for its answer does not; one whose TLS handshake gets no
+ * answer (a listener that never accepts) still does, until it ends. */
+static void test_connecting(void **state)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(sa);
+	int mute = socket(AF_INET, SOCK_STREAM, 0);
+	struct ctx c;
+	struct treq sent, shaking;
+
+	(void)state;
+	assert_true(mute >= 0);
+	assert_int_equal(bind(mute, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(mute, 4), 0);
+	assert_int_equal(getsockname(mute, (struct sockaddr *)&sa, &len), 0);
+	open_ctx(&c, 4, 3000);
+	prep(&sent, &c, NET_HTTP_POST, "/hang");
+	prep(&shaking, &c, NET_HTTP_POST, "/ok");
+	snprintf(shaking.url, sizeof(shaking.url), "https://127.0.0.1:%d/ok", ntohs(sa.sin_port));
+	assert_int_equal(net_http_connecting(c.h), 0);
+	assert_int_equal(net_http_submit(c.h, &sent.req), ERR_OK);
+	assert_int_equal(net_http_submit(c.h, &shaking.req), ERR_OK);
+	assert_int_equal(net_http_connecting(c.h), 2);
+	c.guard.cb = on_stop;
+	hal_timer_set(c.loop, &c.guard, 300);
+	assert_int_equal(hal_loop_run(c.loop), ERR_OK);
+	assert_int_equal(c.ndone, 0);
+	assert_int_equal(net_http_inflight(c.h), 2);
+	assert_int_equal(net_http_connecting(c.h), 1);
+	c.want = 2;
+	net_http_free(c.h);
+	c.h = NULL;
+	assert_int_equal(c.ndone, 2);
+	assert_int_equal(net_http_connecting(NULL), 0);
+	close_ctx(&c);
+	close(mute);
+}
+
 static void test_invalid(void **state)
 {
 	struct net_http_opts o = {.max_concurrent = 1, .connect_timeout_ms = 1, .total_timeout_ms = 1,
@@ -724,6 +763,7 @@ int main(void)
 		cmocka_unit_test(test_limit),
 		cmocka_unit_test(test_tls_verification_fails_closed),
 		cmocka_unit_test(test_free_cancels),
+		cmocka_unit_test(test_connecting),
 		cmocka_unit_test(test_invalid),
 		cmocka_unit_test(test_version),
 	};

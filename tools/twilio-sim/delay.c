@@ -1,10 +1,20 @@
 /*
- * delay.c - --latency-ms without blocking a request thread.
+ * delay.c - --latency-ms and --work-us without blocking a request thread.
  *
  * http.c computes the answer at once, suspends the connection and parks it
  * here; one timer thread resumes it when due and MHD then calls the access
- * handler again, which sends the stored answer. The latency is the same for
- * every request, so due times are queued in arrival order and a FIFO is
+ * handler again, which sends the stored answer.
+ *
+ * --work-us is a queue in front of `servers` (--threads) workers shared by
+ * every connection: a create takes the worker that is free first, from
+ * max(now, its free time) for work_us, and its answer is due when that work
+ * ends plus the latency. So the ceiling is servers x 1,000,000 / work_us a
+ * second whichever of MHD's threads accepted the client's connections (a
+ * sleep in the MHD thread made it depend on how they fell: one thread's
+ * worth when most landed on one).
+ *
+ * Work and latency are the same for every create and the free times only
+ * grow, so due times computed under the lock come in order: a FIFO is
  * enough - no heap.
  *
  * MHD_stop_daemon() panics if a connection is still suspended, so before
@@ -25,6 +35,8 @@ static pthread_cond_t cv;
 static pthread_t thread;
 static bool running, quit, closing;
 static struct sim_delayed *head, *tail;
+static uint64_t worker_free_ns[64]; /* --threads is at most 64 */
+static unsigned workers;
 
 static uint64_t mono_ns(void)
 {
@@ -84,9 +96,13 @@ static void *timer_main(void *arg)
 	return NULL;
 }
 
-int sim_delay_start(void)
+int sim_delay_start(unsigned servers)
 {
 	pthread_condattr_t ca;
+
+	workers = servers < 64 ? servers : 64;
+	if (!workers)
+		workers = 1;
 
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -114,7 +130,22 @@ void sim_delay_stop(void)
 	running = false;
 }
 
-bool sim_delay_park(struct sim_delayed *d, struct MHD_Connection *conn, unsigned ms)
+/* The end of work_us on the worker free first; called with mu held. */
+static uint64_t work_done_ns(uint64_t now, unsigned work_us)
+{
+	unsigned best = 0;
+	uint64_t start;
+
+	for (unsigned i = 1; i < workers; i++)
+		if (worker_free_ns[i] < worker_free_ns[best])
+			best = i;
+	start = worker_free_ns[best] > now ? worker_free_ns[best] : now;
+	worker_free_ns[best] = start + (uint64_t)work_us * 1000ULL;
+	return worker_free_ns[best];
+}
+
+bool sim_delay_park(struct sim_delayed *d, struct MHD_Connection *conn, unsigned ms,
+		    unsigned work_us)
 {
 	bool ok = false;
 
@@ -124,7 +155,11 @@ bool sim_delay_park(struct sim_delayed *d, struct MHD_Connection *conn, unsigned
 	if (running && !closing) {
 		MHD_suspend_connection(conn);
 		d->conn = conn;
-		d->due_ns = mono_ns() + (uint64_t)ms * 1000000ULL;
+		uint64_t now = mono_ns();
+
+		if (work_us)
+			now = work_done_ns(now, work_us);
+		d->due_ns = now + (uint64_t)ms * 1000000ULL;
 		d->next = NULL;
 		if (tail)
 			tail->next = d;

@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #include <microhttpd.h>
 
@@ -28,7 +27,7 @@
 #define ACCOUNT_PREFIX "/2010-04-01/Accounts/"
 
 struct request {
-	struct sim_delayed delayed; /* used while parked for --latency-ms */
+	struct sim_delayed delayed; /* used while parked (--latency-ms, --work-us) */
 	struct sim_buf body;
 	bool too_big;
 	bool answered;
@@ -267,13 +266,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
 	if (!rq->answered) {
 		rq->answered = true;
 		dispatch(cfg, c, url, method, rq);
-		if (rq->reply.delay && cfg->work_us) {
-			struct timespec ts = {.tv_sec = cfg->work_us / 1000000,
-					      .tv_nsec = (long)(cfg->work_us % 1000000) * 1000};
-			nanosleep(&ts, NULL);
-		}
-		if (rq->reply.delay && cfg->latency_ms &&
-		    sim_delay_park(&rq->delayed, c, cfg->latency_ms))
+		if (rq->reply.delay && (cfg->latency_ms || cfg->work_us) &&
+		    sim_delay_park(&rq->delayed, c, cfg->latency_ms, cfg->work_us))
 			return MHD_YES;
 	}
 	/* MHD_NO closes the connection without a response: the client has
@@ -350,7 +344,7 @@ struct MHD_Daemon *sim_http_start(const struct sim_config *cfg, unsigned port, u
 
 	if (inet_pton(AF_INET, cfg->bind, &sa.sin_addr) != 1)
 		return NULL;
-	if (cfg->latency_ms)
+	if (cfg->latency_ms || cfg->work_us)
 		flags |= MHD_ALLOW_SUSPEND_RESUME;
 	/* The logger goes first so MHD's own setup messages use it too. */
 	d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_access, (void *)cfg,

@@ -71,10 +71,11 @@ static const char usage_text[] =
 	"  --rate-limit N       more than N creates in one second get 429/20429 and\n"
 	"                       Retry-After: 1\n"
 	"  --latency-ms N       answer every create N ms late (connections not blocked)\n"
-	"  --work-us N          a create holds its worker thread N us (sleeping), as a\n"
-	"                       server's own work does: the ceiling is about\n"
-	"                       --threads x 1,000,000 / N creates a second, whatever the\n"
-	"                       client's connections (for a fast provider's bench)\n"
+	"  --work-us N          a create takes N us of one of --threads workers, queued\n"
+	"                       first come first served whatever its connection (the\n"
+	"                       connection waits suspended, no thread is held): the\n"
+	"                       ceiling is --threads x 1,000,000 / N creates a second\n"
+	"                       (for a fast provider's bench)\n"
 	"  --deliver-after-ms N fetch and list show a message delivered N ms after create\n"
 	"                       (default: it stays sent)\n"
 	"  --read-after-ms M    ... and read M ms after that (needs --deliver-after-ms)\n"
@@ -440,7 +441,7 @@ static int run(struct sim_config *cfg)
 		goto out;
 	sim_faults_init(cfg->seed, cfg->rate_limit);
 	sim_content_init(cfg);
-	if (cfg->latency_ms && sim_delay_start() != 0)
+	if ((cfg->latency_ms || cfg->work_us) && sim_delay_start(cfg->threads) != 0)
 		goto out;
 	rc = serve(cfg, &set);
 out:

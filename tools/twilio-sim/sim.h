@@ -71,7 +71,7 @@ struct sim_config {
 	uint64_t seed;
 	unsigned rate_limit;  /* creates per second, 0 = unlimited */
 	unsigned latency_ms;
-	unsigned work_us;     /* a create holds its worker thread this long */
+	unsigned work_us;     /* a create takes one of --threads workers this long */
 	long down_from_s, down_for_s; /* down_for_s 0 = never down */
 	long deliver_after_ms, read_after_ms; /* status.c; -1 = never */
 	char price[24]; /* --price: shown once a message has left "sent"; "" = null */
@@ -201,17 +201,20 @@ void sim_faults_init(uint64_t seed, unsigned rate_limit);
 bool sim_fault_flip(double p);
 bool sim_fault_over_rate(void);
 
-/* delay.c: parks connections for --latency-ms and resumes them on time. */
+/* delay.c: parks connections for --latency-ms and --work-us (a queue in
+ * front of `servers` workers) and resumes them on time. */
 struct MHD_Connection;
 struct sim_delayed {
 	struct sim_delayed *next;
 	uint64_t due_ns;
 	struct MHD_Connection *conn;
 };
-int sim_delay_start(void);
+int sim_delay_start(unsigned servers);
 void sim_delay_stop(void);
-/* Suspends conn and queues it; false (nothing done) while the daemon stops. */
-bool sim_delay_park(struct sim_delayed *d, struct MHD_Connection *conn, unsigned ms);
+/* Suspends conn and queues it, due after work_us on the first free worker
+ * and ms after that; false (nothing done) while the daemon stops. */
+bool sim_delay_park(struct sim_delayed *d, struct MHD_Connection *conn, unsigned ms,
+		    unsigned work_us);
 /* Resumes every parked connection now; `closing` refuses new parks until
  * sim_delay_reopen(). Must run before MHD_stop_daemon(), which panics on a
  * suspended connection. */
