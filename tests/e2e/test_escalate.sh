@@ -8,6 +8,8 @@
 #      messaged that number go on.
 #  e3  a panel publishes on outpost/e2e/ack/e3: acknowledged likewise.
 #  e5  the first message is read (a relayed status webhook): reached.
+#  d5  a route "until": "delivered": its first message delivered (a relayed
+#      status webhook), not read: reached; nothing goes to its next step.
 #  e4  kill -9 once its first step is out: after the restart the chain
 #      goes on and ends; each person got the alarm once.
 #  f1  a route without escalation to ["@oncall", "{phone}"]: three messages.
@@ -32,6 +34,9 @@ write_config '.accounts.main.status_poll = {"first": "1s", "max_age": "1h"} | .a
 	  \"escalate\": [{\"to\": \"@oncall\", \"after\": \"4s\"}, {\"to\": \"@backup\", \"after\": \"2s\"},
 	                 {\"to\": \"$LAST\", \"after\": \"2s\"}],
 	  \"ack\": {\"en\": [\"ACK\", \"OK\"], \"de\": [\"QUITTIERT\"]}}]" \
+	".routes += [{\"name\": \"alarm_d\", \"topic\": \"site/+/alarmd/#\", \"template\": \"alert_raised\", \"account\": \"main\",
+	  \"vars\": {\"1\": \"{panel}\", \"2\": \"{zone}\", \"3\": \"{level}\", \"4\": \"{id}\"}, \"until\": \"delivered\",
+	  \"escalate\": [{\"to\": \"$ON1\", \"after\": \"4s\"}, {\"to\": \"$BK\", \"after\": \"2s\"}]}]" \
 	'.routes += [{"name": "faults", "topic": "site/+/fault/#", "template": "alert_raised", "account": "main",
 	  "vars": {"1": "{panel}", "2": "{zone}", "3": "{level}", "4": "{id}"}, "to": ["@oncall", "{phone}"]}]'
 start_outpostd
@@ -61,11 +66,13 @@ alarm e1
 alarm e3
 alarm e5
 alarm e2
+mpub site/1/alarmd/x '{"id": "d5", "panel": "P1", "zone": "4", "level": "smoke"}'
 # a group beside an event field, no escalation: one message each
 mpub site/1/fault/x '{"id": "f1", "panel": "P2", "zone": "1", "level": "fault", "phone": "+491700000009"}'
 for e in e1 e3 e5 e2; do
 	wait_for "[ \"\$(to_of $e)\" = '$ON1 $ON2 ' ]" 10 || fail "first step of $e: '$(to_of $e)'"
 done
+wait_for "[ \"\$(to_of d5)\" = '$ON1 ' ]" 10 || fail "first step of d5: '$(to_of d5)'"
 # The three early ends go at once, well inside the first step's 4 s:
 # (b) an "ok" reply from ON2, relayed as a signed Twilio webhook;
 # (c) an MQTT ack from a local panel;
@@ -83,6 +90,10 @@ sid=$(jq -r 'select(.vars["4"] == "e5" and .to == "whatsapp:'"$ON1"'") | .sid' "
 relay "https://relay.example.com/twilio/status?site=e2e" \
 	"AccountSid${SIM_ACCOUNT}ChannelPrefixwhatsappMessageSid${sid}MessageStatusread" \
 	"AccountSid=$SIM_ACCOUNT&MessageSid=$sid&MessageStatus=read&ChannelPrefix=whatsapp"
+sid=$(jq -r 'select(.vars["4"] == "d5") | .sid' "$SIM_RECORD")
+relay "https://relay.example.com/twilio/status?site=e2e" \
+	"AccountSid${SIM_ACCOUNT}ChannelPrefixwhatsappMessageSid${sid}MessageStatusdelivered" \
+	"AccountSid=$SIM_ACCOUNT&MessageSid=$sid&MessageStatus=delivered&ChannelPrefix=whatsapp"
 
 wait_for "[ \"\$(esc e2)\" = 'acknowledged/1 ' ]" 5 ||
 	fail "e2 not acknowledged: '$(esc e2)' $(ctl status | jq -c '.webhooks, .escalation')"
@@ -92,6 +103,8 @@ wait_for "[ \"\$(esc e3)\" = 'acknowledged/1 ' ]" 5 || fail "e3 not acknowledged
 chain_of e3 | jq -e '.state == "acknowledged" and .by == "mqtt: panel 1"' >/dev/null || fail "e3's chain: $(chain_of e3)"
 wait_for "[ \"\$(esc e5)\" = 'reached/1 ' ]" 10 || fail "e5 not reached: '$(esc e5)' $(chain_of e5)"
 chain_of e5 | jq -e '.by == "read +491******001"' >/dev/null || fail "e5's chain: $(chain_of e5)"
+wait_for "[ \"\$(esc d5)\" = 'reached/1 ' ]" 10 || fail "d5 not reached on delivered: '$(esc d5)' $(chain_of d5)"
+chain_of d5 | jq -e '.state == "reached" and .until == "delivered"' >/dev/null || fail "d5's chain: $(chain_of d5)"
 
 # (a) e1: nobody read it
 wait_for "[ \"\$(esc e1)\" = 'escalated/2 escalated/3 gave_up/3 ' ]" 15 ||
@@ -109,8 +122,9 @@ chain_of f1 | jq -e '. == null' >/dev/null || fail "f1 has a chain: $(chain_of f
 [ "$(to_of e2)" = "$ON1 $ON2 " ] || fail "e2 escalated after its ack: '$(to_of e2)'"
 [ "$(to_of e3)" = "$ON1 $ON2 " ] || fail "e3 escalated after its ack: '$(to_of e3)'"
 [ "$(to_of e5)" = "$ON1 $ON2 " ] || fail "e5 escalated though read: '$(to_of e5)'"
-ctl status | jq -e '.escalation | .started == 4 and .steps == 2 and .acknowledged == 2 and
-	.reached == 1 and .gave_up == 1 and .open == 0' >/dev/null || fail "status: $(ctl status | jq -c .escalation)"
+[ "$(to_of d5)" = "$ON1 " ] || fail "d5 escalated though delivered: '$(to_of d5)'"
+ctl status | jq -e '.escalation | .started == 5 and .steps == 2 and .acknowledged == 2 and
+	.reached == 2 and .gave_up == 1 and .open == 0' >/dev/null || fail "status: $(ctl status | jq -c .escalation)"
 
 # (d) kill -9 mid-chain, restart: it resumes and ends, nothing twice
 alarm e4
@@ -123,7 +137,7 @@ wait_for "[ \"\$(esc e4)\" = 'escalated/2 escalated/3 gave_up/3 ' ]" 15 ||
 	fail "e4 did not resume: '$(esc e4)' (sim: $(to_of e4)) $(chain_of e4)"
 [ "$(to_of e4)" = "$ON1 $ON2 $BK $LAST " ] || fail "e4 went to '$(to_of e4)'"
 grep -q "chain #[0-9]* gave_up" "$E2E_DIR/outpostd.log" || fail "no give-up logged"
-ctl status | jq -e '.escalation | .started == 5 and .gave_up == 2 and .open == 0' >/dev/null ||
+ctl status | jq -e '.escalation | .started == 6 and .gave_up == 2 and .open == 0' >/dev/null ||
 	fail "status after the restart: $(ctl status | jq -c .escalation)"
 stop_outpostd || fail "outpostd exit status $?"
 
@@ -175,7 +189,8 @@ record_of e8 | jq -s -e 'map(select(.escalated))[0].error | .class == "acknowled
 # as stopped at its deadline, nothing more goes.
 alarm e7
 wait_for "[ \"\$(to_of e7)\" = '$ON1 $ON2 ' ]" 10 || fail "first step of e7: '$(to_of e7)'"
-jq '(.routes[] | select(.name == "alarm")) |= (del(.escalate, .ack) | .to = "@oncall")' "$OUTPOST_CONF" \
+jq '(.routes[] | select(.name == "alarm")) |= (del(.escalate, .ack) | .to = "@oncall") |
+	del(.routes[] | select(.name == "alarm_d"))' "$OUTPOST_CONF" \
 	>"$E2E_DIR/noesc.json" && mv "$E2E_DIR/noesc.json" "$OUTPOST_CONF"
 kill -HUP "$OUTPOSTD_PID"
 wait_for "grep -q 'reload: ' '$E2E_DIR/outpostd.log'" 5 || fail "no reload"
@@ -189,8 +204,8 @@ stop_outpostd || fail "outpostd exit status $?"
 # reached each of its recipients once; the escalated records explain the
 # extra deliveries.
 i=0
-for e in e1 e3 e5 e2 f1 e4 e6 e8 e7; do i=$((i + 1)); printf '%s\t%d\t%d\n' "$e" "$i" "$i"; done >"$E2E_DIR/pub.log"
+for e in e1 e3 e5 e2 d5 f1 e4 e6 e8 e7; do i=$((i + 1)); printf '%s\t%d\t%d\n' "$e" "$i" "$i"; done >"$E2E_DIR/pub.log"
 out=$("$BUILD/outpost-check" --strict --pub-log "$E2E_DIR/pub.log" --sim-record "$SIM_RECORD" \
 	--store "$E2E_DIR/store" 2>&1) || fail "checker: $out"
-grep -q "published 9 delivered 25 lost 0 duplicated 0 unexpected 0" <<<"$out" || fail "checker: $out"
-pass "escalation: moves on unread, gives up, stops on an ACK reply, an MQTT ack and a read; resumes after kill -9; holds while the clock is invalid; stops when a reload takes it away; an ack withdraws a queued step"
+grep -q "published 10 delivered 26 lost 0 duplicated 0 unexpected 0" <<<"$out" || fail "checker: $out"
+pass "escalation: moves on unread, gives up, stops on an ACK reply, an MQTT ack and a read (and, until: delivered, on delivered); resumes after kill -9; holds while the clock is invalid; stops when a reload takes it away; an ack withdraws a queued step"
